@@ -1,0 +1,35 @@
+"""Task status in the customer's `/get/<task_id>` style, and a queue round-trip check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.result import AsyncResult
+from flask import current_app, jsonify, request, url_for
+
+from blueprints.api import api
+from dms.errors import DMSError
+
+
+@api.get("/tasks/<task_id>")
+def task_status(task_id: str) -> Any:
+    """The state of a Celery task and its result or error (results live in Redis)."""
+    result = AsyncResult(task_id, app=current_app.extensions["celery"])
+    body: dict[str, Any] = {"task_id": task_id, "state": result.state}
+    if result.successful():
+        body["result"] = result.result
+    elif result.failed():
+        body["error"] = {"code": "TASK_FAILED", "message": str(result.result)[:500]}
+    return jsonify(body)
+
+
+@api.post("/diagnostics/echo")
+def diagnostics_echo() -> Any:
+    """Send a message through SQS to a worker and back: proves the queue and a worker are alive."""
+    payload = request.get_json(silent=True) or {}
+    message = payload.get("message", "ping")
+    if not isinstance(message, str) or len(message) > 1000:
+        raise DMSError("`message` must be a string of at most 1000 characters.", code="INVALID_REQUEST")
+    task = current_app.extensions["celery"].send_task("dms.diagnostics.echo", args=[message])
+    status_url = url_for("api.task_status", task_id=task.id)
+    return jsonify({"task_id": task.id, "status_url": status_url}), 202, {"Location": status_url}

@@ -1,0 +1,54 @@
+"""GET /health: each dependency with its latency; 503 when a required one is down."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+
+from dms.clients import current_services
+from dms.clients.salesforce import ping as salesforce_ping
+from dms.clients.sqs import queue_depth
+
+health = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+
+def _probe(check: Callable[[], Any], required: bool) -> dict[str, Any]:
+    """Run one check, timing it; a failure is reported, never raised."""
+    started = time.perf_counter()
+    try:
+        detail = check()
+        status: dict[str, Any] = {"status": "up"}
+        if isinstance(detail, dict):
+            status.update(detail)
+    except Exception as exc:  # any failure of a dependency is a "down", whatever its type
+        log.warning("health check failed error=%s", exc.__class__.__name__)
+        status = {"status": "down", "error": f"{exc.__class__.__name__}: {str(exc)[:200]}"}
+    status["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    status["required"] = required
+    return status
+
+
+@health.get("/health")
+def health_report() -> Any:
+    """Report Redis, SQS, Cloudant and Salesforce; HTTP 503 when a required one is down."""
+    services = current_services()
+    settings = current_app.config
+    checks = {
+        "redis": _probe(lambda: services.redis.ping(), required=True),
+        "sqs": _probe(lambda: queue_depth(settings), required=True),
+        "cloudant": _probe(
+            lambda: {"version": services.cloudant.get_server_information().get_result().get("version")},
+            required=True,
+        ),
+        "salesforce": _probe(
+            lambda: salesforce_ping(services.default_org),
+            required=bool(settings["SALESFORCE_REQUIRED_FOR_HEALTH"]),
+        ),
+    }
+    healthy = all(c["status"] == "up" for c in checks.values() if c["required"])
+    return jsonify({"status": "up" if healthy else "down", "services": checks}), 200 if healthy else 503

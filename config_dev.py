@@ -1,0 +1,65 @@
+"""Non-secret defaults for local development: every service on loopback.
+
+Every name here can be overridden by an environment variable with the `DMS_` prefix (`DMS_REDIS_URL=...`),
+cast to the type of the default (see dms/settings.py). Secrets are not here: they come only from the
+environment (the names in `SECRETS` below), and are never logged.
+"""
+
+# Web tier
+SECRET_KEY_REQUIRED = False  # production sets True: refuse to start without DMS_SECRET_KEY
+MAX_INLINE_UPLOAD_BYTES = 10 * 1024 * 1024  # API Gateway caps a request body at 10 MB; larger goes via S3
+PUBLIC_URL = "http://127.0.0.1:8000"
+
+# Redis: staging chunks, hot counters, describe cache, Celery results
+REDIS_URL = "redis://127.0.0.1:6379/0"
+STAGING_TTL_SECONDS = 3 * 24 * 3600
+
+# SQS (moto_server locally). kombu has no endpoint option, so the endpoint reaches botocore through
+# AWS_ENDPOINT_URL_SQS, which factories/celery_instance.py sets from SQS_ENDPOINT_URL.
+AWS_REGION = "us-east-1"
+AWS_ACCOUNT_ID = "123456789012"  # moto's account; used to build queue URLs without a network call
+SQS_ENDPOINT_URL = "http://127.0.0.1:5001"
+SQS_QUEUE_NAME = "dms-tasks"
+SQS_QUEUE_URL = ""  # empty: built from endpoint/region/account/name
+SQS_DEAD_LETTER_QUEUE_NAME = "dms-tasks-dead"
+SQS_MAX_RECEIVE_COUNT = 5  # deliveries before a poison message moves to the dead-letter queue
+SQS_VISIBILITY_TIMEOUT = 3600  # seconds; must exceed TASK_TIME_LIMIT
+SQS_POLLING_INTERVAL = 0.1  # the 1 s default caps a local worker at a few tasks per second
+SQS_WAIT_TIME_SECONDS = 10  # long polling
+SQS_CREATE_QUEUES = True  # local only: create the queues (and the dead-letter redrive) at start-up
+TASK_SOFT_TIME_LIMIT = 3000
+TASK_TIME_LIMIT = 3300
+
+# Cloudant / CouchDB API (pouchdb-server locally). Auth: IAM when DMS_CLOUDANT_APIKEY is set, basic when
+# DMS_COUCHDB_USERNAME/DMS_COUCHDB_PASSWORD are, none otherwise.
+COUCHDB_URL = "http://127.0.0.1:5984"
+COUCHDB_USERNAME = ""
+COUCHDB_DB_PREFIX = "dms"
+
+# Blob store: raw uploads and result files. file:// (a local directory) or s3://bucket/prefix
+BLOB_STORE_URL = "file://var/blobs"
+S3_ENDPOINT_URL = ""  # moto in tests; empty = AWS
+
+# Salesforce: the default org (localorg locally). Credentials of real orgs are stored encrypted per connection.
+SALESFORCE_LOGIN_URL = "https://127.0.0.1:8443"
+SALESFORCE_USERNAME = "dms@localorg.test"
+SALESFORCE_CLIENT_ID = "localorg"
+SALESFORCE_CA_BUNDLE = "var/localorg/ca.pem"  # empty = the system trust store
+SALESFORCE_API_VERSION = "62.0"
+SALESFORCE_REQUIRED_FOR_HEALTH = False  # an org outage does not make the web tier unhealthy
+
+# Uploads
+ALLOW_PICKLE_UPLOADS = False  # pickle can execute code; only an allow-list unpickler reads it when enabled
+
+# Logging
+LOG_LEVEL = "INFO"
+
+# Secrets: environment only (DMS_<NAME>), never in a file, never logged.
+SECRETS = (
+    "SECRET_KEY",
+    "CREDENTIALS_KEY",
+    "COUCHDB_PASSWORD",
+    "CLOUDANT_APIKEY",
+    "SALESFORCE_PASSWORD",
+    "SALESFORCE_CLIENT_SECRET",
+)

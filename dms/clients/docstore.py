@@ -1,0 +1,161 @@
+"""Documents that must last (jobs, connections, mapping templates) on Cloudant or any CouchDB-API server."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ibm_cloud_sdk_core import ApiException
+from ibm_cloud_sdk_core.authenticators import (
+    Authenticator,
+    BasicAuthenticator,
+    IAMAuthenticator,
+    NoAuthAuthenticator,
+)
+from ibmcloudant.cloudant_v1 import CloudantV1
+
+from dms.errors import Conflict, NotFound, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+
+
+def cloudant_authenticator(settings: Mapping[str, Any]) -> Authenticator:
+    """IAM on IBM Cloudant, basic auth on a CouchDB with users, none on a local pouchdb-server."""
+    if settings.get("CLOUDANT_APIKEY"):
+        return IAMAuthenticator(settings["CLOUDANT_APIKEY"])
+    if settings.get("COUCHDB_USERNAME"):
+        return BasicAuthenticator(settings["COUCHDB_USERNAME"], settings.get("COUCHDB_PASSWORD") or "")
+    return NoAuthAuthenticator()
+
+
+def cloudant_service(settings: Mapping[str, Any]) -> CloudantV1:
+    """A CloudantV1 client bound to the configured server."""
+    service = CloudantV1(authenticator=cloudant_authenticator(settings))
+    service.set_service_url(settings["COUCHDB_URL"])
+    service.set_http_config({"timeout": 30})
+    return service
+
+
+def new_document_id(kind: str) -> str:
+    """A time-ordered id (`job-20261123T031500Z-3f9a1c`): _all_docs lists newest last without an index."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{kind}-{stamp}-{secrets.token_hex(3)}"
+
+
+class DocumentStore:
+    """One CouchDB database: get, create, update with revision-conflict retry, list."""
+
+    def __init__(self, service: CloudantV1, db: str) -> None:
+        self.service = service
+        self.db = db
+        self._ensured = False
+
+    def ensure_database(self) -> None:
+        """Create the database if it does not exist (412 means someone else just did)."""
+        if self._ensured:
+            return
+        try:
+            self.service.put_database(db=self.db).get_result()
+        except ApiException as exc:
+            if exc.code != 412:
+                raise _translate(exc, self.db) from exc
+        self._ensured = True
+
+    def get(self, doc_id: str) -> Document:
+        """The current revision of a document."""
+        self.ensure_database()
+        try:
+            return dict(self.service.get_document(db=self.db, doc_id=doc_id).get_result())
+        except ApiException as exc:
+            raise _translate(exc, self.db, doc_id) from exc
+
+    def create(self, doc: Document) -> Document:
+        """Store a new document (its `_id` is set by the caller); return it with its `_rev`."""
+        self.ensure_database()
+        try:
+            result = self.service.put_document(db=self.db, doc_id=doc["_id"], document=doc).get_result()
+        except ApiException as exc:
+            raise _translate(exc, self.db, doc["_id"]) from exc
+        return {**doc, "_rev": result["rev"]}
+
+    def put(self, doc: Document) -> Document:
+        """Write a document at the revision it carries; Conflict if someone wrote in between."""
+        self.ensure_database()
+        try:
+            result = self.service.put_document(db=self.db, doc_id=doc["_id"], document=doc).get_result()
+        except ApiException as exc:
+            raise _translate(exc, self.db, doc["_id"]) from exc
+        return {**doc, "_rev": result["rev"]}
+
+    def update(
+        self, doc_id: str, change: Callable[[Document], Document | None], attempts: int = 20
+    ) -> Document:
+        """Read-modify-write with retry on revision conflicts, so concurrent writers never lose an update.
+
+        `change` gets a fresh copy each attempt and returns the new document (or mutates and returns None).
+        """
+        for attempt in range(attempts):
+            current = self.get(doc_id)
+            changed = change(dict(current))
+            doc = changed if changed is not None else current
+            doc["_id"], doc["_rev"] = doc_id, current["_rev"]
+            try:
+                return self.put(doc)
+            except Conflict:
+                log.debug("revision conflict db=%s doc=%s attempt=%d", self.db, doc_id, attempt + 1)
+                time.sleep(min(0.5, 0.01 * 2**attempt))
+        raise Conflict(f"Could not update {doc_id} after {attempts} attempts: too many concurrent writers.")
+
+    def delete(self, doc_id: str) -> None:
+        """Delete a document (at its current revision)."""
+        current = self.get(doc_id)
+        try:
+            self.service.delete_document(db=self.db, doc_id=doc_id, rev=current["_rev"]).get_result()
+        except ApiException as exc:
+            raise _translate(exc, self.db, doc_id) from exc
+
+    def iter_all(
+        self, prefix: str = "", descending: bool = False, limit: int | None = None
+    ) -> Iterator[Document]:
+        """Documents whose id starts with `prefix`, in id order (time order for ids from new_document_id)."""
+        self.ensure_database()
+        page = 200
+        start: str | None = None
+        seen = 0
+        while True:
+            kwargs: dict[str, Any] = {"db": self.db, "include_docs": True, "limit": page + 1}
+            if descending:
+                kwargs.update(descending=True, start_key=start or prefix + "\ufff0", end_key=prefix)
+            else:
+                kwargs.update(start_key=start or prefix, end_key=prefix + "\ufff0")
+            try:
+                rows = self.service.post_all_docs(**kwargs).get_result()["rows"]
+            except ApiException as exc:
+                raise _translate(exc, self.db) from exc
+            for row in rows[:page]:
+                if row.get("doc") and not row["id"].startswith("_design/"):
+                    yield row["doc"]
+                    seen += 1
+                    if limit is not None and seen >= limit:
+                        return
+            if len(rows) <= page:
+                return
+            start = rows[page]["id"]
+
+
+def _translate(exc: ApiException, db: str, doc_id: str | None = None) -> Exception:
+    """Map the SDK's HTTP errors onto the domain's errors."""
+    where = f"{db}/{doc_id}" if doc_id else db
+    if exc.code == 404:
+        return NotFound(f"{where} does not exist.", code="NOT_FOUND")
+    if exc.code == 409:
+        return Conflict(f"{where} was changed by someone else (revision conflict).", code="REVISION_CONFLICT")
+    if exc.code in (0, 500, 502, 503, 504) or exc.code is None:
+        return ServiceUnavailable(f"The document store did not answer for {where}: {exc.message}")
+    return exc

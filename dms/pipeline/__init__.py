@@ -1,0 +1,1 @@
+"""The data pipeline: read, map, validate, stage and load one job's rows."""

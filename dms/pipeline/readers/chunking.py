@@ -1,0 +1,153 @@
+"""Cutting a stream of rows into deterministic chunks of exactly chunk_rows rows, each with its problems."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from collections import deque
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from dms.pipeline.sniff import ROW_COLUMN, Chunk, RowProblem
+
+
+class RecordNumbering:
+    """Gives the rows a reader kept their 1-based record numbers, knowing the numbers of those it skipped."""
+
+    def __init__(self) -> None:
+        self.next_record = 1
+        self._skipped: deque[int] = deque()
+
+    def skip(self, record: int) -> None:
+        """Note a record the reader dropped (reported as a problem); records are noted in order."""
+        self._skipped.append(record)
+
+    def take(self, count: int) -> np.ndarray:
+        """The record numbers of the next `count` kept rows."""
+        start = self.next_record
+        end = start + count
+        dropped: list[int] = []
+        # One step per skipped record, never per row: the rows themselves are numbered by numpy.
+        while self._skipped and self._skipped[0] < end:
+            record = self._skipped.popleft()
+            if record >= start:
+                dropped.append(record)
+                end += 1
+        numbers = np.arange(start, end, dtype=np.int64)
+        if dropped:
+            numbers = np.delete(numbers, np.asarray(dropped, dtype=np.int64) - start)
+        self.next_record = end
+        return numbers
+
+
+class ChunkAssembler:
+    """Collects numbered tables and problems; hands out chunks of exactly chunk_rows rows (the last smaller).
+
+    Chunk boundaries depend only on the rows, never on how the reader happened to batch them, so chunk n is
+    the same rows on every read. A chunk carries the problems numbered after the previous chunk's last row up
+    to its own last row; problems after the last row go with the last chunk.
+    """
+
+    def __init__(self, chunk_rows: int, empty_schema: pa.Schema) -> None:
+        self.chunk_rows = chunk_rows
+        self._empty_schema = empty_schema
+        self._parts: list[pa.Table] = []
+        self._buffered = 0
+        self._problems: list[RowProblem] = []
+        self._next_index = 0
+        self._schema: pa.Schema | None = None
+
+    def add(self, table: pa.Table, problems: Sequence[RowProblem] = ()) -> Iterator[Chunk]:
+        """Add rows (with their __row__ column) and problems; yield every chunk that is now complete."""
+        self._problems.extend(problems)
+        if table.num_rows:
+            self._parts.append(table)
+            self._buffered += table.num_rows
+            self._schema = table.schema
+        while self._buffered >= self.chunk_rows:
+            yield self._cut(self.chunk_rows)
+
+    def finish(self) -> Iterator[Chunk]:
+        """Yield the last, short chunk; and the trailing problems, in an empty chunk if no rows are left."""
+        if self._buffered or self._problems:
+            yield self._cut(self._buffered, last=True)
+
+    def _cut(self, rows: int, last: bool = False) -> Chunk:
+        if self._parts:
+            buffered = self._parts[0] if len(self._parts) == 1 else pa.concat_tables(self._parts)
+        else:
+            buffered = (self._schema or self._empty_schema).empty_table()
+        table = buffered.slice(0, rows)
+        rest = buffered.slice(rows)
+        self._parts = [rest] if rest.num_rows else []
+        self._buffered = rest.num_rows
+        if last or not table.num_rows:
+            problems, self._problems = self._problems, []
+        else:
+            last_row = table.column(ROW_COLUMN)[-1].as_py()
+            problems = [p for p in self._problems if p.row <= last_row]
+            self._problems = [p for p in self._problems if p.row > last_row]
+        problems.sort(key=lambda problem: problem.row)
+        chunk = Chunk(index=self._next_index, table=table, problems=problems)
+        self._next_index += 1
+        return chunk
+
+
+def with_row_numbers(table: pa.Table | pa.RecordBatch, numbers: np.ndarray) -> pa.Table:
+    """The table with the __row__ column appended."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    return table.append_column(pa.field(ROW_COLUMN, pa.int64(), nullable=False), pa.array(numbers, pa.int64()))
+
+
+def table_from_records(columns: list[str], records: list[list[object]], numbers: list[int]) -> pa.Table:
+    """A table from Python rows: each column keeps its native Arrow type, or becomes strings when mixed."""
+    arrays = [column_from_values([record[position] for record in records]) for position in range(len(columns))]
+    arrays.append(pa.array(numbers, pa.int64()))
+    return pa.Table.from_arrays(arrays, names=[*columns, ROW_COLUMN])
+
+
+def column_from_values(values: list[object]) -> pa.Array:
+    """One column from Python values: ints with floats become float64; any other mix becomes strings."""
+    kinds = {_kind(value) for value in values if value is not None}
+    if len(kinds) > 1 and kinds != {"int", "float"}:
+        return pa.array([None if value is None else value_text(value) for value in values], pa.string())
+    try:
+        if kinds == {"int", "float"}:
+            return pa.array([None if value is None else float(value) for value in values], pa.float64())  # type: ignore[arg-type]
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, ValueError):
+        # e.g. an integer beyond int64, or naive and aware datetimes mixed: keep every value, as text.
+        return pa.array([None if value is None else value_text(value) for value in values], pa.string())
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, dt.datetime):
+        return "datetime" if value.tzinfo is None else "datetime_tz"
+    return type(value).__name__
+
+
+def value_text(value: object) -> str:
+    """A value as text for a column that mixes types: ISO dates, true/false, JSON for nested data."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)

@@ -1,0 +1,240 @@
+"""Delimited text (CSV, TSV, TXT, pipe...): streamed through pyarrow's CSV reader, every column a string."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from dms.pipeline.readers.chunking import ChunkAssembler, RecordNumbering, with_row_numbers
+from dms.pipeline.sniff import (
+    ROW_COLUMN,
+    SAMPLE_BYTES,
+    Chunk,
+    ReadError,
+    ReadOptions,
+    RowProblem,
+    SourceInfo,
+    check_readable,
+    clip_raw,
+    decode_sample,
+    detect_encoding,
+    first_record,
+    generated_column_names,
+    read_probes,
+    sniff_delimiter,
+    unique_column_names,
+)
+
+log = logging.getLogger(__name__)
+
+# Large enough that parsing amortises well, small enough that memory stays flat; a record longer than a
+# block cannot be parsed, so a header or sample with long records raises it.
+BLOCK_SIZE = 4 * 1024 * 1024
+_UTF8_NAMES = ("utf-8", "utf-8-sig", "ascii")
+
+
+def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
+    """Encoding, delimiter and column names of a delimited text file, from a sample of its head."""
+    size = check_readable(path)
+    head, extra = read_probes(path, size)
+    warnings: list[str] = []
+    if options.encoding:
+        encoding, confidence = options.encoding, 1.0
+        if encoding == "utf-8" and head.startswith(b"\xef\xbb\xbf"):
+            encoding = "utf-8-sig"
+    else:
+        encoding, confidence = detect_encoding(head, extra)
+        if confidence < 0.5:
+            warnings.append(
+                f"The encoding was guessed as {encoding} with low confidence ({confidence:.2f}); "
+                "check the preview and choose the encoding if the text looks wrong."
+            )
+    text = decode_sample(head, encoding, path)
+    if not text.strip():
+        raise ReadError("EMPTY_FILE", "The file holds no rows: only blank lines or whitespace.", file=path)
+    delimiter = options.delimiter or sniff_delimiter(text, Path(path).suffix.lower())
+    record = first_record(text, delimiter)
+    if record is None:
+        raise ReadError("EMPTY_FILE", "The file holds no rows: only blank lines.", file=path)
+    if len(head) == SAMPLE_BYTES and len(record) and sum(len(value) for value in record) > len(text) * 0.9:
+        raise ReadError(
+            "ROW_TOO_LONG",
+            "The first row does not end within the first megabyte: it has an unclosed quote or is far too long.",
+            file=path,
+            row=0 if options.has_header else 1,
+        )
+    if options.has_header:
+        columns = unique_column_names(list(record), warnings)
+    else:
+        columns = generated_column_names(len(record))
+    if len(columns) == 1 and not options.delimiter:
+        warnings.append("Only one column was found; if the file has several, choose the delimiter.")
+    for warning in warnings:
+        log.info("reader=csv file=%s warning=%r", Path(path).name, warning)
+    return SourceInfo(
+        format="csv",
+        encoding=encoding,
+        encoding_confidence=round(confidence, 3),
+        delimiter=delimiter,
+        columns=columns,
+        sheet=None,
+        sheet_names=[],
+        warnings=warnings,
+    )
+
+
+def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: SourceInfo) -> Iterator[Chunk]:
+    """Stream the file as chunks of chunk_rows rows; ragged and undecodable rows become problems."""
+    check_readable(path)
+    encoding = info.encoding or "utf-8"
+    is_utf8 = encoding in _UTF8_NAMES
+    header_records = 1 if options.has_header else 0
+    collected: list[RowProblem] = []
+
+    def on_invalid_row(row: pa_csv.InvalidRow) -> str:
+        # Called by Arrow for a record whose field count differs from the header's; it is left out.
+        if row.number is None:
+            return "error"
+        record = row.number - header_records
+        collected.append(
+            RowProblem(
+                row=record,
+                code="RAGGED_ROW",
+                message=(
+                    f"Row {record} has {row.actual_columns} field{'s' if row.actual_columns != 1 else ''} "
+                    f"but the file has {row.expected_columns} columns; it was not read. Check for a missing or "
+                    "extra delimiter, or an unclosed quote."
+                ),
+                raw=clip_raw(row.text),
+            )
+        )
+        return "skip"
+
+    # UTF-8 columns are read as bytes and validated afterwards, so a stray Latin-1 byte costs one row, not
+    # the file; other encodings are transcoded by Python's codecs and arrive as valid UTF-8.
+    column_type = pa.binary() if is_utf8 else pa.string()
+    read_options = pa_csv.ReadOptions(
+        use_threads=False,
+        block_size=BLOCK_SIZE,
+        column_names=info.columns,
+        skip_rows_after_names=header_records,
+        encoding="utf8" if is_utf8 else encoding,
+    )
+    parse_options = pa_csv.ParseOptions(
+        delimiter=info.delimiter or ",",
+        quote_char='"',
+        double_quote=True,
+        escape_char=False,
+        newlines_in_values=True,
+        ignore_empty_lines=True,
+        invalid_row_handler=on_invalid_row,
+    )
+    convert_options = pa_csv.ConvertOptions(
+        column_types={name: column_type for name in info.columns},
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    numbering = RecordNumbering()
+    string_schema = pa.schema([pa.field(name, pa.string()) for name in info.columns] + [pa.field(ROW_COLUMN, pa.int64())])
+    assembler = ChunkAssembler(options.chunk_rows, string_schema)
+    try:
+        reader = pa_csv.open_csv(
+            path, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+        )
+        for batch in reader:
+            for problem in collected:
+                numbering.skip(problem.row)
+            problems, collected[:] = list(collected), []
+            table = with_row_numbers(batch, numbering.take(batch.num_rows))
+            if is_utf8:
+                table, undecodable = _validated_utf8(table, info, encoding)
+                problems.extend(undecodable)
+            yield from assembler.add(table, problems)
+    except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
+        raise _read_failure(exc, path, encoding, numbering.next_record) from exc
+    yield from assembler.add(string_schema.empty_table(), collected)
+    yield from assembler.finish()
+
+
+def _validated_utf8(table: pa.Table, info: SourceInfo, encoding: str) -> tuple[pa.Table, list[RowProblem]]:
+    """Byte columns cast to strings; rows holding invalid UTF-8 are taken out and reported."""
+    columns = []
+    bad_rows = np.zeros(table.num_rows, dtype=bool)
+    bad_column: dict[int, str] = {}
+    for name in info.columns:
+        column = table.column(name)
+        try:
+            columns.append(column.cast(pa.string()))
+            continue
+        except pa.ArrowInvalid:
+            pass
+        # Slow path, only for a batch that holds bad bytes: find which values they are.
+        for position, value in enumerate(column.to_pylist()):
+            if value is not None and not _is_utf8(value):
+                bad_rows[position] = True
+                bad_column.setdefault(position, name)
+        columns.append(None)
+    if not bad_rows.any():
+        return pa.Table.from_arrays([*columns, table.column(ROW_COLUMN)], names=[*info.columns, ROW_COLUMN]), []
+    keep = pa.array(~bad_rows)
+    kept = table.filter(keep)
+    problems = []
+    rows = table.column(ROW_COLUMN).to_numpy()
+    for position in np.flatnonzero(bad_rows):
+        values = [table.column(name)[int(position)].as_py() for name in info.columns]
+        raw = (info.delimiter or ",").join("" if v is None else v.decode("utf-8", "backslashreplace") for v in values)
+        column_name = bad_column[int(position)]
+        problems.append(
+            RowProblem(
+                row=int(rows[position]),
+                code="UNDECODABLE_ROW",
+                message=(
+                    f"Row {int(rows[position])}, column {column_name!r} holds bytes that are not valid {encoding}; "
+                    "the row was not read. The file may mix encodings: re-export it as UTF-8 or choose its encoding."
+                ),
+                raw=clip_raw(raw),
+                column=column_name,
+            )
+        )
+    strings = [pc.cast(kept.column(name), pa.string()) for name in info.columns]
+    return pa.Table.from_arrays([*strings, kept.column(ROW_COLUMN)], names=[*info.columns, ROW_COLUMN]), problems
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _read_failure(exc: Exception, path: str | os.PathLike[str], encoding: str, near_record: int) -> ReadError:
+    """A ReadError that says what stopped the read, near which row, and what to try."""
+    if isinstance(exc, UnicodeDecodeError):
+        return ReadError(
+            "ENCODING_ERROR",
+            f"The file stops decoding as {encoding} after about row {near_record}: byte "
+            f"0x{exc.object[exc.start]:02X} is not valid there. Choose the file's real encoding or re-export it as UTF-8.",
+            file=path,
+            row=near_record,
+        )
+    text = str(exc)
+    if "straddling" in text or "block" in text:
+        return ReadError(
+            "ROW_TOO_LONG",
+            f"A row near row {near_record} is longer than {BLOCK_SIZE // (1024 * 1024)} MB or opens a quote that is "
+            "never closed, so the rows after it cannot be told apart. Check the quoting around that row.",
+            file=path,
+            row=near_record,
+        )
+    return ReadError(
+        "UNREADABLE_TEXT", f"The file cannot be parsed near row {near_record}: {text}", file=path, row=near_record
+    )

@@ -1,0 +1,443 @@
+"""What a source file is: the readers' contract types, and detection of format, encoding and delimiter."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import charset_normalizer
+import pyarrow as pa
+
+from dms.errors import DMSError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("csv", "excel", "json", "ndjson", "parquet", "pickle")
+ROW_COLUMN = "__row__"
+
+# How much of a text file detection looks at: enough for a header and a few hundred rows, never the file.
+SAMPLE_BYTES = 1024 * 1024
+PROBE_BYTES = 64 * 1024
+DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "caret": "^", "backquote": "`"}
+# Legacy code pages people really export in, and only those: a wider net makes short samples guess wrong.
+LEGACY_ENCODINGS = ("gb18030", "big5", "shift_jis", "cp1252")
+RAW_TEXT_LIMIT = 100_000
+
+_EXTENSION_FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".tab": "csv",
+    ".psv": "csv",
+    ".dat": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+}
+_FORMAT_ALIASES = {"txt": "csv", "tsv": "csv", "delimited": "csv", "xlsx": "excel", "xls": "excel", "jsonl": "ndjson"}
+
+XLSX_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+PARQUET_MAGIC = b"PAR1"
+
+
+class ReadError(DMSError):
+    """A source file cannot be read at all; says what is wrong, where, and what to do."""
+
+    code = "READ_ERROR"
+    http_status = 422
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file = Path(file).name if file is not None else None
+        self.row = row
+        self.column = column
+        super().__init__(message, code=code, file=self.file, row=row, column=column)
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            f"{key} {value}" for key, value in (("file", self.file), ("row", self.row), ("column", self.column)) if value
+        )
+        return f"{self.code}: {self.message}" + (f" ({where})" if where else "")
+
+
+@dataclass
+class ReadOptions:
+    """How to read a source; every None means detect."""
+
+    format: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | int | None = None
+    has_header: bool = True
+    chunk_rows: int = 65_536
+    allow_pickle: bool = False
+    max_unzipped_bytes: int = 2 * 1024**3
+    max_zip_ratio: float = 200.0
+
+
+@dataclass
+class SourceInfo:
+    """What sniffing found: enough to show a preview and to read the file the same way every time."""
+
+    format: str
+    encoding: str | None
+    encoding_confidence: float | None
+    delimiter: str | None
+    columns: list[str]
+    sheet: str | None
+    sheet_names: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RowProblem:
+    """A source row that could not be read; it is reported here and is not in the chunk's table."""
+
+    row: int
+    code: str
+    message: str
+    raw: str | None
+    column: str | None = None
+
+
+@dataclass
+class Chunk:
+    """A deterministic slice of the source: the same index always holds the same rows."""
+
+    index: int
+    table: pa.Table
+    problems: list[RowProblem]
+
+
+def clip_raw(text: str | None) -> str | None:
+    """Raw row text kept for error files, capped so one hostile row cannot bloat them."""
+    if text is None or len(text) <= RAW_TEXT_LIMIT:
+        return text
+    return text[:RAW_TEXT_LIMIT] + "…[truncated]"
+
+
+def validated_options(options: ReadOptions | None, path: str | os.PathLike[str]) -> ReadOptions:
+    """The options with format, encoding and delimiter checked and normalised, or a ReadError saying which."""
+    options = options or ReadOptions()
+    fmt = options.format
+    if fmt is not None:
+        fmt = _FORMAT_ALIASES.get(fmt.strip().lower(), fmt.strip().lower())
+        if fmt not in FORMATS:
+            raise ReadError("BAD_OPTION", f"Unknown format {options.format!r}; use one of {', '.join(FORMATS)}.", file=path)
+    encoding = options.encoding
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding.strip()).name
+        except LookupError:
+            raise ReadError("BAD_OPTION", f"Unknown encoding {options.encoding!r}.", file=path) from None
+    delimiter = options.delimiter
+    if delimiter is not None:
+        delimiter = DELIMITER_NAMES.get(delimiter.strip().lower(), delimiter) if len(delimiter) > 1 else delimiter
+        if delimiter == "\\t":
+            delimiter = "\t"
+        if len(delimiter) != 1 or delimiter in "\"\r\n":
+            raise ReadError(
+                "BAD_OPTION",
+                f"Delimiter {options.delimiter!r} must be one character other than a quote or a line break "
+                f"(or one of {', '.join(DELIMITER_NAMES)}).",
+                file=path,
+            )
+    if options.chunk_rows < 1:
+        raise ReadError("BAD_OPTION", f"chunk_rows must be at least 1, not {options.chunk_rows}.", file=path)
+    if isinstance(options.sheet, bool):
+        raise ReadError("BAD_OPTION", "sheet must be a sheet name or a 0-based index.", file=path)
+    return ReadOptions(
+        format=fmt,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=options.sheet,
+        has_header=options.has_header,
+        chunk_rows=options.chunk_rows,
+        allow_pickle=options.allow_pickle,
+        max_unzipped_bytes=options.max_unzipped_bytes,
+        max_zip_ratio=options.max_zip_ratio,
+    )
+
+
+def check_readable(path: str | os.PathLike[str]) -> int:
+    """The file's size in bytes, or a ReadError when it is missing, not a file, or empty."""
+    source = Path(path)
+    if not source.exists():
+        raise ReadError("NOT_FOUND", "The file does not exist.", file=path)
+    if not source.is_file():
+        raise ReadError("NOT_A_FILE", "The path is not a regular file.", file=path)
+    size = source.stat().st_size
+    if size == 0:
+        raise ReadError("EMPTY_FILE", "The file is empty (0 bytes): there is nothing to read.", file=path)
+    return size
+
+
+def detect_format(path: str | os.PathLike[str], head: bytes) -> str:
+    """The format by magic bytes first and by file extension second."""
+    if head.startswith(XLSX_MAGIC) or head.startswith(OLE2_MAGIC):
+        return "excel"
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pickle"
+    by_extension = _EXTENSION_FORMATS.get(Path(path).suffix.lower())
+    if by_extension in ("excel", "parquet", "pickle"):
+        # The extension promises a binary format the bytes do not show: let that reader say what is wrong.
+        return by_extension
+    text_start = _text_start(head)
+    if text_start.startswith("["):
+        after = text_start[1:].lstrip()
+        # "[ID],[Name]" headers from SQL Server exports are CSV; a JSON array of records opens with "{" or "]".
+        if after[:1] in ("{", "]", ""):
+            return "json"
+    if text_start.startswith("{"):
+        after = text_start[1:].lstrip()
+        if after[:1] in ('"', "}", ""):
+            return "ndjson" if by_extension != "json" else "json"
+    if by_extension in ("json", "ndjson"):
+        return by_extension
+    if _looks_binary(head):
+        raise ReadError(
+            "UNKNOWN_FORMAT",
+            "The file is neither delimited text nor a known spreadsheet, JSON, Parquet or pickle file. "
+            "Export it as CSV, Excel, JSON or Parquet.",
+            file=path,
+        )
+    return "csv"
+
+
+def _text_start(head: bytes) -> str:
+    """The first characters of a text file, for any of the encodings with a BOM or a 16-bit layout."""
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if head.startswith(bom):
+            return head[len(bom) : 512].decode(encoding, errors="ignore").lstrip()
+    guessed_utf16 = _bomless_utf16(head)
+    if guessed_utf16:
+        return head[:512].decode(guessed_utf16, errors="ignore").lstrip()
+    return head[:512].decode("latin-1").lstrip()
+
+
+def _looks_binary(head: bytes) -> bool:
+    """True for bytes no text export contains: NULs (outside UTF-16) or many control characters."""
+    if _text_start(head) and (head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _bomless_utf16(head)):
+        return False
+    sample = head[:4096]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for byte in sample if byte < 9 or 13 < byte < 32)
+    return controls > len(sample) // 20
+
+
+def _bomless_utf16(head: bytes) -> str | None:
+    """UTF-16 without a BOM, told by NUL bytes in every other position of mostly-ASCII text."""
+    sample = head[:4096]
+    if len(sample) < 8:
+        return None
+    even_nuls = sample[0::2].count(0)
+    odd_nuls = sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd_nuls > half * 0.6 and even_nuls < half * 0.05:
+        return "utf-16-le"
+    if even_nuls > half * 0.6 and odd_nuls < half * 0.05:
+        return "utf-16-be"
+    return None
+
+
+def read_probes(path: str | os.PathLike[str], size: int) -> tuple[bytes, bytes]:
+    """The head of the file (SAMPLE_BYTES) and probes from its middle and end, for encoding checks."""
+    with open(path, "rb") as source:
+        head = source.read(SAMPLE_BYTES)
+        extra = b""
+        if size > SAMPLE_BYTES + 2 * PROBE_BYTES:
+            # Middle and end: a file can be plain ASCII for a megabyte and Latin-1 after row 10,000.
+            for offset in (size // 2, size - PROBE_BYTES):
+                source.seek(offset)
+                probe = source.read(PROBE_BYTES)
+                start = probe.find(b"\n") + 1
+                end = probe.rfind(b"\n")
+                if 0 < start < end:
+                    extra += probe[start : end + 1]
+        elif size > SAMPLE_BYTES:
+            source.seek(SAMPLE_BYTES)
+            extra = source.read()
+    return head, extra
+
+
+def detect_encoding(head: bytes, extra: bytes = b"") -> tuple[str, float]:
+    """The text encoding and a 0..1 confidence: BOM, then strict UTF-8, then the legacy code pages."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", 1.0
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", 1.0
+    guessed_utf16 = _bomless_utf16(head)
+    if guessed_utf16:
+        return guessed_utf16, 0.9
+    head = _whole_lines(head)
+    sample = head + extra
+    if _is_strict_utf8(head) and _is_strict_utf8(extra):
+        if sample.isascii():
+            # Every listed encoding agrees on ASCII; utf-8 reads the rest of the file best if it strays.
+            return "utf-8", 0.9
+        return "utf-8", 0.99
+    matches = charset_normalizer.from_bytes(sample[: 2 * PROBE_BYTES * 4], cp_isolation=list(LEGACY_ENCODINGS))
+    best = matches.best()
+    if best is not None:
+        encoding = codecs.lookup(best.encoding).name
+        confidence = max(0.0, 1.0 - best.chaos)
+        rivals = [m for m in matches if m is not best and abs(m.chaos - best.chaos) < 0.01]
+        if rivals:
+            # Several code pages read the sample equally well: short samples of CJK text often do.
+            confidence *= 0.5
+        if _decodes(sample, encoding):
+            return encoding, round(min(confidence, 0.95), 3)
+    if _decodes(sample, "cp1252"):
+        return "cp1252", 0.3
+    return "latin-1", 0.2
+
+
+def _whole_lines(data: bytes) -> bytes:
+    """The data up to its last line break, so a sample never ends inside a multi-byte character."""
+    cut = data.rfind(b"\n")
+    return data[: cut + 1] if cut > 0 else data
+
+
+def _is_strict_utf8(data: bytes) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(data, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(data, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_sample(head: bytes, encoding: str, path: str | os.PathLike[str]) -> str:
+    """The sample as text, without a BOM; a ReadError when it does not decode in the given encoding."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        text = decoder.decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise ReadError(
+            "ENCODING_ERROR",
+            f"Byte 0x{head[exc.start]:02X} at offset {exc.start} cannot be decoded as {encoding}; "
+            "choose the file's real encoding (for example utf-8, cp1252, gb18030, big5 or shift_jis).",
+            file=path,
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def sniff_delimiter(text: str, suffix: str = "") -> str:
+    """The delimiter among , ; tab | that splits the sample's records most consistently into 2+ fields."""
+    lines = text.splitlines(keepends=True)
+    # Drop a last line that the sample may have cut short.
+    sample = "".join(lines[:-1] if len(lines) > 1 else lines)[: 256 * 1024]
+    preferred = "\t" if suffix in (".tsv", ".tab") else "|" if suffix == ".psv" else ","
+    best, best_score = preferred, (0.0, 0, 0)
+    for candidate in DELIMITER_CANDIDATES:
+        widths = [len(record) for record in _records(sample, candidate, limit=200) if record]
+        if not widths:
+            continue
+        most_common = max(set(widths), key=widths.count)
+        if most_common < 2:
+            continue
+        consistency = widths.count(most_common) / len(widths)
+        score = (round(consistency, 2), most_common, 1 if candidate == preferred else 0)
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+def _records(text: str, delimiter: str, limit: int) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+    records = []
+    try:
+        for record in reader:
+            records.append(record)
+            if len(records) >= limit:
+                break
+    except csv.Error:
+        pass
+    return records
+
+
+def first_record(text: str, delimiter: str) -> list[str] | None:
+    """The first non-blank record of the sample, parsed with quotes honoured, or None when there is none."""
+    for record in _records(text, delimiter, limit=1000):
+        if record:
+            return record
+    return None
+
+
+def unique_column_names(raw_names: list[object], warnings: list[str]) -> list[str]:
+    """Header cells made into unique, non-empty column names; each rename is explained in warnings."""
+    names: list[str] = []
+    taken = {ROW_COLUMN}
+    cleaned = [_header_text(value) for value in raw_names]
+    # Names present in the header are taken first, so a generated "Name_2" never hides a real "Name_2".
+    taken.update(name for name in cleaned if name)
+    seen: set[str] = set()
+    for position, name in enumerate(cleaned, start=1):
+        if not name:
+            new_name = _free_name(f"column_{position}", taken)
+            warnings.append(f"Column {position} has an empty header; it is named {new_name!r}.")
+        elif name == ROW_COLUMN or name in seen:
+            new_name = _free_name(name, taken, start=2)
+            warnings.append(f"Column {position} repeats the header {name!r}; it is renamed {new_name!r}.")
+        else:
+            new_name = name
+        seen.add(name)
+        taken.add(new_name)
+        names.append(new_name)
+    return names
+
+
+def _free_name(base: str, taken: set[str], start: int | None = None) -> str:
+    if start is None and base not in taken:
+        return base
+    suffix = start or 2
+    while f"{base}_{suffix}" in taken:
+        suffix += 1
+    return f"{base}_{suffix}"
+
+
+def _header_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def generated_column_names(count: int) -> list[str]:
+    """Names for a file without a header row: column_1 .. column_N."""
+    return [f"column_{position}" for position in range(1, count + 1)]

@@ -1,0 +1,83 @@
+"""The Flask app factory: settings, logging, services, blueprints, error handlers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from dms.clients import init_services
+from dms.errors import ConfigurationError, DMSError
+from dms.settings import load_settings
+from factories.celery_instance import celery_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
+    """Create the web app; `config_override` wins over config_dev and the DMS_* environment."""
+    app = Flask("dms", root_path=str(ROOT))
+    register_settings(app, config_override)
+    register_logging(app)
+    init_services(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    return app
+
+
+def register_settings(app: Flask, config_override: Mapping[str, Any] | None) -> None:
+    settings = load_settings(overrides=config_override)
+    if not settings.get("SECRET_KEY"):
+        if settings.get("SECRET_KEY_REQUIRED"):
+            raise ConfigurationError("DMS_SECRET_KEY is not set; production refuses to start without it.")
+        settings["SECRET_KEY"] = secrets.token_hex(32)  # development only: sessions end with the process
+    app.config.update(settings)
+    app.config["CELERY"] = celery_settings(settings)
+    app.config["MAX_CONTENT_LENGTH"] = None  # uploads stream to disk; the inline cap is checked per route
+
+
+def register_logging(app: Flask) -> None:
+    """Log to stdout only (Lambda and containers collect it); key=value fields in the messages."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_dms", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler._dms = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+
+
+def register_blueprints(app: Flask) -> None:
+    from blueprints.api import api
+    from blueprints.health import health
+    from blueprints.ui import ui
+
+    app.register_blueprint(health)
+    app.register_blueprint(api, url_prefix="/api/v1")
+    app.register_blueprint(ui)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error leaves as JSON with a stable code; a person never sees a stack trace."""
+
+    @app.errorhandler(DMSError)
+    def domain_error(exc: DMSError) -> Any:
+        return jsonify({"error": exc.to_dict()}), exc.http_status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        code = (exc.name or "error").upper().replace(" ", "_")
+        return jsonify({"error": {"code": code, "message": exc.description}}), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        log.error("unhandled error", exc_info=exc)
+        body = {"code": "INTERNAL_ERROR", "message": "Something went wrong on our side; it has been logged."}
+        return jsonify({"error": body}), 500

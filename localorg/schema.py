@@ -1,0 +1,846 @@
+"""The org's metadata: sObject types and fields, loaded from built-ins, schema files and real describes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from localorg.ids import custom_key_prefix
+
+# Field types localorg stores and validates; compound types (address, location) are described only.
+SCALAR_TYPES = {
+    "id",
+    "string",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "picklist",
+    "multipicklist",
+    "combobox",
+    "encryptedstring",
+    "boolean",
+    "int",
+    "long",
+    "double",
+    "currency",
+    "percent",
+    "date",
+    "datetime",
+    "time",
+    "reference",
+    "base64",
+    "anyType",
+}
+COMPOUND_TYPES = {"address", "location", "complexvalue"}
+TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "combobox", "encryptedstring"}
+NUMBER_TYPES = {"double", "currency", "percent"}
+INTEGER_TYPES = {"int", "long"}
+SOAP_TYPES = {
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "boolean": "xsd:boolean",
+    "int": "xsd:int",
+    "long": "xsd:long",
+    "double": "xsd:double",
+    "currency": "xsd:double",
+    "percent": "xsd:double",
+    "date": "xsd:date",
+    "datetime": "xsd:dateTime",
+    "time": "xsd:time",
+    "base64": "xsd:base64Binary",
+    "anyType": "xsd:anyType",
+}
+# Fields the server maintains itself, whatever a schema says about them.
+SYSTEM_FIELDS = {
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
+}
+STANDARD_PREFIXES = {
+    "Account": "001",
+    "Contact": "003",
+    "User": "005",
+    "Opportunity": "006",
+    "Lead": "00Q",
+    "Case": "500",
+}
+_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
+
+
+class SchemaError(ValueError):
+    """A schema file or describe document that cannot be used, with where and why."""
+
+
+@dataclass
+class Field:
+    """One field of an sObject, with the attributes that drive validation and describe."""
+
+    name: str
+    type: str
+    label: str = ""
+    length: int = 0
+    precision: int = 0
+    scale: int = 0
+    digits: int = 0
+    nillable: bool = True
+    createable: bool = True
+    updateable: bool = True
+    defaulted_on_create: bool = False
+    unique: bool = False
+    case_sensitive: bool = False
+    external_id: bool = False
+    id_lookup: bool = False
+    picklist_values: list[dict[str, Any]] = field(default_factory=list)
+    restricted_picklist: bool = False
+    reference_to: list[str] = field(default_factory=list)
+    relationship_name: str | None = None
+    custom: bool = False
+    calculated: bool = False
+    auto_number: bool = False
+    name_field: bool = False
+    default_value: Any = None
+    # Set for Contact/Lead/User Name: a column SQLite computes from FirstName and LastName.
+    sql_expression: str | None = None
+    raw: dict[str, Any] | None = None
+
+    @property
+    def stored(self) -> bool:
+        """Whether the field has a column of its own."""
+        return self.type in SCALAR_TYPES
+
+    @property
+    def required(self) -> bool:
+        """Required on create: not nillable and not defaulted by the server."""
+        return (
+            not self.nillable
+            and not self.defaulted_on_create
+            and self.createable
+            and self.type != "boolean"
+            and not self.auto_number
+        )
+
+    @property
+    def active_picklist_values(self) -> set[str]:
+        """The values a restricted picklist accepts."""
+        return {str(p["value"]) for p in self.picklist_values if p.get("active", True)}
+
+    @property
+    def picklist_default(self) -> str | None:
+        """The picklist value marked defaultValue, if any."""
+        for p in self.picklist_values:
+            if p.get("defaultValue"):
+                return str(p["value"])
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """This field in Salesforce's describe JSON shape."""
+        if self.raw is not None:
+            return copy.deepcopy(self.raw)
+        is_text = self.type in TEXT_TYPES or self.type in {"multipicklist", "id", "reference"}
+        return {
+            "aggregatable": self.type not in {"textarea", "multipicklist"},
+            "aiPredictionField": False,
+            "autoNumber": self.auto_number,
+            "byteLength": self.length * 3 if is_text else 0,
+            "calculated": self.calculated or self.sql_expression is not None,
+            "calculatedFormula": None,
+            "cascadeDelete": False,
+            "caseSensitive": self.case_sensitive,
+            "compoundFieldName": None,
+            "controllerName": None,
+            "createable": self.createable,
+            "custom": self.custom,
+            "defaultValue": self.default_value if self.type == "boolean" else None,
+            "defaultValueFormula": None,
+            "defaultedOnCreate": self.defaulted_on_create,
+            "dependentPicklist": False,
+            "deprecatedAndHidden": False,
+            "digits": self.digits,
+            "displayLocationInDecimal": False,
+            "encrypted": False,
+            "externalId": self.external_id,
+            "extraTypeInfo": None,
+            "filterable": self.type not in {"textarea"},
+            "filteredLookupInfo": None,
+            "formulaTreatNullNumberAsZero": False,
+            "groupable": self.type not in {"textarea", "double", "currency", "percent", "datetime"},
+            "highScaleNumber": False,
+            "htmlFormatted": False,
+            "idLookup": self.id_lookup,
+            "inlineHelpText": None,
+            "label": self.label or self.name,
+            "length": self.length,
+            "mask": None,
+            "maskType": None,
+            "name": self.name,
+            "nameField": self.name_field,
+            "namePointing": False,
+            "nillable": self.nillable,
+            "permissionable": self.nillable and self.createable,
+            "picklistValues": [
+                {
+                    "active": p.get("active", True),
+                    "defaultValue": bool(p.get("defaultValue", False)),
+                    "label": p.get("label", p["value"]),
+                    "validFor": None,
+                    "value": p["value"],
+                }
+                for p in self.picklist_values
+            ],
+            "polymorphicForeignKey": len(self.reference_to) > 1,
+            "precision": self.precision,
+            "queryByDistance": False,
+            "referenceTargetField": None,
+            "referenceTo": list(self.reference_to),
+            "relationshipName": self.relationship_name,
+            "relationshipOrder": None,
+            "restrictedDelete": False,
+            "restrictedPicklist": self.restricted_picklist,
+            "scale": self.scale,
+            "searchPrefilterable": self.type == "reference",
+            "soapType": SOAP_TYPES.get(self.type, "xsd:string"),
+            "sortable": self.type not in {"textarea", "multipicklist"},
+            "type": self.type,
+            "unique": self.unique,
+            "updateable": self.updateable,
+            "writeRequiresMasterRead": False,
+        }
+
+
+@dataclass
+class SObjectType:
+    """An sObject type: its name, key prefix and fields (looked up case-insensitively)."""
+
+    name: str
+    label: str
+    label_plural: str
+    key_prefix: str
+    custom: bool
+    fields: dict[str, Field] = field(default_factory=dict)
+    raw: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._by_lower = {name.lower(): f for name, f in self.fields.items()}
+        self._by_relationship = {
+            f.relationship_name.lower(): f for f in self.fields.values() if f.relationship_name
+        }
+
+    def add_field(self, new_field: Field) -> None:
+        """Add or replace a field."""
+        existing = self._by_lower.get(new_field.name.lower())
+        if existing is not None:
+            del self.fields[existing.name]
+        self.fields[new_field.name] = new_field
+        self._reindex()
+
+    def field(self, name: str) -> Field | None:
+        """The field with this API name (any case), or None."""
+        return self._by_lower.get(name.lower())
+
+    def relationship(self, name: str) -> Field | None:
+        """The reference field whose relationshipName is `name` (any case), or None."""
+        return self._by_relationship.get(name.lower())
+
+    @property
+    def stored_fields(self) -> list[Field]:
+        """Fields with a column, in describe order."""
+        return [f for f in self.fields.values() if f.stored]
+
+    @property
+    def unique_fields(self) -> list[Field]:
+        """Fields whose values must be unique among live records."""
+        return [f for f in self.fields.values() if f.unique and f.stored and f.name != "Id"]
+
+    def describe(self, version: str) -> dict[str, Any]:
+        """This object in Salesforce's describe JSON shape (fields included)."""
+        result = self.describe_basic(version)
+        result["fields"] = [f.describe() for f in self.fields.values()]
+        if self.raw is not None:
+            for key in ("childRelationships", "recordTypeInfos", "supportedScopes", "namedLayoutInfos"):
+                result[key] = copy.deepcopy(self.raw.get(key, []))
+        else:
+            result.update({"childRelationships": [], "recordTypeInfos": [], "supportedScopes": []})
+        return result
+
+    def describe_basic(self, version: str) -> dict[str, Any]:
+        """The object-level keys of describe, as describe global lists them."""
+        base = f"/services/data/v{version}/sobjects/{self.name}"
+        basic: dict[str, Any] = {
+            "activateable": False,
+            "associateEntityType": None,
+            "associateParentEntity": None,
+            "createable": True,
+            "custom": self.custom,
+            "customSetting": False,
+            "deepCloneable": False,
+            "deletable": True,
+            "deprecatedAndHidden": False,
+            "feedEnabled": False,
+            "hasSubtypes": False,
+            "isInterface": False,
+            "isSubtype": False,
+            "keyPrefix": self.key_prefix,
+            "label": self.label,
+            "labelPlural": self.label_plural,
+            "layoutable": True,
+            "mergeable": self.name in {"Account", "Contact", "Lead", "Case"},
+            "mruEnabled": True,
+            "name": self.name,
+            "queryable": True,
+            "replicateable": True,
+            "retrieveable": True,
+            "searchable": True,
+            "triggerable": True,
+            "undeletable": True,
+            "updateable": True,
+            "urls": {
+                "rowTemplate": base + "/{ID}",
+                "defaultValues": base + "/defaultValues?recordTypeId&fields",
+                "describe": base + "/describe",
+                "sobject": base,
+            },
+        }
+        if self.raw is not None:
+            for key in basic:
+                if key in self.raw and key != "urls":
+                    basic[key] = copy.deepcopy(self.raw[key])
+        return basic
+
+
+class Schema:
+    """All sObject types of the org, looked up case-insensitively by name or key prefix."""
+
+    def __init__(self, objects: Iterable[SObjectType] = ()) -> None:
+        self.objects: dict[str, SObjectType] = {}
+        for obj in objects:
+            self.add(obj)
+
+    def add(self, obj: SObjectType) -> None:
+        """Add or replace an sObject type."""
+        existing = self.get(obj.name)
+        if existing is not None:
+            del self.objects[existing.name]
+        self.objects[obj.name] = obj
+
+    def get(self, name: str) -> SObjectType | None:
+        """The sObject type with this name (any case), or None."""
+        lowered = name.lower()
+        for obj_name, obj in self.objects.items():
+            if obj_name.lower() == lowered:
+                return obj
+        return None
+
+    def by_prefix(self, key_prefix: str) -> SObjectType | None:
+        """The sObject type whose ids start with this 3-character prefix, or None."""
+        for obj in self.objects.values():
+            if obj.key_prefix == key_prefix:
+                return obj
+        return None
+
+    def next_custom_prefix(self) -> str:
+        """A key prefix not used by any object yet, in Salesforce's a00.. range."""
+        used = {obj.key_prefix for obj in self.objects.values()}
+        for index in range(62 * 62):
+            candidate = custom_key_prefix(index)
+            if candidate not in used:
+                return candidate
+        raise SchemaError("no free custom key prefix left")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Built-in standard objects.
+
+
+def _picklist(values: Iterable[str], default: str | None = None) -> list[dict[str, Any]]:
+    return [{"value": v, "label": v, "active": True, "defaultValue": v == default} for v in values]
+
+
+def _f(name: str, type_: str, label: str | None = None, **kw: Any) -> Field:
+    values = kw.pop("values", None)
+    default = kw.pop("default", None)
+    fld = Field(name=name, type=type_, label=label or _label_from_name(name), **kw)
+    if values is not None:
+        fld.picklist_values = _picklist(values, default)
+        if default is not None:
+            fld.defaulted_on_create = True
+    if type_ in TEXT_TYPES and type_ != "picklist" and fld.length == 0:
+        fld.length = 255
+    if type_ in {"picklist", "multipicklist"} and fld.length == 0:
+        fld.length = 255 if type_ == "picklist" else 4099
+    if type_ in {"reference", "id"}:
+        fld.length = 18
+    if type_ == "boolean":
+        fld.nillable = False
+        fld.defaulted_on_create = True
+        fld.default_value = bool(default) if default is not None else False
+    if type_ in INTEGER_TYPES and fld.digits == 0:
+        fld.digits = 9 if type_ == "int" else 18
+    if type_ in NUMBER_TYPES and fld.precision == 0:
+        fld.precision, fld.scale = 18, 2 if type_ == "currency" else 0
+    return fld
+
+
+def _label_from_name(name: str) -> str:
+    base = name[:-3] if name.endswith("__c") else name
+    if base.endswith("Id") and len(base) > 2:
+        base = base[:-2] + " ID"
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", base).replace("_", " ")
+
+
+def _ref(name: str, target: str, relationship: str, **kw: Any) -> Field:
+    return _f(name, "reference", reference_to=[target], relationship_name=relationship, **kw)
+
+
+def _system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
+    head = [
+        _f("Id", "id", "Record ID", nillable=False, createable=False, updateable=False,
+           defaulted_on_create=True, id_lookup=True),
+        _f("IsDeleted", "boolean", "Deleted", createable=False, updateable=False),
+    ]
+    tail = []
+    if owner:
+        tail.append(_ref("OwnerId", "User", "Owner", label="Owner ID", nillable=False, defaulted_on_create=True))
+    tail += [
+        _f("CreatedDate", "datetime", "Created Date", nillable=False, createable=False, updateable=False,
+           defaulted_on_create=True),
+        _ref("CreatedById", "User", "CreatedBy", label="Created By ID", nillable=False, createable=False,
+             updateable=False, defaulted_on_create=True),
+        _f("LastModifiedDate", "datetime", "Last Modified Date", nillable=False, createable=False,
+           updateable=False, defaulted_on_create=True),
+        _ref("LastModifiedById", "User", "LastModifiedBy", label="Last Modified By ID", nillable=False,
+             createable=False, updateable=False, defaulted_on_create=True),
+        _f("SystemModstamp", "datetime", "System Modstamp", nillable=False, createable=False, updateable=False,
+           defaulted_on_create=True),
+    ]
+    return head, tail
+
+
+def _address(prefix: str, street_name: str = "Street") -> list[Field]:
+    return [
+        _f(f"{prefix}{street_name}", "textarea", length=255),
+        _f(f"{prefix}City", "string", length=40),
+        _f(f"{prefix}State", "string", length=80),
+        _f(f"{prefix}PostalCode", "string", length=20),
+        _f(f"{prefix}Country", "string", length=80),
+        _f(f"{prefix}Latitude", "double", precision=18, scale=15),
+        _f(f"{prefix}Longitude", "double", precision=18, scale=15),
+    ]
+
+
+def _person_name(first_length: int = 40) -> list[Field]:
+    return [
+        _f("LastName", "string", length=80, nillable=False),
+        _f("FirstName", "string", length=first_length),
+        _f("Salutation", "picklist", values=["Mr.", "Ms.", "Mrs.", "Dr.", "Prof."]),
+        _f("Name", "string", "Full Name", length=121, nillable=False, createable=False, updateable=False,
+           defaulted_on_create=True, name_field=True,
+           sql_expression="trim(coalesce(\"FirstName\", '') || ' ' || coalesce(\"LastName\", ''))"),
+    ]
+
+
+_INDUSTRIES = [
+    "Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications", "Construction",
+    "Consulting", "Education", "Electronics", "Energy", "Engineering", "Entertainment", "Environmental",
+    "Finance", "Food & Beverage", "Government", "Healthcare", "Hospitality", "Insurance", "Machinery",
+    "Manufacturing", "Media", "Not For Profit", "Recreation", "Retail", "Shipping", "Technology",
+    "Telecommunications", "Transportation", "Utilities", "Other",
+]
+_LEAD_SOURCES = ["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"]
+_RATINGS = ["Hot", "Warm", "Cold"]
+
+
+def _standard_object(name: str, label: str, plural: str, body: list[Field], owner: bool = True) -> SObjectType:
+    head, tail = _system_fields(owner)
+    obj = SObjectType(name=name, label=label, label_plural=plural, key_prefix=STANDARD_PREFIXES[name],
+                      custom=False)
+    for fld in head + body + tail:
+        obj.add_field(fld)
+    return obj
+
+
+def standard_objects() -> list[SObjectType]:
+    """Account, Contact, Lead, Opportunity, Case and User with their usual fields."""
+    account = _standard_object("Account", "Account", "Accounts", [
+        _ref("MasterRecordId", "Account", "MasterRecord", createable=False, updateable=False),
+        _f("Name", "string", "Account Name", length=255, nillable=False, name_field=True, id_lookup=False),
+        _f("Type", "picklist", "Account Type", values=[
+            "Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
+            "Installation Partner", "Technology Partner", "Other"]),
+        _ref("ParentId", "Account", "Parent", label="Parent Account ID"),
+        *_address("Billing"),
+        *_address("Shipping"),
+        _f("Phone", "phone", "Account Phone", length=40),
+        _f("Fax", "phone", "Account Fax", length=40),
+        _f("AccountNumber", "string", length=40),
+        _f("Website", "url", length=255),
+        _f("Sic", "string", "SIC Code", length=20),
+        _f("Industry", "picklist", values=_INDUSTRIES),
+        _f("AnnualRevenue", "currency", precision=18, scale=0),
+        _f("NumberOfEmployees", "int", "Employees", digits=8),
+        _f("Ownership", "picklist", values=["Public", "Private", "Subsidiary", "Other"]),
+        _f("TickerSymbol", "string", length=20),
+        _f("Description", "textarea", "Account Description", length=32000),
+        _f("Rating", "picklist", "Account Rating", values=_RATINGS),
+        _f("Site", "string", "Account Site", length=80),
+        _f("AccountSource", "picklist", values=_LEAD_SOURCES),
+        _f("LastActivityDate", "date", createable=False, updateable=False),
+    ])
+    contact = _standard_object("Contact", "Contact", "Contacts", [
+        _ref("MasterRecordId", "Contact", "MasterRecord", createable=False, updateable=False),
+        _ref("AccountId", "Account", "Account"),
+        *_person_name(),
+        *_address("Other"),
+        *_address("Mailing"),
+        _f("Phone", "phone", "Business Phone", length=40),
+        _f("Fax", "phone", "Business Fax", length=40),
+        _f("MobilePhone", "phone", length=40),
+        _f("HomePhone", "phone", length=40),
+        _f("OtherPhone", "phone", length=40),
+        _f("AssistantPhone", "phone", "Asst. Phone", length=40),
+        _ref("ReportsToId", "Contact", "ReportsTo"),
+        _f("Email", "email", length=80, id_lookup=True),
+        _f("Title", "string", length=128),
+        _f("Department", "string", length=80),
+        _f("AssistantName", "string", "Assistant's Name", length=40),
+        _f("LeadSource", "picklist", values=_LEAD_SOURCES),
+        _f("Birthdate", "date"),
+        _f("Description", "textarea", "Contact Description", length=32000),
+        _f("HasOptedOutOfEmail", "boolean", "Email Opt Out"),
+        _f("DoNotCall", "boolean"),
+        _f("LastActivityDate", "date", createable=False, updateable=False),
+    ])
+    lead = _standard_object("Lead", "Lead", "Leads", [
+        _ref("MasterRecordId", "Lead", "MasterRecord", createable=False, updateable=False),
+        *_person_name(),
+        _f("Title", "string", length=128),
+        _f("Company", "string", length=255, nillable=False),
+        *_address(""),
+        _f("Phone", "phone", length=40),
+        _f("MobilePhone", "phone", length=40),
+        _f("Fax", "phone", length=40),
+        _f("Email", "email", length=80, id_lookup=True),
+        _f("Website", "url", length=255),
+        _f("Description", "textarea", length=32000),
+        _f("LeadSource", "picklist", values=_LEAD_SOURCES),
+        _f("Status", "picklist", "Lead Status", nillable=False, values=[
+            "Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"],
+            default="Open - Not Contacted"),
+        _f("Industry", "picklist", values=_INDUSTRIES),
+        _f("Rating", "picklist", values=_RATINGS),
+        _f("AnnualRevenue", "currency", precision=18, scale=0),
+        _f("NumberOfEmployees", "int", "Employees", digits=8),
+        _f("IsConverted", "boolean", "Converted"),
+        _f("ConvertedDate", "date", createable=False, updateable=False),
+        _ref("ConvertedAccountId", "Account", "ConvertedAccount", createable=False, updateable=False),
+        _ref("ConvertedContactId", "Contact", "ConvertedContact", createable=False, updateable=False),
+        _f("IsUnreadByOwner", "boolean", "Unread By Owner"),
+        _f("HasOptedOutOfEmail", "boolean", "Email Opt Out"),
+        _f("DoNotCall", "boolean"),
+    ])
+    opportunity = _standard_object("Opportunity", "Opportunity", "Opportunities", [
+        _ref("AccountId", "Account", "Account"),
+        _f("IsPrivate", "boolean", "Private"),
+        _f("Name", "string", length=120, nillable=False, name_field=True),
+        _f("Description", "textarea", length=32000),
+        _f("StageName", "picklist", "Stage", nillable=False, restricted_picklist=True, values=[
+            "Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
+            "Perception Analysis", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"]),
+        _f("Amount", "currency", precision=18, scale=2),
+        _f("Probability", "percent", "Probability (%)", precision=3, scale=0),
+        _f("CloseDate", "date", nillable=False),
+        _f("Type", "picklist", "Opportunity Type", values=[
+            "Existing Customer - Upgrade", "Existing Customer - Replacement", "Existing Customer - Downgrade",
+            "New Customer"]),
+        _f("NextStep", "string", length=255),
+        _f("LeadSource", "picklist", values=_LEAD_SOURCES),
+        _f("IsClosed", "boolean", "Closed", createable=False, updateable=False),
+        _f("IsWon", "boolean", "Won", createable=False, updateable=False),
+        _f("ForecastCategoryName", "picklist", "Forecast Category", values=[
+            "Omitted", "Pipeline", "Best Case", "Commit", "Closed"], default="Pipeline"),
+    ])
+    case = _standard_object("Case", "Case", "Cases", [
+        _ref("MasterRecordId", "Case", "MasterRecord", createable=False, updateable=False),
+        _f("CaseNumber", "string", "Case Number", length=30, nillable=False, createable=False, updateable=False,
+           defaulted_on_create=True, auto_number=True, name_field=True),
+        _ref("ContactId", "Contact", "Contact", label="Contact ID"),
+        _ref("AccountId", "Account", "Account", label="Account ID"),
+        _ref("ParentId", "Case", "Parent", label="Parent Case ID"),
+        _f("SuppliedName", "string", "Web Name", length=80),
+        _f("SuppliedEmail", "email", "Web Email", length=80),
+        _f("SuppliedPhone", "string", "Web Phone", length=40),
+        _f("SuppliedCompany", "string", "Web Company", length=80),
+        _f("Type", "picklist", "Case Type", values=["Mechanical", "Electrical", "Electronic", "Structural",
+                                                    "Other"]),
+        _f("Status", "picklist", nillable=False, values=["New", "Working", "Escalated", "Closed"],
+           default="New"),
+        _f("Reason", "picklist", "Case Reason", values=[
+            "Installation", "Equipment Complexity", "Performance", "Breakdown", "Equipment Design",
+            "Feedback", "Other"]),
+        _f("Origin", "picklist", "Case Origin", values=["Phone", "Email", "Web"]),
+        _f("Subject", "string", length=255),
+        _f("Priority", "picklist", values=["High", "Medium", "Low"], default="Medium"),
+        _f("Description", "textarea", length=32000),
+        _f("IsClosed", "boolean", "Closed", createable=False, updateable=False),
+        _f("ClosedDate", "datetime", createable=False, updateable=False),
+        _f("IsEscalated", "boolean", "Escalated"),
+    ])
+    user = _standard_object("User", "User", "Users", [
+        _f("Username", "string", length=80, nillable=False, unique=True, id_lookup=True),
+        *_person_name(),
+        _f("CompanyName", "string", length=80),
+        _f("Division", "string", length=80),
+        _f("Department", "string", length=80),
+        _f("Title", "string", length=80),
+        *_address(""),
+        _f("Email", "email", length=128, nillable=False),
+        _f("Phone", "phone", length=40),
+        _f("MobilePhone", "phone", length=40),
+        _f("Alias", "string", length=8, nillable=False),
+        _f("CommunityNickname", "string", "Nickname", length=40, unique=True),
+        _f("IsActive", "boolean", "Active", default=True),
+        _f("TimeZoneSidKey", "picklist", "Time Zone", nillable=False, restricted_picklist=True, values=[
+            "America/Los_Angeles", "America/New_York", "Europe/London", "Europe/Paris", "Asia/Tokyo",
+            "GMT"]),
+        _f("LocaleSidKey", "picklist", "Locale", nillable=False, restricted_picklist=True,
+           values=["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP"]),
+        _f("EmailEncodingKey", "picklist", "Email Encoding", nillable=False, restricted_picklist=True,
+           values=["UTF-8", "ISO-8859-1", "Shift_JIS"]),
+        _f("LanguageLocaleKey", "picklist", "Language", nillable=False, restricted_picklist=True,
+           values=["en_US", "de", "fr", "ja"]),
+        _ref("ProfileId", "Profile", "Profile", nillable=False),
+        _f("EmployeeNumber", "string", length=20),
+        _f("FederationIdentifier", "string", "SAML Federation ID", length=512, id_lookup=True),
+    ], owner=False)
+    return [account, contact, lead, opportunity, case, user]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Schema files (JSON or YAML) and describe documents saved from a real org.
+
+_FIELD_KEYS = {
+    # schema-file spelling -> Field attribute
+    "type": "type", "label": "label", "length": "length", "precision": "precision", "scale": "scale",
+    "digits": "digits", "nillable": "nillable", "createable": "createable", "updateable": "updateable",
+    "defaultedOnCreate": "defaulted_on_create", "unique": "unique", "caseSensitive": "case_sensitive",
+    "externalId": "external_id", "idLookup": "id_lookup", "restrictedPicklist": "restricted_picklist",
+    "restricted": "restricted_picklist", "relationshipName": "relationship_name",
+    "calculated": "calculated", "autoNumber": "auto_number", "nameField": "name_field",
+    "defaultValue": "default_value",
+}
+_FIELD_TYPE_ALIASES = {
+    "text": "string", "number": "double", "checkbox": "boolean", "dateTime": "datetime",
+    "lookup": "reference", "integer": "int", "longtextarea": "textarea",
+}
+
+
+def field_from_spec(spec: Mapping[str, Any], where: str) -> Field:
+    """Build a Field from a schema-file entry; `where` names it in error messages."""
+    if not isinstance(spec, Mapping):
+        raise SchemaError(f"{where}: a field must be a mapping, got {type(spec).__name__}")
+    name = spec.get("name")
+    if not isinstance(name, str) or not _API_NAME.fullmatch(name):
+        raise SchemaError(f"{where}: field name {name!r} is not a valid API name")
+    raw_type = spec.get("type")
+    if not isinstance(raw_type, str):
+        raise SchemaError(f"{where}.{name}: 'type' is required")
+    type_ = _FIELD_TYPE_ALIASES.get(raw_type, raw_type)
+    if type_ not in SCALAR_TYPES and type_ not in COMPOUND_TYPES:
+        raise SchemaError(f"{where}.{name}: unknown field type {raw_type!r}")
+    kwargs: dict[str, Any] = {"custom": name.endswith("__c")}
+    for key, value in spec.items():
+        if key in {"name", "type", "values", "picklistValues", "referenceTo", "required", "default"}:
+            continue
+        attr = _FIELD_KEYS.get(key)
+        if attr is None:
+            raise SchemaError(f"{where}.{name}: unknown key {key!r}")
+        kwargs[attr] = value
+    values = spec.get("values", spec.get("picklistValues"))
+    default = spec.get("default")
+    reference_to = spec.get("referenceTo")
+    if isinstance(reference_to, str):
+        reference_to = [reference_to]
+    if reference_to is not None:
+        kwargs["reference_to"] = list(reference_to)
+    if spec.get("required"):
+        kwargs["nillable"] = False
+    if type_ == "reference" and not kwargs.get("reference_to"):
+        raise SchemaError(f"{where}.{name}: a reference field needs 'referenceTo'")
+    try:
+        fld = _f(name, type_, **kwargs)
+    except TypeError as exc:
+        raise SchemaError(f"{where}.{name}: {exc}") from exc
+    if type_ == "reference" and not fld.relationship_name:
+        fld.relationship_name = name[:-3] + "__r" if name.endswith("__c") else name.removesuffix("Id")
+    if fld.external_id:
+        fld.id_lookup = True
+    if values is not None:
+        if not isinstance(values, list):
+            raise SchemaError(f"{where}.{name}: 'values' must be a list")
+        fld.picklist_values = [
+            v if isinstance(v, Mapping) else {"value": str(v), "label": str(v), "active": True,
+                                               "defaultValue": str(v) == default}
+            for v in values
+        ]
+        if default is not None:
+            fld.defaulted_on_create = True
+    elif default is not None and type_ == "boolean":
+        fld.default_value = bool(default)
+    for numeric in ("length", "precision", "scale", "digits"):
+        value = getattr(fld, numeric)
+        if not isinstance(value, int) or value < 0:
+            raise SchemaError(f"{where}.{name}: {numeric} must be a non-negative integer")
+    return fld
+
+
+def apply_schema_document(schema: Schema, document: Any, source: str) -> None:
+    """Add the objects and fields of a schema-file document to `schema`."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("objects"), Mapping):
+        raise SchemaError(f"{source}: expected a mapping with an 'objects' mapping at the top")
+    for obj_name, obj_spec in document["objects"].items():
+        where = f"{source}: objects.{obj_name}"
+        if not isinstance(obj_name, str) or not _API_NAME.fullmatch(obj_name):
+            raise SchemaError(f"{where}: not a valid sObject API name")
+        obj_spec = obj_spec or {}
+        if not isinstance(obj_spec, Mapping):
+            raise SchemaError(f"{where}: must be a mapping")
+        obj = schema.get(obj_name)
+        if obj is None:
+            if not obj_name.endswith("__c"):
+                raise SchemaError(f"{where}: new objects must be custom (name ending in __c)")
+            obj = _new_custom_object(schema, obj_name, obj_spec, where)
+            schema.add(obj)
+        fields = obj_spec.get("fields", [])
+        if not isinstance(fields, list):
+            raise SchemaError(f"{where}.fields: must be a list")
+        for index, spec in enumerate(fields):
+            new_field = field_from_spec(spec, f"{where}.fields[{index}]")
+            if new_field.name in SYSTEM_FIELDS:
+                raise SchemaError(f"{where}.fields[{index}]: {new_field.name} is a system field")
+            obj.add_field(new_field)
+
+
+def _new_custom_object(schema: Schema, name: str, spec: Mapping[str, Any], where: str) -> SObjectType:
+    label = str(spec.get("label", _label_from_name(name)))
+    prefix = spec.get("keyPrefix") or schema.next_custom_prefix()
+    if not isinstance(prefix, str) or not re.fullmatch(r"[0-9A-Za-z]{3}", prefix):
+        raise SchemaError(f"{where}.keyPrefix: must be 3 letters or digits")
+    if schema.by_prefix(prefix) is not None:
+        raise SchemaError(f"{where}.keyPrefix: {prefix} is already used")
+    obj = SObjectType(name=name, label=label, label_plural=str(spec.get("labelPlural", label + "s")),
+                      key_prefix=prefix, custom=True)
+    head, tail = _system_fields(owner=True)
+    name_spec = spec.get("nameField", {"type": "string", "length": 80})
+    name_field = _f("Name", name_spec.get("type", "string"), f"{label} Name",
+                    length=int(name_spec.get("length", 80)), name_field=True,
+                    nillable=name_spec.get("type") == "autoNumber")
+    if name_spec.get("type") == "autoNumber":
+        name_field = _f("Name", "string", f"{label} Name", length=30, nillable=False, createable=False,
+                        updateable=False, defaulted_on_create=True, auto_number=True, name_field=True)
+    for fld in [*head, name_field, *tail]:
+        obj.add_field(fld)
+    return obj
+
+
+def load_schema_file(path: str | Path) -> Any:
+    """Read a JSON or YAML document from a file, with a clear error on bad syntax."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        if str(path).endswith(".json"):
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SchemaError(f"{path}: cannot parse: {exc}") from exc
+
+
+def object_from_describe(describe: Mapping[str, Any], source: str) -> SObjectType:
+    """Build an sObject type from a describe document saved from a real org."""
+    name = describe.get("name")
+    if not isinstance(name, str) or not _API_NAME.fullmatch(name):
+        raise SchemaError(f"{source}: not an sObject describe (missing 'name')")
+    raw_fields = describe.get("fields")
+    if not isinstance(raw_fields, list) or not raw_fields:
+        raise SchemaError(f"{source}: {name} describe has no 'fields' list")
+    prefix = describe.get("keyPrefix")
+    if not isinstance(prefix, str) or len(prefix) != 3:
+        raise SchemaError(f"{source}: {name} describe has no 3-character keyPrefix")
+    obj = SObjectType(name=name, label=str(describe.get("label", name)),
+                      label_plural=str(describe.get("labelPlural", name)), key_prefix=prefix,
+                      custom=bool(describe.get("custom", False)), raw=dict(describe))
+    obj.raw.pop("fields", None)  # type: ignore[union-attr]
+    has_first_last = {f.get("name") for f in raw_fields} >= {"FirstName", "LastName"}
+    for index, raw in enumerate(raw_fields):
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+            raise SchemaError(f"{source}: {name}.fields[{index}] has no name")
+        type_ = str(raw.get("type", "string"))
+        fld = Field(
+            name=raw["name"],
+            type=type_ if type_ in SCALAR_TYPES or type_ in COMPOUND_TYPES else "anyType",
+            label=str(raw.get("label", raw["name"])),
+            length=int(raw.get("length") or 0),
+            precision=int(raw.get("precision") or 0),
+            scale=int(raw.get("scale") or 0),
+            digits=int(raw.get("digits") or 0),
+            nillable=bool(raw.get("nillable", True)),
+            createable=bool(raw.get("createable", True)),
+            updateable=bool(raw.get("updateable", True)),
+            defaulted_on_create=bool(raw.get("defaultedOnCreate", False)),
+            unique=bool(raw.get("unique", False)),
+            case_sensitive=bool(raw.get("caseSensitive", False)),
+            external_id=bool(raw.get("externalId", False)),
+            id_lookup=bool(raw.get("idLookup", False)),
+            picklist_values=[dict(p) for p in raw.get("picklistValues") or []],
+            restricted_picklist=bool(raw.get("restrictedPicklist", False)),
+            reference_to=list(raw.get("referenceTo") or []),
+            relationship_name=raw.get("relationshipName"),
+            custom=bool(raw.get("custom", False)),
+            calculated=bool(raw.get("calculated", False)),
+            auto_number=bool(raw.get("autoNumber", False)),
+            name_field=bool(raw.get("nameField", False)),
+            default_value=raw.get("defaultValue"),
+            raw=dict(raw),
+        )
+        if fld.name == "Name" and not fld.createable and has_first_last:
+            fld.sql_expression = _person_name()[3].sql_expression
+        obj.add_field(fld)
+    if obj.field("Id") is None:
+        raise SchemaError(f"{source}: {name} describe has no Id field")
+    return obj
+
+
+def describes_in_document(document: Any, source: str) -> list[Mapping[str, Any]]:
+    """The describe documents in a file: one describe, a list of them, or {"sobjects": [...]}."""
+    if isinstance(document, Mapping) and "fields" in document:
+        return [document]
+    if isinstance(document, Mapping) and isinstance(document.get("sobjects"), list):
+        return list(document["sobjects"])
+    if isinstance(document, list):
+        return list(document)
+    raise SchemaError(f"{source}: expected the JSON of /sobjects/<Object>/describe (or a list of them)")
+
+
+def build_schema(extra_documents: Iterable[tuple[Any, str]] = (), describes: Iterable[Any] = ()) -> Schema:
+    """Standard objects + DMS defaults + schema documents + imported describes, in that order."""
+    from localorg.default_schema import DEFAULT_SCHEMA
+
+    schema = Schema(standard_objects())
+    apply_schema_document(schema, DEFAULT_SCHEMA, "built-in default schema")
+    for document, source in extra_documents:
+        apply_schema_document(schema, document, source)
+    for describe in describes:
+        schema.add(object_from_describe(describe, "imported describe"))
+    return schema

@@ -63,3 +63,11 @@ SECRETS = (
     "SALESFORCE_PASSWORD",
     "SALESFORCE_CLIENT_SECRET",
 )
+
+# --- Uploads and deployment (issue 5) -------------------------------------------------------------------
+# Presigned uploads (S3 in production; the web tier's own signed endpoint with a local blob store) take files
+# up to MAX_UPLOAD_BYTES; inline uploads stay under MAX_INLINE_UPLOAD_BYTES (above).
+MAX_UPLOAD_BYTES = 5 * 1024**3
+UPLOAD_PRESIGN_EXPIRES_SECONDS = 3600
+UPLOAD_PREVIEW_HEAD_BYTES = 4 * 1024 * 1024  # a CSV preview reads this much of the file, never all of it
+UPLOAD_PENDING_TTL_HOURS = 24  # housekeeping removes presigned uploads never completed after this long

@@ -1,10 +1,122 @@
-"""The `dms` command line."""
+"""The `dms` command line: a client of the DMS HTTP API (local or deployed), plus `dms dev`."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
 
 import click
+import requests
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+INLINE_LIMIT = 10 * 1024 * 1024  # API Gateway's request cap; larger files go by presigned upload
+FINAL = ("completed", "completed_with_errors", "failed", "cancelled")
+
+
+class Api:
+    """A thin client of /api/v1 that turns error bodies into one readable line."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url.rstrip("/") + "/"
+        self.session = requests.Session()
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base, path.lstrip("/")) if not path.startswith("http") else path
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            response = self.session.request(
+                method, self.url(path), timeout=kwargs.pop("timeout", 300), **kwargs
+            )
+        except requests.ConnectionError:
+            raise click.ClickException(
+                f"Cannot reach DMS at {self.base} (is `make run` up? set --url or DMS_URL)."
+            ) from None
+        if response.status_code >= 400:
+            try:
+                error = response.json()["error"]
+                message = f"{error['code']}: {error['message']}"
+            except (ValueError, KeyError, TypeError):
+                message = f"HTTP {response.status_code}: {response.text[:300]}"
+            raise click.ClickException(message)
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, path, **kwargs).json()
+
+    def upload(self, path: Path) -> dict[str, Any]:
+        """Upload inline when small, by presigned POST when large; returns the upload record."""
+        size = path.stat().st_size
+        if size <= INLINE_LIMIT - 64 * 1024:
+            with path.open("rb") as handle:
+                return dict(self.json("POST", "/api/v1/uploads", files={"file": (path.name, handle)}))
+        ticket = self.json("POST", "/api/v1/uploads/presign", json={"filename": path.name, "size": size})
+        with path.open("rb") as handle:
+            form = {**ticket.get("fields", {})}
+            target = self.url(ticket["url"])
+            response = requests.post(
+                target, data=form, files={ticket.get("file_field", "file"): (path.name, handle)}, timeout=3600
+            )
+            if response.status_code >= 300:
+                raise click.ClickException(
+                    f"The upload to {target} failed: HTTP {response.status_code} {response.text[:200]}"
+                )
+        return dict(self.json("POST", ticket["complete_url"]))
+
+
+def api_option(function: Any) -> Any:
+    return click.option(
+        "--url", envvar="DMS_URL", default=DEFAULT_URL, show_default=True, help="DMS web address."
+    )(function)
+
+
+def summary(job: dict[str, Any]) -> str:
+    """One line a person reads at a glance."""
+    c = job["counters"]
+    parts = [f"job {job['id']} {job['state']}:", f"{c.get('total', 0)} rows"]
+    if job["options"].get("dry_run"):
+        parts.append(f"{c.get('valid', 0)} would load, {c.get('invalid', 0)} invalid")
+        if job.get("estimated_api_calls") is not None:
+            parts.append(f"~{job['estimated_api_calls']} API calls to load")
+    else:
+        parts.append(
+            f"{c.get('succeeded', 0)} succeeded ({c.get('created', 0)} created, {c.get('updated', 0)} updated),"
+        )
+        parts.append(
+            f"{c.get('failed', 0)} failed, {c.get('invalid', 0)} invalid, {c.get('cancelled', 0)} cancelled"
+        )
+        calls = job.get("api_calls") or {}
+        parts.append(f"— {sum(calls.values())} API calls")
+    if job.get("error"):
+        parts.append(f"— {job['error']['code']}: {job['error']['message']}")
+    return " ".join(parts)
+
+
+def exit_code(job: dict[str, Any]) -> int:
+    """0 only when every row made it (or, for a rehearsal, would)."""
+    if job["state"] == "completed":
+        return 0
+    return 2 if job["state"] == "failed" else 1
+
+
+def wait_for(api: Api, job_id: str, show_progress: bool = True) -> dict[str, Any]:
+    """Follow a job to its end with a progress bar on stderr."""
+    last = -1
+    with click.progressbar(length=1000, label=f"job {job_id}", file=sys.stderr, show_eta=False) as bar:
+        while True:
+            job = api.json("GET", f"/api/v1/jobs/{job_id}")
+            done = int(job.get("percent", 0) * 10)
+            if show_progress and done != last:
+                bar.update(done - max(last, 0))
+                last = done
+            if job["state"] in FINAL:
+                return dict(job)
+            time.sleep(0.5)
 
 
 @click.group()
@@ -20,6 +132,128 @@ def dev(port: int, workers: int) -> None:
     from dms.devstack import run_dev_stack
 
     sys.exit(run_dev_stack(web_port=port, workers=workers))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--object", "object_name", required=True, help="Target object API name, e.g. Account.")
+@click.option(
+    "--operation",
+    type=click.Choice(["insert", "update", "upsert", "delete", "hardDelete"]),
+    default="insert",
+    show_default=True,
+)
+@click.option("--external-id", help="External id field for upsert, e.g. Legacy_Id__c.")
+@click.option("--mapping", help="A mapping spec JSON file, or the name of a saved template.")
+@click.option("--connection", "connection_id", default="default", show_default=True)
+@click.option("--encoding", help="Source encoding (detected when not given).")
+@click.option("--delimiter", help="Source delimiter (sniffed when not given).")
+@click.option("--sheet", help="Excel sheet name or 0-based index.")
+@click.option(
+    "--dry-run", is_flag=True, help="Rehearse: validate everything, load nothing, count the API calls."
+)
+@click.option("--wait/--no-wait", default=False, help="Follow the job to its end.")
+@api_option
+def migrate(file: Path, object_name: str, operation: str, external_id: str | None, mapping: str | None, connection_id: str,
+            encoding: str | None, delimiter: str | None, sheet: str | None, dry_run: bool, wait: bool, url: str) -> None:  # fmt: skip
+    """Upload FILE and load it into Salesforce (or rehearse with --dry-run)."""
+    api = Api(url)
+    upload = api.upload(file)
+    body: dict[str, Any] = {"upload_id": upload["id"], "object": object_name, "operation": operation,
+                            "external_id": external_id, "connection_id": connection_id, "dry_run": dry_run}  # fmt: skip
+    read_options = {
+        k: v for k, v in (("encoding", encoding), ("delimiter", delimiter), ("sheet", sheet)) if v
+    }
+    if read_options:
+        body["read_options"] = read_options
+    if mapping:
+        if os.path.isfile(mapping):
+            body["mapping"] = json.loads(Path(mapping).read_text(encoding="utf-8"))
+        else:
+            body["template"] = mapping
+    job = api.json("POST", "/api/v1/jobs", json=body)
+    if not wait:
+        click.echo(f"job {job['id']} {job['state']} — follow it with: dms status {job['id']}")
+        return
+    job = wait_for(api, job["id"])
+    click.echo(summary(job))
+    if job["counters"].get("failed") or job["counters"].get("invalid"):
+        click.echo(f"errors: dms results {job['id']} --errors", err=True)
+    sys.exit(exit_code(job))
+
+
+@main.command()
+@click.option("--limit", default=20, show_default=True)
+@api_option
+def jobs(limit: int, url: str) -> None:
+    """List recent jobs."""
+    for job in Api(url).json("GET", f"/api/v1/jobs?limit={limit}")["jobs"]:
+        click.echo(summary(job))
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--wait/--no-wait", default=False)
+@api_option
+def status(job_id: str, wait: bool, url: str) -> None:
+    """Show a job's state and counters (exit code 1 when rows failed, 2 when the job failed)."""
+    api = Api(url)
+    job = wait_for(api, job_id) if wait else api.json("GET", f"/api/v1/jobs/{job_id}")
+    click.echo(summary(job))
+    sys.exit(exit_code(job) if job["state"] in FINAL else 0)
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--errors", "errors", is_flag=True, help="The error file instead of the success file.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to a file (default: stdout).",
+)
+@api_option
+def results(job_id: str, errors: bool, output: Path | None, url: str) -> None:
+    """Download success.csv (or errors.csv with --errors), row-accurate to the source file."""
+    kind = "errors.csv" if errors else "success.csv"
+    response = Api(url).call("GET", f"/api/v1/jobs/{job_id}/results/{kind}", stream=True)
+    sink = output.open("wb") if output else sys.stdout.buffer
+    try:
+        for block in response.iter_content(1024 * 1024):
+            sink.write(block)
+    finally:
+        if output:
+            sink.close()
+
+
+@main.command()
+@click.argument("job_id")
+@click.option(
+    "--file",
+    "corrected",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A corrected file to load instead of the failed rows.",
+)
+@click.option("--wait/--no-wait", default=False)
+@api_option
+def retry(job_id: str, corrected: Path | None, wait: bool, url: str) -> None:
+    """Retry a job's failed rows as a new job (optionally from a corrected file)."""
+    api = Api(url)
+    body = {"upload_id": api.upload(corrected)["id"]} if corrected else {}
+    job = api.json("POST", f"/api/v1/jobs/{job_id}/retry", json=body)
+    if wait:
+        job = wait_for(api, job["id"])
+        click.echo(summary(job))
+        sys.exit(exit_code(job))
+    click.echo(f"job {job['id']} {job['state']} (retry of {job_id})")
+
+
+@main.command()
+@click.argument("job_id")
+@api_option
+def cancel(job_id: str, url: str) -> None:
+    """Cancel a job: pending chunks stop, running Salesforce bulk jobs are aborted."""
+    click.echo(summary(Api(url).json("POST", f"/api/v1/jobs/{job_id}/cancel")))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from localorg.errors import SalesforceError
@@ -48,7 +48,7 @@ def _wrong_type(fld: Field, value: Any, from_json: bool) -> SalesforceError:
 
 def format_datetime(moment: datetime) -> str:
     """Salesforce's datetime output form: 2024-01-31T12:00:00.000+0000 (UTC)."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
@@ -60,7 +60,7 @@ def parse_datetime_text(text: str) -> datetime | None:
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     try:
         moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
-                          int((fraction or "0").ljust(6, "0")[:6]), tzinfo=timezone.utc)
+                          int((fraction or "0").ljust(6, "0")[:6]), tzinfo=UTC)
     except ValueError:
         return None
     if zone and zone != "Z":
@@ -140,7 +140,7 @@ def make_converter(fld: Field, from_json: bool, reference_prefixes: dict[str, se
                 raise _wrong_type(fld, value, from_json)
             if isinstance(value, str):
                 try:
-                    number = float(value.strip().replace(",", "") if not from_json else value)
+                    number = float(value)
                 except ValueError:
                     raise _wrong_type(fld, value, from_json) from None
             elif isinstance(value, int | float):

@@ -4,4 +4,5 @@ from flask import Blueprint
 
 api = Blueprint("api", __name__)
 
-from blueprints.api import tasks  # noqa: E402,F401  (routes register on import)
+import blueprints.api.uploads  # noqa: E402,F401  (upload routes)
+from blueprints.api import jobs, orgs, tasks  # noqa: E402,F401  (routes register on import)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from simple_salesforce import Salesforce
+from simple_salesforce.bulk2 import _Bulk2Client  # the library's step-by-step Bulk 2.0 calls
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from dms.errors import DMSError
 
@@ -104,3 +108,135 @@ def ping(credentials: SalesforceCredentials) -> None:
     session = http_session(credentials)
     response = session.get(credentials.login_url.rstrip("/") + "/services/data/", timeout=5)
     response.raise_for_status()
+
+
+# Salesforce answers these when it is busy, not when the request is wrong: try again after a pause.
+TRANSIENT_ERROR_CODES = frozenset(
+    {"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "QUERY_TIMEOUT"}
+)
+TRANSIENT_HTTP_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class SalesforceTransientError(DMSError):
+    """Salesforce stayed busy through every retry; the work can be tried again later."""
+
+    code = "SALESFORCE_BUSY"
+    http_status = 503
+
+
+class SalesforceRequestError(DMSError):
+    """Salesforce refused a request; `sf_code` carries its errorCode."""
+
+    code = "SALESFORCE_ERROR"
+    http_status = 502
+
+
+def error_codes(exc: SalesforceError) -> list[str]:
+    """The errorCode values in a simple-salesforce error's content (a list of dicts, a dict, or text)."""
+    content: Any = exc.content
+    items: list[Any] = content if isinstance(content, list) else [content]
+    return [str(i.get("errorCode")) for i in items if isinstance(i, dict) and i.get("errorCode")]
+
+
+def is_transient(exc: Exception) -> bool:
+    """Whether an error is Salesforce being busy (retry) rather than the request being wrong."""
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return True
+    if isinstance(exc, SalesforceError):
+        return exc.status in TRANSIENT_HTTP_STATUSES or bool(TRANSIENT_ERROR_CODES & set(error_codes(exc)))
+    return False
+
+
+T = TypeVar("T")
+
+
+class OrgClient:
+    """One org as the pipeline sees it: counted API calls, retries with backoff, re-login on expiry."""
+
+    def __init__(
+        self,
+        credentials: SalesforceCredentials,
+        *,
+        max_attempts: int = 6,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.credentials = credentials
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.sleep = sleep
+        self.api_calls = (
+            0  # every HTTP request this client made (Salesforce counts them against the daily limit)
+        )
+        self._sf: Salesforce | None = None
+
+    @property
+    def sf(self) -> Salesforce:
+        """The simple-salesforce client, logged in on first use."""
+        if self._sf is None:
+            session = http_session(self.credentials)
+            session.hooks["response"].append(self._count)
+            instance_url, token = login(self.credentials, session)
+            self._sf = Salesforce(
+                instance_url=instance_url,
+                session_id=token,
+                session=session,
+                version=self.credentials.api_version,
+            )
+        return self._sf
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.api_calls += 1
+
+    def call(self, action: Callable[[Salesforce], T], what: str = "request") -> T:
+        """Run one Salesforce call with retries on busy answers and one re-login on an expired session."""
+        relogged = False
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return action(self.sf)
+            except SalesforceExpiredSession:
+                if relogged:
+                    raise
+                log.info("salesforce session expired; logging in again what=%s", what)
+                self._sf, relogged = None, True
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if attempt == self.max_attempts:
+                    raise SalesforceTransientError(
+                        f"Salesforce was busy for {what} after {attempt} attempts: {_describe(exc)}"
+                    ) from exc
+                delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (
+                    0.5 + random.random() / 2
+                )
+                log.warning(
+                    "salesforce busy what=%s attempt=%d retry_in=%.2fs error=%s",
+                    what,
+                    attempt,
+                    delay,
+                    _describe(exc),
+                )
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def describe(self, object_name: str) -> dict[str, Any]:
+        """The object's describe JSON."""
+        return dict(self.call(lambda sf: getattr(sf, object_name).describe(), what=f"describe {object_name}"))
+
+    def bulk(self, object_name: str) -> _Bulk2Client:
+        """simple-salesforce's step-by-step Bulk 2.0 client for one object (current session)."""
+        return getattr(self.sf.bulk2, object_name)._client  # type: ignore[no-any-return]
+
+    def rest(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A REST call relative to /services/data/vXX.X/ (JSON in and out)."""
+        return self.call(
+            lambda sf: sf.restful(path, method=method, **kwargs), what=f"{method} {path.split('?')[0]}"
+        )
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, SalesforceError):
+        return f"HTTP {exc.status} {','.join(error_codes(exc)) or ''}".strip()
+    return exc.__class__.__name__

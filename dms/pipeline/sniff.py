@@ -47,7 +47,14 @@ _EXTENSION_FORMATS = {
     ".pkl": "pickle",
     ".pickle": "pickle",
 }
-_FORMAT_ALIASES = {"txt": "csv", "tsv": "csv", "delimited": "csv", "xlsx": "excel", "xls": "excel", "jsonl": "ndjson"}
+_FORMAT_ALIASES = {
+    "txt": "csv",
+    "tsv": "csv",
+    "delimited": "csv",
+    "xlsx": "excel",
+    "xls": "excel",
+    "jsonl": "ndjson",
+}
 
 XLSX_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -76,7 +83,9 @@ class ReadError(DMSError):
 
     def __str__(self) -> str:
         where = ", ".join(
-            f"{key} {value}" for key, value in (("file", self.file), ("row", self.row), ("column", self.column)) if value
+            f"{key} {value}"
+            for key, value in (("file", self.file), ("row", self.row), ("column", self.column))
+            if value
         )
         return f"{self.code}: {self.message}" + (f" ({where})" if where else "")
 
@@ -144,7 +153,11 @@ def validated_options(options: ReadOptions | None, path: str | os.PathLike[str])
     if fmt is not None:
         fmt = _FORMAT_ALIASES.get(fmt.strip().lower(), fmt.strip().lower())
         if fmt not in FORMATS:
-            raise ReadError("BAD_OPTION", f"Unknown format {options.format!r}; use one of {', '.join(FORMATS)}.", file=path)
+            raise ReadError(
+                "BAD_OPTION",
+                f"Unknown format {options.format!r}; use one of {', '.join(FORMATS)}.",
+                file=path,
+            )
     encoding = options.encoding
     if encoding is not None:
         try:
@@ -153,10 +166,12 @@ def validated_options(options: ReadOptions | None, path: str | os.PathLike[str])
             raise ReadError("BAD_OPTION", f"Unknown encoding {options.encoding!r}.", file=path) from None
     delimiter = options.delimiter
     if delimiter is not None:
-        delimiter = DELIMITER_NAMES.get(delimiter.strip().lower(), delimiter) if len(delimiter) > 1 else delimiter
+        delimiter = (
+            DELIMITER_NAMES.get(delimiter.strip().lower(), delimiter) if len(delimiter) > 1 else delimiter
+        )
         if delimiter == "\\t":
             delimiter = "\t"
-        if len(delimiter) != 1 or delimiter in "\"\r\n":
+        if len(delimiter) != 1 or delimiter in '"\r\n':
             raise ReadError(
                 "BAD_OPTION",
                 f"Delimiter {options.delimiter!r} must be one character other than a quote or a line break "
@@ -229,7 +244,11 @@ def detect_format(path: str | os.PathLike[str], head: bytes) -> str:
 
 def _text_start(head: bytes) -> str:
     """The first characters of a text file, for any of the encodings with a BOM or a 16-bit layout."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if head.startswith(bom):
             return head[len(bom) : 512].decode(encoding, errors="ignore").lstrip()
     guessed_utf16 = _bomless_utf16(head)
@@ -240,7 +259,9 @@ def _text_start(head: bytes) -> str:
 
 def _looks_binary(head: bytes) -> bool:
     """True for bytes no text export contains: NULs (outside UTF-16) or many control characters."""
-    if _text_start(head) and (head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _bomless_utf16(head)):
+    if _text_start(head) and (
+        head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _bomless_utf16(head)
+    ):
         return False
     sample = head[:4096]
     if b"\x00" in sample:
@@ -300,7 +321,9 @@ def detect_encoding(head: bytes, extra: bytes = b"") -> tuple[str, float]:
             # Every listed encoding agrees on ASCII; utf-8 reads the rest of the file best if it strays.
             return "utf-8", 0.9
         return "utf-8", 0.99
-    matches = charset_normalizer.from_bytes(sample[: 2 * PROBE_BYTES * 4], cp_isolation=list(LEGACY_ENCODINGS))
+    matches = charset_normalizer.from_bytes(
+        sample[: 2 * PROBE_BYTES * 4], cp_isolation=list(LEGACY_ENCODINGS)
+    )
     best = matches.best()
     if best is not None:
         encoding = codecs.lookup(best.encoding).name
@@ -339,18 +362,18 @@ def _decodes(data: bytes, encoding: str) -> bool:
     return True
 
 
-def decode_sample(head: bytes, encoding: str, path: str | os.PathLike[str]) -> str:
-    """The sample as text, without a BOM; a ReadError when it does not decode in the given encoding."""
-    decoder = codecs.getincrementaldecoder(encoding)()
+def decode_sample(head: bytes, encoding: str, warnings: list[str]) -> str:
+    """The sample as text without a BOM; bytes that do not decode show as U+FFFD and add a warning."""
+    if encoding == "utf-8-sig":
+        head, encoding = head.removeprefix(codecs.BOM_UTF8), "utf-8"
     try:
-        text = decoder.decode(head, final=False)
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError as exc:
-        raise ReadError(
-            "ENCODING_ERROR",
-            f"Byte 0x{head[exc.start]:02X} at offset {exc.start} cannot be decoded as {encoding}; "
-            "choose the file's real encoding (for example utf-8, cp1252, gb18030, big5 or shift_jis).",
-            file=path,
-        ) from None
+        warnings.append(
+            f"Byte 0x{head[exc.start]:02X} at offset {exc.start} is not valid {encoding}; rows holding such bytes "
+            "are reported as problems. If many rows are affected, choose the file's real encoding."
+        )
+        text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
     return text.removeprefix("\ufeff")
 
 
@@ -376,7 +399,9 @@ def sniff_delimiter(text: str, suffix: str = "") -> str:
 
 
 def _records(text: str, delimiter: str, limit: int) -> list[list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=False
+    )
     records = []
     try:
         for record in reader:
@@ -388,12 +413,25 @@ def _records(text: str, delimiter: str, limit: int) -> list[list[str]]:
     return records
 
 
-def first_record(text: str, delimiter: str) -> list[str] | None:
-    """The first non-blank record of the sample, parsed with quotes honoured, or None when there is none."""
-    for record in _records(text, delimiter, limit=1000):
-        if record:
-            return record
-    return None
+def first_record(text: str, delimiter: str) -> tuple[list[str] | None, int]:
+    """The first non-blank record of the sample (quotes honoured) and the offset where it ends.
+
+    None when the sample holds no complete record: it is blank, or a quote opened in it is never closed.
+    """
+    for strict in (True, False):
+        # Strict parsing tells an unclosed quote from a row that merely ends the file; a stray quote inside a
+        # field ('ab"c') only fails strict parsing, so that case is parsed again leniently, as Arrow does.
+        lines = io.StringIO(text, newline="")
+        reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=strict)
+        try:
+            for record in reader:
+                if record:
+                    return record, lines.tell()
+            return None, len(text)
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                return None, len(text)
+    return None, len(text)
 
 
 def unique_column_names(raw_names: list[object], warnings: list[str]) -> list[str]:

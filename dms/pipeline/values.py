@@ -8,10 +8,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from dms.errors import DMSError
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +26,7 @@ EXCEL_FORMAT = "excel"  # pseudo-format: Excel serial day numbers (1900 date sys
 TRUE_TOKENS: tuple[str, ...] = ("true", "t", "yes", "y", "1", "1.0", "on", "是", "真", "对")
 FALSE_TOKENS: tuple[str, ...] = ("false", "f", "no", "n", "0", "0.0", "off", "否", "假", "错")
 
-_MONTH_NAMES = (
-    "january february march april may june july august september october november december".split()
-)
+_MONTH_NAMES = "january february march april may june july august september october november december".split()
 _MONTH_TOKENS = pa.array([m[:3] for m in _MONTH_NAMES] + _MONTH_NAMES + ["sept"])
 _MONTH_NUMBERS = np.array(list(range(1, 13)) + list(range(1, 13)) + [9], dtype=np.int64)
 
@@ -63,7 +64,10 @@ def is_text(array: pa.Array) -> bool:
 def clean_text(array: pa.Array) -> pa.Array:
     """Trim whitespace and turn empty strings into nulls (blank cells mean 'no value')."""
     trimmed = pc.utf8_trim_whitespace(array)
-    return pc.if_else(pc.equal(pc.binary_length(trimmed), 0), pa.scalar(None, trimmed.type), trimmed)
+    blank = pc.equal(pc.binary_length(trimmed), 0)
+    if not pc.any(blank).as_py():
+        return trimmed
+    return pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed)
 
 
 def to_text(array: pa.Array) -> pa.Array:
@@ -148,6 +152,7 @@ class DateFormat:
     regex: str
     groups: frozenset[str]
     label: str
+    fixed: str | None = None  # a strftime pattern for the fixed-width fast path, when one applies
 
     @property
     def has_time(self) -> bool:
@@ -186,8 +191,10 @@ _DIRECTIVES: dict[str, tuple[str, str, str]] = {
 _EXPANSIONS = {"T": "%H:%M:%S", "F": "%Y-%m-%d", "D": "%m/%d/%y", "R": "%H:%M"}
 
 
-class FormatError(ValueError):
-    """A date/datetime format string that cannot be used."""
+class FormatError(DMSError):
+    """A format setting (date format, separators, boolean tokens) that cannot be used."""
+
+    code = "INVALID_FORMAT"
 
 
 @lru_cache(maxsize=256)
@@ -258,11 +265,13 @@ def compile_date_format(pattern: str) -> DateFormat:
         raise FormatError(f"format {pattern!r} gives the hour twice")
     if ({"M", "S"} & groups) and not ({"H", "I"} & groups):
         raise FormatError(f"format {pattern!r} has minutes or seconds but no hour")
-    return DateFormat(pattern=pattern, regex="".join(regex), groups=frozenset(groups), label="".join(label))
+    return DateFormat(
+        pattern=pattern, regex="".join(regex), groups=frozenset(groups), label="".join(label), fixed=pattern
+    )
 
 
-def _raw_format(regex: str, label: str, groups: Iterable[str]) -> DateFormat:
-    return DateFormat(pattern=label, regex=regex, groups=frozenset(groups), label=label)
+def _raw_format(regex: str, label: str, groups: Iterable[str], fixed: str | None = None) -> DateFormat:
+    return DateFormat(pattern=label, regex=regex, groups=frozenset(groups), label=label, fixed=fixed)
 
 
 _TIME_TAIL = (
@@ -276,6 +285,7 @@ _AUTO_FORMATS: tuple[DateFormat, ...] = (
         r"^(?P<Y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})" + _TIME_TAIL + "$",
         "yyyy-mm-dd",
         "YmdHMSfz",
+        "%Y-%m-%d",
     ),
     _raw_format(
         r"^(?P<Y>\d{4})[/.](?P<m>\d{1,2})[/.](?P<d>\d{1,2})" + _TIME_TAIL + "$",
@@ -339,46 +349,116 @@ class _Components:
     ok: np.ndarray  # bool: matched and a real calendar date/time
 
 
+_FIXED_WIDTHS = {"Y": 4, "y": 2, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2}
+
+
+@lru_cache(maxsize=256)
+def _fixed_layout(pattern: str) -> tuple[int, tuple[tuple[str, int, int], ...], tuple[tuple[int, int], ...]]:
+    """(width, digit fields, literal bytes) of a pattern whose every value has one width, else width 0."""
+    fields: list[tuple[str, int, int]] = []
+    literals: list[tuple[int, int]] = []
+    position = 0
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "%":
+            directive = pattern[i + 1 : i + 2]
+            if directive not in _FIXED_WIDTHS:
+                return 0, (), ()
+            fields.append((directive, position, _FIXED_WIDTHS[directive]))
+            position += _FIXED_WIDTHS[directive]
+            i += 2
+            continue
+        if not char.isascii() or char.isspace() or char == "Z":
+            return 0, (), ()
+        literals.append((position, ord(char)))
+        position += 1
+        i += 1
+    return (position if fields else 0), tuple(fields), tuple(literals)
+
+
+def _fixed_width_reader(text: pa.Array, fmt: DateFormat) -> tuple[np.ndarray, Any] | None:
+    """Read digits straight from the bytes when every value has the format's one width (the common case)."""
+    if fmt.fixed is None or len(text) == 0:
+        return None
+    width, fields, literals = _fixed_layout(fmt.fixed)
+    if not width:
+        return None
+    lengths = pc.binary_length(text)
+    if pc.min(lengths).as_py() != width or pc.max(lengths).as_py() != width:
+        return None
+    filled = as_array(pc.fill_null(text, "0" * width))
+    n = len(filled)
+    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int32, count=n + 1, offset=filled.offset * 4)
+    data = np.frombuffer(filled.buffers()[2], dtype=np.uint8, count=n * width, offset=int(offsets[0]))
+    matrix = data.reshape(n, width)
+    matched = pc.is_valid(text).to_numpy(zero_copy_only=False).copy()
+    for position, byte in literals:
+        matched &= matrix[:, position] == byte
+    spans = {name: (start, size) for name, start, size in fields}
+    for start, size in spans.values():
+        digits = matrix[:, start : start + size]
+        matched &= ((digits >= 48) & (digits <= 57)).all(axis=1)
+
+    def ints(name: str, _width: int) -> np.ndarray:
+        if name not in spans:
+            return np.zeros(n, dtype=np.int64)
+        start, size = spans[name]
+        weights = 10 ** np.arange(size - 1, -1, -1, dtype=np.int64)
+        return (matrix[:, start : start + size].astype(np.int64) - 48) @ weights
+
+    return matched, ints
+
+
 def _extract_components(text: pa.Array, fmt: DateFormat) -> _Components:
     """Match `text` against `fmt` and turn the pieces into day numbers and times, checking the calendar."""
     n = len(text)
-    struct = pc.extract_regex(text, fmt.regex)
-    matched = pc.fill_null(struct.is_valid(), False).to_numpy(zero_copy_only=False) & pc.is_valid(
-        text
-    ).to_numpy(zero_copy_only=False)
     groups = fmt.groups
+    fast = _fixed_width_reader(text, fmt)
+    if fast is not None:
+        matched, ints = fast
+        groups = groups - {"f"}  # a fixed width leaves no room for fractions of a second
+        struct = None
+    else:
+        struct = pc.extract_regex(text, fmt.regex)
+        matched = pc.fill_null(struct.is_valid(), False).to_numpy(zero_copy_only=False) & pc.is_valid(
+            text
+        ).to_numpy(zero_copy_only=False)
+
+        def ints(name: str, width: int) -> np.ndarray:
+            return _digits_to_int(field(name), width)
 
     def field(name: str) -> pa.Array:
         return pc.fill_null(pc.struct_field(struct, name), "")
 
     if "Y" in groups:
-        year = _digits_to_int(field("Y"), 4)
+        year = ints("Y", 4)
     else:
-        two = _digits_to_int(field("y"), 2)
+        two = ints("y", 2)
         # POSIX/Python pivot: 69-99 are 1900s, 00-68 are 2000s.
         year = np.where(two >= 69, 1900 + two, 2000 + two)
     if "m" in groups:
-        month = _digits_to_int(field("m"), 2)
+        month = ints("m", 2)
     else:
         names = pc.utf8_lower(field("b"))
         index = pc.fill_null(pc.index_in(names, value_set=_MONTH_TOKENS), -1).to_numpy(zero_copy_only=False)
         month = np.where(index >= 0, _MONTH_NUMBERS[np.clip(index, 0, None)], 0)
-    day = _digits_to_int(field("d"), 2)
+    day = ints("d", 2)
     ok = matched & (month >= 1) & (month <= 12) & (day >= 1) & (day <= _days_in_month(year, month))
     days = _days_from_civil(year, month, day)
 
     ms_of_day = np.zeros(n, dtype=np.int64)
     if "H" in groups or "I" in groups:
         if "H" in groups:
-            hour = _digits_to_int(field("H"), 2)
+            hour = ints("H", 2)
             ok &= hour <= 23
         else:
-            hour = _digits_to_int(field("I"), 2)
+            hour = ints("I", 2)
             ok &= (hour >= 1) & (hour <= 12)
             pm = pc.starts_with(pc.utf8_lower(field("p")), "p").to_numpy(zero_copy_only=False)
             hour = hour % 12 + np.where(pm, 12, 0)
-        minute = _digits_to_int(field("M"), 2) if "M" in groups else np.zeros(n, dtype=np.int64)
-        second = _digits_to_int(field("S"), 2) if "S" in groups else np.zeros(n, dtype=np.int64)
+        minute = ints("M", 2) if "M" in groups else np.zeros(n, dtype=np.int64)
+        second = ints("S", 2) if "S" in groups else np.zeros(n, dtype=np.int64)
         ok &= (minute <= 59) & (second <= 59)
         ms_of_day = hour * 3_600_000 + minute * 60_000 + second * 1000
         if "f" in groups:
@@ -440,8 +520,11 @@ def _blank_mask(array: pa.Array) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def parse_dates(array: pa.Array | pa.ChunkedArray, fmt: str | None = None) -> Parsed:
-    """Parse a column into date32; `fmt` is strftime-style, 'excel', or None for unambiguous forms only."""
+def parse_dates(array: pa.Array | pa.ChunkedArray, fmt: str | None = None, *, clean: bool = True) -> Parsed:
+    """Parse a column into date32; `fmt` is strftime-style, 'excel', or None for unambiguous forms only.
+
+    clean=False skips trimming when the caller already trimmed and turned blanks into nulls.
+    """
     array = as_array(array)
     n = len(array)
     if pa.types.is_null(array.type):
@@ -453,7 +536,7 @@ def parse_dates(array: pa.Array | pa.ChunkedArray, fmt: str | None = None) -> Pa
         local = pc.local_timestamp(array) if array.type.tz is not None else array
         return _dates_result(local.cast(pa.timestamp("ms")).cast(pa.date32()), np.zeros(n, dtype=bool))
     if is_text(array) and fmt != EXCEL_FORMAT:
-        text = clean_text(array)
+        text = clean_text(array) if clean else array
         blank = _blank_mask(text)
         days = np.zeros(n, dtype=np.int64)
         ok = np.zeros(n, dtype=bool)
@@ -504,7 +587,7 @@ UTC_MS = pa.timestamp("ms", tz="UTC")
 
 
 def parse_datetimes(
-    array: pa.Array | pa.ChunkedArray, fmt: str | None = None, *, timezone: str = "UTC"
+    array: pa.Array | pa.ChunkedArray, fmt: str | None = None, *, timezone: str = "UTC", clean: bool = True
 ) -> Parsed:
     """Parse a column into timestamp[ms, UTC]; values without an offset are read in `timezone`."""
     array = as_array(array)
@@ -521,7 +604,7 @@ def parse_datetimes(
         present = pc.is_valid(array).to_numpy(zero_copy_only=False)
         return _from_local_ms(days.astype(np.int64) * _MS_PER_DAY, present, ~present, None, None, timezone)
     if is_text(array) and fmt != EXCEL_FORMAT:
-        text = clean_text(array)
+        text = clean_text(array) if clean else array
         blank = _blank_mask(text)
         local_ms = np.zeros(n, dtype=np.int64)
         offsets = np.zeros(n, dtype=np.int64)
@@ -558,8 +641,8 @@ def parse_datetimes(
 def _assume_zone(local: pa.Array, timezone: str) -> pa.Array:
     if timezone in ("UTC", "Z", "Etc/UTC"):
         return local.cast(UTC_MS)
-    # Wall-clock times that fall into a DST gap or overlap take the earlier instant, like most tools do.
-    zoned = pc.assume_timezone(local, timezone, ambiguous="earliest", nonexistent="earliest")
+    # Wall-clock times that fall into a DST overlap take the earlier instant; ones in a DST gap move to the end of the gap.
+    zoned = pc.assume_timezone(local, timezone, ambiguous="earliest", nonexistent="latest")
     return zoned.cast(UTC_MS)
 
 
@@ -602,7 +685,7 @@ def _number_regex(decimal: str, thousands: str | None) -> str:
         whole = r"\d+"
     else:
         # Grouped digits must come in threes so that '1,5' is never read as 15 by mistake.
-        t = r"[ \u00a0\u202f]" if thousands in (" ", "\u00a0", "\u202f") else re.escape(thousands)
+        t = "[ \u00a0\u202f]" if thousands in (" ", "\u00a0", "\u202f") else re.escape(thousands)
         whole = rf"(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)"
     return rf"^[+-]?(?:{whole}(?:{d}\d*)?|{d}\d+)$"
 
@@ -621,7 +704,7 @@ _CURRENCY = r"[$€£¥₹₩₽¤]|(?:US\$|USD|EUR|GBP|CNY|RMB|JPY|CHF|CAD|AUD)
 
 
 def parse_numbers(
-    array: pa.Array | pa.ChunkedArray, *, decimal: str = ".", thousands: str | None = None
+    array: pa.Array | pa.ChunkedArray, *, decimal: str = ".", thousands: str | None = None, clean: bool = True
 ) -> Parsed:
     """Parse numbers into canonical decimal text ('-1234.5'); separators are the user's choice."""
     check_number_format(decimal, thousands)
@@ -637,7 +720,7 @@ def parse_numbers(
         return Parsed(format_floats(array), pc.invert(finite))
     if not is_text(array):
         return _unsupported(array, pa.string())
-    text = clean_text(array)
+    text = clean_text(array) if clean else array
     blank = _blank_mask(text)
     strict = pc.fill_null(pc.match_substring_regex(text, _number_regex(decimal, thousands)), True)
     if not pc.all(strict).as_py():
@@ -645,7 +728,7 @@ def parse_numbers(
     canonical = text
     if thousands is not None:
         if thousands in (" ", "\u00a0", "\u202f"):
-            canonical = pc.replace_substring_regex(canonical, r"[ \u00a0\u202f]", "")
+            canonical = pc.replace_substring_regex(canonical, "[ \u00a0\u202f]", "")
         else:
             canonical = pc.replace_substring(canonical, thousands, "")
     if decimal == ",":
@@ -666,7 +749,7 @@ def _tidy_numbers(text: pa.Array) -> pa.Array:
         return text
     tidy = pc.replace_substring_regex(text, r"^\+", "")
     tidy = pc.replace_substring_regex(tidy, r"^(-?)0+(\d)", r"\1\2")
-    tidy = pc.replace_substring_regex(tidy, r"^(-?)\.", r"\g<1>0.")
+    tidy = pc.replace_substring_regex(tidy, r"^(-?)\.", r"\10.")
     tidy = pc.replace_substring_regex(tidy, r"\.$", "")
     tidy = pc.replace_substring_regex(tidy, r"^-(0(?:\.0*)?)$", r"\1")
     return pc.if_else(needs, tidy, text)
@@ -722,6 +805,7 @@ def parse_booleans(
     *,
     true_values: Sequence[str] | None = None,
     false_values: Sequence[str] | None = None,
+    clean: bool = True,
 ) -> Parsed:
     """Parse booleans (Y/N, yes/no, true/false, 1/0, 是/否 by default; case-insensitive)."""
     array = as_array(array)
@@ -742,7 +826,7 @@ def parse_booleans(
     clash = set(trues) & set(falses)
     if clash:
         raise FormatError(f"boolean tokens {sorted(clash)} are listed as both true and false")
-    text = pc.utf8_lower(clean_text(array))
+    text = pc.utf8_lower(clean_text(array) if clean else array)
     is_true = pc.is_in(text, value_set=pa.array(trues, pa.string()))
     is_false = pc.is_in(text, value_set=pa.array(falses, pa.string()))
     known = pc.or_(is_true, is_false)
@@ -777,3 +861,254 @@ def format_datetimes(values: pa.Array) -> pa.Array:
 def format_booleans(values: pa.Array) -> pa.Array:
     """bool -> 'true'/'false' text."""
     return pc.if_else(values, "true", "false")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inference (feeds the upload preview)
+# ---------------------------------------------------------------------------------------------------------
+
+KINDS = ("empty", "boolean", "integer", "number", "date", "datetime", "text")
+# A kind is chosen when at least this share of the sampled non-blank values parse; the rest are reported.
+MATCH_SHARE = 0.95
+
+_DATE_CANDIDATES = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%Y年%m月%d日",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%d.%m.%y",
+    "%d-%m-%y",
+    "%m-%d-%y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%b %d %Y",
+)
+_TIME_CANDIDATES = ("T%H:%M:%S", " %H:%M:%S", "T%H:%M", " %H:%M", " %I:%M:%S %p", " %I:%M %p")
+_NUMBER_CANDIDATES: tuple[tuple[str, str | None], ...] = (
+    (".", None),
+    (".", ","),
+    (",", None),
+    (",", "."),
+    (",", " "),
+    (".", " "),
+    (".", "'"),
+)
+_PROBE = 20
+
+
+@dataclass
+class ColumnProfile:
+    """What a column seems to hold, for the preview: kind, format, and whether that reading is ambiguous."""
+
+    name: str | None
+    kind: str
+    format: str | None = None  # strftime-style for date/datetime
+    decimal: str | None = None  # for number/integer read from text
+    thousands: str | None = None
+    day_first: bool | None = None
+    ambiguous: bool = False
+    ambiguity: str | None = None  # a sentence for the preview when ambiguous
+    alternatives: list[str] | None = None  # other readings that fit the sample equally well
+    sampled: int = 0
+    non_blank: int = 0
+    invalid_count: int = 0  # non-blank values the chosen reading cannot parse
+    invalid_examples: list[str] | None = None
+    max_length: int = 0
+    examples: list[str] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-able form."""
+        return {key: value for key, value in self.__dict__.items()}
+
+
+def infer_column(
+    array: pa.Array | pa.ChunkedArray,
+    *,
+    name: str | None = None,
+    sample_size: int = 5000,
+    day_first: bool | None = None,
+) -> ColumnProfile:
+    """Infer kind and format of a column from a sample; flag readings that the data cannot decide."""
+    array = as_array(array)
+    if len(array) > sample_size:
+        array = array.slice(0, sample_size)
+    sampled = len(array)
+    if pa.types.is_null(array.type):
+        return ColumnProfile(name=name, kind="empty", sampled=sampled)
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    if not is_text(array):
+        return _infer_native(array, name, sampled)
+    text = clean_text(array)
+    values = text.drop_null()
+    profile = ColumnProfile(name=name, kind="text", sampled=sampled, non_blank=len(values))
+    if len(values) == 0:
+        profile.kind = "empty"
+        return profile
+    profile.max_length = int(pc.max(pc.utf8_length(values)).as_py())
+    profile.examples = pc.unique(values).slice(0, 5).to_pylist()
+    for attempt in (_infer_boolean, _infer_number, _infer_date):
+        if attempt(values, profile, day_first):
+            return profile
+    return profile
+
+
+def _infer_native(array: pa.Array, name: str | None, sampled: int) -> ColumnProfile:
+    values = array.drop_null()
+    profile = ColumnProfile(name=name, kind="text", sampled=sampled, non_blank=len(values))
+    if len(values) == 0:
+        profile.kind = "empty"
+        return profile
+    profile.examples = to_text(pc.unique(values).slice(0, 5)).to_pylist()
+    kind = array.type
+    if pa.types.is_boolean(kind):
+        profile.kind = "boolean"
+    elif pa.types.is_integer(kind):
+        profile.kind = "integer"
+    elif pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        profile.kind = "number"
+    elif pa.types.is_date(kind):
+        profile.kind = "date"
+    elif pa.types.is_timestamp(kind):
+        # Excel stores plain dates as midnight timestamps; call them dates.
+        local = pc.local_timestamp(values) if kind.tz is not None else values
+        midnight = pc.all(pc.equal(pc.cast(local.cast(pa.timestamp("ms")), pa.int64()) % _MS_PER_DAY, 0))
+        profile.kind = "date" if midnight.as_py() else "datetime"
+    return profile
+
+
+def _share(invalid: pa.Array) -> tuple[int, float]:
+    bad = int(pc.sum(pc.cast(invalid, pa.int64())).as_py() or 0)
+    return bad, 1.0 - bad / max(len(invalid), 1)
+
+
+def _examples(values: pa.Array, invalid: pa.Array) -> list[str]:
+    return values.filter(invalid).slice(0, 5).to_pylist()
+
+
+def _infer_boolean(values: pa.Array, profile: ColumnProfile, day_first: bool | None) -> bool:
+    distinct = set(pc.unique(pc.utf8_lower(values)).to_pylist())
+    tokens = set(TRUE_TOKENS) | set(FALSE_TOKENS)
+    if not distinct <= tokens or distinct <= {"0", "1", "0.0", "1.0"}:
+        return False  # 0/1 alone are more often counts or flags in a number column: leave them to numbers
+    profile.kind = "boolean"
+    return True
+
+
+def _infer_number(values: pa.Array, profile: ColumnProfile, day_first: bool | None) -> bool:
+    results = []
+    for decimal, thousands in _NUMBER_CANDIDATES:
+        parsed = parse_numbers(values, decimal=decimal, thousands=thousands)
+        bad, share = _share(parsed.invalid)
+        results.append((share, decimal, thousands, parsed, bad))
+    best = max(r[0] for r in results)
+    if best < MATCH_SHARE:
+        return False
+    tied = [r for r in results if r[0] == best]
+    has_sep = {sep: bool(pc.any(pc.match_substring(values, sep)).as_py()) for sep in (".", ",", " ", "'")}
+    # Among readings that fit equally, prefer one whose separators actually occur in the data.
+    tied.sort(key=lambda r: (not (r[2] is None or has_sep.get(r[2], False)), r[2] is None and has_sep[","]))
+    share, decimal, thousands, parsed, bad = tied[0]
+    canonical = parsed.values.drop_null()
+    leading_zero = pc.any(pc.match_substring_regex(values, r"^[+-]?0\d")).as_py()
+    whole = not pc.any(pc.match_substring(canonical, ".")).as_py()
+    if whole and leading_zero:
+        return False  # codes such as '007' or zip '02134' are text: a number would lose the zeros
+    if whole and _infer_yyyymmdd(values, profile):
+        return True
+    profile.kind = "integer" if whole else "number"
+    profile.decimal = decimal
+    profile.thousands = thousands
+    profile.invalid_count = bad
+    profile.invalid_examples = _examples(values, parsed.invalid) or None
+    decimals_seen = {r[1] for r in tied}
+    others = []
+    if len(decimals_seen) > 1 and (has_sep["."] or has_sep[","]):
+        seen = {None} | {sep for sep, present in has_sep.items() if present}
+        others = [r for r in tied if r[1] != decimal and r[2] in seen]
+    if len(decimals_seen) > 1 and others:
+        profile.ambiguous = True
+        profile.alternatives = [_number_label(r[1], r[2]) for r in others]
+        profile.ambiguity = (
+            f"numbers like {_first_with_separator(values)!r} read as {_number_label(decimal, thousands)} "
+            f"or as {profile.alternatives[0]}: choose the separators"
+        )
+    return True
+
+
+def _first_with_separator(values: pa.Array) -> str:
+    hits = values.filter(pc.match_substring_regex(values, r"[.,]"))
+    return str(hits[0].as_py()) if len(hits) else str(values[0].as_py())
+
+
+def _number_label(decimal: str, thousands: str | None) -> str:
+    names = {None: "no thousands separator", " ": "space thousands separator"}
+    thousands_text = names.get(thousands, f"'{thousands}' thousands separator")
+    return f"decimal '{decimal}', {thousands_text}"
+
+
+def _infer_yyyymmdd(values: pa.Array, profile: ColumnProfile) -> bool:
+    if not pc.all(pc.equal(pc.utf8_length(values), 8)).as_py():
+        return False
+    parsed = parse_dates(values, "%Y%m%d")
+    years = pc.year(parsed.values.drop_null())
+    if parsed.invalid.true_count or len(years) == 0:
+        return False
+    if pc.min(years).as_py() < 1900 or pc.max(years).as_py() > 2100:
+        return False
+    profile.kind = "date"
+    profile.format = "%Y%m%d"
+    return True
+
+
+def _infer_date(values: pa.Array, profile: ColumnProfile, day_first: bool | None) -> bool:
+    has_time = bool(pc.any(pc.match_substring_regex(values, r"\d:\d\d")).as_py())
+    if has_time:
+        with_zone = bool(pc.any(pc.match_substring_regex(values, r"(?:[Zz]|[+-]\d\d:?\d\d)$")).as_py())
+        zones = ("%z",) if with_zone else ("",)
+        candidates = [d + t + z for d in _DATE_CANDIDATES for t in _TIME_CANDIDATES for z in zones]
+    else:
+        candidates = list(_DATE_CANDIDATES)
+    probe = values.slice(0, _PROBE)
+    scored = []
+    for pattern in candidates:
+        fmt = compile_date_format(pattern)
+        parse = parse_datetimes if has_time else parse_dates
+        if parse(probe, pattern).invalid.true_count == len(probe):
+            continue  # cheap rejection on a few values before parsing the whole sample
+        parsed = parse(values, pattern)
+        bad, share = _share(parsed.invalid)
+        scored.append((share, fmt, parsed, bad))
+    if not scored:
+        return False
+    best = max(s[0] for s in scored)
+    if best < MATCH_SHARE:
+        return False
+    tied = [s for s in scored if s[0] == best]
+    orders = {s[1].day_first for s in tied}
+    preferred = True if day_first is None else day_first
+    tied.sort(key=lambda s: s[1].day_first is not preferred)
+    share, fmt, parsed, bad = tied[0]
+    profile.kind = "datetime" if has_time else "date"
+    profile.format = fmt.pattern
+    profile.day_first = fmt.day_first
+    profile.invalid_count = bad
+    profile.invalid_examples = _examples(values, parsed.invalid) or None
+    if len(orders - {None}) > 1:
+        others = [s[1] for s in tied if s[1].day_first is not fmt.day_first]
+        profile.ambiguous = True
+        profile.alternatives = [o.pattern for o in others]
+        profile.ambiguity = (
+            f"every date fits both {fmt.label} and {others[0].label} (no day above 12): "
+            f"read as {fmt.label} until you choose"
+        )
+    return True

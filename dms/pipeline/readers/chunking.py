@@ -100,12 +100,16 @@ def with_row_numbers(table: pa.Table | pa.RecordBatch, numbers: np.ndarray) -> p
     """The table with the __row__ column appended."""
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    return table.append_column(pa.field(ROW_COLUMN, pa.int64(), nullable=False), pa.array(numbers, pa.int64()))
+    return table.append_column(
+        pa.field(ROW_COLUMN, pa.int64(), nullable=False), pa.array(numbers, pa.int64())
+    )
 
 
 def table_from_records(columns: list[str], records: list[list[object]], numbers: list[int]) -> pa.Table:
     """A table from Python rows: each column keeps its native Arrow type, or becomes strings when mixed."""
-    arrays = [column_from_values([record[position] for record in records]) for position in range(len(columns))]
+    arrays = [
+        column_from_values([record[position] for record in records]) for position in range(len(columns))
+    ]
     arrays.append(pa.array(numbers, pa.int64()))
     return pa.Table.from_arrays(arrays, names=[*columns, ROW_COLUMN])
 

@@ -56,17 +56,24 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
                 f"The encoding was guessed as {encoding} with low confidence ({confidence:.2f}); "
                 "check the preview and choose the encoding if the text looks wrong."
             )
-    text = decode_sample(head, encoding, path)
+    text = decode_sample(head, encoding, warnings)
     if not text.strip():
         raise ReadError("EMPTY_FILE", "The file holds no rows: only blank lines or whitespace.", file=path)
     delimiter = options.delimiter or sniff_delimiter(text, Path(path).suffix.lower())
-    record = first_record(text, delimiter)
-    if record is None:
-        raise ReadError("EMPTY_FILE", "The file holds no rows: only blank lines.", file=path)
-    if len(head) == SAMPLE_BYTES and len(record) and sum(len(value) for value in record) > len(text) * 0.9:
+    record, record_end = first_record(text, delimiter)
+    sample_is_whole_file = len(head) < SAMPLE_BYTES
+    if record is None and sample_is_whole_file:
+        raise ReadError(
+            "UNCLOSED_QUOTE",
+            'The first row opens a quote (") that is never closed, so no row can be read. Fix the quoting.',
+            file=path,
+            row=0 if options.has_header else 1,
+        )
+    if record is None or (record_end >= len(text) and not sample_is_whole_file):
         raise ReadError(
             "ROW_TOO_LONG",
-            "The first row does not end within the first megabyte: it has an unclosed quote or is far too long.",
+            "The first row does not end within the first megabyte: it opens a quote that is never closed or is "
+            "far too long. Fix the quoting.",
             file=path,
             row=0 if options.has_header else 1,
         )
@@ -143,7 +150,9 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
         quoted_strings_can_be_null=True,
     )
     numbering = RecordNumbering()
-    string_schema = pa.schema([pa.field(name, pa.string()) for name in info.columns] + [pa.field(ROW_COLUMN, pa.int64())])
+    string_schema = pa.schema(
+        [pa.field(name, pa.string()) for name in info.columns] + [pa.field(ROW_COLUMN, pa.int64())]
+    )
     assembler = ChunkAssembler(options.chunk_rows, string_schema)
     try:
         reader = pa_csv.open_csv(
@@ -183,14 +192,18 @@ def _validated_utf8(table: pa.Table, info: SourceInfo, encoding: str) -> tuple[p
                 bad_column.setdefault(position, name)
         columns.append(None)
     if not bad_rows.any():
-        return pa.Table.from_arrays([*columns, table.column(ROW_COLUMN)], names=[*info.columns, ROW_COLUMN]), []
+        return pa.Table.from_arrays(
+            [*columns, table.column(ROW_COLUMN)], names=[*info.columns, ROW_COLUMN]
+        ), []
     keep = pa.array(~bad_rows)
     kept = table.filter(keep)
     problems = []
     rows = table.column(ROW_COLUMN).to_numpy()
     for position in np.flatnonzero(bad_rows):
         values = [table.column(name)[int(position)].as_py() for name in info.columns]
-        raw = (info.delimiter or ",").join("" if v is None else v.decode("utf-8", "backslashreplace") for v in values)
+        raw = (info.delimiter or ",").join(
+            "" if v is None else v.decode("utf-8", "backslashreplace") for v in values
+        )
         column_name = bad_column[int(position)]
         problems.append(
             RowProblem(
@@ -205,7 +218,9 @@ def _validated_utf8(table: pa.Table, info: SourceInfo, encoding: str) -> tuple[p
             )
         )
     strings = [pc.cast(kept.column(name), pa.string()) for name in info.columns]
-    return pa.Table.from_arrays([*strings, kept.column(ROW_COLUMN)], names=[*info.columns, ROW_COLUMN]), problems
+    return pa.Table.from_arrays(
+        [*strings, kept.column(ROW_COLUMN)], names=[*info.columns, ROW_COLUMN]
+    ), problems
 
 
 def _is_utf8(value: bytes) -> bool:
@@ -236,5 +251,8 @@ def _read_failure(exc: Exception, path: str | os.PathLike[str], encoding: str, n
             row=near_record,
         )
     return ReadError(
-        "UNREADABLE_TEXT", f"The file cannot be parsed near row {near_record}: {text}", file=path, row=near_record
+        "UNREADABLE_TEXT",
+        f"The file cannot be parsed near row {near_record}: {text}",
+        file=path,
+        row=near_record,
     )

@@ -1,0 +1,150 @@
+"""Jobs over HTTP: create (or rehearse), follow, list, cancel, retry, and download row-accurate results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify, request, stream_with_context, url_for
+
+from blueprints.api import api
+from blueprints.api.uploads import current_uploads
+from dms.clients import current_services
+from dms.errors import DMSError
+from dms.pipeline import results as res
+from dms.pipeline.jobs import Pipeline, progress
+from dms.pipeline.retry import retry_failed
+from dms.templates import TemplateStore
+
+
+def current_pipeline() -> Pipeline:
+    celery = current_app.extensions["celery"]
+    return Pipeline(current_services(), enqueue=lambda name, args: celery.send_task(name, args=args))
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise DMSError("The request body must be a JSON object.", code="INVALID_REQUEST")
+    return body
+
+
+def _source(upload_id: Any, read_options: Any) -> dict[str, Any]:
+    if not isinstance(upload_id, str):
+        raise DMSError(
+            "`upload_id` is required: upload the file first (POST /api/v1/uploads).", code="INVALID_REQUEST"
+        )
+    upload = current_uploads().get(upload_id)
+    if upload.get("state") != "ready":
+        raise DMSError(f"Upload {upload_id} is not complete yet.", code="UPLOAD_NOT_READY", http_status=409)
+    return {
+        "upload_id": upload_id,
+        "blob_key": upload["blob_key"],
+        "filename": upload["filename"],
+        "read_options": read_options or {},
+    }
+
+
+@api.post("/jobs")
+def create_job() -> Any:
+    """Create a job (a rehearsal with "dry_run": true) from an upload, a target and a mapping or template."""
+    body = _body()
+    mapping = body.get("mapping")
+    if mapping is None and body.get("template"):
+        mapping = TemplateStore(current_services()).get(str(body.get("object")), str(body["template"]))[
+            "mapping"
+        ]
+    request_doc = {
+        "source": _source(body.get("upload_id"), body.get("read_options")),
+        "target": {
+            "connection_id": body.get("connection_id"),
+            "object": body.get("object"),
+            "operation": body.get("operation"),
+            "external_id": body.get("external_id"),
+        },
+        "mapping": mapping,
+        "options": {**(body.get("options") or {}), "dry_run": bool(body.get("dry_run", False))},
+    }
+    job = current_pipeline().create_job(request_doc)
+    location = url_for("api.get_job", job_id=job["_id"])
+    return jsonify(progress(job)), 201, {"Location": location}
+
+
+@api.get("/jobs")
+def list_jobs() -> Any:
+    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 500)
+    return jsonify({"jobs": [progress(j) for j in current_pipeline().list_jobs(limit)]})
+
+
+@api.get("/jobs/<job_id>")
+def get_job(job_id: str) -> Any:
+    """A job's state, counters, percent done and API calls spent, with links to its results."""
+    job = current_pipeline().get_job(job_id)
+    body = progress(job)
+    body["links"] = {
+        "self": url_for("api.get_job", job_id=job_id),
+        "success": url_for("api.job_results", job_id=job_id, kind="success.csv"),
+        "errors": url_for("api.job_results", job_id=job_id, kind="errors.csv"),
+        "cancel": url_for("api.cancel_job", job_id=job_id),
+        "retry": url_for("api.retry_job", job_id=job_id),
+    }
+    return jsonify(body)
+
+
+@api.get("/jobs/<job_id>/chunks")
+def job_chunks(job_id: str) -> Any:
+    keys = ("index", "rows", "first_row", "last_row", "state", "api", "bulk_job_id", "result", "api_calls")
+    chunks = [{k: c.get(k) for k in keys} for c in current_pipeline().chunk_docs(job_id)]
+    return jsonify({"chunks": chunks})
+
+
+@api.post("/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Any:
+    return jsonify(progress(current_pipeline().cancel(job_id)))
+
+
+@api.post("/jobs/<job_id>/retry")
+def retry_job(job_id: str) -> Any:
+    """Retry the failed rows as a new job; with {"upload_id": ...}, retry from a corrected file instead."""
+    body = request.get_json(silent=True) or {}
+    corrected = _source(body["upload_id"], body.get("read_options")) if body.get("upload_id") else None
+    job = retry_failed(current_pipeline(), job_id, corrected)
+    return jsonify(progress(job)), 201, {"Location": url_for("api.get_job", job_id=job["_id"])}
+
+
+@api.get("/jobs/<job_id>/results/<kind>")
+def job_results(job_id: str, kind: str) -> Any:
+    """success.csv or errors.csv, streamed from the per-chunk result files."""
+    pipeline = current_pipeline()
+    job = pipeline.get_job(job_id)
+    if kind == "success.csv":
+        stream = res.stream_success(pipeline.blobs, job)
+    elif kind == "errors.csv":
+        stream = res.stream_errors(pipeline.blobs, job)
+    else:
+        raise DMSError("Results are success.csv or errors.csv.", code="NOT_FOUND", http_status=404)
+    headers = {"Content-Disposition": f'attachment; filename="{job_id}-{kind}"'}
+    return Response(stream_with_context(stream), mimetype="text/csv", headers=headers)
+
+
+# ---- mapping templates ---------------------------------------------------------------------------------
+
+
+@api.get("/templates")
+def list_templates() -> Any:
+    return jsonify({"templates": TemplateStore(current_services()).list(request.args.get("object"))})
+
+
+@api.put("/templates/<object_name>/<name>")
+def save_template(object_name: str, name: str) -> Any:
+    return jsonify(TemplateStore(current_services()).save(object_name, name, _body().get("mapping") or {}))
+
+
+@api.get("/templates/<object_name>/<name>")
+def get_template(object_name: str, name: str) -> Any:
+    return jsonify(TemplateStore(current_services()).get(object_name, name))
+
+
+@api.delete("/templates/<object_name>/<name>")
+def delete_template(object_name: str, name: str) -> Any:
+    TemplateStore(current_services()).delete(object_name, name)
+    return "", 204

@@ -1,0 +1,117 @@
+"""Connections (Salesforce credentials, encrypted at rest), objects and fields, and mapping suggestions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import jsonify, request
+
+from blueprints.api import api
+from blueprints.api.jobs import _body, current_pipeline
+from blueprints.api.uploads import current_uploads
+from dms.clients import current_services
+from dms.clients.salesforce import OrgClient
+from dms.connections import ConnectionStore
+from dms.pipeline.mapping import new_mapping, validate_mapping
+
+GLOBAL_DESCRIBE_SECONDS = 900
+
+
+def _org(connection_id: str | None) -> OrgClient:
+    return OrgClient(ConnectionStore(current_services()).credentials(connection_id))
+
+
+def _job_like(connection_id: str | None) -> dict[str, Any]:
+    return {"target": {"connection_id": connection_id or "default"}}
+
+
+@api.get("/connections")
+def list_connections() -> Any:
+    return jsonify({"connections": ConnectionStore(current_services()).list()})
+
+
+@api.post("/connections")
+def create_connection() -> Any:
+    return jsonify(ConnectionStore(current_services()).create(_body())), 201
+
+
+@api.delete("/connections/<connection_id>")
+def delete_connection(connection_id: str) -> Any:
+    ConnectionStore(current_services()).delete(connection_id)
+    return "", 204
+
+
+@api.post("/connections/<connection_id>/test")
+def test_connection(connection_id: str) -> Any:
+    """Log in and read the org's limits: proves the credentials without spending more than one call."""
+    org = _org(connection_id)
+    limits = org.rest("GET", "limits")
+    daily = limits.get("DailyApiRequests", {})
+    return jsonify({"ok": True, "instance_url": org.sf.sf_instance, "daily_api_requests": daily})
+
+
+@api.get("/objects")
+def list_objects() -> Any:
+    """The org's objects a migration can write (describe global, cached)."""
+    connection_id = request.args.get("connection_id")
+    redis = current_services().redis
+    key = f"dms:describe-global:{connection_id or 'default'}"
+    cached = redis.get(key)
+    if cached:
+        objects = json.loads(cached)
+    else:
+        sobjects = dict(_org(connection_id).call(lambda sf: sf.describe(), what="describe global") or {})["sobjects"]
+        objects = [
+            {
+                k: o.get(k)
+                for k in ("name", "label", "keyPrefix", "custom", "createable", "updateable", "deletable")
+            }
+            for o in sobjects
+            if o.get("createable") or o.get("updateable")
+        ]
+        redis.set(key, json.dumps(objects), ex=GLOBAL_DESCRIBE_SECONDS)
+    return jsonify({"objects": objects})
+
+
+@api.get("/objects/<object_name>")
+def describe_object(object_name: str) -> Any:
+    """An object's fields: name, label, type, length, required, picklist values, external id, references."""
+    connection_id = request.args.get("connection_id")
+    describe = current_pipeline().describe(_job_like(connection_id), _org(connection_id), object_name)
+    keys = ("name", "label", "type", "length", "nillable", "defaultedOnCreate", "createable", "updateable",
+            "externalId", "unique", "idLookup", "referenceTo", "relationshipName", "restrictedPicklist")  # fmt: skip
+    fields = []
+    for f in describe.get("fields", []):
+        entry = {k: f.get(k) for k in keys}
+        entry["required"] = bool(
+            f.get("createable") and not f.get("nillable") and not f.get("defaultedOnCreate")
+        )
+        if f.get("picklistValues"):
+            entry["picklistValues"] = [p["value"] for p in f["picklistValues"] if p.get("active", True)]
+        fields.append(entry)
+    return jsonify({"name": describe.get("name"), "label": describe.get("label"), "fields": fields})
+
+
+@api.post("/mappings/suggest")
+def suggest_mapping() -> Any:
+    """An auto-mapped spec for an upload and a target, with the problems a load would hit."""
+    body = _body()
+    upload = current_uploads().get(str(body.get("upload_id")))
+    read_options = {
+        k: v
+        for k, v in (body.get("read_options") or {}).items()
+        if k in ("format", "encoding", "delimiter", "sheet")
+    }
+    preview = current_uploads().preview(upload["_id"], **read_options)
+    columns = [c["name"] for c in preview["columns"]]
+    connection_id = body.get("connection_id")
+    describe = current_pipeline().describe(
+        _job_like(connection_id), _org(connection_id), str(body.get("object"))
+    )
+    operation = str(body.get("operation") or "insert")
+    spec = new_mapping(
+        str(body.get("object")), operation, columns, describe, external_id=body.get("external_id")
+    )
+    problems = validate_mapping(spec, describe, columns)
+    return jsonify({"mapping": spec, "problems": [p.to_dict() for p in problems]})

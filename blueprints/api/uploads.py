@@ -1,0 +1,119 @@
+"""Uploads over HTTP: inline (multipart `file`), presigned (S3, or the local signed equivalent), preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, jsonify, request, url_for
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from blueprints.api import api
+from dms.clients import current_services
+from dms.errors import DMSError
+from dms.uploads import UploadLimits, Uploads, UploadTooLarge, check_upload_id, public_record, utc_now
+
+MAX_QUERY_OPTION_CHARS = 100
+FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and headers around the file
+
+
+def current_uploads() -> Uploads:
+    """The uploads service of the current app."""
+    services = current_services()
+    settings = current_app.config
+    return Uploads(
+        services.blobs,
+        services.store("uploads"),
+        UploadLimits.from_settings(settings),
+        settings["SECRET_KEY"],
+    )
+
+
+def _form_file(limit: int, too_large: UploadTooLarge) -> FileStorage:
+    """The multipart `file` field, parsed with the body capped at `limit` (werkzeug streams it to a temp file)."""
+    request.max_content_length = limit + FORM_OVERHEAD_BYTES
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        raise too_large from None
+    if upload is None:
+        raise DMSError(
+            "Send the file as a multipart/form-data field named `file`.", code="MISSING_FILE", field="file"
+        )
+    return upload
+
+
+@api.post("/uploads")
+def upload_inline() -> Any:
+    """Receive a file inline (at most MAX_INLINE_UPLOAD_BYTES; larger files go by presigned upload)."""
+    uploads = current_uploads()
+    uploads.check_inline_size(request.content_length)
+    upload = _form_file(uploads.limits.max_inline_bytes, uploads.inline_too_large(None))
+    record = uploads.receive_inline(upload.filename or "upload", upload.stream)
+    location = url_for("api.upload_record", upload_id=record["id"])
+    return jsonify(record), 201, {"Location": location}
+
+
+@api.post("/uploads/presign")
+def upload_presign() -> Any:
+    """A pending upload and where to POST the file: S3's presigned form, or this server's equivalent."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise DMSError("Send a JSON object {filename, size}.", code="INVALID_REQUEST")
+    uploads = current_uploads()
+    presigned = uploads.presign(payload.get("filename"), payload.get("size"))  # type: ignore[arg-type]
+    upload_id = presigned.upload["id"]
+    url = presigned.url or url_for("api.upload_content", upload_id=upload_id)
+    body = {
+        "upload": presigned.upload,
+        "url": url,
+        "method": "POST",
+        "fields": presigned.fields,
+        "file_field": "file",
+        "expires_at": presigned.expires_at,
+        "complete_url": url_for("api.upload_complete", upload_id=upload_id),
+    }
+    return jsonify(body), 201
+
+
+@api.post("/uploads/<upload_id>/content")
+def upload_content(upload_id: str) -> Any:
+    """The local stand-in for S3's presigned POST: form fields `token` and `file`; 204 like S3."""
+    uploads = current_uploads()
+    check_upload_id(upload_id)
+    upload = _form_file(
+        uploads.limits.max_upload_bytes,
+        UploadTooLarge(f"Uploads are limited to {uploads.limits.max_upload_bytes:,} bytes."),
+    )
+    uploads.receive_presigned_local(upload_id, request.form.get("token", ""), upload.stream)
+    return "", 204
+
+
+@api.post("/uploads/<upload_id>/complete")
+def upload_complete(upload_id: str) -> Any:
+    """Confirm a presigned upload arrived; the record becomes `ready`."""
+    return jsonify(current_uploads().complete(upload_id))
+
+
+@api.get("/uploads/<upload_id>")
+def upload_record(upload_id: str) -> Any:
+    """The upload record."""
+    return jsonify(public_record(current_uploads().get(upload_id)))
+
+
+@api.get("/uploads/<upload_id>/preview")
+def upload_preview(upload_id: str) -> Any:
+    """Columns, inferred types, sample rows and what was detected; options override detection."""
+    options: dict[str, Any] = {}
+    for name in ("format", "encoding", "delimiter", "sheet"):
+        value = request.args.get(name)
+        if value is None or value == "":
+            continue
+        if len(value) > MAX_QUERY_OPTION_CHARS:
+            raise DMSError(f"`{name}` is too long.", code="INVALID_REQUEST", field=name)
+        options[name] = value
+    if "sheet" in options and options["sheet"].isdigit():
+        options["sheet"] = int(options["sheet"])  # a 0-based sheet index
+    preview = current_uploads().preview(upload_id, **options)
+    preview["generated_at"] = utc_now()
+    return jsonify(preview)

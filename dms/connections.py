@@ -1,0 +1,125 @@
+"""Salesforce connections: stored in Cloudant with their secrets encrypted at rest (Fernet, key from env)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from dms.clients import Services
+from dms.clients.docstore import new_document_id
+from dms.clients.salesforce import SalesforceCredentials
+from dms.errors import ConfigurationError, DMSError, NotFound
+
+DEFAULT_CONNECTION = "default"  # the deployment's own org from settings (localorg in development)
+SECRET_FIELDS = ("password", "security_token", "client_secret")
+FLOWS = ("password", "client_credentials")
+
+
+class ConnectionStore:
+    """Create, list and open connections; secrets never leave encrypted except to log in."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.store = services.store("connections")
+
+    def _fernet(self) -> Fernet:
+        key = self.services.settings.get("CREDENTIALS_KEY")
+        if not key:
+            raise ConfigurationError(
+                "DMS_CREDENTIALS_KEY is not set: connections cannot be stored encrypted."
+            )
+        try:
+            return Fernet(key.encode() if isinstance(key, str) else key)
+        except ValueError as exc:
+            raise ConfigurationError("DMS_CREDENTIALS_KEY is not a valid Fernet key.") from exc
+
+    def create(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Store a connection; returns its public view."""
+        name = str(spec.get("name") or "").strip()
+        login_url = str(spec.get("login_url") or "").strip().rstrip("/")
+        flow = spec.get("flow", "password")
+        if not name or not login_url.startswith("https://"):
+            raise DMSError(
+                "A connection needs a `name` and an https:// `login_url`.", code="INVALID_CONNECTION"
+            )
+        if flow not in FLOWS:
+            raise DMSError(f"`flow` must be one of {', '.join(FLOWS)}.", code="INVALID_CONNECTION")
+        if flow == "password" and not spec.get("username"):
+            raise DMSError("The password flow needs a `username`.", code="INVALID_CONNECTION")
+        fernet = self._fernet()
+        secrets = {k: fernet.encrypt(str(spec[k]).encode()).decode() for k in SECRET_FIELDS if spec.get(k)}
+        doc = {
+            "_id": new_document_id("conn"),
+            "type": "connection",
+            "name": name,
+            "login_url": login_url,
+            "username": spec.get("username", ""),
+            "client_id": spec.get("client_id", ""),
+            "flow": flow,
+            "api_version": spec.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"],
+            "secrets": secrets,
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        return public_view(self.store.create(doc))
+
+    def list(self) -> list[dict[str, Any]]:
+        default = {"id": DEFAULT_CONNECTION, "name": "Default org (from settings)",
+                   "login_url": self.services.settings["SALESFORCE_LOGIN_URL"],
+                   "username": self.services.settings.get("SALESFORCE_USERNAME", "")}  # fmt: skip
+        return [default, *(public_view(d) for d in self.store.iter_all("conn-"))]
+
+    def get(self, connection_id: str) -> dict[str, Any]:
+        return public_view(self.store.get(connection_id))
+
+    def delete(self, connection_id: str) -> None:
+        self.store.delete(connection_id)
+
+    def credentials(self, connection_id: str | None) -> SalesforceCredentials:
+        """The credentials to log in with (decrypted only here, only in memory)."""
+        if not connection_id or connection_id == DEFAULT_CONNECTION:
+            return self.services.default_org
+        try:
+            doc = self.store.get(connection_id)
+        except NotFound as exc:
+            raise NotFound(
+                f"Connection {connection_id} does not exist.", code="CONNECTION_NOT_FOUND"
+            ) from exc
+        fernet = self._fernet()
+        try:
+            plain = {k: fernet.decrypt(v.encode()).decode() for k, v in doc.get("secrets", {}).items()}
+        except InvalidToken as exc:
+            raise ConfigurationError(
+                f"Connection {connection_id} was encrypted with another DMS_CREDENTIALS_KEY; store it again."
+            ) from exc
+        return SalesforceCredentials(
+            login_url=doc["login_url"],
+            username=doc.get("username", ""),
+            password=plain.get("password", "") + plain.get("security_token", ""),
+            client_id=doc.get("client_id", ""),
+            client_secret=plain.get("client_secret", ""),
+            flow=doc.get("flow", "password"),
+            ca_bundle=str(self.services.settings.get("SALESFORCE_CA_BUNDLE") or "")
+            if _is_local(doc["login_url"])
+            else "",
+            api_version=doc.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"],
+        )
+
+
+def _is_local(url: str) -> bool:
+    return url.startswith(("https://127.", "https://localhost"))
+
+
+def public_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """A connection without its secrets (only which ones are set)."""
+    return {
+        "id": doc["_id"],
+        "name": doc["name"],
+        "login_url": doc["login_url"],
+        "username": doc.get("username", ""),
+        "client_id": doc.get("client_id", ""),
+        "flow": doc.get("flow", "password"),
+        "secrets_set": sorted(doc.get("secrets", {})),
+        "created_at": doc.get("created_at"),
+    }

@@ -1,0 +1,398 @@
+"""Loading one staged chunk into Salesforce, exactly once in effect under at-least-once delivery.
+
+Each step is recorded in the chunk document before its side effect, and a redelivered task resumes from the
+record: a Bulk 2.0 job id is stored before any data is uploaded; an Open job found on redelivery may hold a
+partial upload, so it is aborted (Salesforce processes nothing of an Open job) and a new one is made; a job
+that reached UploadComplete is never re-sent, only awaited; results are written to deterministic blob keys;
+and the chunk's counts land in one document write that moves it to `done`. A lease on the chunk document
+(a compare-and-set through its revision) keeps two deliveries of the same message from loading at once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from simple_salesforce.exceptions import SalesforceError
+
+from dms.clients.salesforce import OrgClient, SalesforceRequestError, error_codes
+from dms.errors import DMSError
+from dms.pipeline import results as res
+from dms.pipeline.jobs import Pipeline, now
+from dms.pipeline.sniff import ROW_COLUMN
+from dms.pipeline.staging import drop_staged, load_staged
+
+log = logging.getLogger(__name__)
+
+STAGED_PARTS = ("load", "source")
+BULK_FINAL = ("JobComplete", "Failed", "Aborted")
+COLLECTION_SIZE = 200  # Salesforce's limit of records per sObject Collections request
+
+
+class ChunkBusy(DMSError):
+    """Another delivery of this chunk holds its lease; try again later."""
+
+    code = "CHUNK_BUSY"
+
+
+class StillProcessing(DMSError):
+    """Salesforce is still processing the chunk's bulk job; check again later (without holding a worker)."""
+
+    code = "STILL_PROCESSING"
+
+
+class StagingLost(DMSError):
+    """The chunk's staged rows are gone from Redis (expired or flushed); the caller rebuilds them."""
+
+    code = "STAGING_LOST"
+
+
+def chunk_id(job_id: str, index: int) -> str:
+    return f"{job_id}:{index:05d}"
+
+
+result_key = res.part_key
+
+
+def choose_api(operation: str, rows: int, options: dict[str, Any]) -> str:
+    """Bulk 2.0 for large chunks; sObject Collections for small ones where a resend is harmless.
+
+    An insert always goes through Bulk 2.0: its job id, recorded before the upload, is what makes a
+    redelivered insert safe; a Collections insert that dies mid-request cannot be told apart from one that
+    never ran. Hard delete exists only in Bulk.
+    """
+    if options.get("api") == "bulk" or operation in ("insert", "hardDelete"):
+        return "bulk"
+    if options.get("api") == "collections" or rows <= options.get("collections_threshold", 2000):
+        return "collections"
+    return "bulk"
+
+
+# ---- the task body -----------------------------------------------------------------------------------
+
+
+def load_chunk(p: Pipeline, job_id: str, index: int, lease_seconds: float, rebuild: Any) -> str:
+    """Load chunk `index` of a job; returns what happened (done, already_done, cancelled).
+
+    `rebuild(job, index)` re-stages a chunk from the raw file when Redis lost it.
+    """
+    cid = chunk_id(job_id, index)
+    chunk = p.chunks.get(cid)
+    if chunk["state"] in ("done", "cancelled"):
+        p.refresh_counters(job_id)
+        return "already_" + chunk["state"]
+    job = p.get_job(job_id)
+    owner = uuid.uuid4().hex
+    chunk = take_lease(p, cid, owner, lease_seconds)
+    org = p.org(job)
+    try:
+        if job.get("cancel_requested") and not chunk.get("bulk_job_id"):
+            settle(p, job, chunk, res.ChunkResult([], []), cancelled=chunk["rows"], org=org)
+            return "cancelled"
+        staged = load_staged(p.redis, job_id, index, STAGED_PARTS)
+        if staged is None:
+            log.warning("staging lost; rebuilding from the source job=%s chunk=%d", job_id, index)
+            staged = rebuild(job, index)
+        api = chunk.get("api") or choose_api(job["target"]["operation"], chunk["rows"], job["options"])
+        try:
+            if api == "bulk":
+                outcome, cancelled = run_bulk(p, job, chunk, staged["load"], org, lease_seconds)
+            else:
+                outcome, cancelled = run_collections(p, job, chunk, staged["load"], org), 0
+        except SalesforceError as exc:
+            raise refused(exc) from exc
+        settle(p, job, chunk, outcome, cancelled=cancelled, org=org, source=staged["source"])
+        drop_staged(p.redis, job_id, index, STAGED_PARTS)
+        return "done"
+    finally:
+        release_lease(p, cid, owner)
+
+
+def refused(exc: SalesforceError) -> SalesforceRequestError:
+    """A Salesforce refusal as a domain error carrying Salesforce's own code and message."""
+    content: Any = exc.content
+    first = content[0] if isinstance(content, list) and content and isinstance(content[0], dict) else {}
+    code = first.get("errorCode") or f"HTTP_{exc.status}"
+    message = first.get("message") or str(content)[:300]
+    return SalesforceRequestError(f"Salesforce refused the request: {message}", code=code)
+
+
+def fail_chunk(p: Pipeline, job_id: str, index: int, code: str, message: str) -> None:
+    """Settle a chunk whose every row failed for one reason (the job goes on with its other chunks)."""
+    cid = chunk_id(job_id, index)
+    chunk = p.chunks.get(cid)
+    if chunk["state"] in ("done", "cancelled"):
+        return
+    job = p.get_job(job_id)
+    staged = load_staged(p.redis, job_id, index, STAGED_PARTS)
+    if staged is None:
+        from dms.pipeline.plan import rebuild_chunk
+
+        staged = rebuild_chunk(p, job, index)
+    rows = [int(r) for r in staged["load"].column(ROW_COLUMN).to_pylist()]
+    outcome = res.ChunkResult([], [(row, code, message, "") for row in rows])
+    settle(p, job, chunk, outcome, cancelled=0, org=p.org(job), source=staged["source"])
+    drop_staged(p.redis, job_id, index, STAGED_PARTS)
+
+
+def take_lease(p: Pipeline, cid: str, owner: str, seconds: float) -> dict[str, Any]:
+    """Claim the chunk for this delivery (compare-and-set on the document revision)."""
+
+    def claim(doc: dict[str, Any]) -> dict[str, Any]:
+        lease = doc.get("lease") or {}
+        if lease.get("owner") not in (None, owner) and lease.get("until", 0) > time.time():
+            raise ChunkBusy(f"Chunk {cid} is being loaded by another delivery.")
+        return {**doc, "lease": {"owner": owner, "until": time.time() + seconds}, "state": _loading(doc)}
+
+    return p.chunks.update(cid, claim)
+
+
+def _loading(doc: dict[str, Any]) -> str:
+    return doc["state"] if doc["state"] in ("done", "cancelled") else "loading"
+
+
+def release_lease(p: Pipeline, cid: str, owner: str) -> None:
+    def release(doc: dict[str, Any]) -> dict[str, Any]:
+        if (doc.get("lease") or {}).get("owner") == owner:
+            doc = {**doc, "lease": None}
+        return doc
+
+    try:
+        p.chunks.update(cid, release)
+    except Exception:  # a lease left behind simply expires; never mask the task's own outcome
+        log.warning("could not release lease chunk=%s", cid, exc_info=True)
+
+
+def record(p: Pipeline, cid: str, **fields: Any) -> dict[str, Any]:
+    """Write progress to the chunk document (before the side effect it guards)."""
+    return p.chunks.update(cid, lambda d: {**d, **fields, "updated_at": now()})
+
+
+def settle(
+    p: Pipeline,
+    job: dict[str, Any],
+    chunk: dict[str, Any],
+    outcome: res.ChunkResult,
+    *,
+    cancelled: int,
+    org: OrgClient,
+    source: pa.Table | None = None,
+) -> None:
+    """Write the chunk's result parts, then move it to done/cancelled with its counts in one write."""
+    job_id, index = job["_id"], chunk["index"]
+    originals = res.source_values(source) if source is not None else {}
+    with p.blobs.open_write(result_key(job_id, index, "success")) as out:
+        res.write_csv_rows(out, res.success_rows(outcome, originals))
+    failed = [(row, "salesforce", code, msg, fields) for row, code, msg, fields in outcome.failed]
+    with p.blobs.open_write(result_key(job_id, index, "errors")) as out:
+        res.write_csv_rows(out, res.error_rows(failed, originals))
+    counts = {**outcome.counts, "cancelled": cancelled}
+    if counts["succeeded"] + counts["failed"] + cancelled != chunk["rows"]:
+        raise DMSError(
+            f"Chunk {chunk['_id']} results do not add up: {counts} for {chunk['rows']} rows.",
+            code="RESULTS_MISMATCH",
+        )
+    state = "cancelled" if cancelled == chunk["rows"] else "done"
+
+    def finish(doc: dict[str, Any]) -> dict[str, Any]:
+        if doc["state"] in ("done", "cancelled"):  # another delivery settled it first: keep its counts
+            return doc
+        calls = int(doc.get("api_calls", 0)) + org.api_calls
+        return {**doc, "state": state, "result": counts, "api_calls": calls, "finished_at": now()}
+
+    p.chunks.update(chunk["_id"], finish)
+    org.api_calls = 0
+    log.info("chunk settled job=%s chunk=%d state=%s counts=%s", job_id, index, state, counts)
+    p.refresh_counters(job_id)
+
+
+# ---- Bulk API 2.0 --------------------------------------------------------------------------------------
+
+
+def to_csv(table: pa.Table) -> bytes:
+    """The rows to send as Bulk 2.0 CSV: API-name header, UTF-8, LF, null as empty."""
+    body = table.drop_columns([ROW_COLUMN]) if ROW_COLUMN in table.column_names else table
+    out = io.BytesIO()
+    pacsv.write_csv(body, out, pacsv.WriteOptions(include_header=True, quoting_style="needed"))
+    return out.getvalue()
+
+
+def abort_bulk_job(org: OrgClient, object_name: str, bulk_job_id: str) -> None:
+    """Abort a Salesforce bulk job if it can still be aborted (cancel, or a partial upload)."""
+    try:
+        org.call(lambda sf: org.bulk(object_name).abort_job(bulk_job_id, False), what="abort bulk job")
+    except SalesforceError as exc:  # already complete/aborted: nothing to stop
+        log.info("bulk job not aborted job=%s codes=%s", bulk_job_id, error_codes(exc))
+
+
+def run_bulk(
+    p: Pipeline,
+    job: dict[str, Any],
+    chunk: dict[str, Any],
+    table: pa.Table,
+    org: OrgClient,
+    lease_seconds: float,
+) -> tuple[res.ChunkResult, int]:
+    """Create/upload/close a Bulk 2.0 job for the chunk (or resume one), wait, and match its results."""
+    target = job["target"]
+    obj = target["object"]
+    cid = chunk["_id"]
+    bulk_id: str | None = chunk.get("bulk_job_id")
+    info: dict[str, Any] | None = None
+    if bulk_id:
+        info = bulk_status(org, obj, bulk_id)
+        state = info["state"]
+        if state == "Open":
+            # A redelivery after (part of) an upload: Salesforce has processed nothing of an Open job.
+            log.info(
+                "resuming: aborting open bulk job with a partial upload job=%s bulk=%s", job["_id"], bulk_id
+            )
+            abort_bulk_job(org, obj, bulk_id)
+            bulk_id, info = None, None
+        elif (
+            state == "Aborted"
+            and int(info.get("numberRecordsProcessed", 0)) == 0
+            and not job.get("cancel_requested")
+        ):
+            bulk_id, info = None, None
+    if not bulk_id:
+        created = org.call(
+            lambda sf: org.bulk(obj).create_job(
+                target["operation"], external_id_field=target.get("external_id") or None
+            ),
+            what="create bulk job",
+        )
+        new_id: str = created["id"]
+        record(p, cid, bulk_job_id=new_id, api="bulk", bulk_attempt=int(chunk.get("bulk_attempt", 0)) + 1)
+        data = to_csv(table).decode("utf-8")
+        org.call(lambda sf: org.bulk(obj).upload_job_data(new_id, data), what="upload bulk data")
+        org.call(lambda sf: org.bulk(obj).close_job(new_id), what="close bulk job")
+        bulk_id = new_id
+        log.info(
+            "bulk job uploaded job=%s chunk=%d bulk=%s rows=%d",
+            job["_id"],
+            chunk["index"],
+            bulk_id,
+            table.num_rows,
+        )
+    info = wait_for_bulk(org, obj, bulk_id, deadline=time.monotonic() + lease_seconds * 0.8)
+    if info["state"] == "Failed":
+        message = info.get("errorMessage") or "Salesforce failed the bulk job."
+        failed = [(int(r), "BULK_JOB_FAILED", message, "") for r in table.column(ROW_COLUMN).to_pylist()]
+        return res.ChunkResult([], failed), 0
+    client = org.bulk(obj)
+    successful = org.call(
+        lambda sf: client.get_ingest_results(bulk_id, "successfulResults"), what="bulk results"
+    )
+    failed_csv = org.call(lambda sf: client.get_ingest_results(bulk_id, "failedResults"), what="bulk results")
+    unprocessed = org.call(
+        lambda sf: client.get_ingest_results(bulk_id, "unprocessedrecords"), what="bulk results"
+    )
+    cancelled_run = info["state"] == "Aborted" and bool(job.get("cancel_requested"))
+    outcome = res.bulk_chunk_result(
+        table, successful, failed_csv, unprocessed, "CANCELLED" if cancelled_run else "NOT_PROCESSED"
+    )
+    cancelled = 0
+    if cancelled_run:
+        cancelled = sum(1 for f in outcome.failed if f[1] == "CANCELLED")
+        outcome.failed = [f for f in outcome.failed if f[1] != "CANCELLED"]
+    return outcome, cancelled
+
+
+def bulk_status(org: OrgClient, obj: str, bulk_id: str) -> dict[str, Any]:
+    """The bulk job's info (state, counters, errorMessage)."""
+    return dict(org.call(lambda sf: org.bulk(obj).get_job(bulk_id, False), what="bulk job status"))
+
+
+def wait_for_bulk(org: OrgClient, obj: str, bulk_id: str, deadline: float) -> dict[str, Any]:
+    """Poll the bulk job until it is final; past the deadline, StillProcessing (the task re-checks later)."""
+    delay = 0.2
+    while True:
+        info = bulk_status(org, obj, bulk_id)
+        if info["state"] in BULK_FINAL:
+            return info
+        if time.monotonic() + delay > deadline:
+            raise StillProcessing(f"Bulk job {bulk_id} is still {info['state']}.")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 5.0)
+
+
+# ---- sObject Collections ----------------------------------------------------------------------------
+
+
+def run_collections(
+    p: Pipeline, job: dict[str, Any], chunk: dict[str, Any], table: pa.Table, org: OrgClient
+) -> res.ChunkResult:
+    """Update/upsert/delete in requests of 200 records; results come back in request order."""
+    target = job["target"]
+    obj, operation = target["object"], target["operation"]
+    record(p, chunk["_id"], api="collections")
+    rows = [int(r) for r in table.column(ROW_COLUMN).to_pylist()]
+    body = table.drop_columns([ROW_COLUMN])
+    names = body.column_names
+    columns = [body.column(n).to_pylist() for n in names]
+    describe = p.describe(job, org, obj)
+    kinds = {f["name"]: f["type"] for f in describe.get("fields", [])}
+    outcome = res.ChunkResult([], [])
+    for start in range(0, len(rows), COLLECTION_SIZE):
+        batch_rows = rows[start : start + COLLECTION_SIZE]
+        records = [
+            json_record(obj, names, [col[i] for col in columns], kinds)
+            for i in range(start, start + len(batch_rows))
+        ]
+        if operation == "delete":
+            ids = ",".join(r.get("Id", "") for r in records)
+            answer = org.rest("DELETE", f"composite/sobjects?ids={ids}&allOrNone=false")
+        elif operation == "upsert":
+            path = f"composite/sobjects/{obj}/{target['external_id']}"
+            answer = org.rest("PATCH", path, data=json.dumps({"allOrNone": False, "records": records}))
+        else:
+            answer = org.rest(
+                "PATCH", "composite/sobjects", data=json.dumps({"allOrNone": False, "records": records})
+            )
+        if not isinstance(answer, list) or len(answer) != len(batch_rows):
+            raise SalesforceRequestError(
+                f"Salesforce answered {len(answer) if isinstance(answer, list) else 'no list'} results for {len(batch_rows)} records."
+            )
+        for row, item in zip(batch_rows, answer, strict=True):
+            if item.get("success"):
+                outcome.succeeded.append((row, item.get("id") or "", bool(item.get("created", False))))
+            else:
+                errors = item.get("errors") or [{}]
+                first = errors[0]
+                message = "; ".join(e.get("message", "") for e in errors)
+                fields = ";".join(f for e in errors for f in e.get("fields", []) or [])
+                outcome.failed.append((row, first.get("statusCode", "UNKNOWN_ERROR"), message, fields))
+    return outcome
+
+
+def json_record(obj: str, names: list[str], values: list[Any], kinds: dict[str, str]) -> dict[str, Any]:
+    """A Bulk-CSV-shaped row as REST JSON: `#N/A` is null, empty is left out, types as the describe says,
+    and `Account.Legacy_Id__c` becomes {"Account": {"Legacy_Id__c": ...}}."""
+    record: dict[str, Any] = {"attributes": {"type": obj}}
+    for name, value in zip(names, values, strict=True):
+        if value is None or value == "":
+            continue
+        if "." in name:
+            relation, field = name.split(".", 1)
+            record[relation] = {field: value}
+            continue
+        if value == "#N/A":
+            record[name] = None
+            continue
+        kind = kinds.get(name, "string")
+        if kind == "boolean":
+            record[name] = value.lower() == "true"
+        elif kind == "int":
+            record[name] = int(value)
+        elif kind in ("double", "currency", "percent"):
+            record[name] = float(value)
+        else:
+            record[name] = value
+    return record

@@ -1,0 +1,309 @@
+"""Planning a job: stream the source, map and validate every row, stage the valid rows, enqueue the loads.
+
+Chunk n of the plan is reader chunk n's valid rows, a deterministic slice of the source, so a chunk lost from
+Redis is rebuilt by re-reading chunk n. Invalid rows go straight to the job's error results with their
+source row, column, value and reason; they are never sent. Loads are enqueued as chunks are staged, so
+loading overlaps planning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from dms.clients.salesforce import OrgClient
+from dms.errors import Conflict, DMSError
+from dms.pipeline import results as res
+from dms.pipeline.jobs import FINAL_STATES, Pipeline, now
+from dms.pipeline.load import STAGED_PARTS, choose_api, chunk_id, result_key
+from dms.pipeline.mapping import CompiledMapping, MappingError, compile_mapping, new_mapping, validate_mapping
+from dms.pipeline.readers import ReadOptions, read_chunks, sniff
+from dms.pipeline.sniff import ROW_COLUMN, Chunk, SourceInfo
+from dms.pipeline.staging import stage_chunk
+from dms.pipeline.validate import Prepared, PrepareOptions, prepare
+
+log = logging.getLogger(__name__)
+
+SPEC_OPERATIONS = {"hardDelete": "hard_delete"}  # the mapping layer's name for Salesforce's operation
+
+
+def read_options(job: dict[str, Any], settings: Any) -> ReadOptions:
+    """The job's read options (from the upload preview the user confirmed) with the deployment's limits."""
+    given = dict(job["source"].get("read_options") or {})
+    allowed = {
+        k: v for k, v in given.items() if k in ("format", "encoding", "delimiter", "sheet", "has_header")
+    }
+    return ReadOptions(
+        **allowed,
+        chunk_rows=job["options"]["chunk_rows"],
+        allow_pickle=bool(settings.get("ALLOW_PICKLE_UPLOADS")),
+    )
+
+
+def job_spec(job: dict[str, Any], columns: list[str], describe: dict[str, Any]) -> dict[str, Any]:
+    """The job's mapping (auto-mapped when none was given), with the job's target written into it."""
+    target = job["target"]
+    operation = SPEC_OPERATIONS.get(target["operation"], target["operation"])
+    spec = job.get("mapping") or new_mapping(
+        target["object"], operation, columns, describe, external_id=target.get("external_id")
+    )
+    spec = {**spec, "object": target["object"], "operation": operation}
+    if target.get("external_id"):
+        spec["external_id"] = target["external_id"]
+    return spec
+
+
+def parent_describes(
+    p: Pipeline, job: dict[str, Any], org: OrgClient, spec: dict[str, Any], describe: dict[str, Any]
+) -> dict[str, Any]:
+    """Describes of the parents named by relationship targets like `Account.Legacy_Id__c`."""
+    by_relationship = {
+        f.get("relationshipName"): f for f in describe.get("fields", []) if f.get("relationshipName")
+    }
+    parents: dict[str, Any] = {}
+    for entry in spec.get("fields", []):
+        relation = (
+            str(entry.get("target", "")).split(".", 1)[0] if "." in str(entry.get("target", "")) else None
+        )
+        field = by_relationship.get(relation)
+        for parent in (field or {}).get("referenceTo") or []:
+            if parent not in parents:
+                parents[parent] = p.describe(job, org, parent)
+    return parents
+
+
+class LookupChecker:
+    """Answers which external ids exist on a parent object, with SOQL in batches (rehearsals and opt-in)."""
+
+    def __init__(self, org: OrgClient) -> None:
+        self.org = org
+
+    def __call__(self, object_name: str, field: str, values: set[str]) -> set[str]:
+        found: set[str] = set()
+        ordered = sorted(values)
+        for start in range(0, len(ordered), 200):
+            batch = ordered[start : start + 200]
+            quoted = ",".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in batch)
+            soql = f"SELECT {field} FROM {object_name} WHERE {field} IN ({quoted})"
+            result = self.org.call(_query_all(soql), what=f"lookup {object_name}.{field}")
+            found.update(str(r[field]).lower() for r in result["records"] if r.get(field) is not None)
+        return {v for v in values if v.lower() in found}
+
+
+def _query_all(soql: str) -> Callable[[Any], dict[str, Any]]:
+    return lambda sf: dict(sf.query_all(soql))
+
+
+@contextmanager
+def source_file(p: Pipeline, job: dict[str, Any]) -> Iterator[Path]:
+    with p.blobs.local_copy(job["source"]["blob_key"]) as path:
+        yield path
+
+
+def plan_job(p: Pipeline, job_id: str) -> str:
+    """Plan a job (idempotent: a redelivery re-stages the same chunks and re-enqueues harmlessly)."""
+    job = p.get_job(job_id)
+    if job["state"] in FINAL_STATES or job["state"] == "loading":
+        return "already_" + job["state"]
+    if job.get("cancel_requested"):
+        p.cancel(job_id)
+        return "cancelled"
+    if job.get("plan") is not None:  # planned before a crash: only the hand-over to loading is left
+        return _hand_over(p, job_id, requeue=True)
+    p.set_state(job_id, "planning", planning_started_at=now())
+    org = p.org(job)
+    try:
+        describe = p.describe(job, org, job["target"]["object"])
+        with source_file(p, job) as path:
+            options = read_options(job, p.settings)
+            info = sniff(path, options)
+            spec = job_spec(job, info.columns, describe)
+            parents = parent_describes(p, job, org, spec, describe)
+            problems = validate_mapping(spec, describe, info.columns, parent_describes=parents)
+            errors = [pr for pr in problems if pr.severity == "error"]
+            if errors:
+                p.fail(
+                    job_id,
+                    "MAPPING_INVALID",
+                    "The mapping cannot be used: " + "; ".join(str(e.message) for e in errors),
+                )
+                return "failed"
+            lookups = LookupChecker(org) if job["options"].get("check_lookups") else None
+            compiled = compile_mapping(spec, describe, info.columns, parent_describes=parents)
+            prepare_options = PrepareOptions(resolve_lookups=lookups, parent_describes=parents)
+            summary = _stage_all(p, job, path, options, info, compiled, describe, prepare_options)
+    except DMSError as exc:
+        p.fail(job_id, exc.code, exc.message)
+        return "failed"
+    summary["api_calls"] = org.api_calls
+    summary["warnings"] = info.warnings + summary.get("warnings", [])
+    p.jobs.update(job_id, lambda d: {**d, "plan": summary, "mapping": spec, "updated_at": now(),
+                                     "api_calls": {**d.get("api_calls", {}), "plan": org.api_calls}})  # fmt: skip
+    if job["options"]["dry_run"]:
+        return _finish_rehearsal(p, job_id, summary)
+    return _hand_over(p, job_id, requeue=False)
+
+
+def _stage_all(
+    p: Pipeline,
+    job: dict[str, Any],
+    path: Path,
+    options: ReadOptions,
+    info: SourceInfo,
+    compiled: CompiledMapping,
+    describe: dict[str, Any],
+    prepare_options: PrepareOptions,
+) -> dict[str, Any]:
+    job_id = job["_id"]
+    dry_run = job["options"]["dry_run"]
+    total = invalid = valid = 0
+    chunk_indexes: list[int] = []
+    reader_chunks = 0
+    estimated_calls = 0
+    for chunk in read_chunks(path, options, info):
+        reader_chunks += 1
+        prepared = prepare(chunk.table, compiled, describe, prepare_options)
+        bad_rows = write_invalid_part(p, job_id, chunk, prepared)
+        total += chunk.table.num_rows + len(chunk.problems)
+        invalid += bad_rows
+        rows = prepared.table.num_rows
+        valid += rows
+        if rows == 0:
+            continue
+        estimated_calls += estimate_calls(job["target"]["operation"], rows, job["options"])
+        if dry_run:
+            continue
+        load_table = prepared.table
+        kept = pa.array(load_table.column(ROW_COLUMN).to_numpy(), type=pa.int64())
+        source = chunk.table.filter(pa.compute.is_in(chunk.table.column(ROW_COLUMN), value_set=kept))
+        stage_chunk(
+            p.redis,
+            job_id,
+            chunk.index,
+            {"load": load_table, "source": source},
+            int(p.settings["STAGING_TTL_SECONDS"]),
+        )
+        _ensure_chunk_doc(p, job_id, chunk.index, rows, load_table)
+        p.enqueue("dms.load_chunk", [job_id, chunk.index])
+        chunk_indexes.append(chunk.index)
+        if p.get_job(job_id).get("cancel_requested"):
+            break
+    log.info(
+        "job planned job=%s total=%d invalid=%d valid=%d chunks=%d",
+        job_id,
+        total,
+        invalid,
+        valid,
+        len(chunk_indexes),
+    )
+    return {
+        "total_rows": total,
+        "invalid_rows": invalid,
+        "valid_rows": valid,
+        "chunks": len(chunk_indexes),
+        "chunk_indexes": chunk_indexes,
+        "reader_chunks": reader_chunks,
+        "columns": info.columns,
+        "source_info": asdict(info),
+        "estimated_api_calls": estimated_calls,
+        "planned_at": now(),
+    }
+
+
+def estimate_calls(operation: str, rows: int, options: dict[str, Any]) -> int:
+    """API requests a chunk will spend: Bulk = create + upload + close + ~2 polls + 3 result files."""
+    if choose_api(operation, rows, options) == "bulk":
+        return 8
+    return -(-rows // 200)
+
+
+def _ensure_chunk_doc(p: Pipeline, job_id: str, index: int, rows: int, table: pa.Table) -> None:
+    row_numbers = table.column(ROW_COLUMN)
+    doc = {
+        "_id": chunk_id(job_id, index),
+        "type": "chunk",
+        "job_id": job_id,
+        "index": index,
+        "rows": rows,
+        "first_row": int(pa.compute.min(row_numbers).as_py()),
+        "last_row": int(pa.compute.max(row_numbers).as_py()),
+        "state": "staged",
+        "created_at": now(),
+    }
+    try:
+        p.chunks.create(doc)
+    except Conflict:
+        pass  # staged by an earlier delivery of this plan: its progress record stays as it is
+
+
+def write_invalid_part(p: Pipeline, job_id: str, chunk: Chunk, prepared: Prepared) -> int:
+    """Write the chunk's unreadable and invalid rows to its error part; returns how many rows that is."""
+    originals = res.source_values(chunk.table)
+    failures: list[tuple[int, str, str, str, str]] = []
+    for problem in chunk.problems:
+        message = problem.message + (f" Raw text: {problem.raw}" if problem.raw else "")
+        failures.append((problem.row, "read", problem.code, message, problem.column or ""))
+    for error in prepared.errors:
+        where = error.column or ""
+        value = "" if error.value is None else f" (value: {error.value!r})"
+        failures.append((error.row, "validation", error.code, error.message + value, error.field or where))
+    with p.blobs.open_write(result_key(job_id, chunk.index, "invalid")) as out:
+        res.write_csv_rows(out, res.error_rows(failures, originals))
+    return len(chunk.problems) + prepared.invalid_rows
+
+
+def rebuild_chunk(p: Pipeline, job: dict[str, Any], index: int) -> dict[str, pa.Table]:
+    """Re-read and re-prepare reader chunk `index` when its staging was lost (deterministic slices)."""
+    org = p.org(job)
+    describe = p.describe(job, org, job["target"]["object"])
+    with source_file(p, job) as path:
+        options = read_options(job, p.settings)
+        info = sniff(path, options)
+        spec = job.get("mapping") or job_spec(job, info.columns, describe)
+        parents = parent_describes(p, job, org, spec, describe)
+        compiled = compile_mapping(spec, describe, info.columns, parent_describes=parents)
+        prepare_options = PrepareOptions(parent_describes=parents)
+        for chunk in read_chunks(path, options, info):
+            if chunk.index != index:
+                continue
+            prepared = prepare(chunk.table, compiled, describe, prepare_options)
+            kept = pa.array(prepared.table.column(ROW_COLUMN).to_numpy(), type=pa.int64())
+            source = chunk.table.filter(pa.compute.is_in(chunk.table.column(ROW_COLUMN), value_set=kept))
+            return {"load": prepared.table, "source": source}
+    raise DMSError(f"Chunk {index} is not in the source any more.", code="SOURCE_CHANGED")
+
+
+def _hand_over(p: Pipeline, job_id: str, requeue: bool) -> str:
+    """Move the job to loading; after a crash, enqueue every chunk's load again (loads are idempotent)."""
+    job = p.get_job(job_id)
+    if requeue:
+        for index in job["plan"]["chunk_indexes"]:
+            p.enqueue("dms.load_chunk", [job_id, index])
+    try:
+        p.set_state(job_id, "loading", loading_started_at=now())
+    except Conflict:
+        return "already_final"
+    p.refresh_counters(job_id)
+    return "loading"
+
+
+def _finish_rehearsal(p: Pipeline, job_id: str, summary: dict[str, Any]) -> str:
+    """A dry run ends after planning: every row is either valid (would load) or invalid."""
+
+    def finish(doc: dict[str, Any]) -> dict[str, Any]:
+        counters = {**doc["counters"], "total": summary["total_rows"], "invalid": summary["invalid_rows"],
+                    "valid": summary["valid_rows"], "pending": 0}  # fmt: skip
+        state = "completed_with_errors" if summary["invalid_rows"] else "completed"
+        return {**doc, "counters": counters, "state": state, "finished_at": now(), "updated_at": now()}
+
+    p.jobs.update(job_id, finish)
+    return "rehearsed"
+
+
+__all__ = ["STAGED_PARTS", "MappingError", "plan_job", "rebuild_chunk"]

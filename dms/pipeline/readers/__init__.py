@@ -1,0 +1,114 @@
+"""The readers: any supported export in, deterministic Arrow chunks out.
+
+Call `sniff` to learn what a file is, `read_sample` for a cheap preview, and `read_chunks` to stream it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pyarrow as pa
+
+from dms.pipeline.readers import delimited, excel, jsonl, parquet, pickled
+from dms.pipeline.sniff import (
+    FORMATS,
+    ROW_COLUMN,
+    Chunk,
+    ReadError,
+    ReadOptions,
+    RowProblem,
+    SourceInfo,
+    check_readable,
+    detect_format,
+    validated_options,
+)
+
+__all__ = [
+    "FORMATS",
+    "ROW_COLUMN",
+    "Chunk",
+    "ReadError",
+    "ReadOptions",
+    "RowProblem",
+    "SourceInfo",
+    "read_chunks",
+    "read_sample",
+    "sniff",
+]
+
+log = logging.getLogger(__name__)
+
+_READERS: dict[str, ModuleType] = {
+    "csv": delimited,
+    "excel": excel,
+    "json": jsonl,
+    "ndjson": jsonl,
+    "parquet": parquet,
+    "pickle": pickled,
+}
+
+
+def sniff(path: str | os.PathLike[str], options: ReadOptions | None = None) -> SourceInfo:
+    """Detect the file's format, encoding, delimiter, sheet and columns without reading it all."""
+    options = validated_options(options, path)
+    check_readable(path)
+    fmt = options.format
+    if fmt is None:
+        with open(path, "rb") as source:
+            fmt = detect_format(path, source.read(4096))
+    info: SourceInfo = _READERS[fmt].describe(path, _with_format(options, fmt))
+    log.info(
+        "reader=sniff file=%s format=%s encoding=%s confidence=%s delimiter=%r columns=%d warnings=%d",
+        Path(path).name,
+        info.format,
+        info.encoding,
+        info.encoding_confidence,
+        info.delimiter,
+        len(info.columns),
+        len(info.warnings),
+    )
+    return info
+
+
+def read_chunks(
+    path: str | os.PathLike[str], options: ReadOptions | None = None, info: SourceInfo | None = None
+) -> Iterator[Chunk]:
+    """Stream the file as chunks of options.chunk_rows rows; pass the `info` sniff returned to skip sniffing."""
+    options = validated_options(options, path)
+    if info is None:
+        info = sniff(path, options)
+    options = _with_format(options, info.format)
+    yield from _READERS[info.format].iter_chunks(path, options, info)
+
+
+def read_sample(
+    path: str | os.PathLike[str], options: ReadOptions | None = None, rows: int = 20
+) -> tuple[SourceInfo, pa.Table]:
+    """The file's SourceInfo and its first `rows` rows (with __row__), reading no more than that needs."""
+    options = validated_options(options, path)
+    info = sniff(path, options)
+    sample_options = _with_format(options, info.format)
+    sample_options.chunk_rows = max(1, rows)
+    chunks = _READERS[info.format].iter_chunks(path, sample_options, info)
+    try:
+        first = next(chunks, None)
+    finally:
+        chunks.close()
+    if first is None:
+        return info, _empty_table(info)
+    return info, first.table.slice(0, rows)
+
+
+def _with_format(options: ReadOptions, fmt: str) -> ReadOptions:
+    copy = ReadOptions(**vars(options))
+    copy.format = fmt
+    return copy
+
+
+def _empty_table(info: SourceInfo) -> pa.Table:
+    fields = [pa.field(name, pa.string()) for name in info.columns] + [pa.field(ROW_COLUMN, pa.int64())]
+    return pa.schema(fields).empty_table()

@@ -1,0 +1,320 @@
+"""Excel workbooks: .xlsx streamed with openpyxl's read-only mode after a zip-bomb check, .xls through xlrd."""
+
+from __future__ import annotations
+
+import logging
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pyarrow as pa
+import xlrd
+from openpyxl.utils.exceptions import InvalidFileException
+
+from dms.pipeline.readers.chunking import table_from_records, value_text
+from dms.pipeline.sniff import (
+    OLE2_MAGIC,
+    ROW_COLUMN,
+    XLSX_MAGIC,
+    Chunk,
+    ReadError,
+    ReadOptions,
+    RowProblem,
+    SourceInfo,
+    check_readable,
+    clip_raw,
+    generated_column_names,
+    unique_column_names,
+)
+
+log = logging.getLogger(__name__)
+
+# xlrd holds a whole .xls in memory as Python objects (several times the file); the format itself tops out
+# at 65,536 rows, so no honest .xls export comes near this.
+MAX_XLS_BYTES = 256 * 1024 * 1024
+MAX_ZIP_ENTRIES = 10_000
+# An entry smaller than this cannot hurt however well it compresses; ratios only matter above it.
+RATIO_FLOOR_BYTES = 1024 * 1024
+
+
+def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
+    """Sheet names, the chosen sheet and its column names from its first row."""
+    with _open_workbook(path, options) as workbook:
+        sheet_name = workbook.choose_sheet(options.sheet)
+        warnings: list[str] = []
+        first = next(iter(workbook.rows(sheet_name)), None)
+        if first is None:
+            columns: list[str] = []
+            warnings.append(f"Sheet {sheet_name!r} is empty.")
+        elif options.has_header:
+            columns = unique_column_names(_trim_trailing_empty(list(first[1])), warnings)
+        else:
+            columns = generated_column_names(len(_trim_trailing_empty(list(first[1]))))
+        return SourceInfo(
+            format="excel",
+            encoding=None,
+            encoding_confidence=None,
+            delimiter=None,
+            columns=columns,
+            sheet=sheet_name,
+            sheet_names=workbook.sheet_names,
+            warnings=warnings,
+        )
+
+
+def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: SourceInfo) -> Iterator[Chunk]:
+    """Stream the sheet's rows as chunks; blank rows are skipped, values beyond the header are problems."""
+    width = len(info.columns)
+    with _open_workbook(path, options) as workbook:
+        sheet_name = workbook.choose_sheet(info.sheet if info.sheet is not None else options.sheet)
+        rows = iter(workbook.rows(sheet_name))
+        if options.has_header:
+            next(rows, None)
+        records: list[list[object]] = []
+        numbers: list[int] = []
+        problems: list[RowProblem] = []
+        index = 0
+        record_number = 0
+        for sheet_row, values in rows:
+            if all(value is None or value == "" for value in values):
+                continue
+            record_number += 1
+            if len(values) > width and any(value is not None and value != "" for value in values[width:]):
+                problems.append(_beyond_header(record_number, sheet_row, values, width))
+            else:
+                padded = list(values[:width])
+                padded.extend([None] * (width - len(padded)))
+                records.append(padded)
+                numbers.append(record_number)
+            if len(records) == options.chunk_rows:
+                yield Chunk(index, table_from_records(info.columns, records, numbers), problems)
+                index += 1
+                records, numbers, problems = [], [], []
+        if records or problems:
+            table = table_from_records(info.columns, records, numbers) if records else _empty(info.columns)
+            yield Chunk(index, table, problems)
+
+
+def _beyond_header(record: int, sheet_row: int, values: tuple[Any, ...], width: int) -> RowProblem:
+    last = max(position for position, value in enumerate(values) if value is not None and value != "") + 1
+    raw = "\t".join("" if value is None else value_text(value) for value in values[:last])
+    return RowProblem(
+        row=record,
+        code="RAGGED_ROW",
+        message=(
+            f"Row {record} (sheet row {sheet_row}) has a value in column {last}, beyond the {width} headed "
+            "columns; it was not read. Give that column a header or clear the stray cell."
+        ),
+        raw=clip_raw(raw),
+    )
+
+
+def _empty(columns: list[str]) -> pa.Table:
+    return pa.schema(
+        [pa.field(name, pa.null()) for name in columns] + [pa.field(ROW_COLUMN, pa.int64())]
+    ).empty_table()
+
+
+def _trim_trailing_empty(values: list[object]) -> list[object]:
+    # Formatted-but-empty cells to the right of a header are common; they are not columns.
+    while values and (values[-1] is None or values[-1] == ""):
+        values.pop()
+    return values
+
+
+class _Workbook:
+    """The little both workbook libraries have in common: sheet names and rows of plain Python values."""
+
+    sheet_names: list[str]
+
+    def __enter__(self) -> _Workbook:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file."""
+
+    def rows(self, sheet_name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        """(1-based sheet row number, cell values) for every row of the sheet."""
+        raise NotImplementedError
+
+    def choose_sheet(self, sheet: str | int | None) -> str:
+        """The name of the requested sheet (by name or 0-based index), the first one by default."""
+        if not self.sheet_names:
+            raise ReadError("EMPTY_FILE", "The workbook has no worksheets.", file=self.path)
+        if sheet is None:
+            return self.sheet_names[0]
+        if isinstance(sheet, int):
+            if 0 <= sheet < len(self.sheet_names):
+                return self.sheet_names[sheet]
+        elif sheet in self.sheet_names:
+            return sheet
+        raise ReadError(
+            "SHEET_NOT_FOUND",
+            f"There is no sheet {sheet!r}; the workbook has {len(self.sheet_names)}: "
+            + ", ".join(f"{position}: {name!r}" for position, name in enumerate(self.sheet_names))
+            + ".",
+            file=self.path,
+        )
+
+    path: str | os.PathLike[str]
+
+
+class _XlsxWorkbook(_Workbook):
+    def __init__(self, path: str | os.PathLike[str], options: ReadOptions) -> None:
+        self.path = path
+        _check_zip(path, options)
+        # A file object, because openpyxl refuses a path whose extension is not .xlsx (uploads are renamed).
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
+        try:
+            self._book = openpyxl.load_workbook(self._file, read_only=True, data_only=True, keep_links=False)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            self._file.close()
+            raise ReadError(
+                "CORRUPT_FILE",
+                f"The file is not a readable .xlsx workbook ({exc}). Save it again from Excel.",
+                file=path,
+            ) from exc
+        # Chart sheets have no cells; only worksheets can be read.
+        self.sheet_names = [ws.title for ws in self._book.worksheets]
+
+    def close(self) -> None:
+        self._book.close()
+        self._file.close()
+
+    def rows(self, sheet_name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        sheet = self._book[sheet_name]
+        try:
+            yield from enumerate(sheet.iter_rows(values_only=True), start=1)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            raise ReadError(
+                "CORRUPT_FILE", f"Sheet {sheet_name!r} is damaged: {exc}.", file=self.path
+            ) from exc
+
+
+class _XlsWorkbook(_Workbook):
+    def __init__(self, path: str | os.PathLike[str], options: ReadOptions) -> None:
+        self.path = path
+        size = Path(path).stat().st_size
+        limit = min(MAX_XLS_BYTES, options.max_unzipped_bytes)
+        if size > limit:
+            raise ReadError(
+                "FILE_TOO_LARGE",
+                f"The .xls file is {size:,} bytes; the limit is {limit:,}. Save it as .xlsx or CSV instead.",
+                file=path,
+            )
+        try:
+            self._book = xlrd.open_workbook(path, on_demand=True)
+        except (xlrd.XLRDError, xlrd.compdoc.CompDocError, ValueError, IndexError, AssertionError) as exc:
+            raise ReadError(
+                "CORRUPT_FILE",
+                f"The file is not a readable .xls workbook ({exc}); if it is password-protected, remove the "
+                "password, or save it as .xlsx or CSV.",
+                file=path,
+            ) from exc
+        self._datemode = self._book.datemode
+        self.sheet_names = list(self._book.sheet_names())
+
+    def close(self) -> None:
+        self._book.release_resources()
+
+    def rows(self, sheet_name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        sheet = self._book.sheet_by_name(sheet_name)
+        for row_index in range(sheet.nrows):
+            types = sheet.row_types(row_index)
+            values = sheet.row_values(row_index)
+            yield (
+                row_index + 1,
+                tuple(self._value(kind, value) for kind, value in zip(types, values, strict=True)),
+            )
+        self._book.unload_sheet(sheet_name)
+
+    def _value(self, kind: int, value: Any) -> Any:
+        if kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+            return None
+        if kind == xlrd.XL_CELL_NUMBER:
+            # .xls stores every number as a double; whole numbers read as ints, as openpyxl does for .xlsx.
+            return int(value) if float(value).is_integer() else value
+        if kind == xlrd.XL_CELL_DATE:
+            try:
+                moment = xlrd.xldate.xldate_as_datetime(value, self._datemode)
+            except (xlrd.xldate.XLDateError, OverflowError, ValueError):
+                return value
+            # A serial below 1 is a time of day with no date.
+            return moment.time() if value < 1 else moment
+        if kind == xlrd.XL_CELL_BOOLEAN:
+            return bool(value)
+        if kind == xlrd.XL_CELL_ERROR:
+            return xlrd.error_text_from_code.get(value, "#ERROR")
+        return value
+
+
+def _open_workbook(path: str | os.PathLike[str], options: ReadOptions) -> _Workbook:
+    check_readable(path)
+    with open(path, "rb") as source:
+        head = source.read(8)
+    if head.startswith(XLSX_MAGIC):
+        return _XlsxWorkbook(path, options)
+    if head.startswith(OLE2_MAGIC):
+        return _XlsWorkbook(path, options)
+    raise ReadError(
+        "CORRUPT_FILE",
+        "The file is named or marked as Excel but is neither an .xlsx nor an .xls workbook. Save it again from Excel.",
+        file=path,
+    )
+
+
+def _check_zip(path: str | os.PathLike[str], options: ReadOptions) -> None:
+    """Refuse a zip bomb before any XML is inflated, from the sizes in the central directory.
+
+    The declared sizes can be trusted as limits: zipfile stops each entry at its declared size and fails the
+    CRC if the data says otherwise, so an entry cannot inflate beyond what is checked here.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ReadError(
+            "CORRUPT_FILE",
+            f"The file is not a readable .xlsx workbook ({exc}). Save it again from Excel.",
+            file=path,
+        ) from exc
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise ReadError(
+            "ZIP_BOMB",
+            f"The workbook holds {len(entries):,} parts; no real workbook has that many.",
+            file=path,
+        )
+    names = {entry.filename for entry in entries}
+    if "xl/workbook.xml" not in names and not any(name.endswith("workbook.xml") for name in names):
+        raise ReadError(
+            "UNKNOWN_FORMAT",
+            "The file is a zip archive but not an Excel workbook; unzip it and upload the file inside.",
+            file=path,
+        )
+    total = sum(entry.file_size for entry in entries)
+    if total > options.max_unzipped_bytes:
+        raise ReadError(
+            "ZIP_BOMB",
+            f"The workbook would inflate to {total:,} bytes, over the limit of {options.max_unzipped_bytes:,}. "
+            "Split it or export the sheet as CSV.",
+            file=path,
+        )
+    for entry in entries:
+        if entry.file_size < RATIO_FLOOR_BYTES:
+            continue
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        if ratio > options.max_zip_ratio:
+            raise ReadError(
+                "ZIP_BOMB",
+                f"Part {entry.filename!r} inflates {ratio:,.0f} times ({entry.compress_size:,} to "
+                f"{entry.file_size:,} bytes), over the limit of {options.max_zip_ratio:,.0f}; the file looks like a "
+                "zip bomb. Export the sheet as CSV if it is genuine.",
+                file=path,
+            )
+    log.debug("reader=excel file=%s zip_entries=%d unzipped_bytes=%d", Path(path).name, len(entries), total)

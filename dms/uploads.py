@@ -1,0 +1,484 @@
+"""Uploads: raw files into the blob store, a record of each in Cloudant, and a preview of what they hold.
+
+Two ways in. Inline: the web tier streams the request body to the blob store (capped by
+MAX_INLINE_UPLOAD_BYTES, because API Gateway caps a request body at 10 MB). Presigned: the client asks for a
+presigned POST, sends the file straight to S3 (or, with a local blob store, to the web tier's own signed
+endpoint, which takes the same form), then calls `complete`. Either way jobs reference the upload's
+`blob_key`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from dms.clients.blobstore import BlobStore
+from dms.clients.docstore import DocumentStore, new_document_id
+from dms.errors import Conflict, DMSError, NotFound
+from dms.pipeline.readers import ROW_COLUMN, ReadOptions, read_sample
+from dms.pipeline.sniff import detect_format
+from dms.pipeline.values import infer_column
+
+log = logging.getLogger(__name__)
+
+STORE_NAME = "uploads"
+COPY_BLOCK_BYTES = 1024 * 1024
+MAX_FILENAME_CHARS = 120
+PREVIEW_ROWS = 20
+# Text formats preview from the head of the file alone, so a 5 GB CSV on S3 is never fetched whole for it.
+PREVIEW_HEAD_FORMATS = ("csv", "ndjson")
+UPLOAD_ID_PATTERN = re.compile(r"^upl-[0-9A-Za-z]{1,40}-[0-9a-f]{6}$")
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_TOKEN_SALT = "dms.uploads.local-presigned"
+
+
+class UploadError(DMSError):
+    """An upload request that cannot be served as asked."""
+
+    code = "UPLOAD_ERROR"
+    http_status = 400
+
+
+class UploadTooLarge(UploadError):
+    """The file is larger than this way in accepts."""
+
+    code = "UPLOAD_TOO_LARGE"
+    http_status = 413
+
+
+class UploadNotReady(UploadError):
+    """The upload's bytes have not arrived (or the record is not complete) yet."""
+
+    code = "UPLOAD_NOT_READY"
+    http_status = 409
+
+
+class UploadTokenInvalid(UploadError):
+    """A local presigned-upload token that is forged, for another upload, or expired."""
+
+    code = "UPLOAD_TOKEN_INVALID"
+    http_status = 403
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """The caps every way in enforces."""
+
+    max_inline_bytes: int
+    max_upload_bytes: int
+    presign_expires_seconds: int = 3600
+    preview_head_bytes: int = 4 * 1024 * 1024
+    allow_pickle: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> UploadLimits:
+        """The limits configured for this deployment."""
+        return cls(
+            max_inline_bytes=int(settings["MAX_INLINE_UPLOAD_BYTES"]),
+            max_upload_bytes=int(settings.get("MAX_UPLOAD_BYTES") or 5 * 1024**3),
+            presign_expires_seconds=int(settings.get("UPLOAD_PRESIGN_EXPIRES_SECONDS") or 3600),
+            preview_head_bytes=int(settings.get("UPLOAD_PREVIEW_HEAD_BYTES") or 4 * 1024 * 1024),
+            allow_pickle=bool(settings.get("ALLOW_PICKLE_UPLOADS")),
+        )
+
+
+@dataclass
+class PresignedUpload:
+    """Where and how to send the file: a multipart POST of `fields` plus the file as the `file` field.
+
+    `url` is None for a local blob store: the web tier fills in its own upload endpoint.
+    """
+
+    upload: dict[str, Any]
+    url: str | None
+    fields: dict[str, str] = field(default_factory=dict)
+    expires_at: str = ""
+    local: bool = False
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string (what the records store)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def display_filename(name: str) -> str:
+    """The name as a person gave it, minus any path, control characters and excess length."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    cleaned = "".join(ch for ch in unicodedata.normalize("NFC", base) if unicodedata.category(ch)[0] != "C")
+    cleaned = cleaned.strip().strip(".") or "upload"
+    return _shorten(cleaned, MAX_FILENAME_CHARS)
+
+
+def safe_filename(name: str) -> str:
+    """The name reduced to `[A-Za-z0-9._-]` (safe as the last part of a blob key); the extension is kept."""
+    ascii_name = unicodedata.normalize("NFKD", display_filename(name)).encode("ascii", "ignore").decode()
+    stem, dot, ext = ascii_name.rpartition(".")
+    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,16}", ext):
+        stem, ext = ascii_name, ""
+    stem = _UNSAFE_KEY_CHARS.sub("_", stem).strip("._-") or "upload"
+    suffix = f".{ext.lower()}" if ext else ""
+    return stem[: MAX_FILENAME_CHARS - len(suffix)] + suffix
+
+
+def _shorten(text: str, limit: int) -> str:
+    """Cut a name to `limit` characters, keeping its extension."""
+    if len(text) <= limit:
+        return text
+    stem, ext = os.path.splitext(text)
+    ext = ext[:16]
+    return stem[: max(1, limit - len(ext))] + ext
+
+
+def check_upload_id(upload_id: str) -> str:
+    """Refuse ids that are not ours before they reach the document store."""
+    if not isinstance(upload_id, str) or not UPLOAD_ID_PATTERN.match(upload_id):
+        raise NotFound(f"There is no upload {str(upload_id)[:80]!r}.", code="UPLOAD_NOT_FOUND")
+    return upload_id
+
+
+def public_record(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The upload as the API shows it (no CouchDB internals)."""
+    keys = (
+        "filename",
+        "blob_key",
+        "size",
+        "declared_size",
+        "sha256",
+        "state",
+        "via",
+        "created_at",
+        "completed_at",
+    )
+    return {"id": doc["_id"], **{k: doc.get(k) for k in keys}}
+
+
+class Uploads:
+    """Receive, presign, complete and preview uploads; plain Python over a blob store and a document store."""
+
+    def __init__(
+        self, blobs: BlobStore, store: DocumentStore, limits: UploadLimits, secret_key: str | bytes
+    ) -> None:
+        self.blobs = blobs
+        self.store = store
+        self.limits = limits
+        self._signer = URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT)
+
+    # -- records ---------------------------------------------------------------------------------------
+
+    def get(self, upload_id: str) -> dict[str, Any]:
+        """The upload record, or NotFound with code UPLOAD_NOT_FOUND."""
+        check_upload_id(upload_id)
+        try:
+            return self.store.get(upload_id)
+        except NotFound:
+            raise NotFound(f"There is no upload {upload_id!r}.", code="UPLOAD_NOT_FOUND") from None
+
+    def _new_record(self, filename: str, via: str, declared_size: int | None) -> dict[str, Any]:
+        upload_id = new_document_id("upl")
+        doc = {
+            "_id": upload_id,
+            "type": "upload",
+            "filename": display_filename(filename),
+            "blob_key": f"uploads/{upload_id}/{safe_filename(filename)}",
+            "size": None,
+            "declared_size": declared_size,
+            "sha256": None,
+            "state": "pending",
+            "via": via,
+            "created_at": utc_now(),
+            "completed_at": None,
+        }
+        return self.store.create(doc)
+
+    def _mark_ready(self, upload_id: str, size: int, sha256: str | None) -> dict[str, Any]:
+        def change(doc: dict[str, Any]) -> dict[str, Any]:
+            doc.update(state="ready", size=size, sha256=sha256, completed_at=utc_now())
+            return doc
+
+        return self.store.update(upload_id, change)
+
+    # -- inline ----------------------------------------------------------------------------------------
+
+    def check_inline_size(self, content_length: int | None) -> None:
+        """Refuse a request whose declared length already exceeds the inline cap, before reading it."""
+        if content_length is not None and content_length > self.limits.max_inline_bytes + 64 * 1024:
+            raise self.inline_too_large(content_length)
+
+    def inline_too_large(self, size: int | None) -> UploadTooLarge:
+        """The error for a file over the inline cap, pointing at the presigned path."""
+        got = f"{size:,} bytes" if size is not None else "more than that"
+        return UploadTooLarge(
+            f"The file is too large to upload inline ({got}; the limit is {self.limits.max_inline_bytes:,} "
+            "bytes). Ask for a presigned upload instead: POST /api/v1/uploads/presign with {filename, size}, "
+            "send the file to the URL it returns, then POST /api/v1/uploads/<id>/complete.",
+            limit=self.limits.max_inline_bytes,
+        )
+
+    def receive_inline(self, filename: str, stream: IO[bytes]) -> dict[str, Any]:
+        """Stream a file into the blob store (never whole in memory) and record it; returns the record."""
+        doc = self._new_record(filename, via="inline", declared_size=None)
+        size, digest = self._store_stream(
+            doc["blob_key"], stream, self.limits.max_inline_bytes, self.inline_too_large
+        )
+        ready = self._mark_ready(doc["_id"], size, digest)
+        log.info("upload received upload=%s via=inline size=%d", doc["_id"], size)
+        return public_record(ready)
+
+    def _store_stream(self, key: str, stream: IO[bytes], limit: int, too_large: Any) -> tuple[int, str]:
+        """Copy a stream to the blob store in blocks with a running hash; nothing is kept if it is refused."""
+        digest = hashlib.sha256()
+        size = 0
+        with self.blobs.open_write(key) as out:
+            while True:
+                block = stream.read(COPY_BLOCK_BYTES)
+                if not block:
+                    break
+                size += len(block)
+                if size > limit:
+                    # Raising inside open_write discards the partial blob (temp file / unsent spool).
+                    raise too_large(None)
+                digest.update(block)
+                out.write(block)
+            if size == 0:
+                raise UploadError(
+                    "The file is empty (0 bytes): there is nothing to upload.", code="EMPTY_UPLOAD"
+                )
+        return size, digest.hexdigest()
+
+    # -- presigned -------------------------------------------------------------------------------------
+
+    def presign(self, filename: str, size: Any) -> PresignedUpload:
+        """A pending record and a presigned POST for it (S3), or a signed token for the local equivalent."""
+        if not isinstance(filename, str) or not filename.strip():
+            raise UploadError("`filename` must be a non-empty string.", code="INVALID_REQUEST")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise UploadError(
+                "`size` must be the file's size in bytes, a positive integer.", code="INVALID_REQUEST"
+            )
+        if size > self.limits.max_upload_bytes:
+            raise UploadTooLarge(
+                f"The file is {size:,} bytes; uploads are limited to {self.limits.max_upload_bytes:,} bytes.",
+                limit=self.limits.max_upload_bytes,
+            )
+        doc = self._new_record(filename, via="presigned", declared_size=size)
+        expires = self.limits.presign_expires_seconds
+        expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires)).isoformat(timespec="seconds")
+        presigned_upload = getattr(self.blobs, "presigned_upload", None)
+        if presigned_upload is not None:
+            # S3 enforces the declared size itself (content-length-range), so the cap holds without us.
+            post = presigned_upload(doc["blob_key"], expires=expires, max_bytes=size)
+            log.info("upload presigned upload=%s size=%d store=s3", doc["_id"], size)
+            return PresignedUpload(public_record(doc), post["url"], dict(post["fields"]), expires_at)
+        token = self._signer.dumps({"id": doc["_id"], "max": size})
+        log.info("upload presigned upload=%s size=%d store=local", doc["_id"], size)
+        return PresignedUpload(public_record(doc), None, {"token": token}, expires_at, local=True)
+
+    def receive_presigned_local(self, upload_id: str, token: str, stream: IO[bytes]) -> dict[str, Any]:
+        """The local stand-in for S3's presigned POST: check the token, then stream the file to the blob."""
+        doc = self.get(upload_id)
+        try:
+            claims = self._signer.loads(token or "", max_age=self.limits.presign_expires_seconds)
+        except SignatureExpired:
+            raise UploadTokenInvalid(
+                "The upload token has expired; ask for a new presigned upload."
+            ) from None
+        except BadSignature:
+            raise UploadTokenInvalid("The upload token is not valid for this upload.") from None
+        if not isinstance(claims, dict) or claims.get("id") != upload_id:
+            raise UploadTokenInvalid("The upload token is not valid for this upload.")
+        if doc["state"] != "pending":
+            raise Conflict(f"Upload {upload_id} is already complete.", code="UPLOAD_ALREADY_COMPLETE")
+        limit = int(claims["max"])
+
+        def too_large(_: int | None) -> UploadTooLarge:
+            return UploadTooLarge(
+                f"The file is larger than the {limit:,} bytes declared when the upload was presigned.",
+                limit=limit,
+            )
+
+        self._store_stream(doc["blob_key"], stream, limit, too_large)
+        log.info("upload received upload=%s via=presigned-local", upload_id)
+        return public_record(doc)
+
+    def complete(self, upload_id: str) -> dict[str, Any]:
+        """Check the presigned upload's object arrived and record its size; repeating it is harmless."""
+        doc = self.get(upload_id)
+        if doc["state"] == "ready":
+            return public_record(doc)
+        if not self.blobs.exists(doc["blob_key"]):
+            raise UploadNotReady(
+                f"The file for upload {upload_id} has not arrived in storage; send it to the presigned URL "
+                "first, then call complete.",
+            )
+        size = self.blobs.size(doc["blob_key"])
+        if size > self.limits.max_upload_bytes or size == 0:
+            self.blobs.delete(doc["blob_key"])
+            raise UploadTooLarge(
+                f"The uploaded object is {size:,} bytes, outside the allowed range; it was removed."
+            )
+        # A presigned object is not re-read to hash it: that would pull gigabytes through the web tier.
+        ready = self._mark_ready(upload_id, size, doc.get("sha256"))
+        log.info("upload completed upload=%s size=%d", upload_id, size)
+        return public_record(ready)
+
+    # -- preview ---------------------------------------------------------------------------------------
+
+    def preview(
+        self,
+        upload_id: str,
+        *,
+        format: str | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        sheet: str | int | None = None,
+        rows: int = PREVIEW_ROWS,
+    ) -> dict[str, Any]:
+        """Columns with inferred types, sample rows, and what was detected (format, encoding, delimiter...)."""
+        doc = self.get(upload_id)
+        if doc["state"] != "ready":
+            raise UploadNotReady(f"Upload {upload_id} is not complete yet; call complete first.")
+        options = ReadOptions(
+            format=format,
+            encoding=encoding,
+            delimiter=delimiter,
+            sheet=sheet,
+            allow_pickle=self.limits.allow_pickle,
+        )
+        with self._preview_copy(doc, format) as (path, partial):
+            info, table = read_sample(path, options, rows=rows)
+        columns = []
+        for name in info.columns:
+            if name in table.column_names:
+                columns.append(infer_column(table.column(name), name=name).to_dict())
+            else:
+                columns.append({"name": name, "kind": "empty"})
+        warnings = list(info.warnings)
+        if partial:
+            warnings.append(
+                f"The preview read the first {self.limits.preview_head_bytes:,} bytes of {doc['size']:,}."
+            )
+        return {
+            "upload": public_record(doc),
+            "format": info.format,
+            "encoding": info.encoding,
+            "encoding_confidence": info.encoding_confidence,
+            "delimiter": info.delimiter,
+            "sheet": info.sheet,
+            "sheet_names": list(info.sheet_names),
+            "columns": columns,
+            "rows": _json_rows(table),
+            "warnings": warnings,
+        }
+
+    @contextmanager
+    def _preview_copy(self, doc: Mapping[str, Any], fmt: str | None) -> Iterator[tuple[Path, bool]]:
+        """A local file to preview from: the head of a large text file, else the whole blob."""
+        key = doc["blob_key"]
+        name = Path(key).name
+        with self.blobs.open_read(key) as source:
+            head = source.read(self.limits.preview_head_bytes + 1)
+        if len(head) <= self.limits.preview_head_bytes:
+            with _temporary_file(name, head) as path:  # the head is the whole file
+                yield path, False
+        elif (fmt or detect_format(name, head[:4096])) in PREVIEW_HEAD_FORMATS:
+            with _temporary_file(name, _whole_lines(head[: self.limits.preview_head_bytes])) as path:
+                yield path, True
+        else:
+            with self.blobs.local_copy(key) as path:  # Excel, Parquet, JSON arrays need the whole file
+                yield path, False
+
+    # -- housekeeping ----------------------------------------------------------------------------------
+
+    def sweep_stale(self, older_than: dt.timedelta, now: dt.datetime | None = None) -> int:
+        """Delete pending uploads (and any partial blob) older than `older_than`; returns how many."""
+        now = now or dt.datetime.now(dt.UTC)
+        cutoff = (now - older_than).isoformat(timespec="seconds").replace("+00:00", "Z")
+        removed = 0
+        for doc in self.store.iter_all(prefix="upl-"):
+            if doc.get("state") != "pending" or (doc.get("created_at") or "") >= cutoff:
+                continue
+            if self.store.get(doc["_id"]).get("state") != "pending":
+                continue  # completed since the listing
+            self.blobs.delete(doc["blob_key"])
+            try:
+                self.store.delete(doc["_id"])
+            except (NotFound, Conflict):
+                continue  # completed or removed by someone else meanwhile
+            removed += 1
+            log.info("upload swept upload=%s created_at=%s", doc["_id"], doc.get("created_at"))
+        return removed
+
+
+def _whole_lines(data: bytes) -> bytes:
+    """Cut a text head after its last complete line (UTF-16 aware), so no row is half there."""
+    if data.startswith(b"\xff\xfe"):
+        cut = data.rfind(b"\n\x00")
+        return data[: cut + 2] if cut > 0 and cut % 2 == 0 else data
+    if data.startswith(b"\xfe\xff"):
+        cut = data.rfind(b"\x00\n")
+        return data[: cut + 2] if cut > 0 and cut % 2 == 0 else data
+    cut = data.rfind(b"\n")
+    return data[: cut + 1] if cut > 0 else data
+
+
+@contextmanager
+def _temporary_file(name: str, data: bytes) -> Iterator[Path]:
+    """Bytes in a private temp file named like the upload (readers use the extension as a hint)."""
+    with tempfile.TemporaryDirectory(prefix="dms-preview-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        yield path
+
+
+def _json_value(value: Any) -> Any:
+    """A sample cell as JSON: numbers and text as they are, everything else as its text."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, (dt.date, dt.time, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def _json_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """The sample rows as JSON objects, with the source row number under `__row__`."""
+    names = table.column_names
+    out = []
+    for row in table.to_pylist():
+        out.append({name: _json_value(row.get(name)) for name in names})
+    return out
+
+
+__all__ = [
+    "ROW_COLUMN",
+    "PresignedUpload",
+    "UploadError",
+    "UploadLimits",
+    "UploadNotReady",
+    "UploadTokenInvalid",
+    "UploadTooLarge",
+    "Uploads",
+    "check_upload_id",
+    "display_filename",
+    "public_record",
+    "safe_filename",
+]

@@ -1,0 +1,101 @@
+"""Credentials, sessions and their expiry: what OAuth and SOAP login hand out and REST calls present."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from localorg.errors import session_invalid
+from localorg.store import ORG_ID
+
+DEFAULT_SESSION_TTL = 2 * 60 * 60
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The single integration user of a localorg and its connected app."""
+
+    username: str = "dms@localorg.test"
+    password: str = "localorg"
+    security_token: str = ""
+    client_id: str = "localorg"
+    client_secret: str = "localorg-secret"
+
+    @classmethod
+    def from_env(cls) -> Credentials:
+        """Defaults, overridden by LOCALORG_USERNAME/PASSWORD/SECURITY_TOKEN/CLIENT_ID/CLIENT_SECRET."""
+        default = cls()
+        return cls(
+            username=os.environ.get("LOCALORG_USERNAME", default.username),
+            password=os.environ.get("LOCALORG_PASSWORD", default.password),
+            security_token=os.environ.get("LOCALORG_SECURITY_TOKEN", default.security_token),
+            client_id=os.environ.get("LOCALORG_CLIENT_ID", default.client_id),
+            client_secret=os.environ.get("LOCALORG_CLIENT_SECRET", default.client_secret),
+        )
+
+    def check_password(self, username: str, password: str) -> str:
+        """'ok', 'needs_token' (right password, token missing) or 'invalid'."""
+        if not hmac.compare_digest(username.lower(), self.username.lower()):
+            return "invalid"
+        if hmac.compare_digest(password, self.password + self.security_token):
+            return "ok"
+        if self.security_token and hmac.compare_digest(password, self.password):
+            return "needs_token"
+        return "invalid"
+
+    def check_client(self, client_id: str, client_secret: str) -> bool:
+        """Whether a connected-app key and secret match."""
+        return hmac.compare_digest(client_id, self.client_id) and hmac.compare_digest(
+            client_secret, self.client_secret
+        )
+
+    def sign(self, identity_url: str, issued_at: str) -> str:
+        """The OAuth response signature: base64 HMAC-SHA256 of id + issued_at keyed by the client secret."""
+        digest = hmac.new(self.client_secret.encode(), (identity_url + issued_at).encode(), hashlib.sha256)
+        return base64.b64encode(digest.digest()).decode()
+
+
+class SessionRegistry:
+    """Live sessions by token, each with an expiry; revocable all at once for fault tests."""
+
+    def __init__(self, ttl_seconds: int = DEFAULT_SESSION_TTL) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._expiry: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        """A new session id shaped like Salesforce's: ORGID!random."""
+        token = f"{ORG_ID[:15]}!AQ" + secrets.token_urlsafe(72).replace("-", "a").replace("_", "b")
+        with self._lock:
+            self._expiry[token] = time.monotonic() + self.ttl_seconds
+        return token
+
+    def check(self, authorization: str | None) -> str:
+        """The token of a valid `Bearer`/`OAuth` Authorization header, else the 401 error."""
+        if not authorization:
+            raise session_invalid()
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() not in {"bearer", "oauth"} or not token:
+            raise session_invalid()
+        token = token.strip()
+        with self._lock:
+            expiry = self._expiry.get(token)
+            if expiry is None:
+                raise session_invalid()
+            if expiry < time.monotonic():
+                del self._expiry[token]
+                raise session_invalid()
+        return token
+
+    def expire_all(self) -> int:
+        """Invalidate every session now; returns how many there were."""
+        with self._lock:
+            count = len(self._expiry)
+            self._expiry.clear()
+        return count

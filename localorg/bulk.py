@@ -1,0 +1,603 @@
+"""Bulk API 2.0 ingest: jobs, streamed CSV uploads, background processing and result files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from localorg.errors import JobFailure, SalesforceError, not_found
+from localorg.faults import FaultInjector
+from localorg.schema import Field, SObjectType
+from localorg.store import KEEP, RelationshipColumn, RowBatch, Store, WriteOptions
+from localorg.values import format_datetime, make_converter
+
+log = logging.getLogger(__name__)
+
+DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
+LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
+OPERATIONS = {"insert", "update", "upsert", "delete", "hardDelete"}
+TERMINAL_STATES = {"JobComplete", "Failed", "Aborted"}
+MAX_UPLOAD_BYTES = 150 * 1024 * 1024
+CHUNK_ROWS = 10_000
+_COPY_BLOCK = 1024 * 1024
+_PLAIN_TEXT_TYPES = {"string", "textarea", "phone", "url", "combobox", "encryptedstring", "base64", "anyType"}
+_MEMO_TYPES = {"date", "datetime", "boolean", "picklist", "multipicklist", "time"}
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+def bulk_error(code: str, message: str, status: int = 400) -> SalesforceError:
+    """An error of the Bulk API 2.0 resources (same list shape as REST)."""
+    return SalesforceError(code, message, status=status)
+
+
+@dataclass
+class IngestJob:
+    """One Bulk API 2.0 ingest job and its counters."""
+
+    id: str
+    operation: str
+    object: str
+    external_id_field: str | None
+    column_delimiter: str
+    line_ending: str
+    api_version: str
+    created_by: str
+    created_date: str
+    system_modstamp: str
+    state: str = "Open"
+    processed: int = 0
+    failed: int = 0
+    total_processing_ms: int = 0
+    error_message: str | None = None
+    uploads: list[str] = field(default_factory=list)
+    rows_consumed: int = 0
+    abort_requested: bool = False
+
+    def info(self, with_counters: bool = True) -> dict[str, Any]:
+        """The JobInfo JSON Salesforce returns."""
+        info: dict[str, Any] = {
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.object,
+            "createdById": self.created_by,
+            "createdDate": self.created_date,
+            "systemModstamp": self.system_modstamp,
+            "state": self.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(self.api_version),
+            "jobType": "V2Ingest",
+            "contentUrl": f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches",
+            "lineEnding": self.line_ending,
+            "columnDelimiter": self.column_delimiter,
+        }
+        if self.external_id_field:
+            info["externalIdFieldName"] = self.external_id_field
+        if with_counters:
+            info.update({
+                "numberRecordsProcessed": self.processed,
+                "numberRecordsFailed": self.failed,
+                "retries": 0,
+                "totalProcessingTime": self.total_processing_ms,
+                "apiActiveProcessingTime": self.total_processing_ms,
+                "apexProcessingTime": 0,
+            })
+        if self.error_message:
+            info["errorMessage"] = self.error_message
+        return info
+
+    def to_record(self) -> str:
+        """JSON kept in the database to survive restarts."""
+        data = {k: v for k, v in self.__dict__.items() if k != "abort_requested"}
+        return json.dumps(data)
+
+
+class ColumnPlan:
+    """How each CSV column of an upload becomes a field value, checked once per upload."""
+
+    def __init__(self, store: Store, obj: SObjectType, job: IngestJob, header: list[str]) -> None:
+        self.obj = obj
+        self.job = job
+        self.header = header
+        self.id_column: int | None = None
+        self.fields: list[tuple[int, Field]] = []
+        self.relationships: list[tuple[int, Field, SObjectType, Field]] = []
+        seen: set[str] = set()
+        prefixes = store.reference_prefixes
+        for index, raw_name in enumerate(header):
+            name = raw_name.strip()
+            if not name:
+                raise JobFailure(f"InvalidBatch : Field name not found : {raw_name!r} (empty column name)")
+            if name.lower() in seen:
+                raise JobFailure(f"InvalidBatch : Duplicate field name: {name}")
+            seen.add(name.lower())
+            if "." in name:
+                self.relationships.append((index, *self._relationship(store, name)))
+                continue
+            fld = obj.field(name)
+            if fld is None or not fld.stored:
+                raise JobFailure(f"InvalidBatch : Field name not found : {name}")
+            if fld.name == "Id" and (job.operation != "insert"):
+                self.id_column = index
+                continue
+            self.fields.append((index, fld))
+        if job.operation in {"update", "delete", "hardDelete"} and self.id_column is None:
+            raise JobFailure("InvalidBatch : Field name not found : Id")
+        if job.operation in {"delete", "hardDelete"}:
+            self.fields, self.relationships = [], []
+        if job.operation == "upsert" and job.external_id_field and job.external_id_field.lower() != "id":
+            if job.external_id_field.lower() not in seen:
+                raise JobFailure(f"InvalidBatch : Field name not found : {job.external_id_field}")
+        self.converters = {fld.name: make_converter(fld, False, prefixes) for _, fld in self.fields}
+
+    def _relationship(self, store: Store, name: str) -> tuple[Field, SObjectType, Field]:
+        relationship_name, _, target_field_name = name.partition(".")
+        relationship_name = relationship_name.split(":")[0]
+        reference = self.obj.relationship(relationship_name)
+        if reference is None or not reference.reference_to:
+            raise JobFailure(f"InvalidBatch : Field name not found : {name}")
+        target = store.schema.get(reference.reference_to[0])
+        if target is None:
+            raise JobFailure(f"InvalidBatch : Field name not found : {name}")
+        target_field = target.field(target_field_name)
+        if target_field is None or not (target_field.external_id or target_field.id_lookup):
+            raise JobFailure(
+                f"InvalidBatch : The relationship field {name} must refer to an external id or idLookup field"
+            )
+        return reference, target, target_field
+
+    def to_batch(self, rows: list[list[str]]) -> RowBatch:
+        """Convert CSV rows into a RowBatch: '' means no value, #N/A means null."""
+        size = len(rows)
+        batch = RowBatch(size=size)
+        errors = batch.errors
+        width = len(self.header)
+        for i, row in enumerate(rows):
+            if len(row) != width:
+                errors[i] = SalesforceError(
+                    "INVALID_FIELD", f"Row has {len(row)} columns but the header has {width}"
+                )
+                rows[i] = (row + [""] * width)[:width]
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+        if self.id_column is not None:
+            batch.ids = [KEEP if v == "" else v for v in columns[self.id_column]]
+        for index, fld in self.fields:
+            batch.columns[fld.name] = self._convert(fld, columns[index], errors)
+        for index, reference, target, target_field in self.relationships:
+            values = [KEEP if v == "" else (None if v == "#N/A" else v) for v in columns[index]]
+            batch.relationships.append(RelationshipColumn(reference, target, target_field, values))
+        return batch
+
+    def _convert(self, fld: Field, raw: tuple[str, ...], errors: list[SalesforceError | None]) -> list[Any]:
+        if fld.type in _PLAIN_TEXT_TYPES and (not fld.length or max(map(len, raw), default=0) <= fld.length):
+            # Nothing to check value by value: every value fits.
+            return [KEEP if v == "" else (None if v == "#N/A" else v) for v in raw]
+        convert = self.converters[fld.name]
+        memo: dict[str, Any] | None = {} if fld.type in _MEMO_TYPES else None
+        out: list[Any] = [KEEP] * len(raw)
+        for i, value in enumerate(raw):
+            if value == "":
+                continue
+            if value == "#N/A":
+                out[i] = None
+                continue
+            if memo is not None and value in memo:
+                cached = memo[value]
+                if isinstance(cached, SalesforceError):
+                    if errors[i] is None:
+                        errors[i] = cached
+                else:
+                    out[i] = cached
+                continue
+            try:
+                converted = convert(value)
+            except SalesforceError as exc:
+                if memo is not None:
+                    memo[value] = exc
+                if errors[i] is None:
+                    errors[i] = exc
+                continue
+            if memo is not None:
+                memo[value] = converted
+            out[i] = converted
+        return out
+
+
+class BulkIngest:
+    """All ingest jobs of the org, their files, and the worker that processes them in order."""
+
+    def __init__(self, store: Store, jobs_dir: Path, faults: FaultInjector) -> None:
+        self.store = store
+        self.jobs_dir = jobs_dir
+        self.faults = faults
+        self.jobs: dict[str, IngestJob] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._load_jobs()
+        self._worker = threading.Thread(target=self._work, name="localorg-bulk", daemon=True)
+        self._worker.start()
+
+    # ---- job lifecycle --------------------------------------------------------------------------------
+
+    def _load_jobs(self) -> None:
+        with self.store.lock:
+            rows = self.store.conn.execute("SELECT info FROM _lo_jobs").fetchall()
+        for (text,) in rows:
+            job = IngestJob(**json.loads(text))
+            if job.state == "InProgress":
+                job.state = "Failed"
+                job.error_message = "localorg restarted while the job was in progress"
+            self.jobs[job.id] = job
+            if job.state == "UploadComplete":
+                self._queue.put(job.id)
+
+    def _save(self, job: IngestJob) -> None:
+        job.system_modstamp = _now()
+        with self.store.lock:
+            self.store.conn.execute("INSERT OR REPLACE INTO _lo_jobs (id, info) VALUES (?, ?)",
+                                    (job.id, job.to_record()))
+
+    def create(self, body: Any, version: str, user_id: str) -> IngestJob:
+        """Create an Open job from the JSON body of POST jobs/ingest."""
+        if not isinstance(body, dict):
+            raise bulk_error("INVALIDJOB", "The request body must be a JSON object")
+        operation = body.get("operation")
+        if operation not in OPERATIONS:
+            raise bulk_error("INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
+        object_name = body.get("object")
+        obj = self.store.schema.get(object_name) if isinstance(object_name, str) else None
+        if obj is None:
+            raise bulk_error("INVALIDJOB", f"InvalidJob : Unable to find object: {object_name}")
+        content_type = body.get("contentType", "CSV")
+        if content_type != "CSV":
+            raise bulk_error("INVALIDJOB", f"InvalidJob : Invalid content type: {content_type}; only CSV")
+        delimiter = body.get("columnDelimiter", "COMMA")
+        if delimiter not in DELIMITERS:
+            raise bulk_error("INVALIDJOB", f"InvalidJob : Invalid column delimiter: {delimiter}")
+        line_ending = body.get("lineEnding", "LF")
+        if line_ending not in LINE_ENDINGS:
+            raise bulk_error("INVALIDJOB", f"InvalidJob : Invalid line ending: {line_ending}")
+        external_id = body.get("externalIdFieldName")
+        if operation == "upsert":
+            if not isinstance(external_id, str) or not external_id:
+                raise bulk_error("INVALIDJOB", f"InvalidJob : External ID was blank for {obj.name}. "
+                                 "An External ID must be specified for upsert.")
+            key = obj.field(external_id)
+            if key is None or not (key.external_id or key.id_lookup):
+                raise bulk_error("INVALIDJOB", f"InvalidJob : Field {external_id} is not an External ID or "
+                                 f"idLookup field on {obj.name}")
+            external_id = key.name
+        else:
+            external_id = None
+        now = _now()
+        job_id = self.store.allocate_prefixed_ids("750", 1)[0]
+        job = IngestJob(id=job_id, operation=operation, object=obj.name, external_id_field=external_id,
+                        column_delimiter=delimiter, line_ending=line_ending, api_version=version,
+                        created_by=user_id, created_date=now, system_modstamp=now)
+        (self.jobs_dir / job_id).mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self.jobs[job_id] = job
+        self._save(job)
+        log.info("bulk job created job=%s object=%s operation=%s", job_id, obj.name, operation)
+        return job
+
+    def get(self, job_id: str) -> IngestJob:
+        """The job with this id, or NOT_FOUND."""
+        with self._lock:
+            job = self.jobs.get(job_id)
+        if job is None:
+            raise not_found()
+        return job
+
+    def upload(self, job_id: str, stream: IO[bytes], content_length: int | None) -> None:
+        """Stream one CSV upload to disk; several are allowed while the job is Open."""
+        job = self.get(job_id)
+        if job.state != "Open":
+            raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is not in the Open state", status=409)
+        if content_length is not None and content_length > MAX_UPLOAD_BYTES:
+            raise _too_large()
+        path = self.jobs_dir / job_id / f"upload-{len(job.uploads) + 1:04d}.csv"
+        written = 0
+        with path.open("wb") as out:
+            while True:
+                block = stream.read(_COPY_BLOCK)
+                if not block:
+                    break
+                written += len(block)
+                if written > MAX_UPLOAD_BYTES:
+                    out.close()
+                    path.unlink(missing_ok=True)
+                    raise _too_large()
+                out.write(block)
+        if written == 0:
+            path.unlink(missing_ok=True)
+            raise bulk_error("INVALIDBATCH", "InvalidBatch : The CSV upload is empty")
+        with self._lock:
+            job.uploads.append(path.name)
+        self._save(job)
+
+    def set_state(self, job_id: str, body: Any) -> IngestJob:
+        """PATCH a job's state to UploadComplete or Aborted."""
+        job = self.get(job_id)
+        wanted = body.get("state") if isinstance(body, dict) else None
+        with self._lock:
+            if wanted == "UploadComplete":
+                if job.state != "Open":
+                    raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state}, not Open")
+                job.state = "UploadComplete"
+                self._queue.put(job.id)
+            elif wanted == "Aborted":
+                if job.state in TERMINAL_STATES:
+                    raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state} and cannot be aborted")
+                job.abort_requested = True
+                if job.state != "InProgress":
+                    job.state = "Aborted"
+            else:
+                raise bulk_error("INVALIDJOBSTATE", f"Invalid state transition requested: {wanted}")
+        self._save(job)
+        return job
+
+    def delete(self, job_id: str) -> None:
+        """Delete a job that is not Open or InProgress, with its files."""
+        job = self.get(job_id)
+        if job.state in {"Open", "InProgress"}:
+            raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state} and cannot be deleted yet")
+        with self._lock:
+            self.jobs.pop(job_id, None)
+        with self.store.lock:
+            self.store.conn.execute("DELETE FROM _lo_jobs WHERE id = ?", (job_id,))
+        shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+
+    def list_jobs(self) -> list[IngestJob]:
+        """All jobs, oldest first."""
+        with self._lock:
+            return sorted(self.jobs.values(), key=lambda j: j.id)
+
+    def forget_all(self) -> None:
+        """Drop every job that is not being processed (used by reset)."""
+        with self._lock:
+            for job_id in [k for k, j in self.jobs.items() if j.state != "InProgress"]:
+                del self.jobs[job_id]
+                shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no job is queued or running (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy = any(j.state in {"UploadComplete", "InProgress"} for j in self.jobs.values())
+            if not busy:
+                return True
+            time.sleep(0.02)
+        return False
+
+    # ---- results ------------------------------------------------------------------------------------
+
+    def result_path(self, job_id: str, kind: str) -> Path:
+        """The successful/failed results file of a finished job."""
+        job = self.get(job_id)
+        if job.state not in TERMINAL_STATES:
+            raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state}; results are ready when it ends")
+        path = self.jobs_dir / job_id / f"{kind}.csv"
+        if not path.exists():
+            header = ["sf__Id", "sf__Created" if kind == "successful" else "sf__Error", *self._header(job)]
+            self._write_header(path, job, header)
+        return path
+
+    def unprocessed_rows(self, job_id: str) -> Iterator[bytes]:
+        """Stream the uploaded rows the job never got to, with their header."""
+        job = self.get(job_id)
+        if job.state not in TERMINAL_STATES:
+            raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state}; results are ready when it ends")
+        return self._unprocessed(job)
+
+    def _unprocessed(self, job: IngestJob) -> Iterator[bytes]:
+        delimiter = DELIMITERS[job.column_delimiter]
+        terminator = LINE_ENDINGS[job.line_ending]
+        header_written = False
+        position = 0
+        skip = job.rows_consumed
+        for name in job.uploads:
+            with (self.jobs_dir / job.id / name).open(encoding="utf-8-sig", newline="") as source:
+                reader = csv.reader(source, delimiter=delimiter)
+                try:
+                    header = next(reader)
+                except (StopIteration, csv.Error):
+                    continue
+                buffer = io.StringIO()
+                writer = csv.writer(buffer, delimiter=delimiter, lineterminator=terminator)
+                if not header_written:
+                    writer.writerow(header)
+                    header_written = True
+                try:
+                    for row in reader:
+                        if not row:
+                            continue
+                        if position >= skip:
+                            writer.writerow(row)
+                        position += 1
+                        if buffer.tell() > _COPY_BLOCK:
+                            yield buffer.getvalue().encode()
+                            buffer.seek(0)
+                            buffer.truncate()
+                except csv.Error:
+                    pass
+                yield buffer.getvalue().encode()
+        if not header_written:
+            yield b""
+
+    def _header(self, job: IngestJob) -> list[str]:
+        for name in job.uploads:
+            with (self.jobs_dir / job.id / name).open(encoding="utf-8-sig", newline="") as source:
+                try:
+                    return next(csv.reader(source, delimiter=DELIMITERS[job.column_delimiter]))
+                except (StopIteration, csv.Error, UnicodeDecodeError):
+                    continue
+        return []
+
+    def _write_header(self, path: Path, job: IngestJob, header: list[str]) -> None:
+        with path.open("w", encoding="utf-8", newline="") as out:
+            csv.writer(out, delimiter=DELIMITERS[job.column_delimiter],
+                       lineterminator=LINE_ENDINGS[job.line_ending]).writerow(header)
+
+    # ---- processing ---------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            with self._lock:
+                job = self.jobs.get(job_id)
+            if job is None or job.state != "UploadComplete":
+                continue
+            try:
+                self._process(job)
+            except Exception as exc:  # a worker that dies would silently stall every later job
+                log.exception("bulk job crashed job=%s", job_id)
+                job.state = "Failed"
+                job.error_message = f"InternalServerError : {exc}"
+                self._save(job)
+
+    def stop(self) -> None:
+        """Stop the worker after the current job."""
+        self._queue.put(None)
+
+    def _process(self, job: IngestJob) -> None:
+        started = time.monotonic()
+        job.state = "InProgress"
+        self._save(job)
+        obj = self.store.schema.get(job.object)
+        directory = self.jobs_dir / job.id
+        delimiter = DELIMITERS[job.column_delimiter]
+        terminator = LINE_ENDINGS[job.line_ending]
+        results_header: list[str] | None = None
+        try:
+            if obj is None:
+                raise JobFailure(f"InvalidJob : Unable to find object: {job.object}")
+            if not job.uploads:
+                raise JobFailure("InvalidBatch : No data was uploaded for this job")
+            with (directory / "successful.csv").open("w", encoding="utf-8", newline="") as ok_file, \
+                    (directory / "failed.csv").open("w", encoding="utf-8", newline="") as bad_file:
+                ok_writer = csv.writer(ok_file, delimiter=delimiter, lineterminator=terminator)
+                bad_writer = csv.writer(bad_file, delimiter=delimiter, lineterminator=terminator)
+                for name in job.uploads:
+                    path = directory / name
+                    self._check_line_ending(path, job)
+                    with path.open(encoding="utf-8-sig", newline="") as source:
+                        reader = csv.reader(source, delimiter=delimiter, strict=False)
+                        header = self._read_header(reader, name)
+                        plan = ColumnPlan(self.store, obj, job, header)
+                        if results_header is None:
+                            results_header = header
+                            ok_writer.writerow(["sf__Id", "sf__Created", *header])
+                            bad_writer.writerow(["sf__Id", "sf__Error", *header])
+                        for rows in _chunks(reader, name):
+                            if job.abort_requested:
+                                raise _Aborted()
+                            self._process_chunk(job, obj, plan, rows, ok_writer, bad_writer)
+                            job.total_processing_ms = int((time.monotonic() - started) * 1000)
+            job.state = "JobComplete"
+        except _Aborted:
+            job.state = "Aborted"
+        except JobFailure as failure:
+            job.state = "Failed"
+            job.error_message = str(failure)
+        job.total_processing_ms = int((time.monotonic() - started) * 1000)
+        self._save(job)
+        log.info("bulk job finished job=%s state=%s processed=%d failed=%d ms=%d", job.id, job.state,
+                 job.processed, job.failed, job.total_processing_ms)
+
+    def _check_line_ending(self, path: Path, job: IngestJob) -> None:
+        with path.open("rb") as source:
+            first = source.readline(64 * 1024 * 1024)
+        if first.endswith(b"\r\n") and job.line_ending == "LF" or (
+            first.endswith(b"\n") and not first.endswith(b"\r\n") and job.line_ending == "CRLF"
+        ):
+            raise JobFailure(
+                f"ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is "
+                f"{job.line_ending}"
+            )
+
+    @staticmethod
+    def _read_header(reader: Any, name: str) -> list[str]:
+        try:
+            return list(next(reader))
+        except StopIteration:
+            raise JobFailure(f"InvalidBatch : {name} has no header row") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise JobFailure(f"InvalidBatch : Failed to parse CSV header of {name}: {exc}") from None
+
+    def _process_chunk(self, job: IngestJob, obj: SObjectType, plan: ColumnPlan, rows: list[list[str]],
+                       ok_writer: Any, bad_writer: Any) -> None:
+        originals = [list(r) for r in rows] if any(len(r) != len(plan.header) for r in rows) else rows
+        batch = plan.to_batch(rows)
+        failing = None
+        if self.faults.has_row_faults():
+            api_path = f"/jobs/ingest/{job.id}"
+            full_path = f"/services/data/v{job.api_version}{api_path}"
+
+            def failing(count: int) -> set[int]:
+                return self.faults.failing_rows(full_path, api_path, count)
+
+        options = WriteOptions(user_id=job.created_by, external_id_field=job.external_id_field,
+                               failing_rows=failing)
+        results = self.store.write(obj, job.operation, batch, options)
+        ids = batch.ids
+        ok_rows = []
+        bad_rows = []
+        for i, result in enumerate(results):
+            if result.error is None:
+                ok_rows.append([result.id, "true" if result.created else "false", *originals[i]])
+            else:
+                given_id = ids[i] if ids is not None and ids[i] is not KEEP else ""
+                bad_rows.append([given_id, result.error.bulk_error(), *originals[i]])
+        ok_writer.writerows(ok_rows)
+        bad_writer.writerows(bad_rows)
+        with self._lock:
+            job.processed += len(results)
+            job.failed += len(bad_rows)
+            job.rows_consumed += len(results)
+
+
+class _Aborted(Exception):
+    """The job was aborted between two chunks."""
+
+
+def _chunks(reader: Any, name: str) -> Iterator[list[list[str]]]:
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            if not row:
+                continue  # a blank line, e.g. a trailing newline
+            rows.append(row)
+            if len(rows) >= CHUNK_ROWS:
+                yield rows
+                rows = []
+    except csv.Error as exc:
+        raise JobFailure(f"InvalidBatch : Failed to parse CSV in {name} at line {reader.line_num}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise JobFailure(f"InvalidBatch : {name} is not valid UTF-8: {exc}") from None
+    if rows:
+        yield rows
+
+
+def _too_large() -> SalesforceError:
+    return bulk_error("EXCEEDED_QUOTA", "Exceeded max file size of 150 MB for a single upload. Split the data "
+                      "into several uploads or jobs.", status=400)
+
+
+def _now() -> str:
+    return format_datetime(datetime.now(UTC))

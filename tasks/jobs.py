@@ -1,0 +1,78 @@
+"""The job tasks: thin and named; they call the pipeline and own only retry and timeout policy."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from celery_holder import celery
+from dms.clients import current_services
+from dms.clients.salesforce import SalesforceTransientError
+from dms.errors import DMSError
+from dms.pipeline.jobs import Pipeline
+from dms.pipeline.load import ChunkBusy, StillProcessing, fail_chunk, load_chunk
+from dms.pipeline.plan import plan_job, rebuild_chunk
+
+log = logging.getLogger(__name__)
+
+
+def pipeline() -> Pipeline:
+    """The pipeline bound to this worker's services, enqueueing on the same broker."""
+    services = current_services()
+    return Pipeline(services, enqueue=lambda name, args: celery.send_task(name, args=args))
+
+
+def backoff(retries: int, base: float = 5.0, cap: float = 300.0) -> float:
+    """Exponential backoff with jitter, in seconds."""
+    return min(cap, base * 2**retries) * (0.5 + random.random() / 2)
+
+
+@celery.task(name="dms.plan_job", bind=True, max_retries=8)
+def plan_job_task(self: Any, job_id: str) -> str:
+    """Read, map, validate and stage a job's rows; enqueue its chunk loads."""
+    p = pipeline()
+    try:
+        return plan_job(p, job_id)
+    except SalesforceTransientError as exc:
+        log.warning("plan waits for salesforce job=%s retries=%d", job_id, self.request.retries)
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    except SoftTimeLimitExceeded:
+        p.fail(
+            job_id,
+            "PLAN_TIMEOUT",
+            "Planning took longer than the task time limit; split the file or raise it.",
+        )
+        return "failed"
+
+
+@celery.task(name="dms.load_chunk", bind=True, max_retries=None)
+def load_chunk_task(self: Any, job_id: str, index: int) -> str:
+    """Load one staged chunk into Salesforce (idempotent under redelivery)."""
+    p = pipeline()
+    lease = float(p.settings["TASK_SOFT_TIME_LIMIT"])
+    lease = min(lease, float(self.app.conf.task_soft_time_limit or lease))
+    try:
+        return load_chunk(
+            p, job_id, index, lease_seconds=lease, rebuild=lambda job, i: rebuild_chunk(p, job, i)
+        )
+    except (ChunkBusy, StillProcessing) as exc:
+        # Not an error: another delivery holds the chunk, or Salesforce is still working. Look again later
+        # rather than holding a worker.
+        raise self.retry(
+            exc=exc, countdown=min(60.0, 2.0 + 2 * self.request.retries), max_retries=500
+        ) from exc
+    except SalesforceTransientError as exc:
+        if self.request.retries >= 8:
+            fail_chunk(p, job_id, index, exc.code, exc.message)
+            return "failed"
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    except SoftTimeLimitExceeded:
+        raise self.retry(countdown=5, max_retries=500) from None
+    except DMSError as exc:
+        # A permanent problem with this chunk (e.g. Salesforce refused the job): its rows fail with the reason;
+        # the rest of the job goes on.
+        fail_chunk(p, job_id, index, exc.code, exc.message)
+        return "failed"

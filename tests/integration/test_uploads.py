@@ -1,0 +1,262 @@
+"""Uploads for real: inline and presigned (local signed endpoint, and S3 through moto_server), then preview."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import openpyxl
+import pytest
+import requests
+
+from dms.clients.blobstore import LocalBlobStore
+from dms.clients.docstore import DocumentStore
+from dms.uploads import UploadLimits, Uploads, UploadTooLarge, safe_filename
+from factories.flask_instance import create_app
+
+LEGACY_CSV = "Name;Amount;Joined\nMüller;1.234,50;31/12/2024\nZoë;12,00;01/02/2023\n".encode("cp1252")
+
+
+def upload(client: Any, data: bytes, filename: str = "export.csv") -> Any:
+    return client.post(
+        "/api/v1/uploads", data={"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data"
+    )
+
+
+@pytest.fixture(scope="module")
+def small_cap_client(stack_env: dict[str, str]) -> Any:
+    """A web app whose inline cap is 1,000 bytes (the real one is API Gateway's 10 MB)."""
+    return create_app(
+        {"TESTING": True, "MAX_INLINE_UPLOAD_BYTES": 1000, "MAX_UPLOAD_BYTES": 5000}
+    ).test_client()
+
+
+@pytest.fixture(scope="module")
+def s3_bucket(sqs_endpoint: str, stack_env: dict[str, str]) -> str:
+    """A bucket on moto_server (the same server speaks SQS and S3)."""
+    bucket = f"dms-test-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", region_name="us-east-1", endpoint_url=sqs_endpoint).create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture(scope="module")
+def s3_client(stack_env: dict[str, str], sqs_endpoint: str, s3_bucket: str) -> Any:
+    """A web app whose blob store is S3 (moto), with a tiny preview head to exercise partial previews."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "BLOB_STORE_URL": f"s3://{s3_bucket}/blobs",
+            "S3_ENDPOINT_URL": sqs_endpoint,
+            "UPLOAD_PREVIEW_HEAD_BYTES": 2000,
+        }
+    )
+    return app.test_client()
+
+
+def test_inline_upload_is_stored_whole_and_recorded_ready(client: Any, app: Any) -> None:
+    response = upload(client, LEGACY_CSV, "legacy export.csv")
+    assert response.status_code == 201, response.json
+    record = response.json
+    assert response.headers["Location"] == f"/api/v1/uploads/{record['id']}"
+    assert record["state"] == "ready" and record["via"] == "inline"
+    assert record["size"] == len(LEGACY_CSV)
+    assert record["sha256"] == hashlib.sha256(LEGACY_CSV).hexdigest()
+    assert record["filename"] == "legacy export.csv"
+    assert record["blob_key"] == f"uploads/{record['id']}/legacy_export.csv"
+    with app.extensions["dms"].blobs.open_read(record["blob_key"]) as stored:
+        assert stored.read() == LEGACY_CSV
+    assert client.get(f"/api/v1/uploads/{record['id']}").json == record
+
+
+def test_preview_detects_encoding_delimiter_and_column_types(client: Any) -> None:
+    upload_id = upload(client, LEGACY_CSV).json["id"]
+    preview = client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    assert preview["format"] == "csv"
+    assert preview["delimiter"] == ";"
+    assert preview["encoding"] == "cp1252"
+    kinds = {column["name"]: column["kind"] for column in preview["columns"]}
+    assert kinds == {"Name": "text", "Amount": "number", "Joined": "date"}
+    joined = next(column for column in preview["columns"] if column["name"] == "Joined")
+    assert joined["format"] == "%d/%m/%Y"
+    assert [row["Name"] for row in preview["rows"]] == ["Müller", "Zoë"]
+    assert [row["__row__"] for row in preview["rows"]] == [1, 2]
+
+
+def test_preview_options_override_detection(client: Any) -> None:
+    upload_id = upload(client, b"a|b\n1|2\n", "pipes.txt").json["id"]
+    as_comma = client.get(f"/api/v1/uploads/{upload_id}/preview?delimiter=comma").json
+    assert [column["name"] for column in as_comma["columns"]] == ["a|b"]
+    detected = client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    assert [column["name"] for column in detected["columns"]] == ["a", "b"]
+
+
+def test_preview_rejects_an_unknown_encoding_with_a_stable_code(client: Any) -> None:
+    upload_id = upload(client, LEGACY_CSV).json["id"]
+    response = client.get(f"/api/v1/uploads/{upload_id}/preview?encoding=klingon-8")
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "BAD_OPTION"
+
+
+def test_excel_preview_lists_sheets_and_reads_the_one_asked_for(client: Any, tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.active.title = "Accounts"
+    book.active.append(["Id", "Name"])
+    book.active.append([1, "Acme"])
+    contacts = book.create_sheet("Contacts")
+    contacts.append(["Email"])
+    contacts.append(["a@example.com"])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    upload_id = upload(client, path.read_bytes(), "book.xlsx").json["id"]
+    first = client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    assert (first["format"], first["sheet"], first["sheet_names"]) == (
+        "excel",
+        "Accounts",
+        ["Accounts", "Contacts"],
+    )
+    second = client.get(f"/api/v1/uploads/{upload_id}/preview?sheet=1").json
+    assert second["sheet"] == "Contacts"
+    assert second["rows"][0]["Email"] == "a@example.com"
+
+
+def test_hostile_file_names_cannot_leave_the_upload_folder(client: Any) -> None:
+    for hostile in ("../../etc/passwd", "..\\..\\win.ini", "\x00evil\t.csv", "…" * 500 + ".csv"):
+        record = upload(client, b"a,b\n1,2\n", hostile).json
+        prefix = f"uploads/{record['id']}/"
+        assert record["blob_key"].startswith(prefix)
+        name = record["blob_key"][len(prefix) :]
+        assert "/" not in name and "\\" not in name and not name.startswith(".")
+        assert len(name) <= 120 and len(record["filename"]) <= 120
+        assert "\x00" not in record["filename"] and "\n" not in record["filename"]
+    assert safe_filename("../../etc/passwd") == "passwd"
+    assert safe_filename("Données 2024.CSV") == "Donnees_2024.csv"
+    assert safe_filename("…" * 500 + ".csv").endswith(".csv")
+    assert safe_filename("...") == "upload"
+
+
+def test_inline_upload_over_the_cap_points_at_the_presigned_path(small_cap_client: Any) -> None:
+    response = upload(small_cap_client, b"x" * 200_000)
+    assert response.status_code == 413
+    error = response.json["error"]
+    assert error["code"] == "UPLOAD_TOO_LARGE"
+    assert "/api/v1/uploads/presign" in error["message"]
+
+
+def test_stream_over_the_cap_leaves_no_blob_and_no_ready_record(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Without a Content-Length (chunked bodies) only the copy loop sees the size: check it directly.
+    app = create_app({"TESTING": True})
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    store: DocumentStore = app.extensions["dms"].store("uploads")
+    uploads = Uploads(blobs, store, UploadLimits(max_inline_bytes=1000, max_upload_bytes=5000), "secret")
+    with pytest.raises(UploadTooLarge):
+        uploads.receive_inline("big.csv", io.BytesIO(b"y" * 5000))
+    assert blobs.list("uploads/") == []
+
+
+def test_missing_and_empty_files_are_refused_clearly(client: Any) -> None:
+    missing = client.post("/api/v1/uploads", data={"other": "x"}, content_type="multipart/form-data")
+    assert (missing.status_code, missing.json["error"]["code"]) == (400, "MISSING_FILE")
+    empty = upload(client, b"")
+    assert (empty.status_code, empty.json["error"]["code"]) == (400, "EMPTY_UPLOAD")
+
+
+def test_unknown_and_malformed_upload_ids_are_not_found(client: Any) -> None:
+    for upload_id in ("upl-20200101T000000000000Z-abcdef", "_all_docs", "upl-x'; DROP"):
+        response = client.get(f"/api/v1/uploads/{upload_id}")
+        assert response.status_code == 404
+        assert response.json["error"]["code"] == "UPLOAD_NOT_FOUND"
+
+
+def test_local_presigned_upload_then_complete_then_preview(client: Any) -> None:
+    presigned = client.post("/api/v1/uploads/presign", json={"filename": "big.csv", "size": len(LEGACY_CSV)})
+    assert presigned.status_code == 201
+    body = presigned.json
+    upload_id = body["upload"]["id"]
+    assert body["upload"]["state"] == "pending"
+    early = client.post(body["complete_url"])
+    assert (early.status_code, early.json["error"]["code"]) == (409, "UPLOAD_NOT_READY")
+
+    form = {**body["fields"], body["file_field"]: (io.BytesIO(LEGACY_CSV), "big.csv")}
+    sent = client.post(body["url"], data=form, content_type="multipart/form-data")
+    assert sent.status_code == 204, sent.json
+    done = client.post(body["complete_url"]).json
+    assert (done["state"], done["size"]) == ("ready", len(LEGACY_CSV))
+    assert client.post(body["complete_url"]).json == done  # completing twice is harmless
+    preview = client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    assert [column["name"] for column in preview["columns"]] == ["Name", "Amount", "Joined"]
+
+
+def test_local_presigned_upload_refuses_forged_tokens_and_undeclared_bytes(client: Any) -> None:
+    body = client.post("/api/v1/uploads/presign", json={"filename": "a.csv", "size": 10}).json
+    other = client.post("/api/v1/uploads/presign", json={"filename": "b.csv", "size": 10}).json
+    stolen = {"token": other["fields"]["token"], "file": (io.BytesIO(b"a,b\n1,2\n"), "a.csv")}
+    forged = client.post(body["url"], data=stolen, content_type="multipart/form-data")
+    assert (forged.status_code, forged.json["error"]["code"]) == (403, "UPLOAD_TOKEN_INVALID")
+    oversized = {**body["fields"], "file": (io.BytesIO(b"z" * 11), "a.csv")}
+    refused = client.post(body["url"], data=oversized, content_type="multipart/form-data")
+    assert (refused.status_code, refused.json["error"]["code"]) == (413, "UPLOAD_TOO_LARGE")
+    assert client.post(body["complete_url"]).status_code == 409
+
+
+def test_presign_validates_the_request(small_cap_client: Any) -> None:
+    for payload in ({"filename": "", "size": 10}, {"filename": "a.csv", "size": "10"}, {"filename": "a.csv"}):
+        response = small_cap_client.post("/api/v1/uploads/presign", json=payload)
+        assert (response.status_code, response.json["error"]["code"]) == (400, "INVALID_REQUEST"), payload
+    too_big = small_cap_client.post("/api/v1/uploads/presign", json={"filename": "a.csv", "size": 5001})
+    assert (too_big.status_code, too_big.json["error"]["code"]) == (413, "UPLOAD_TOO_LARGE")
+
+
+def test_s3_presigned_post_then_complete_then_preview(
+    s3_client: Any, sqs_endpoint: str, s3_bucket: str
+) -> None:
+    rows = "".join(f"{i},Name {i},2024-01-{1 + i % 28:02d}\n" for i in range(500))
+    data = ("Id,Name,Created\n" + rows).encode()
+    body = s3_client.post(
+        "/api/v1/uploads/presign", json={"filename": "accounts.csv", "size": len(data)}
+    ).json
+    assert body["url"].startswith(sqs_endpoint)
+    # A real multipart POST to S3 (moto), exactly as a browser sends it: the fields, then the file.
+    sent = requests.post(body["url"], data=body["fields"], files={"file": ("accounts.csv", data)}, timeout=30)
+    assert sent.status_code in (200, 201, 204), sent.text
+    key = body["fields"]["key"]
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=sqs_endpoint)
+    assert s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == data
+    assert key == f"blobs/uploads/{body['upload']['id']}/accounts.csv"
+
+    done = s3_client.post(body["complete_url"]).json
+    assert (done["state"], done["size"]) == ("ready", len(data))
+    preview = s3_client.get(f"/api/v1/uploads/{done['id']}/preview").json
+    assert [column["name"] for column in preview["columns"]] == ["Id", "Name", "Created"]
+    assert {column["name"]: column["kind"] for column in preview["columns"]}["Created"] == "date"
+    assert len(preview["rows"]) == 20
+    # Only the 2,000-byte head was fetched for the preview, and the preview says so.
+    assert any("first 2,000 bytes" in warning for warning in preview["warnings"])
+
+
+def test_s3_inline_upload_lands_in_the_bucket(s3_client: Any, sqs_endpoint: str, s3_bucket: str) -> None:
+    record = upload(s3_client, LEGACY_CSV).json
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=sqs_endpoint)
+    stored = s3.get_object(Bucket=s3_bucket, Key=f"blobs/{record['blob_key']}")["Body"].read()
+    assert stored == LEGACY_CSV
+
+
+def test_sweep_removes_only_stale_pending_uploads(app: Any, client: Any) -> None:
+    pending = client.post("/api/v1/uploads/presign", json={"filename": "p.csv", "size": 5}).json["upload"][
+        "id"
+    ]
+    ready = upload(client, LEGACY_CSV).json["id"]
+    services = app.extensions["dms"]
+    uploads = Uploads(services.blobs, services.store("uploads"), UploadLimits.from_settings(app.config), "k")
+    uploads.sweep_stale(dt.timedelta(hours=1))
+    assert client.get(f"/api/v1/uploads/{pending}").json["state"] == "pending"  # fresh: kept
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    assert uploads.sweep_stale(dt.timedelta(hours=1), now=later) >= 1
+    assert client.get(f"/api/v1/uploads/{pending}").status_code == 404
+    assert client.get(f"/api/v1/uploads/{ready}").json["state"] == "ready"

@@ -1,0 +1,212 @@
+"""Hostile input: zip bombs, code-running pickles, absurd JSON; refused with a clear error, nothing executed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pickle
+import zipfile
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from dms.pipeline.readers import ReadError, ReadOptions, read_chunks, sniff
+
+ALLOW = ReadOptions(allow_pickle=True)
+
+
+def _fake_workbook(path, sheet_bytes: int, random: bool = False) -> None:
+    sheet = os.urandom(sheet_bytes) if random else bytes(sheet_bytes)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+
+
+def test_zip_bomb_is_refused_by_compression_ratio_before_inflating(tmp_path):
+    path = tmp_path / "bomb.xlsx"
+    _fake_workbook(path, 20 * 1024 * 1024)  # 20 MB of zeros deflate about a thousand times
+    assert path.stat().st_size < 100_000
+
+    with pytest.raises(ReadError) as caught:
+        sniff(path)
+
+    assert caught.value.code == "ZIP_BOMB"
+    assert "sheet1.xml" in caught.value.message and "limit" in caught.value.message
+
+
+def test_zip_bomb_is_refused_by_total_size(tmp_path):
+    path = tmp_path / "big.xlsx"
+    _fake_workbook(path, 3 * 1024 * 1024, random=True)  # barely compressible: the ratio passes
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ReadOptions(max_unzipped_bytes=2 * 1024 * 1024))
+    assert caught.value.code == "ZIP_BOMB"
+    assert "inflate" in caught.value.message
+
+
+def test_zip_ratio_limit_is_configurable(tmp_path):
+    path = tmp_path / "bomb.xlsx"
+    _fake_workbook(path, 2 * 1024 * 1024)
+    # Past the guard, the fake workbook is not a real one: the next failure is openpyxl's, not the guard's.
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ReadOptions(max_zip_ratio=1e9))
+    assert caught.value.code == "CORRUPT_FILE"
+
+
+def test_xls_over_the_size_cap_is_refused(tmp_path):
+    path = tmp_path / "huge.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 4096)
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ReadOptions(max_unzipped_bytes=1024))
+    assert caught.value.code == "FILE_TOO_LARGE"
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "name": ["Acme", None, "Hooli"],
+            "amount": [1.5, None, 3.0],
+            "when": pd.to_datetime(["2024-01-01", None, "2024-03-01"]),
+            "zone": pd.to_datetime(["2024-01-01"] * 3).tz_localize("Europe/Paris"),
+            "kind": pd.Categorical(["a", "b", "a"]),
+            "count": pd.array([1, None, 3], dtype="Int64"),
+            "mixed": pd.Series([1, "two", None], dtype=object),
+            "day": [dt.date(2024, 1, 1), None, dt.date(2024, 1, 3)],
+        }
+    )
+
+
+def test_pickle_is_refused_unless_enabled_with_a_reason_and_a_way_out(write_bytes):
+    path = write_bytes("frame.pkl", pickle.dumps(_frame()))
+    with pytest.raises(ReadError) as caught:
+        sniff(path)
+    assert caught.value.code == "PICKLE_DISABLED"
+    assert "arbitrary code" in caught.value.message
+    assert "allow_pickle" in caught.value.message and "Parquet" in caught.value.message
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_allow_listed_dataframe_pickle_loads(protocol, write_bytes, read_all):
+    path = write_bytes("frame.bin", pickle.dumps(_frame(), protocol=protocol))
+
+    info, table, problems = read_all(path, ALLOW)
+
+    assert info.format == "pickle"
+    assert info.columns == ["id", "name", "amount", "when", "zone", "kind", "count", "mixed", "day"]
+    assert table.column("id").to_pylist() == [1, 2, 3]
+    assert table.column("name").to_pylist() == ["Acme", None, "Hooli"]
+    assert pa.types.is_timestamp(table.schema.field("when").type)
+    assert str(table.schema.field("zone").type.tz) == "Europe/Paris"
+    assert table.column("kind").to_pylist() == ["a", "b", "a"]
+    assert table.column("count").to_pylist() == [1, None, 3]
+    assert table.column("mixed").to_pylist() == ["1", "two", None]
+    assert table.column("day").to_pylist()[0] == dt.date(2024, 1, 1)
+    assert table.column("__row__").to_pylist() == [1, 2, 3]
+    assert problems == []
+
+
+def test_pickled_index_becomes_columns(write_bytes, read_all):
+    path = write_bytes("indexed.pkl", pickle.dumps(_frame().set_index(["id", "name"])))
+    info, table, _ = read_all(path, ALLOW)
+    assert info.columns[:3] == ["id", "name", "amount"]
+    assert table.column("id").to_pylist() == [1, 2, 3]
+
+
+class _RunsShell:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _Evaluates:
+    def __reduce__(self):
+        return (eval, ("__import__('os').getpid()",))
+
+
+class _ReachesThroughGetattr:
+    def __reduce__(self):
+        return (getattr, (pd.DataFrame, "to_csv"))
+
+
+def test_pickle_calling_os_system_is_refused_and_does_not_run(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"frame": _frame(), "payload": _RunsShell(marker)}))
+
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+
+    assert caught.value.code == "PICKLE_FORBIDDEN"
+    assert "system" in caught.value.message and "refused" in caught.value.message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("payload", [_Evaluates(), _ReachesThroughGetattr()], ids=["eval", "getattr"])
+def test_pickle_reaching_for_other_code_is_refused(payload, write_bytes):
+    path = write_bytes("evil.pkl", pickle.dumps(payload))
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+    assert caught.value.code == "PICKLE_FORBIDDEN"
+
+
+def test_pickle_naming_a_pandas_function_outside_the_allow_list_is_refused(write_bytes):
+    # pandas is an allowed package, but read_csv is no reconstruction class: identity, not module, decides.
+    path = write_bytes("evil.pkl", pickle.dumps(pd.read_csv))
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+    assert caught.value.code == "PICKLE_FORBIDDEN"
+    assert "read_csv" in caught.value.message
+
+
+def test_pickle_of_something_else_is_refused(write_bytes):
+    path = write_bytes("dict.pkl", pickle.dumps([1, 2, 3]))
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+    assert caught.value.code == "UNSUPPORTED_FORMAT"
+
+
+def test_deeply_nested_json_array_is_a_clear_error(write_bytes):
+    path = write_bytes("deep.json", b'[{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]")
+    with pytest.raises(ReadError) as caught:
+        list(read_chunks(path))
+    assert caught.value.code == "JSON_TOO_DEEP"
+
+
+def test_deeply_nested_ndjson_line_is_a_row_problem(write_bytes, read_all):
+    path = write_bytes(
+        "deep.ndjson", b'{"a": 1}\n{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b'}\n{"a": 3}\n'
+    )
+    _, table, problems = read_all(path)
+    assert table.column("a").to_pylist() == [1, 3]
+    assert [(p.row, p.code) for p in problems] == [(2, "JSON_TOO_DEEP")]
+
+
+def test_oversized_ndjson_line_is_skipped_and_reported(write_bytes, read_all, monkeypatch):
+    from dms.pipeline.readers import jsonl
+
+    monkeypatch.setattr(jsonl, "MAX_RECORD_CHARS", 1000)
+    huge = json.dumps({"a": 2, "blob": "x" * 5000}).encode()
+    path = write_bytes("big.ndjson", b'{"a": 1, "blob": ""}\n' + huge + b'\n{"a": 3, "blob": ""}\n')
+
+    _, table, problems = read_all(path)
+
+    assert table.column("a").to_pylist() == [1, 3]
+    assert table.column("__row__").to_pylist() == [1, 3]
+    assert [(p.row, p.code) for p in problems] == [(2, "RECORD_TOO_LARGE")]
+
+
+def test_oversized_json_array_record_is_refused(write_bytes, monkeypatch):
+    from dms.pipeline.readers import jsonl
+
+    monkeypatch.setattr(jsonl, "MAX_RECORD_CHARS", 1000)
+    monkeypatch.setattr(jsonl, "_READ_CHARS", 100)
+    path = write_bytes("big.json", json.dumps([{"a": 1}, {"blob": "x" * 50_000}]).encode())
+    with pytest.raises(ReadError) as caught:
+        list(read_chunks(path))
+    assert caught.value.code == "INVALID_JSON"
+    assert caught.value.row == 2

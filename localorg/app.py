@@ -23,7 +23,7 @@ from localorg.json_records import batch_from_json
 from localorg.org import LocalOrg
 from localorg.query import record_url
 from localorg.schema import SObjectType
-from localorg.store import KEEP, RowBatch, RowResult, WriteOptions
+from localorg.store import RowBatch, RowResult, WriteOptions
 from localorg.values import to_json_value
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,9 @@ def _body_json() -> Any:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         line, column = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
-        raise SalesforceError("JSON_PARSER_ERROR", f"Unexpected character: {exc} at [line:{line}, column:{column}]")
+        raise SalesforceError(
+            "JSON_PARSER_ERROR", f"Unexpected character: {exc} at [line:{line}, column:{column}]"
+        ) from None
 
 
 def _sobject(name: str) -> SObjectType:
@@ -588,8 +590,6 @@ def _write_collection(records: list[Any], operation: str, all_or_none: bool,
         with store.transaction():
             for name, (obj, indexes) in groups.items():
                 batch = batches[name]
-                for index, error in zip(indexes, batch.errors, strict=True):
-                    del index, error
                 group_results = store.write(obj, operation, batch, _options(all_or_none, external_id_field))
                 for index, result in zip(indexes, group_results, strict=True):
                     results[index] = result

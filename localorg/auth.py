@@ -93,6 +93,11 @@ class SessionRegistry:
                 raise session_invalid()
         return token
 
+    def revoke(self, token: str) -> None:
+        """Invalidate one session."""
+        with self._lock:
+            self._expiry.pop(token, None)
+
     def expire_all(self) -> int:
         """Invalidate every session now; returns how many there were."""
         with self._lock:

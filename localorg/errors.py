@@ -27,7 +27,8 @@ class SalesforceError(Exception):
 
     def bulk_error(self) -> str:
         """The sf__Error text of Bulk API 2.0 failedResults: CODE:message:FIELDS --."""
-        return f"{self.code}:{self.message}:{', '.join(self.fields)} --"
+        fields = f"{', '.join(self.fields)} --" if self.fields else "--"
+        return f"{self.code}:{self.message}:{fields}"
 
 
 class JobFailure(Exception):

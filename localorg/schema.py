@@ -709,9 +709,16 @@ def field_from_spec(spec: Mapping[str, Any], where: str) -> Field:
 
 def apply_schema_document(schema: Schema, document: Any, source: str) -> None:
     """Add the objects and fields of a schema-file document to `schema`."""
-    if not isinstance(document, Mapping) or not isinstance(document.get("objects"), Mapping):
+    if not isinstance(document, Mapping) or not isinstance(document.get("objects", {}), Mapping):
         raise SchemaError(f"{source}: expected a mapping with an 'objects' mapping at the top")
-    for obj_name, obj_spec in document["objects"].items():
+    unknown = set(document) - {"objects", "describes"}
+    if unknown:
+        raise SchemaError(f"{source}: unknown top-level keys {sorted(unknown)} (expected objects, describes)")
+    for index, describe in enumerate(document.get("describes") or []):
+        if not isinstance(describe, Mapping):
+            raise SchemaError(f"{source}: describes[{index}] must be a describe object")
+        schema.add(object_from_describe(describe, f"{source}: describes[{index}]"))
+    for obj_name, obj_spec in (document.get("objects") or {}).items():
         where = f"{source}: objects.{obj_name}"
         if not isinstance(obj_name, str) or not _API_NAME.fullmatch(obj_name):
             raise SchemaError(f"{where}: not a valid sObject API name")

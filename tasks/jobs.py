@@ -76,3 +76,19 @@ def load_chunk_task(self: Any, job_id: str, index: int) -> str:
         # the rest of the job goes on.
         fail_chunk(p, job_id, index, exc.code, exc.message)
         return "failed"
+    except Exception as exc:
+        return unexpected(self, p, job_id, exc)
+
+
+def unexpected(task: Any, p: Pipeline, job_id: str, exc: Exception) -> str:
+    """An error nobody planned for: try again a few times (it may be a passing outage of Redis or
+    Cloudant); then fail the job loudly. Rows whose fate is unknown stay counted as pending, never guessed."""
+    log.error("task error task=%s job=%s retries=%d", task.name, job_id, task.request.retries, exc_info=exc)
+    if task.request.retries < 3:
+        raise task.retry(exc=exc, countdown=backoff(task.request.retries, base=2.0))
+    p.fail(
+        job_id,
+        "INTERNAL_ERROR",
+        f"DMS hit an unexpected error ({exc.__class__.__name__}); it has been logged.",
+    )
+    return "failed"

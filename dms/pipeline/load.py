@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 from simple_salesforce.exceptions import SalesforceError
 
 from dms.clients.salesforce import OrgClient, SalesforceRequestError, error_codes
+from dms.crashpoints import crash_point
 from dms.errors import DMSError
 from dms.pipeline import results as res
 from dms.pipeline.jobs import Pipeline, now
@@ -192,6 +193,7 @@ def settle(
     failed = [(row, "salesforce", code, msg, fields) for row, code, msg, fields in outcome.failed]
     with p.blobs.open_write(result_key(job_id, index, "errors")) as out:
         res.write_csv_rows(out, res.error_rows(failed, originals))
+    crash_point("after_results")
     counts = {**outcome.counts, "cancelled": cancelled}
     if counts["succeeded"] + counts["failed"] + cancelled != chunk["rows"]:
         raise DMSError(
@@ -207,6 +209,7 @@ def settle(
         return {**doc, "state": state, "result": counts, "api_calls": calls, "finished_at": now()}
 
     p.chunks.update(chunk["_id"], finish)
+    crash_point("after_settle")
     org.api_calls = 0
     log.info("chunk settled job=%s chunk=%d state=%s counts=%s", job_id, index, state, counts)
     p.refresh_counters(job_id)
@@ -270,9 +273,12 @@ def run_bulk(
         )
         new_id: str = created["id"]
         record(p, cid, bulk_job_id=new_id, api="bulk", bulk_attempt=int(chunk.get("bulk_attempt", 0)) + 1)
+        crash_point("before_upload")
         data = to_csv(table).decode("utf-8")
         org.call(lambda sf: org.bulk(obj).upload_job_data(new_id, data), what="upload bulk data")
+        crash_point("after_upload")
         org.call(lambda sf: org.bulk(obj).close_job(new_id), what="close bulk job")
+        crash_point("after_close")
         bulk_id = new_id
         log.info(
             "bulk job uploaded job=%s chunk=%d bulk=%s rows=%d",

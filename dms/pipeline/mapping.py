@@ -278,7 +278,8 @@ def apply_profiles(spec: Mapping[str, Any], profiles: Mapping[str, Any]) -> dict
     fields = []
     for entry in spec.get("fields") or []:
         entry = dict(entry) if isinstance(entry, Mapping) else entry
-        profile = profiles.get(entry.get("source")) if isinstance(entry, dict) else None
+        source = entry.get("source") if isinstance(entry, dict) else None
+        profile = profiles.get(source) if isinstance(source, str) else None
         if profile is not None:
             data = profile if isinstance(profile, Mapping) else profile.to_dict()
             kind = data.get("kind")

@@ -26,7 +26,7 @@ from dms.pipeline.mapping import CompiledMapping, MappingError, compile_mapping,
 from dms.pipeline.readers import ReadOptions, read_chunks, sniff
 from dms.pipeline.sniff import ROW_COLUMN, Chunk, SourceInfo
 from dms.pipeline.staging import stage_chunk
-from dms.pipeline.validate import Prepared, PrepareOptions, prepare
+from dms.pipeline.validate import Prepared, PrepareOptions, RowError, prepare
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,10 @@ def _stage_all(
     for chunk in read_chunks(path, options, info):
         reader_chunks += 1
         prepared = prepare(chunk.table, compiled, describe, prepare_options)
+        if prepare_options.resolve_lookups is not None and job["target"]["operation"] == "upsert":
+            prepared = check_new_rows(
+                prepared, describe, job["target"]["external_id"], prepare_options.resolve_lookups
+            )
         bad_rows = write_invalid_part(p, job_id, chunk, prepared)
         total += chunk.table.num_rows + len(chunk.problems)
         invalid += bad_rows
@@ -216,6 +220,45 @@ def _stage_all(
     }
 
 
+def check_new_rows(prepared: Prepared, describe: dict[str, Any], external_id: str, lookups: Any) -> Prepared:
+    """On an upsert, rows whose external id is not in the org yet will be created: hold them to the fields
+    an insert requires, as Salesforce will (a rehearsal then rejects exactly what the load would)."""
+    table = prepared.table
+    if table.num_rows == 0 or external_id not in table.column_names:
+        return prepared
+    keys = table.column(external_id).to_pylist()
+    existing = lookups(describe["name"], external_id, {k for k in keys if k})
+    required = [
+        f["name"] for f in describe.get("fields", [])
+        if f.get("createable") and not f.get("nillable") and not f.get("defaultedOnCreate") and f.get("type") != "boolean"
+    ]  # fmt: skip
+    rows = table.column(ROW_COLUMN).to_pylist()
+    errors = list(prepared.errors)
+    bad: set[int] = set()
+    for name in required:
+        values = table.column(name).to_pylist() if name in table.column_names else [None] * table.num_rows
+        for row, key, value in zip(rows, keys, values, strict=True):
+            if key not in existing and value in (None, "", "#N/A"):
+                message = f"{name} is required: no {describe['name']} has {external_id} '{key}' yet, so this row creates one."
+                errors.append(
+                    RowError(
+                        row=row,
+                        column=None,
+                        field=name,
+                        value=None,
+                        code="REQUIRED_FIELD_MISSING",
+                        message=message,
+                    )
+                )
+                bad.add(row)
+    if not bad:
+        return prepared
+    keep = pa.compute.invert(
+        pa.compute.is_in(table.column(ROW_COLUMN), value_set=pa.array(sorted(bad), type=pa.int64()))
+    )
+    return Prepared(table=table.filter(keep), errors=errors, invalid_rows=prepared.invalid_rows + len(bad))
+
+
 def estimate_calls(operation: str, rows: int, options: dict[str, Any]) -> int:
     """API requests a chunk will spend: Bulk = create + upload + close + ~2 polls + 3 result files."""
     if choose_api(operation, rows, options) == "bulk":
@@ -250,9 +293,9 @@ def write_invalid_part(p: Pipeline, job_id: str, chunk: Chunk, prepared: Prepare
         message = problem.message + (f" Raw text: {problem.raw}" if problem.raw else "")
         failures.append((problem.row, "read", problem.code, message, problem.column or ""))
     for error in prepared.errors:
-        where = error.column or ""
-        value = "" if error.value is None else f" (value: {error.value!r})"
-        failures.append((error.row, "validation", error.code, error.message + value, error.field or where))
+        failures.append(
+            (error.row, "validation", error.code, error.message, error.field or error.column or "")
+        )
     with p.blobs.open_write(result_key(job_id, chunk.index, "invalid")) as out:
         res.write_csv_rows(out, res.error_rows(failures, originals))
     return len(chunk.problems) + prepared.invalid_rows

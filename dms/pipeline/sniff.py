@@ -216,9 +216,10 @@ def detect_format(path: str | os.PathLike[str], head: bytes) -> str:
         return "parquet"
     if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return "pickle"
-    by_extension = _EXTENSION_FORMATS.get(Path(path).suffix.lower())
-    if by_extension in ("excel", "parquet", "pickle"):
+    by_extension = extension_format(path)
+    if by_extension == "pickle" or (by_extension in ("excel", "parquet") and _looks_binary(head)):
         # The extension promises a binary format the bytes do not show: let that reader say what is wrong.
+        # (Text named .xls is common: legacy systems write tab-separated text under that name.)
         return by_extension
     text_start = _text_start(head)
     if text_start.startswith("["):
@@ -240,6 +241,11 @@ def detect_format(path: str | os.PathLike[str], head: bytes) -> str:
             file=path,
         )
     return "csv"
+
+
+def extension_format(path: str | os.PathLike[str]) -> str | None:
+    """The format the file's extension suggests, if any."""
+    return _EXTENSION_FORMATS.get(Path(path).suffix.lower())
 
 
 def _text_start(head: bytes) -> str:

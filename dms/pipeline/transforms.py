@@ -156,7 +156,7 @@ def map_values(text: pa.Array, step: Mapping[str, Any], *, target: str) -> tuple
     mapped = pc.take(outputs, index)
     otherwise = step.get("else", "keep")
     flag = None
-    if otherwise == "keep":
+    if otherwise in ("keep", "error"):
         fallback = text
     elif otherwise == "default":
         fallback = pc.if_else(pc.is_valid(text), pa.scalar(step["default"], pa.string()), None)

@@ -216,10 +216,16 @@ def _build_column(
     values = original
     flags: list[Flag] = []
     timezone = rule.timezone or mapping.timezone
+    transform_failed = None
     if rule.transforms:
         values, flags = apply_transforms(
             values, rule.transforms, target=rule.target.header, timezone=timezone
         )
+        if flags:
+            # A row a transform rejected is reported once, for that reason, not again by the type checks.
+            transform_failed = np.logical_or.reduce([flag.mask for flag in flags])
+            if transform_failed.any():
+                values = pc.if_else(pa.array(transform_failed), pa.scalar(None, values.type), values)
     typed = rule.target.is_lookup or rule.target.field.type not in RAW_TEXT_TYPES
     if is_text(values) or pa.types.is_null(values.type):
         # Typed values are trimmed once here; free text keeps its spaces (only all-blank cells become null).
@@ -236,6 +242,8 @@ def _build_column(
     if rule.default is not None:
         values = pc.fill_null(to_text(values), rule.default)
     blank = pc.is_null(values).to_numpy(zero_copy_only=False)
+    if transform_failed is not None:
+        blank &= ~transform_failed
     output, type_flags = _convert(values, rule, mapping, timezone, options)
     flags += type_flags
     flags += _required(blank, rule, mapping)
@@ -490,7 +498,7 @@ def _canonical_picklist(text: pa.Array, info: FieldInfo) -> tuple[pa.Array, pa.A
     allowed = pa.array(list(info.picklist_values), pa.string())
     exact = pc.is_in(text, value_set=allowed)
     if pc.all(pc.or_(exact, pc.is_null(text))).as_py():
-        return text, pc.fill_null(pc.invert(exact), False)
+        return text, pc.and_(pc.invert(exact), pc.is_valid(text))
     lowered = pa.array([v.lower() for v in info.picklist_values], pa.string())
     index = pc.index_in(pc.utf8_lower(text), value_set=lowered)
     canonical = pc.if_else(exact, text, pc.take(allowed, index))
@@ -632,10 +640,18 @@ def _check_duplicates(columns: list[_Column], mapping: CompiledMapping) -> None:
             _flag(
                 mask,
                 ErrorCode.DUPLICATE_VALUE,
-                lambda v, what=what: f"{what} {quote(v)} appears on more than one row of this file",
+                _duplicate_message(what),
                 column.output,
             )
         )
+
+
+def _duplicate_message(what: str) -> Callable[[str | None], str]:
+    return lambda value: f"{what} {quote(value)} appears on more than one row of this file"
+
+
+def _missing_parent_message(parent_object: str, parent_field: str) -> Callable[[str | None], str]:
+    return lambda value: f"no {parent_object} record has {parent_field} {quote(value)}"
 
 
 def _check_lookups(columns: list[_Column], resolve: LookupResolver) -> None:
@@ -667,7 +683,7 @@ def _check_lookups(columns: list[_Column], resolve: LookupResolver) -> None:
             _flag(
                 mask,
                 ErrorCode.LOOKUP_NOT_FOUND,
-                lambda v, o=parent_object, f=parent_field: f"no {o} record has {f} {quote(v)}",
+                _missing_parent_message(parent_object, parent_field),
                 column.output,
             )
         )

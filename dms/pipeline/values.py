@@ -377,7 +377,7 @@ def _fixed_layout(pattern: str) -> tuple[int, tuple[tuple[str, int, int], ...], 
     return (position if fields else 0), tuple(fields), tuple(literals)
 
 
-def _fixed_width_reader(text: pa.Array, fmt: DateFormat) -> tuple[np.ndarray, Any] | None:
+def _fixed_width_reader(text: pa.Array, fmt: DateFormat) -> tuple[np.ndarray, Any, frozenset[str]] | None:
     """Read digits straight from the bytes when every value has the format's one width (the common case)."""
     if fmt.fixed is None or len(text) == 0:
         return None
@@ -393,21 +393,27 @@ def _fixed_width_reader(text: pa.Array, fmt: DateFormat) -> tuple[np.ndarray, An
     data = np.frombuffer(filled.buffers()[2], dtype=np.uint8, count=n * width, offset=int(offsets[0]))
     matrix = data.reshape(n, width)
     matched = pc.is_valid(text).to_numpy(zero_copy_only=False).copy()
+    # Column by column: numpy is fast along rows and slow reducing many tiny rows.
     for position, byte in literals:
         matched &= matrix[:, position] == byte
+    digit_values: dict[int, np.ndarray] = {}
+    for _name, start, size in fields:
+        for column in range(start, start + size):
+            value = matrix[:, column] - np.uint8(48)  # wraps below '0', so one comparison checks both ends
+            matched &= value < 10
+            digit_values[column] = value
     spans = {name: (start, size) for name, start, size in fields}
-    for start, size in spans.values():
-        digits = matrix[:, start : start + size]
-        matched &= ((digits >= 48) & (digits <= 57)).all(axis=1)
 
     def ints(name: str, _width: int) -> np.ndarray:
         if name not in spans:
             return np.zeros(n, dtype=np.int64)
         start, size = spans[name]
-        weights = 10 ** np.arange(size - 1, -1, -1, dtype=np.int64)
-        return (matrix[:, start : start + size].astype(np.int64) - 48) @ weights
+        total = np.zeros(n, dtype=np.int64)
+        for column in range(start, start + size):
+            total = total * 10 + digit_values[column]
+        return total
 
-    return matched, ints
+    return matched, ints, frozenset(spans)
 
 
 def _extract_components(text: pa.Array, fmt: DateFormat) -> _Components:
@@ -416,8 +422,7 @@ def _extract_components(text: pa.Array, fmt: DateFormat) -> _Components:
     groups = fmt.groups
     fast = _fixed_width_reader(text, fmt)
     if fast is not None:
-        matched, ints = fast
-        groups = groups - {"f"}  # a fixed width leaves no room for fractions of a second
+        matched, ints, groups = fast  # only the fixed pattern's fields: no fractions, names or offsets
         struct = None
     else:
         struct = pc.extract_regex(text, fmt.regex)
@@ -981,8 +986,8 @@ def _infer_native(array: pa.Array, name: str | None, sampled: int) -> ColumnProf
     elif pa.types.is_timestamp(kind):
         # Excel stores plain dates as midnight timestamps; call them dates.
         local = pc.local_timestamp(values) if kind.tz is not None else values
-        midnight = pc.all(pc.equal(pc.cast(local.cast(pa.timestamp("ms")), pa.int64()) % _MS_PER_DAY, 0))
-        profile.kind = "date" if midnight.as_py() else "datetime"
+        millis = pc.cast(local.cast(pa.timestamp("ms")), pa.int64()).to_numpy(zero_copy_only=False)
+        profile.kind = "date" if not np.any(millis % _MS_PER_DAY) else "datetime"
     return profile
 
 
@@ -996,6 +1001,10 @@ def _examples(values: pa.Array, invalid: pa.Array) -> list[str]:
 
 
 def _infer_boolean(values: pa.Array, profile: ColumnProfile, day_first: bool | None) -> bool:
+    if (pc.max(pc.binary_length(values)).as_py() or 0) > max(
+        len(t.encode()) for t in TRUE_TOKENS + FALSE_TOKENS
+    ):
+        return False
     distinct = set(pc.unique(pc.utf8_lower(values)).to_pylist())
     tokens = set(TRUE_TOKENS) | set(FALSE_TOKENS)
     if not distinct <= tokens or distinct <= {"0", "1", "0.0", "1.0"}:
@@ -1006,10 +1015,15 @@ def _infer_boolean(values: pa.Array, profile: ColumnProfile, day_first: bool | N
 
 def _infer_number(values: pa.Array, profile: ColumnProfile, day_first: bool | None) -> bool:
     results = []
+    probe = values.slice(0, _PROBE)
     for decimal, thousands in _NUMBER_CANDIDATES:
+        if parse_numbers(probe, decimal=decimal, thousands=thousands).invalid.true_count == len(probe):
+            continue  # cheap rejection on a few values before parsing the whole sample
         parsed = parse_numbers(values, decimal=decimal, thousands=thousands)
         bad, share = _share(parsed.invalid)
         results.append((share, decimal, thousands, parsed, bad))
+    if not results:
+        return False
     best = max(r[0] for r in results)
     if best < MATCH_SHARE:
         return False
@@ -1083,7 +1097,7 @@ def _infer_date(values: pa.Array, profile: ColumnProfile, day_first: bool | None
     for pattern in candidates:
         fmt = compile_date_format(pattern)
         parse = parse_datetimes if has_time else parse_dates
-        if parse(probe, pattern).invalid.true_count == len(probe):
+        if not pc.any(pc.match_substring_regex(probe, fmt.regex)).as_py():
             continue  # cheap rejection on a few values before parsing the whole sample
         parsed = parse(values, pattern)
         bad, share = _share(parsed.invalid)

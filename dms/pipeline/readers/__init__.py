@@ -24,6 +24,7 @@ from dms.pipeline.sniff import (
     SourceInfo,
     check_readable,
     detect_format,
+    extension_format,
     validated_options,
 )
 
@@ -61,6 +62,11 @@ def sniff(path: str | os.PathLike[str], options: ReadOptions | None = None) -> S
         with open(path, "rb") as source:
             fmt = detect_format(path, source.read(4096))
     info: SourceInfo = _READERS[fmt].describe(path, _with_format(options, fmt))
+    named_as = extension_format(path)
+    if options.format is None and named_as not in (None, fmt) and {named_as, fmt} != {"json", "ndjson"}:
+        info.warnings.append(
+            f"The file is named {Path(path).suffix!r} but holds {fmt} data; it was read as {fmt}."
+        )
     log.info(
         "reader=sniff file=%s format=%s encoding=%s confidence=%s delimiter=%r columns=%d warnings=%d",
         Path(path).name,

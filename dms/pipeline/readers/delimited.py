@@ -34,9 +34,11 @@ from dms.pipeline.sniff import (
 
 log = logging.getLogger(__name__)
 
-# Large enough that parsing amortises well, small enough that memory stays flat; a record longer than a
-# block cannot be parsed, so a header or sample with long records raises it.
-BLOCK_SIZE = 4 * 1024 * 1024
+# Arrow's streaming reader keeps a few dozen blocks in flight (about 36 MiB live at 1 MiB blocks, 114 MiB at
+# 4 MiB) and parses no faster with bigger ones. A record longer than a block cannot be parsed: the read then
+# starts again with blocks eight times larger, up to MAX_BLOCK_SIZE, skipping the chunks already handed out.
+BLOCK_SIZE = 1024 * 1024
+MAX_BLOCK_SIZE = 64 * 1024 * 1024
 _UTF8_NAMES = ("utf-8", "utf-8-sig", "ascii")
 
 
@@ -100,6 +102,33 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
 def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: SourceInfo) -> Iterator[Chunk]:
     """Stream the file as chunks of chunk_rows rows; ragged and undecodable rows become problems."""
     check_readable(path)
+    block_size = BLOCK_SIZE
+    handed_out = 0
+    while True:
+        try:
+            for chunk in _stream(path, options, info, block_size):
+                # Chunks do not depend on the block size, so after a restart the first ones are the same.
+                if chunk.index >= handed_out:
+                    handed_out += 1
+                    yield chunk
+            return
+        except _BlockTooSmall as exc:
+            if block_size >= MAX_BLOCK_SIZE:
+                raise _read_failure(exc.cause, path, info.encoding or "utf-8", exc.near_record) from exc.cause
+            block_size *= 8
+            log.info("reader=csv file=%s block_size=%d restart=long_record", Path(path).name, block_size)
+
+
+class _BlockTooSmall(Exception):
+    def __init__(self, cause: Exception, near_record: int) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.near_record = near_record
+
+
+def _stream(
+    path: str | os.PathLike[str], options: ReadOptions, info: SourceInfo, block_size: int
+) -> Iterator[Chunk]:
     encoding = info.encoding or "utf-8"
     is_utf8 = encoding in _UTF8_NAMES
     header_records = 1 if options.has_header else 0
@@ -129,7 +158,7 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
     column_type = pa.binary() if is_utf8 else pa.string()
     read_options = pa_csv.ReadOptions(
         use_threads=False,
-        block_size=BLOCK_SIZE,
+        block_size=block_size,
         column_names=info.columns,
         skip_rows_after_names=header_records,
         encoding="utf8" if is_utf8 else encoding,
@@ -167,7 +196,11 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
                 table, undecodable = _validated_utf8(table, info, encoding)
                 problems.extend(undecodable)
             yield from assembler.add(table, problems)
-    except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
+    except pa.ArrowInvalid as exc:
+        if "straddl" in str(exc):
+            raise _BlockTooSmall(exc, numbering.next_record) from exc
+        raise _read_failure(exc, path, encoding, numbering.next_record) from exc
+    except (UnicodeDecodeError, OSError) as exc:
         raise _read_failure(exc, path, encoding, numbering.next_record) from exc
     yield from assembler.add(string_schema.empty_table(), collected)
     yield from assembler.finish()
@@ -199,19 +232,20 @@ def _validated_utf8(table: pa.Table, info: SourceInfo, encoding: str) -> tuple[p
     kept = table.filter(keep)
     problems = []
     rows = table.column(ROW_COLUMN).to_numpy()
-    for position in np.flatnonzero(bad_rows):
-        values = [table.column(name)[int(position)].as_py() for name in info.columns]
+    for bad_position in (int(found) for found in np.flatnonzero(bad_rows)):
+        values = [table.column(name)[bad_position].as_py() for name in info.columns]
         raw = (info.delimiter or ",").join(
             "" if v is None else v.decode("utf-8", "backslashreplace") for v in values
         )
-        column_name = bad_column[int(position)]
+        column_name = bad_column[bad_position]
+        record = int(rows[bad_position])
         problems.append(
             RowProblem(
-                row=int(rows[position]),
+                row=record,
                 code="UNDECODABLE_ROW",
                 message=(
-                    f"Row {int(rows[position])}, column {column_name!r} holds bytes that are not valid {encoding}; "
-                    "the row was not read. The file may mix encodings: re-export it as UTF-8 or choose its encoding."
+                    f"Row {record}, column {column_name!r} holds bytes that are not valid {encoding}; the row was "
+                    "not read. The file may mix encodings: re-export it as UTF-8 or choose its encoding."
                 ),
                 raw=clip_raw(raw),
                 column=column_name,
@@ -242,10 +276,10 @@ def _read_failure(exc: Exception, path: str | os.PathLike[str], encoding: str, n
             row=near_record,
         )
     text = str(exc)
-    if "straddling" in text or "block" in text:
+    if "straddl" in text:
         return ReadError(
             "ROW_TOO_LONG",
-            f"A row near row {near_record} is longer than {BLOCK_SIZE // (1024 * 1024)} MB or opens a quote that is "
+            f"A row near row {near_record} is longer than {MAX_BLOCK_SIZE // (1024 * 1024)} MB or opens a quote that is "
             "never closed, so the rows after it cannot be told apart. Check the quoting around that row.",
             file=path,
             row=near_record,

@@ -45,7 +45,8 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     with _open_workbook(path, options) as workbook:
         sheet_name = workbook.choose_sheet(options.sheet)
         warnings: list[str] = []
-        first = next(iter(workbook.rows(sheet_name)), None)
+        # Title-less sheets sometimes start a few rows down: the first non-blank row is the header.
+        first = next((row for row in workbook.rows(sheet_name) if not _is_blank(row[1])), None)
         if first is None:
             columns: list[str] = []
             warnings.append(f"Sheet {sheet_name!r} is empty.")
@@ -72,14 +73,14 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
         sheet_name = workbook.choose_sheet(info.sheet if info.sheet is not None else options.sheet)
         rows = iter(workbook.rows(sheet_name))
         if options.has_header:
-            next(rows, None)
+            next((row for row in rows if not _is_blank(row[1])), None)
         records: list[list[object]] = []
         numbers: list[int] = []
         problems: list[RowProblem] = []
         index = 0
         record_number = 0
         for sheet_row, values in rows:
-            if all(value is None or value == "" for value in values):
+            if _is_blank(values):
                 continue
             record_number += 1
             if len(values) > width and any(value is not None and value != "" for value in values[width:]):
@@ -96,6 +97,10 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
         if records or problems:
             table = table_from_records(info.columns, records, numbers) if records else _empty(info.columns)
             yield Chunk(index, table, problems)
+
+
+def _is_blank(values: tuple[Any, ...]) -> bool:
+    return all(value is None or value == "" for value in values)
 
 
 def _beyond_header(record: int, sheet_row: int, values: tuple[Any, ...], width: int) -> RowProblem:

@@ -185,3 +185,34 @@ def test_unclosed_quote_in_small_file_is_a_clear_error(write_bytes):
     with pytest.raises(ReadError) as caught:
         sniff(path)
     assert caught.value.code == "UNCLOSED_QUOTE"
+
+
+def test_a_record_longer_than_a_block_is_read_after_a_restart(write_bytes, read_all, monkeypatch):
+    from dms.pipeline.readers import delimited
+
+    monkeypatch.setattr(delimited, "BLOCK_SIZE", 1024)
+    long_note = "word " * 2000  # 10 KB: ten blocks, so the first two attempts fail
+    rows = (
+        [f"{i},short" for i in range(1, 400)]
+        + [f'400,"{long_note}"']
+        + [f"{i},after" for i in range(401, 500)]
+    )
+    path = write_bytes("long.csv", ("id,note\n" + "\n".join(rows) + "\n").encode())
+
+    _, table, problems = read_all(path, ReadOptions(chunk_rows=100))
+
+    assert table.column("id").to_pylist() == [str(i) for i in range(1, 500)]
+    assert table.column("note").to_pylist()[399] == long_note
+    assert problems == []
+
+
+def test_a_quote_never_closed_mid_file_is_a_clear_error(write_bytes, monkeypatch):
+    from dms.pipeline.readers import delimited, read_chunks
+
+    monkeypatch.setattr(delimited, "BLOCK_SIZE", 1024)
+    monkeypatch.setattr(delimited, "MAX_BLOCK_SIZE", 8 * 1024)
+    path = write_bytes("open.csv", b'id,note\n1,ok\n2,"never closed\n' + b"3,more\n" * 5000)
+    with pytest.raises(ReadError) as caught:
+        list(read_chunks(path))
+    assert caught.value.code == "ROW_TOO_LONG"
+    assert "quote" in caught.value.message

@@ -267,3 +267,19 @@ def test_zip_that_is_not_a_workbook_is_refused(tmp_path):
         sniff(path)
     assert caught.value.code == "UNKNOWN_FORMAT"
     assert "unzip" in caught.value.message
+
+
+def test_xlsx_header_may_start_below_blank_rows(tmp_path, read_all):
+    path = _xlsx(tmp_path / "low.xlsx", {"S": [[None], [None, None], ["a", "b"], [1, 2]]})
+    info, table, _ = read_all(path)
+    assert info.columns == ["a", "b"]
+    assert table.column("b").to_pylist() == [2]
+    assert table.column("__row__").to_pylist() == [1]
+
+
+def test_tab_separated_text_named_xls_is_read_as_text_with_a_warning(write_bytes, read_all):
+    path = write_bytes("legacy.xls", "Name\tCity\nJosé\tLyon\n".encode("cp1252"))
+    info, table, _ = read_all(path)
+    assert info.format == "csv" and info.delimiter == "\t"
+    assert table.column("Name").to_pylist() == ["José"]
+    assert any("'.xls'" in warning for warning in info.warnings)

@@ -1,0 +1,159 @@
+"""The `localorg` command: serve, reset, import-describe, faults."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from localorg.auth import DEFAULT_SESSION_TTL, Credentials
+from localorg.org import DEFAULT_DAILY_API_LIMIT, OrgSettings
+from localorg.schema import SchemaError, build_schema, describes_in_document, load_schema_file
+
+DEFAULT_CERT_DIR = "var/localorg"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="localorg", description="A Salesforce-compatible server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8443, help="0 picks a free port")
+    serve.add_argument("--db", default="var/localorg/org.db", help="SQLite file, or :memory:")
+    serve.add_argument("--cert-dir", default=DEFAULT_CERT_DIR)
+    serve.add_argument("--schema", help="JSON/YAML schema file with custom objects and fields")
+    serve.add_argument("--session-ttl", type=int, default=DEFAULT_SESSION_TTL, help="seconds")
+    serve.add_argument("--api-limit", type=int, default=DEFAULT_DAILY_API_LIMIT, help="DailyApiRequests Max")
+    serve.add_argument("--verbose", action="store_true", help="log every request")
+
+    reset = commands.add_parser("reset", help="delete all records and bulk jobs of a database")
+    reset.add_argument("--db", required=True)
+
+    imports = commands.add_parser("import-describe", help="enforce describe JSON saved from a real org")
+    imports.add_argument("files", nargs="+", help="output of /sobjects/<Object>/describe")
+    target = imports.add_mutually_exclusive_group(required=True)
+    target.add_argument("--db", help="store the describes in this database")
+    target.add_argument("--schema-out", help="write a schema file (use with serve --schema)")
+
+    faults = commands.add_parser("faults", help="inspect or change fault injection of a running server")
+    faults.add_argument("--url", required=True, help="the server's base URL, e.g. https://127.0.0.1:8443")
+    faults.add_argument("--ca", default=os.path.join(DEFAULT_CERT_DIR, "ca.pem"), help="CA file to trust")
+    actions = faults.add_subparsers(dest="action", required=True)
+    set_action = actions.add_parser("set", help="replace the rules with one rule")
+    set_action.add_argument("kind", help="unavailable | request_limit | session_expired | lock_row | latency")
+    set_action.add_argument("--rate", type=float, default=0.0)
+    set_action.add_argument("--every-nth", type=int, default=0)
+    set_action.add_argument("--path-prefix", default="")
+    set_action.add_argument("--latency-ms", type=int, default=0)
+    set_action.add_argument("--times", type=int, default=0)
+    actions.add_parser("clear", help="remove all rules")
+    actions.add_parser("show", help="print the rules")
+    actions.add_parser("expire-sessions", help="expire every session now")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "reset":
+            return _reset(args.db)
+        if args.command == "import-describe":
+            return _import(args)
+        return _faults(args)
+    except (SchemaError, OSError, ValueError) as exc:
+        print(f"localorg: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from localorg.server import ServerInfo, serve
+
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if args.db != ":memory:":
+        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    settings = OrgSettings(db=args.db, schema_file=args.schema, session_ttl=args.session_ttl,
+                           credentials=Credentials.from_env(), daily_api_limit=args.api_limit)
+
+    def announce(info: ServerInfo) -> None:
+        print(f"localorg ready url={info.url} ca={info.ca_path} username={info.username} "
+              f"password={info.password} client_id={info.client_id} client_secret={info.client_secret}",
+              flush=True)
+
+    serve(settings, args.host, args.port, args.cert_dir, announce)
+    return 0
+
+
+def _reset(db: str) -> int:
+    if not Path(db).exists():
+        print(f"localorg: error: no database at {db}", file=sys.stderr)
+        return 2
+    connection = sqlite3.connect(db)
+    try:
+        tables = [row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'o!_%' ESCAPE '!' "
+            "OR name = '_lo_jobs')")]
+        for table in tables:
+            connection.execute(f'DELETE FROM "{table}"')
+        connection.commit()
+    finally:
+        connection.close()
+    shutil.rmtree(db + ".jobs", ignore_errors=True)
+    print(f"localorg: reset {db}: emptied {len(tables)} tables")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    describes: list[Any] = []
+    for name in args.files:
+        describes.extend(describes_in_document(load_schema_file(name), name))
+    # Validate everything before writing anything.
+    schema = build_schema(describes=describes)
+    names = [d["name"] for d in describes]
+    if args.schema_out:
+        Path(args.schema_out).write_text(json.dumps({"describes": describes}, indent=1), encoding="utf-8")
+        print(f"localorg: wrote {args.schema_out} with {', '.join(names)}")
+        return 0
+    from localorg.store import Store
+
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    store = Store(args.db, schema, Credentials.from_env().username)
+    for describe in describes:
+        store.import_describe(describe)
+    store.conn.close()
+    print(f"localorg: {args.db} now enforces {', '.join(names)}")
+    return 0
+
+
+def _faults(args: argparse.Namespace) -> int:
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override the CA given here
+    session.verify = args.ca
+    base = args.url.rstrip("/") + "/_localorg"
+    if args.action == "set":
+        spec = {"kind": args.kind, "rate": args.rate, "every_nth": args.every_nth,
+                "path_prefix": args.path_prefix, "latency_ms": args.latency_ms, "times": args.times}
+        response = session.post(base + "/faults", json=spec, timeout=30)
+    elif args.action == "clear":
+        response = session.delete(base + "/faults", timeout=30)
+    elif args.action == "expire-sessions":
+        response = session.post(base + "/sessions/expire", timeout=30)
+    else:
+        response = session.get(base + "/faults", timeout=30)
+    print(json.dumps(response.json(), indent=1))
+    return 0 if response.ok else 1

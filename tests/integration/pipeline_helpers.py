@@ -1,0 +1,67 @@
+"""Helpers for pipeline tests: upload through the API, run a job to its end, read the org back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+from simple_salesforce import Salesforce
+
+from dms.clients.salesforce import SalesforceCredentials, connect
+
+FINAL = ("completed", "completed_with_errors", "failed", "cancelled")
+
+
+def upload(client: Any, path: Path) -> str:
+    with path.open("rb") as handle:
+        response = client.post(
+            "/api/v1/uploads", data={"file": (handle, path.name)}, content_type="multipart/form-data"
+        )
+    assert response.status_code == 201, response.json
+    return str(response.json["id"])
+
+
+def run_job(client: Any, timeout: float = 120.0, **body: Any) -> dict[str, Any]:
+    """Create a job through the API and follow it to a final state."""
+    response = client.post("/api/v1/jobs", json=body)
+    assert response.status_code == 201, response.json
+    return wait_job(client, response.json["id"], timeout)
+
+
+def wait_job(client: Any, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}").json
+        if job["state"] in FINAL:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s: {job}")
+
+
+def result_rows(client: Any, job_id: str, kind: str) -> list[dict[str, str]]:
+    response = client.get(f"/api/v1/jobs/{job_id}/results/{kind}")
+    assert response.status_code == 200
+    text = response.data.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def org_client(localorg: Any) -> Salesforce:
+    """simple-salesforce on localorg, as any user of a real org would hold it."""
+    return connect(
+        SalesforceCredentials(
+            login_url=localorg.base_url,
+            username=localorg.username,
+            password=localorg.password,
+            client_id=localorg.client_id,
+            client_secret=localorg.client_secret,
+            ca_bundle=localorg.ca_path,
+        )
+    )
+
+
+def records_by(sf: Salesforce, soql: str, key: str) -> dict[str, dict[str, Any]]:
+    return {r[key]: r for r in sf.query_all_iter(soql)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
 import queue
@@ -32,7 +33,6 @@ MAX_UPLOAD_BYTES = 150 * 1024 * 1024
 CHUNK_ROWS = 10_000
 _COPY_BLOCK = 1024 * 1024
 _PLAIN_TEXT_TYPES = {"string", "textarea", "phone", "url", "combobox", "encryptedstring", "base64", "anyType"}
-_MEMO_TYPES = {"date", "datetime", "boolean", "picklist", "multipicklist", "time"}
 csv.field_size_limit(64 * 1024 * 1024)
 
 
@@ -184,7 +184,8 @@ class ColumnPlan:
             # Nothing to check value by value: every value fits.
             return [KEEP if v == "" else (None if v == "#N/A" else v) for v in raw]
         convert = self.converters[fld.name]
-        memo: dict[str, Any] | None = {} if fld.type in _MEMO_TYPES else None
+        # Legacy exports repeat values a lot (dates, tiers, amounts): convert each distinct value once.
+        memo: dict[str, Any] | None = {}
         out: list[Any] = [KEEP] * len(raw)
         for i, value in enumerate(raw):
             if value == "":
@@ -577,20 +578,19 @@ class _Aborted(Exception):
 
 
 def _chunks(reader: Any, name: str) -> Iterator[list[list[str]]]:
-    rows: list[list[str]] = []
-    try:
-        for row in reader:
-            if not row:
-                continue  # a blank line, e.g. a trailing newline
-            rows.append(row)
-            if len(rows) >= CHUNK_ROWS:
-                yield rows
-                rows = []
-    except csv.Error as exc:
-        raise JobFailure(f"InvalidBatch : Failed to parse CSV in {name} at line {reader.line_num}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise JobFailure(f"InvalidBatch : {name} is not valid UTF-8: {exc}") from None
-    if rows:
+    while True:
+        try:
+            rows = list(itertools.islice(reader, CHUNK_ROWS))
+        except csv.Error as exc:
+            raise JobFailure(f"InvalidBatch : Failed to parse CSV in {name} at line {reader.line_num}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise JobFailure(f"InvalidBatch : {name} is not valid UTF-8: {exc}") from None
+        if not rows:
+            return
+        if not all(rows):
+            rows = [row for row in rows if row]  # blank lines, e.g. a trailing newline
+            if not rows:
+                continue
         yield rows
 
 

@@ -484,7 +484,7 @@ class Store:
                 continue
             by_prefix: dict[str, list[int]] = {}
             for i, value in enumerate(column):
-                if errors[i] is None and value not in (KEEP, None):
+                if value is not KEEP and value is not None and errors[i] is None:
                     by_prefix.setdefault(value[:3], []).append(i)
             for prefix, rows in by_prefix.items():
                 target = self.schema.by_prefix(prefix)
@@ -529,9 +529,9 @@ class Store:
             seen: dict[str, int] = {}
             rows: list[int] = []
             for i, value in enumerate(column):
-                if errors[i] is not None or value in (KEEP, None):
+                if value is KEEP or value is None or errors[i] is not None:
                     continue
-                key = str(value).lower() if fold else str(value)
+                key = value.lower() if fold else value
                 if key in seen:
                     other = targets[seen[key]]
                     errors[i] = SalesforceError(
@@ -544,10 +544,12 @@ class Store:
                 rows.append(i)
             if not rows:
                 continue
-            existing = self.find_by_field(obj, fld, [str(column[i]) for i in rows])
+            existing = self.find_by_field(obj, fld, [column[i] for i in rows])
+            if not existing:
+                continue
             for i in rows:
-                key = str(column[i]).lower() if fold else str(column[i])
-                holders = [h for h in existing.get(key, []) if h != targets[i]]
+                key = column[i].lower() if fold else column[i]
+                holders = [h for h in existing.get(key, ()) if h != targets[i]]
                 if holders:
                     errors[i] = SalesforceError(
                         "DUPLICATE_VALUE",

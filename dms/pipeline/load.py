@@ -366,6 +366,7 @@ def run_collections(
             raise SalesforceRequestError(
                 f"Salesforce answered {len(answer) if isinstance(answer, list) else 'no list'} results for {len(batch_rows)} records."
             )
+        crash_point("after_collections_batch")
         for row, item in zip(batch_rows, answer, strict=True):
             if item.get("success"):
                 outcome.succeeded.append((row, item.get("id") or "", bool(item.get("created", False))))

@@ -273,7 +273,10 @@ def new_mapping(
 
 
 def apply_profiles(spec: Mapping[str, Any], profiles: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy of `spec` with inferred formats (ColumnProfile or its dict, by source column) filled in where unset."""
+    """Copy of `spec` with inferred formats (ColumnProfile or dict, by source column) filled where unset.
+
+    Ambiguous profiles (dd/mm vs mm/dd, 1,234 vs 1.234) are not applied: a person has to choose.
+    """
     result = dict(spec)
     fields = []
     for entry in spec.get("fields") or []:
@@ -282,6 +285,9 @@ def apply_profiles(spec: Mapping[str, Any], profiles: Mapping[str, Any]) -> dict
         profile = profiles.get(source) if isinstance(source, str) else None
         if profile is not None:
             data = profile if isinstance(profile, Mapping) else profile.to_dict()
+            if data.get("ambiguous"):
+                fields.append(entry)
+                continue  # a guess the data cannot back is left for the person to choose
             kind = data.get("kind")
             if kind in ("date", "datetime") and data.get("format") and "format" not in entry:
                 entry["format"] = data["format"]

@@ -17,7 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dms.pipeline.describe import STANDARD_KEY_PREFIXES, TEXT_TYPES, FieldInfo, ObjectDescribe
-from dms.pipeline.mapping import ROW_COLUMN, CompiledMapping, FieldRule, compile_mapping
+from dms.pipeline.mapping import (
+    ROW_COLUMN,
+    CompiledMapping,
+    FieldRule,
+    MappingError,
+    MappingProblem,
+    compile_mapping,
+)
 from dms.pipeline.transforms import Flag, apply_transforms, quote
 from dms.pipeline.values import (
     as_array,
@@ -144,6 +151,19 @@ def prepare(
         mapping = compile_mapping(
             spec, describe, table.column_names, parent_describes=options.parent_describes
         )
+    missing = sorted(
+        {name for rule in mapping.rules for name in (rule.source, *rule.concat) if name}
+        - set(table.column_names)
+    )
+    if missing:
+        raise MappingError(
+            [
+                MappingProblem(
+                    "error", "UNKNOWN_COLUMN", f"source column {name!r} is not in this chunk", source=name
+                )
+                for name in missing
+            ]
+        )
     n = table.num_rows
     rows = _row_numbers(table)
     columns = [_build_column(table, rule, mapping, options) for rule in mapping.rules]
@@ -192,7 +212,7 @@ def _source(table: pa.Table, rule: FieldRule) -> pa.Array:
     if rule.has_constant:
         if rule.constant is None:
             return pa.nulls(n, pa.string())
-        return pa.array(np.full(n, rule.constant, dtype=object), pa.string())
+        return pa.repeat(pa.scalar(rule.constant, pa.string()), n)
     if rule.concat:
         parts = [_blank_to_null(to_text(as_array(table[name]))) for name in rule.concat]
         if len(parts) == 1:
@@ -545,7 +565,9 @@ def _key_prefixes(objects: Sequence[str], options: PrepareOptions) -> set[str] |
     for name in objects:
         prefix = options.key_prefixes.get(name) or STANDARD_KEY_PREFIXES.get(name)
         parent = options.parent_describes.get(name)
-        if prefix is None and isinstance(parent, Mapping):
+        if prefix is None and isinstance(parent, ObjectDescribe):
+            prefix = parent.key_prefix
+        elif prefix is None and isinstance(parent, Mapping):
             prefix = parent.get("keyPrefix")
         if not prefix:
             return None  # one unknown target type: the prefix cannot be checked

@@ -85,7 +85,11 @@ def to_text(array: pa.Array) -> pa.Array:
         return format_timestamps_plain(array)
     if pa.types.is_dictionary(array.type):
         return to_text(array.cast(array.type.value_type))
-    return pc.cast(array, pa.string())
+    try:
+        return pc.cast(array, pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        # Nested values (lists, structs from JSON) have no Arrow text cast: render them one by one.
+        return pa.array([None if v is None else str(v) for v in array.to_pylist()], pa.string())
 
 
 def format_floats(array: pa.Array) -> pa.Array:

@@ -12,12 +12,23 @@ import pytest
 
 from localorg.testing import LocalOrgHandle
 
-HEADER = ["Name", "Legacy_Id__c", "Phone", "Industry", "AnnualRevenue", "NumberOfEmployees", "Founded__c",
-          "Tier__c", "BillingCity", "Primary_Email__c"]
+HEADER = [
+    "Name",
+    "Legacy_Id__c",
+    "Phone",
+    "Industry",
+    "AnnualRevenue",
+    "NumberOfEmployees",
+    "Founded__c",
+    "Tier__c",
+    "BillingCity",
+    "Primary_Email__c",
+]
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[Any]], delimiter: str = ",",
-               line_end: str = "\n") -> str:
+def _write_csv(
+    path: Path, header: list[str], rows: list[list[Any]], delimiter: str = ",", line_end: str = "\n"
+) -> str:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, delimiter=delimiter, lineterminator=line_end)
         writer.writerow(header)
@@ -49,8 +60,18 @@ def test_bulk_upsert_of_100k_rows_reports_bad_rows_precisely(sf: Any, tmp_path: 
     rows = []
     expected_errors: dict[str, str] = {}
     for i in range(100_000):
-        row = [f"Account {i}", f"LEG-{i}", "+1 555 0100", "Banking", "1000000", str(i % 5000), "2001-02-03",
-               "Gold", "Lyon", f"info{i}@example.com"]
+        row = [
+            f"Account {i}",
+            f"LEG-{i}",
+            "+1 555 0100",
+            "Banking",
+            "1000000",
+            str(i % 5000),
+            "2001-02-03",
+            "Gold",
+            "Lyon",
+            f"info{i}@example.com",
+        ]
         if i % 1000 == 7:
             row[6] = "2001-02-30"
             expected_errors[f"LEG-{i}"] = "INVALID_TYPE_ON_FIELD_IN_RECORD"
@@ -76,8 +97,9 @@ def test_bulk_upsert_of_100k_rows_reports_bad_rows_precisely(sf: Any, tmp_path: 
     for legacy_id, code in expected_errors.items():
         assert got[legacy_id].startswith(code + ":"), got[legacy_id]
     sample = next(r for r in failed if r["Legacy_Id__c"] == "LEG-7")
-    assert sample["sf__Error"] == ("INVALID_TYPE_ON_FIELD_IN_RECORD:Founded: value not of required type: "
-                                   "2001-02-30:Founded__c --")
+    assert sample["sf__Error"] == (
+        "INVALID_TYPE_ON_FIELD_IN_RECORD:Founded: value not of required type: 2001-02-30:Founded__c --"
+    )
     assert sample["sf__Id"] == "" and sample["Founded__c"] == "2001-02-30"
     successful = _parse(sf.bulk2.Account.get_successful_records(result["job_id"]))
     assert len(successful) == 99_600 and all(r["sf__Created"] == "true" for r in successful[:100])
@@ -95,8 +117,10 @@ def test_insert_results_carry_ids_and_original_columns(sf: Any, tmp_path: Path) 
     path = _write_csv(tmp_path / "a.csv", ["Name", "Phone"], [["One", "1"], ["Two", "2"]])
     [result] = sf.bulk2.Account.insert(csv_file=path, wait=0.1)
     successful = _parse(sf.bulk2.Account.get_successful_records(result["job_id"]))
-    assert [(r["Name"], r["Phone"], r["sf__Created"]) for r in successful] == [("One", "1", "true"),
-                                                                              ("Two", "2", "true")]
+    assert [(r["Name"], r["Phone"], r["sf__Created"]) for r in successful] == [
+        ("One", "1", "true"),
+        ("Two", "2", "true"),
+    ]
     ids = {r["sf__Id"] for r in successful}
     assert {r["Id"] for r in sf.query("SELECT Id FROM Account")["records"]} == ids
     assert sf.bulk2.Account.get_unprocessed_records(result["job_id"]).strip() == "Name,Phone"
@@ -104,7 +128,9 @@ def test_insert_results_carry_ids_and_original_columns(sf: Any, tmp_path: Path) 
 
 def test_update_ignores_empty_values_and_nulls_na(sf: Any, tmp_path: Path) -> None:
     first = sf.Account.create({"Name": "Keep", "Phone": "111", "Website": "https://a.example"})
-    path = _write_csv(tmp_path / "u.csv", ["Id", "Name", "Phone", "Website"], [[first["id"], "", "#N/A", "https://b"]])
+    path = _write_csv(
+        tmp_path / "u.csv", ["Id", "Name", "Phone", "Website"], [[first["id"], "", "#N/A", "https://b"]]
+    )
     [result] = sf.bulk2.Account.update(csv_file=path, wait=0.1)
     assert result["numberRecordsFailed"] == 0
     record = sf.Account.get(first["id"])
@@ -113,16 +139,22 @@ def test_update_ignores_empty_values_and_nulls_na(sf: Any, tmp_path: Path) -> No
 
 def test_contacts_reference_accounts_through_relationship_header(sf: Any, tmp_path: Path) -> None:
     sf.Account.create({"Name": "Parent", "Legacy_Id__c": "ACC-1"})
-    path = _write_csv(tmp_path / "c.csv", ["LastName", "Legacy_Id__c", "Account.Legacy_Id__c"],
-                      [["Kid", "C-1", "acc-1"], ["Lost", "C-2", "ACC-404"], ["Alone", "C-3", ""]])
+    path = _write_csv(
+        tmp_path / "c.csv",
+        ["LastName", "Legacy_Id__c", "Account.Legacy_Id__c"],
+        [["Kid", "C-1", "acc-1"], ["Lost", "C-2", "ACC-404"], ["Alone", "C-3", ""]],
+    )
     [result] = sf.bulk2.Contact.upsert(csv_file=path, external_id_field="Legacy_Id__c", wait=0.1)
     assert result["numberRecordsFailed"] == 1
     failed = _parse(sf.bulk2.Contact.get_failed_records(result["job_id"]))
-    assert failed[0]["sf__Error"] == ("INVALID_FIELD:Foreign key external ID: ACC-404 not found for field "
-                                      "Legacy_Id__c in entity Account:--")
+    assert failed[0]["sf__Error"] == (
+        "INVALID_FIELD:Foreign key external ID: ACC-404 not found for field Legacy_Id__c in entity Account:--"
+    )
     contacts = sf.query("SELECT LastName, Account.Name FROM Contact ORDER BY LastName")["records"]
-    assert [(c["LastName"], c["Account"] and c["Account"]["Name"]) for c in contacts] == [("Alone", None),
-                                                                                          ("Kid", "Parent")]
+    assert [(c["LastName"], c["Account"] and c["Account"]["Name"]) for c in contacts] == [
+        ("Alone", None),
+        ("Kid", "Parent"),
+    ]
 
 
 def test_delete_and_hard_delete(sf: Any, tmp_path: Path) -> None:
@@ -140,12 +172,19 @@ def test_pipe_delimited_crlf_upload_in_two_batches(http: Any) -> None:
     job_id = _job(http, object="Account", operation="insert", columnDelimiter="PIPE", lineEnding="CRLF")
     for chunk in (["A|1"], ["B|2", "C|3"]):
         body = "\r\n".join(["Name|NumberOfEmployees", *chunk]) + "\r\n"
-        response = http.put(f"{http.base_url}/jobs/ingest/{job_id}/batches", data=body.encode(),
-                            headers={"Content-Type": "text/csv"})
+        response = http.put(
+            f"{http.base_url}/jobs/ingest/{job_id}/batches",
+            data=body.encode(),
+            headers={"Content-Type": "text/csv"},
+        )
         assert response.status_code == 201
     http.patch(f"{http.base_url}/jobs/ingest/{job_id}", json={"state": "UploadComplete"})
     info = _wait(http, job_id)
-    assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 3, 0)
+    assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (
+        "JobComplete",
+        3,
+        0,
+    )
     text = http.get(f"{http.base_url}/jobs/ingest/{job_id}/successfulResults/").text
     assert text.startswith("sf__Id|sf__Created|Name|NumberOfEmployees\r\n")
     listed = http.get(f"{http.base_url}/jobs/ingest").json()["records"]
@@ -154,8 +193,11 @@ def test_pipe_delimited_crlf_upload_in_two_batches(http: Any) -> None:
 
 def test_unknown_column_fails_the_job_with_a_message(http: Any) -> None:
     job_id = _job(http, object="Account", operation="insert")
-    http.put(f"{http.base_url}/jobs/ingest/{job_id}/batches", data=b"Name,Bogus__c\nA,1\n",
-             headers={"Content-Type": "text/csv"})
+    http.put(
+        f"{http.base_url}/jobs/ingest/{job_id}/batches",
+        data=b"Name,Bogus__c\nA,1\n",
+        headers={"Content-Type": "text/csv"},
+    )
     http.patch(f"{http.base_url}/jobs/ingest/{job_id}", json={"state": "UploadComplete"})
     info = _wait(http, job_id)
     assert info["state"] == "Failed"
@@ -164,8 +206,11 @@ def test_unknown_column_fails_the_job_with_a_message(http: Any) -> None:
 
 def test_wrong_line_ending_fails_the_job(http: Any) -> None:
     job_id = _job(http, object="Account", operation="insert", lineEnding="LF")
-    http.put(f"{http.base_url}/jobs/ingest/{job_id}/batches", data=b"Name\r\nA\r\n",
-             headers={"Content-Type": "text/csv"})
+    http.put(
+        f"{http.base_url}/jobs/ingest/{job_id}/batches",
+        data=b"Name\r\nA\r\n",
+        headers={"Content-Type": "text/csv"},
+    )
     http.patch(f"{http.base_url}/jobs/ingest/{job_id}", json={"state": "UploadComplete"})
     info = _wait(http, job_id)
     assert info["state"] == "Failed" and "LineEnding is invalid" in info["errorMessage"]
@@ -173,25 +218,37 @@ def test_wrong_line_ending_fails_the_job(http: Any) -> None:
 
 def test_aborted_job_leaves_its_rows_unprocessed(http: Any) -> None:
     job_id = _job(http, object="Account", operation="insert")
-    http.put(f"{http.base_url}/jobs/ingest/{job_id}/batches", data=b"Name\nA\nB\n",
-             headers={"Content-Type": "text/csv"})
+    http.put(
+        f"{http.base_url}/jobs/ingest/{job_id}/batches",
+        data=b"Name\nA\nB\n",
+        headers={"Content-Type": "text/csv"},
+    )
     aborted = http.patch(f"{http.base_url}/jobs/ingest/{job_id}", json={"state": "Aborted"}).json()
     assert aborted["state"] == "Aborted"
     assert http.get(f"{http.base_url}/jobs/ingest/{job_id}/unprocessedrecords/").text == "Name\nA\nB\n"
-    late = http.put(f"{http.base_url}/jobs/ingest/{job_id}/batches", data=b"Name\nC\n",
-                    headers={"Content-Type": "text/csv"})
+    late = http.put(
+        f"{http.base_url}/jobs/ingest/{job_id}/batches",
+        data=b"Name\nC\n",
+        headers={"Content-Type": "text/csv"},
+    )
     assert late.status_code == 409
     assert http.delete(f"{http.base_url}/jobs/ingest/{job_id}").status_code == 204
     assert http.get(f"{http.base_url}/jobs/ingest/{job_id}").status_code == 404
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"object": "Nope__c", "operation": "insert"}, "Unable to find object"),
-    ({"object": "Account", "operation": "merge"}, "Invalid operation"),
-    ({"object": "Account", "operation": "upsert"}, "External ID was blank"),
-    ({"object": "Account", "operation": "upsert", "externalIdFieldName": "Name"}, "not an External ID"),
-    ({"object": "Account", "operation": "insert", "columnDelimiter": "SPACE"}, "Invalid column delimiter"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"object": "Nope__c", "operation": "insert"}, "Unable to find object"),
+        ({"object": "Account", "operation": "merge"}, "Invalid operation"),
+        ({"object": "Account", "operation": "upsert"}, "External ID was blank"),
+        ({"object": "Account", "operation": "upsert", "externalIdFieldName": "Name"}, "not an External ID"),
+        (
+            {"object": "Account", "operation": "insert", "columnDelimiter": "SPACE"},
+            "Invalid column delimiter",
+        ),
+    ],
+)
 def test_invalid_job_requests_are_refused(http: Any, body: dict[str, Any], message: str) -> None:
     response = http.post(f"{http.base_url}/jobs/ingest", json=body)
     assert response.status_code == 400
@@ -206,8 +263,9 @@ def test_upload_over_150_mb_is_refused(http: Any, org: LocalOrgHandle) -> None:
         for _ in range(151):
             yield block
 
-    response = http.put(f"{http.base_url}/jobs/ingest/{job_id}/batches", data=stream(),
-                        headers={"Content-Type": "text/csv"})
+    response = http.put(
+        f"{http.base_url}/jobs/ingest/{job_id}/batches", data=stream(), headers={"Content-Type": "text/csv"}
+    )
     assert response.status_code == 400
     assert "150 MB" in response.json()[0]["message"]
     info = http.get(f"{http.base_url}/jobs/ingest/{job_id}").json()

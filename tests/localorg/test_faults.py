@@ -49,7 +49,9 @@ def test_unable_to_lock_row_fails_individual_collection_records(org: LocalOrgHan
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 6
 
 
-def test_unable_to_lock_row_appears_in_bulk_failed_results(org: LocalOrgHandle, sf: Any, tmp_path: Path) -> None:
+def test_unable_to_lock_row_appears_in_bulk_failed_results(
+    org: LocalOrgHandle, sf: Any, tmp_path: Path
+) -> None:
     org.set_faults(kind="lock_row", every_nth=10, path_prefix="/jobs/ingest")
     path = tmp_path / "a.csv"
     with path.open("w", newline="") as out:
@@ -89,9 +91,16 @@ def test_expired_session_fault_revokes_the_session(org: LocalOrgHandle, http: An
     assert http.get(http.base_url + "/limits").status_code == 401
 
 
-@pytest.mark.parametrize("spec", [{"kind": "meteor", "rate": 0.5}, {"kind": "unavailable"},
-                                  {"kind": "unavailable", "rate": 2}, {"kind": "latency"},
-                                  {"kind": "unavailable", "rate": 0.1, "colour": "red"}])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "meteor", "rate": 0.5},
+        {"kind": "unavailable"},
+        {"kind": "unavailable", "rate": 2},
+        {"kind": "latency"},
+        {"kind": "unavailable", "rate": 0.1, "colour": "red"},
+    ],
+)
 def test_invalid_fault_specs_are_refused(org: LocalOrgHandle, spec: dict[str, Any]) -> None:
     with org.requests_session() as session:
         response = session.post(org.admin_url + "/faults", json=spec)
@@ -109,8 +118,9 @@ def test_health_reports_status_and_active_faults(org: LocalOrgHandle) -> None:
 
 def test_faults_cli_sets_shows_and_clears(org: LocalOrgHandle) -> None:
     base = [sys.executable, "-m", "localorg", "faults", "--url", org.base_url, "--ca", org.ca_path]
-    set_run = subprocess.run([*base, "set", "unavailable", "--every-nth", "5"], capture_output=True, text=True,
-                             check=True)
+    set_run = subprocess.run(
+        [*base, "set", "unavailable", "--every-nth", "5"], capture_output=True, text=True, check=True
+    )
     assert '"every_nth": 5' in set_run.stdout
     shown = subprocess.run([*base, "show"], capture_output=True, text=True, check=True)
     assert '"kind": "unavailable"' in shown.stdout

@@ -9,12 +9,23 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 
 def _load_accounts(sf: Any, count: int) -> None:
-    records = [{"attributes": {"type": "Account"}, "Name": f"Acme {i:04d}", "Legacy_Id__c": f"A{i}",
-                "NumberOfEmployees": i, "Tier__c": ["Gold", "Silver", "Bronze"][i % 3],
-                "Founded__c": f"20{i % 25:02d}-01-15"} for i in range(count)]
+    records = [
+        {
+            "attributes": {"type": "Account"},
+            "Name": f"Acme {i:04d}",
+            "Legacy_Id__c": f"A{i}",
+            "NumberOfEmployees": i,
+            "Tier__c": ["Gold", "Silver", "Bronze"][i % 3],
+            "Founded__c": f"20{i % 25:02d}-01-15",
+        }
+        for i in range(count)
+    ]
     for start in range(0, count, 200):
-        results = sf.restful("composite/sobjects", method="POST",
-                             json={"allOrNone": True, "records": records[start:start + 200]})
+        results = sf.restful(
+            "composite/sobjects",
+            method="POST",
+            json={"allOrNone": True, "records": records[start : start + 200]},
+        )
         assert all(r["success"] for r in results)
 
 
@@ -39,21 +50,24 @@ def test_batch_size_header_sets_the_page_size(sf: Any) -> None:
     assert len(ids) == 1200
 
 
-@pytest.mark.parametrize(("where", "expected"), [
-    ("NumberOfEmployees < 3", 3),
-    ("NumberOfEmployees >= 57", 3),
-    ("NumberOfEmployees != 5", 59),
-    ("NumberOfEmployees <= 2 OR NumberOfEmployees > 58", 4),
-    ("(Tier__c = 'Gold' OR Tier__c = 'Silver') AND NumberOfEmployees < 6", 4),
-    ("Tier__c IN ('Gold', 'Bronze')", 40),
-    ("Tier__c NOT IN ('Gold')", 40),
-    ("Name LIKE 'acme 001%'", 10),
-    ("Legacy_Id__c = 'a7'", 1),
-    ("Founded__c > 2020-01-01", 10),
-    ("Phone = null", 60),
-    ("Phone != null", 0),
-    ("NOT (NumberOfEmployees > 1)", 2),
-])
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("NumberOfEmployees < 3", 3),
+        ("NumberOfEmployees >= 57", 3),
+        ("NumberOfEmployees != 5", 59),
+        ("NumberOfEmployees <= 2 OR NumberOfEmployees > 58", 4),
+        ("(Tier__c = 'Gold' OR Tier__c = 'Silver') AND NumberOfEmployees < 6", 4),
+        ("Tier__c IN ('Gold', 'Bronze')", 40),
+        ("Tier__c NOT IN ('Gold')", 40),
+        ("Name LIKE 'acme 001%'", 10),
+        ("Legacy_Id__c = 'a7'", 1),
+        ("Founded__c > 2020-01-01", 10),
+        ("Phone = null", 60),
+        ("Phone != null", 0),
+        ("NOT (NumberOfEmployees > 1)", 2),
+    ],
+)
 def test_where_clause_operators(sf: Any, where: str, expected: int) -> None:
     _load_accounts(sf, 60)
     assert sf.query(f"SELECT COUNT() FROM Account WHERE {where}")["totalSize"] == expected
@@ -63,8 +77,9 @@ def test_where_clause_operators(sf: Any, where: str, expected: int) -> None:
 
 def test_order_by_limit_offset(sf: Any) -> None:
     _load_accounts(sf, 30)
-    records = sf.query("SELECT Name, NumberOfEmployees FROM Account ORDER BY NumberOfEmployees DESC "
-                       "LIMIT 5 OFFSET 2")["records"]
+    records = sf.query(
+        "SELECT Name, NumberOfEmployees FROM Account ORDER BY NumberOfEmployees DESC LIMIT 5 OFFSET 2"
+    )["records"]
     assert [r["NumberOfEmployees"] for r in records] == [27, 26, 25, 24, 23]
     by_tier = sf.query("SELECT Tier__c, Name FROM Account ORDER BY Tier__c ASC, Name DESC LIMIT 2")["records"]
     assert [(r["Tier__c"], r["Name"]) for r in by_tier] == [("Bronze", "Acme 0029"), ("Bronze", "Acme 0026")]
@@ -74,8 +89,10 @@ def test_parent_relationship_fields_are_nested(sf: Any) -> None:
     parent = sf.Account.create({"Name": "Parent Co", "Legacy_Id__c": "P"})
     sf.Contact.create({"LastName": "Child", "AccountId": parent["id"]})
     sf.Contact.create({"LastName": "Orphan"})
-    records = sf.query("SELECT LastName, Account.Name, Account.Owner.Username FROM Contact "
-                       "WHERE Account.Name != null OR LastName = 'Orphan' ORDER BY LastName")["records"]
+    records = sf.query(
+        "SELECT LastName, Account.Name, Account.Owner.Username FROM Contact "
+        "WHERE Account.Name != null OR LastName = 'Orphan' ORDER BY LastName"
+    )["records"]
     assert records[0]["Account"]["Name"] == "Parent Co"
     assert records[0]["Account"]["attributes"]["type"] == "Account"
     assert records[0]["Account"]["Owner"]["Username"] == "dms@localorg.test"
@@ -92,14 +109,17 @@ def test_query_all_includes_deleted_records(sf: Any) -> None:
     assert {(r["Id"], r["IsDeleted"]) for r in everything} == {(kept["id"], False), (gone["id"], True)}
 
 
-@pytest.mark.parametrize(("soql", "code"), [
-    ("SELECT Nope FROM Account", "INVALID_FIELD"),
-    ("SELECT Name FROM Nope__c", "INVALID_TYPE"),
-    ("SELECT Name Account", "MALFORMED_QUERY"),
-    ("SELECT Name FROM Account WHERE", "MALFORMED_QUERY"),
-    ("SELECT Name FROM Account WHERE NumberOfEmployees = 'x'", "MALFORMED_QUERY"),
-    ("SELECT Name FROM Account OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE"),
-])
+@pytest.mark.parametrize(
+    ("soql", "code"),
+    [
+        ("SELECT Nope FROM Account", "INVALID_FIELD"),
+        ("SELECT Name FROM Nope__c", "INVALID_TYPE"),
+        ("SELECT Name Account", "MALFORMED_QUERY"),
+        ("SELECT Name FROM Account WHERE", "MALFORMED_QUERY"),
+        ("SELECT Name FROM Account WHERE NumberOfEmployees = 'x'", "MALFORMED_QUERY"),
+        ("SELECT Name FROM Account OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE"),
+    ],
+)
 def test_bad_queries_are_rejected_with_salesforce_codes(sf: Any, soql: str, code: str) -> None:
     with pytest.raises(SalesforceMalformedRequest) as rejected:
         sf.query(soql)

@@ -37,11 +37,30 @@ def test_imported_describe_is_enforced_like_the_real_org(sf: Any, tmp_path: Path
             fld["nillable"] = False  # the "real" org requires a phone
         if fld["name"] == "Industry":
             fld["restrictedPicklist"] = True
-            fld["picklistValues"] = [{"value": "Banking", "label": "Banking", "active": True,
-                                      "defaultValue": False, "validFor": None}]
-    describe["fields"].append({**describe["fields"][3], "name": "Region__c", "label": "Region", "type": "string",
-                               "length": 5, "custom": True, "nillable": True, "createable": True,
-                               "updateable": True, "picklistValues": [], "restrictedPicklist": False})
+            fld["picklistValues"] = [
+                {
+                    "value": "Banking",
+                    "label": "Banking",
+                    "active": True,
+                    "defaultValue": False,
+                    "validFor": None,
+                }
+            ]
+    describe["fields"].append(
+        {
+            **describe["fields"][3],
+            "name": "Region__c",
+            "label": "Region",
+            "type": "string",
+            "length": 5,
+            "custom": True,
+            "nillable": True,
+            "createable": True,
+            "updateable": True,
+            "picklistValues": [],
+            "restrictedPicklist": False,
+        }
+    )
     saved = tmp_path / "Account.describe.json"
     saved.write_text(json.dumps(describe))
     db = tmp_path / "rehearsal.db"
@@ -59,7 +78,9 @@ def test_imported_describe_is_enforced_like_the_real_org(sf: Any, tmp_path: Path
         with pytest.raises(SalesforceMalformedRequest) as too_long:
             rehearsal.Account.create({"Name": "A", "Phone": "1", "Region__c": "EMEA-NORTH"})
         assert too_long.value.content[0]["errorCode"] == "STRING_TOO_LONG"
-        kept = rehearsal.Account.create({"Name": "A", "Phone": "1", "Industry": "Banking", "Region__c": "EMEA"})
+        kept = rehearsal.Account.create(
+            {"Name": "A", "Phone": "1", "Industry": "Banking", "Region__c": "EMEA"}
+        )
         fields = {f["name"]: f for f in rehearsal.Account.describe()["fields"]}
         assert fields["Region__c"]["length"] == 5 and fields["Phone"]["nillable"] is False
     # The database keeps records and the imported rules across restarts.
@@ -104,8 +125,9 @@ def test_schema_file_adds_custom_objects_and_fields(tmp_path: Path) -> None:
         describe = sf.Project__c.describe()
         assert describe["keyPrefix"].startswith("a0") and describe["custom"] is True
         account = sf.Account.create({"Name": "Client"})
-        project = sf.Project__c.create({"Name": "P1", "Account__c": account["id"], "Budget__c": 99.5,
-                                        "Code__c": "P-1"})
+        project = sf.Project__c.create(
+            {"Name": "P1", "Account__c": account["id"], "Budget__c": 99.5, "Code__c": "P-1"}
+        )
         assert project["id"].startswith(describe["keyPrefix"])
         rows = sf.query("SELECT Name, Account__r.Name, Budget__c FROM Project__c")["records"]
         assert rows[0]["Account__r"]["Name"] == "Client" and rows[0]["Budget__c"] == 99.5
@@ -115,13 +137,19 @@ def test_schema_file_adds_custom_objects_and_fields(tmp_path: Path) -> None:
         assert sf.Contact.create({"LastName": "Big", "Shoe_Size__c": 45.5})["success"] is True
 
 
-@pytest.mark.parametrize(("document", "message"), [
-    ({"objects": {"Widget": {}}}, "must be custom"),
-    ({"objects": {"Account": {"fields": [{"name": "X__c", "type": "galaxy"}]}}}, "unknown field type"),
-    ({"objects": {"Account": {"fields": [{"name": "Bad Name", "type": "string"}]}}}, "not a valid API name"),
-    ({"objects": {"Account": {"fields": [{"name": "R__c", "type": "reference"}]}}}, "referenceTo"),
-    ({"things": {}}, "unknown top-level keys"),
-])
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"objects": {"Widget": {}}}, "must be custom"),
+        ({"objects": {"Account": {"fields": [{"name": "X__c", "type": "galaxy"}]}}}, "unknown field type"),
+        (
+            {"objects": {"Account": {"fields": [{"name": "Bad Name", "type": "string"}]}}},
+            "not a valid API name",
+        ),
+        ({"objects": {"Account": {"fields": [{"name": "R__c", "type": "reference"}]}}}, "referenceTo"),
+        ({"things": {}}, "unknown top-level keys"),
+    ],
+)
 def test_bad_schema_documents_say_what_and_where(document: dict[str, Any], message: str) -> None:
     with pytest.raises(SchemaError) as bad:
         build_schema([(document, "my-schema.yaml")])
@@ -131,9 +159,25 @@ def test_bad_schema_documents_say_what_and_where(document: dict[str, Any], messa
 def test_serve_refuses_a_broken_schema_file(tmp_path: Path) -> None:
     schema = tmp_path / "broken.yaml"
     schema.write_text("objects: [unclosed\n")
-    result = subprocess.run([sys.executable, "-m", "localorg", "serve", "--port", "0", "--db", ":memory:",
-                             "--cert-dir", str(tmp_path / "certs"), "--schema", str(schema)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localorg",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            ":memory:",
+            "--cert-dir",
+            str(tmp_path / "certs"),
+            "--schema",
+            str(schema),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "cannot parse" in result.stderr
 
 

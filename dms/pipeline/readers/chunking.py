@@ -100,9 +100,7 @@ def with_row_numbers(table: pa.Table | pa.RecordBatch, numbers: np.ndarray) -> p
     """The table with the __row__ column appended."""
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    return table.append_column(
-        pa.field(ROW_COLUMN, pa.int64(), nullable=False), pa.array(numbers, pa.int64())
-    )
+    return table.append_column(pa.field(ROW_COLUMN, pa.int64()), pa.array(numbers, pa.int64()))
 
 
 def table_from_records(columns: list[str], records: list[list[object]], numbers: list[int]) -> pa.Table:

@@ -159,6 +159,9 @@ class _Workbook:
                 return self.sheet_names[sheet]
         elif sheet in self.sheet_names:
             return sheet
+        elif sheet.strip().isdigit() and int(sheet) < len(self.sheet_names):
+            # A form field sends "1" for the second sheet; a sheet really named "1" was matched above.
+            return self.sheet_names[int(sheet)]
         raise ReadError(
             "SHEET_NOT_FOUND",
             f"There is no sheet {sheet!r}; the workbook has {len(self.sheet_names)}: "

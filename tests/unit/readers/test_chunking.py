@@ -139,3 +139,9 @@ def test_chunk_tables_have_the_same_schema_for_csv(write_bytes):
     assert len(schemas) == 1
     (schema,) = schemas
     assert schema.field("__row__").type == pa.int64()
+
+
+def test_a_problems_only_chunk_has_the_same_schema_as_the_others(write_bytes):
+    path = write_bytes("tail.csv", b"a,b\n1,2\n3,4\nbad\n")
+    schemas = {chunk.table.schema for chunk in read_chunks(path, ReadOptions(chunk_rows=2))}
+    assert len(schemas) == 1

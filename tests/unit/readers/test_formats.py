@@ -75,6 +75,7 @@ def test_xlsx_sheet_is_chosen_by_name_or_index(tmp_path):
     assert sniff(path, ReadOptions(sheet="Second")).columns == ["b", "c"]
     by_index = sniff(path, ReadOptions(sheet=1))
     assert by_index.sheet == "Second" and by_index.sheet_names == ["First", "Second"]
+    assert sniff(path, ReadOptions(sheet="1")).sheet == "Second"
 
 
 def test_missing_sheet_error_lists_the_sheets(tmp_path):

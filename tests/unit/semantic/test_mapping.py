@@ -333,6 +333,7 @@ def test_apply_profiles_fills_inferred_formats_only_where_unset() -> None:
     profiles = {
         "founded": ColumnProfile(name="founded", kind="date", format="%d/%m/%Y"),
         "rev": {"kind": "number", "decimal": ",", "thousands": "."},
+        "when": ColumnProfile(name="when", kind="date", format="%d/%m/%Y", ambiguous=True),
     }
     filled = apply_profiles(
         spec(
@@ -346,3 +347,5 @@ def test_apply_profiles_fills_inferred_formats_only_where_unset() -> None:
     assert filled["fields"][0]["format"] == "%d/%m/%Y"
     assert (filled["fields"][1]["decimal"], filled["fields"][1]["thousands"]) == (",", ".")
     assert filled["fields"][2]["format"] == "%Y"
+    guess = apply_profiles(spec("insert", {"target": "Founded__c", "source": "when"}), profiles)
+    assert "format" not in guess["fields"][0]

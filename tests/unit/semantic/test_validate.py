@@ -541,3 +541,44 @@ def test_errors_are_json_ready() -> None:
         "code": "REQUIRED_FIELD_MISSING",
         "message": "Account Name (Name) is required",
     }
+
+
+def test_a_chunk_missing_a_mapped_column_is_refused_by_name() -> None:
+    compiled = compile_mapping(
+        account("insert", {"target": "BillingCity", "source": "city"}), ACCOUNT, ["name", "city"]
+    )
+    with pytest.raises(MappingError) as caught:
+        prepare(chunk(name=["Acme"]), compiled, ACCOUNT)
+    assert [(p.code, p.source) for p in caught.value.problems] == [("UNKNOWN_COLUMN", "city")]
+
+
+def test_nested_json_values_become_text_for_text_fields() -> None:
+    table = pa.table(
+        {"__row__": pa.array([1], pa.int64()), "name": pa.array(["Acme"]), "tags": pa.array([["a", "b"]])}
+    )
+    result = prepare(table, account("insert", {"target": "Description", "source": "tags"}), ACCOUNT)
+    assert result.errors == []
+    assert result.table.column("Description").to_pylist() == ["['a', 'b']"]
+
+
+def test_key_prefixes_of_custom_parents_come_from_options_or_parent_describes() -> None:
+    custom = {
+        "object": "Contact",
+        "fields": [{"target": "LastName", "source": "last"}, {"target": "AccountId", "source": "acct"}],
+    }
+    table = chunk(last=["Doe", "Roe"], acct=["001000000000001", "a0B000000000001"])
+    assert [e.code for e in prepare(table, custom, CONTACT).errors] == ["FIELD_INTEGRITY_EXCEPTION"]
+    relaxed = PrepareOptions(key_prefixes={"Account": "a0B"})
+    assert [e.row for e in prepare(table, custom, CONTACT, relaxed).errors] == [2]
+
+
+def test_every_row_invalid_still_reports_each_row() -> None:
+    values = [f"bad-{i}" for i in range(1000)]
+    result = prepare(
+        chunk(name=["A"] * 1000, value=values),
+        account("insert", {"target": "Founded__c", "source": "value"}),
+        ACCOUNT,
+    )
+    assert result.invalid_rows == 1000 and result.table.num_rows == 0
+    assert [e.row for e in result.errors] == list(range(2, 1002))
+    assert result.errors[-1].value == "bad-999"

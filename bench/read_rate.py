@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         runners = {
             "bare pyarrow open_csv": bare_pyarrow(path),
+            "pyarrow, dms settings": pyarrow_as_dms_configures_it(path),
             "dms read_chunks": dms_reader(path, args.chunk_rows),
         }
         for run in runners.values():

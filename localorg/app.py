@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Flask, Response, current_app, g, request, send_file, stream_with_context
+from flask import Blueprint, Flask, Response, current_app, g, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
 from localorg import __version__
@@ -764,8 +764,8 @@ def ingest_results(version: str, job_id: str, kind: str) -> Response:
     bulk = org().bulk
     wanted = kind.lower()
     if wanted in {"successfulresults", "failedresults"}:
-        path = bulk.result_path(job_id, "successful" if wanted == "successfulresults" else "failed")
-        return send_file(path, mimetype="text/csv", conditional=False, etag=False, max_age=0)
+        results = bulk.results(job_id, successful=wanted == "successfulresults")
+        return Response(stream_with_context(results), mimetype="text/csv")
     if wanted == "unprocessedrecords":
         rows: Iterator[bytes] = bulk.unprocessed_rows(job_id)
         return Response(stream_with_context(rows), mimetype="text/csv")

@@ -386,16 +386,47 @@ class BulkIngest:
 
     # ---- results ------------------------------------------------------------------------------------
 
-    def result_path(self, job_id: str, kind: str) -> Path:
-        """The successful/failed results file of a finished job."""
+    def results(self, job_id: str, successful: bool) -> Iterator[bytes]:
+        """Stream successfulResults (sf__Id, sf__Created, columns) or failedResults (sf__Id, sf__Error, ...)."""
         job = self.get(job_id)
         if job.state not in TERMINAL_STATES:
             raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state}; results are ready when it ends")
-        path = self.jobs_dir / job_id / f"{kind}.csv"
-        if not path.exists():
-            header = ["sf__Id", "sf__Created" if kind == "successful" else "sf__Error", *self._header(job)]
-            self._write_header(path, job, header)
-        return path
+        return self._joined_results(job, successful)
+
+    def _joined_results(self, job: IngestJob, successful: bool) -> Iterator[bytes]:
+        delimiter = DELIMITERS[job.column_delimiter]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=delimiter, lineterminator=LINE_ENDINGS[job.line_ending])
+        writer.writerow(["sf__Id", "sf__Created" if successful else "sf__Error", *self._header(job)])
+        outcome_path = self.jobs_dir / job.id / "outcomes.csv"
+        if outcome_path.exists():
+            with outcome_path.open(encoding="utf-8", newline="") as outcome_file:
+                outcomes = csv.reader(outcome_file)
+                for row in self._uploaded_rows(job):
+                    outcome = next(outcomes, None)
+                    if outcome is None:
+                        break
+                    if outcome[0] == "E":
+                        if not successful:
+                            writer.writerow([outcome[1], outcome[2], *row])
+                    elif successful:
+                        writer.writerow([outcome[1], "true" if outcome[0] == "1" else "false", *row])
+                    if buffer.tell() > _COPY_BLOCK:
+                        yield buffer.getvalue().encode()
+                        buffer.seek(0)
+                        buffer.truncate()
+        yield buffer.getvalue().encode()
+
+    def _uploaded_rows(self, job: IngestJob) -> Iterator[list[str]]:
+        delimiter = DELIMITERS[job.column_delimiter]
+        for name in job.uploads:
+            with (self.jobs_dir / job.id / name).open(encoding="utf-8-sig", newline="") as source:
+                reader = csv.reader(source, delimiter=delimiter, strict=False)
+                try:
+                    next(reader)
+                    yield from (row for row in reader if row)
+                except (csv.Error, UnicodeDecodeError, StopIteration):
+                    return
 
     def unprocessed_rows(self, job_id: str) -> Iterator[bytes]:
         """Stream the uploaded rows the job never got to, with their header."""
@@ -405,39 +436,19 @@ class BulkIngest:
         return self._unprocessed(job)
 
     def _unprocessed(self, job: IngestJob) -> Iterator[bytes]:
-        delimiter = DELIMITERS[job.column_delimiter]
-        terminator = LINE_ENDINGS[job.line_ending]
-        header_written = False
-        position = 0
-        skip = job.rows_consumed
-        for name in job.uploads:
-            with (self.jobs_dir / job.id / name).open(encoding="utf-8-sig", newline="") as source:
-                reader = csv.reader(source, delimiter=delimiter)
-                try:
-                    header = next(reader)
-                except (StopIteration, csv.Error):
-                    continue
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, delimiter=delimiter, lineterminator=terminator)
-                if not header_written:
-                    writer.writerow(header)
-                    header_written = True
-                try:
-                    for row in reader:
-                        if not row:
-                            continue
-                        if position >= skip:
-                            writer.writerow(row)
-                        position += 1
-                        if buffer.tell() > _COPY_BLOCK:
-                            yield buffer.getvalue().encode()
-                            buffer.seek(0)
-                            buffer.truncate()
-                except csv.Error:
-                    pass
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=DELIMITERS[job.column_delimiter],
+                            lineterminator=LINE_ENDINGS[job.line_ending])
+        header = self._header(job)
+        if header:
+            writer.writerow(header)
+        for row in itertools.islice(self._uploaded_rows(job), job.rows_consumed, None):
+            writer.writerow(row)
+            if buffer.tell() > _COPY_BLOCK:
                 yield buffer.getvalue().encode()
-        if not header_written:
-            yield b""
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode()
 
     def _header(self, job: IngestJob) -> list[str]:
         for name in job.uploads:
@@ -447,11 +458,6 @@ class BulkIngest:
                 except (StopIteration, csv.Error, UnicodeDecodeError):
                     continue
         return []
-
-    def _write_header(self, path: Path, job: IngestJob, header: list[str]) -> None:
-        with path.open("w", encoding="utf-8", newline="") as out:
-            csv.writer(out, delimiter=DELIMITERS[job.column_delimiter],
-                       lineterminator=LINE_ENDINGS[job.line_ending]).writerow(header)
 
     # ---- processing ---------------------------------------------------------------------------------
 
@@ -483,32 +489,25 @@ class BulkIngest:
         obj = self.store.schema.get(job.object)
         directory = self.jobs_dir / job.id
         delimiter = DELIMITERS[job.column_delimiter]
-        terminator = LINE_ENDINGS[job.line_ending]
-        results_header: list[str] | None = None
         try:
             if obj is None:
                 raise JobFailure(f"InvalidJob : Unable to find object: {job.object}")
             if not job.uploads:
                 raise JobFailure("InvalidBatch : No data was uploaded for this job")
-            with (directory / "successful.csv").open("w", encoding="utf-8", newline="") as ok_file, \
-                    (directory / "failed.csv").open("w", encoding="utf-8", newline="") as bad_file:
-                ok_writer = csv.writer(ok_file, delimiter=delimiter, lineterminator=terminator)
-                bad_writer = csv.writer(bad_file, delimiter=delimiter, lineterminator=terminator)
+            # Only the outcome of each row is written here; result files are joined with the uploads
+            # when requested, which keeps the processing path short.
+            with (directory / "outcomes.csv").open("w", encoding="utf-8", newline="") as outcome_file:
+                outcomes = csv.writer(outcome_file, lineterminator="\n")
                 for name in job.uploads:
                     path = directory / name
                     self._check_line_ending(path, job)
                     with path.open(encoding="utf-8-sig", newline="") as source:
                         reader = csv.reader(source, delimiter=delimiter, strict=False)
-                        header = self._read_header(reader, name)
-                        plan = ColumnPlan(self.store, obj, job, header)
-                        if results_header is None:
-                            results_header = header
-                            ok_writer.writerow(["sf__Id", "sf__Created", *header])
-                            bad_writer.writerow(["sf__Id", "sf__Error", *header])
+                        plan = ColumnPlan(self.store, obj, job, self._read_header(reader, name))
                         for rows in _chunks(reader, name):
                             if job.abort_requested:
                                 raise _Aborted()
-                            self._process_chunk(job, obj, plan, rows, ok_writer, bad_writer)
+                            self._process_chunk(job, obj, plan, rows, outcomes)
                             job.total_processing_ms = int((time.monotonic() - started) * 1000)
             job.state = "JobComplete"
         except _Aborted:
@@ -542,8 +541,7 @@ class BulkIngest:
             raise JobFailure(f"InvalidBatch : Failed to parse CSV header of {name}: {exc}") from None
 
     def _process_chunk(self, job: IngestJob, obj: SObjectType, plan: ColumnPlan, rows: list[list[str]],
-                       ok_writer: Any, bad_writer: Any) -> None:
-        originals = [list(r) for r in rows] if any(len(r) != len(plan.header) for r in rows) else rows
+                       outcomes: Any) -> None:
         batch = plan.to_batch(rows)
         failing = None
         if self.faults.has_row_faults():
@@ -557,19 +555,19 @@ class BulkIngest:
                                failing_rows=failing)
         results = self.store.write(obj, job.operation, batch, options)
         ids = batch.ids
-        ok_rows = []
-        bad_rows = []
+        failed = 0
+        lines = []
         for i, result in enumerate(results):
             if result.error is None:
-                ok_rows.append([result.id, "true" if result.created else "false", *originals[i]])
+                lines.append(("1" if result.created else "0", result.id))
             else:
+                failed += 1
                 given_id = ids[i] if ids is not None and ids[i] is not KEEP else ""
-                bad_rows.append([given_id, result.error.bulk_error(), *originals[i]])
-        ok_writer.writerows(ok_rows)
-        bad_writer.writerows(bad_rows)
+                lines.append(("E", given_id, result.error.bulk_error()))
+        outcomes.writerows(lines)
         with self._lock:
             job.processed += len(results)
-            job.failed += len(bad_rows)
+            job.failed += failed
             job.rows_consumed += len(results)
 
 

@@ -531,7 +531,7 @@ class Store:
             for i, value in enumerate(column):
                 if value is KEEP or value is None or errors[i] is not None:
                     continue
-                key = value.lower() if fold else value
+                key = value.lower() if fold and type(value) is str else value
                 if key in seen:
                     other = targets[seen[key]]
                     errors[i] = SalesforceError(
@@ -548,7 +548,7 @@ class Store:
             if not existing:
                 continue
             for i in rows:
-                key = column[i].lower() if fold else column[i]
+                key = column[i].lower() if fold and type(column[i]) is str else column[i]
                 holders = [h for h in existing.get(key, ()) if h != targets[i]]
                 if holders:
                     errors[i] = SalesforceError(

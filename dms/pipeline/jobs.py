@@ -188,9 +188,12 @@ class Pipeline:
         chunks = list(self.chunk_docs(job_id))
 
         def change(doc: dict[str, Any]) -> dict[str, Any]:
+            if doc["state"] in FINAL_STATES:
+                return doc
             plan = doc.get("plan") or {}
             counters = dict.fromkeys(COUNTERS, 0)
-            counters["total"] = plan.get("total_rows", 0)
+            # While planning, the total grows with the chunks staged so far (invalid rows are known at the end).
+            counters["total"] = plan["total_rows"] if plan else sum(int(c["rows"]) for c in chunks)
             counters["invalid"] = plan.get("invalid_rows", 0)
             load_calls = 0
             settled = 0
@@ -217,7 +220,8 @@ class Pipeline:
     # ---- cancel and retry ------------------------------------------------------------------------------
 
     def cancel(self, job_id: str) -> dict[str, Any]:
-        """Stop a job: pending chunks are cancelled, running Salesforce bulk jobs are aborted."""
+        """Stop a job: staged chunks are cancelled, running Salesforce bulk jobs aborted; a job not yet
+        planned is cancelled by its plan task, which stops reading the file when it sees the request."""
         job = self.jobs.get(job_id)
         if job["state"] in FINAL_STATES:
             raise Conflict(f"Job {job_id} is already {job['state']}.", code="JOB_FINISHED")
@@ -226,35 +230,23 @@ class Pipeline:
         for chunk in self.chunk_docs(job_id):
             if chunk["state"] == "staged":
                 try:
-                    self.chunks.update(chunk["_id"], lambda c: _cancel_staged(c))
+                    self.chunks.update(chunk["_id"], _cancel_staged)
                 except Conflict:
-                    pass
+                    pass  # a worker took it meanwhile: it sees the request itself
             elif chunk["state"] == "loading" and chunk.get("bulk_job_id"):
                 org = org or self.org(job)
                 from dms.pipeline.load import abort_bulk_job
 
                 abort_bulk_job(org, job["target"]["object"], chunk["bulk_job_id"])
-        if job["state"] in ("created", "planning") or not (job.get("plan") or {}).get("chunks"):
-            # Nothing is loading yet: the plan task sees the flag and stops; count every row cancelled.
-            self._settle_cancelled_without_chunks(job_id)
         return self.refresh_counters(job_id)
 
-    def _settle_cancelled_without_chunks(self, job_id: str) -> None:
+    def cancel_unplanned(self, job_id: str) -> None:
+        """Cancel a job the plan task had not started reading: nothing was read, nothing is owed."""
+
         def change(doc: dict[str, Any]) -> dict[str, Any]:
             if doc["state"] in FINAL_STATES:
                 return doc
-            counters = {**doc["counters"]}
-            counters["cancelled"] = (
-                counters["total"] - counters["invalid"] - counters["succeeded"] - counters["failed"]
-            )
-            counters["pending"] = 0
-            return {
-                **doc,
-                "state": "cancelled",
-                "counters": counters,
-                "updated_at": now(),
-                "finished_at": now(),
-            }
+            return {**doc, "state": "cancelled", "updated_at": now(), "finished_at": now()}
 
         self.jobs.update(job_id, change)
 

@@ -111,8 +111,8 @@ def plan_job(p: Pipeline, job_id: str) -> str:
     job = p.get_job(job_id)
     if job["state"] in FINAL_STATES or job["state"] == "loading":
         return "already_" + job["state"]
-    if job.get("cancel_requested"):
-        p.cancel(job_id)
+    if job.get("cancel_requested") and job["state"] == "created":
+        p.cancel_unplanned(job_id)
         return "cancelled"
     if job.get("plan") is not None:  # planned before a crash: only the hand-over to loading is left
         return _hand_over(p, job_id, requeue=True)

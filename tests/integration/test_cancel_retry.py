@@ -1,0 +1,80 @@
+"""Cancel a running job; retry the failed rows as a new job, from the originals or a corrected file."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import wait_for
+from tests.integration.pipeline_helpers import org_client, result_rows, run_job, upload, wait_job
+
+MAPPING = {"fields": [{"target": "Legacy_Id__c", "source": "legacy"}, {"target": "Name", "source": "name"},
+                      {"target": "Founded__c", "source": "founded"}]}  # fmt: skip
+
+
+def test_retry_resends_only_the_failed_rows_and_keeps_their_source_rows(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "accounts.csv"
+    path.write_text(
+        "legacy,name,founded\n"
+        f"{prefix}-1,One,2001-01-01\n{prefix}-2,Two,31.12.2001\n{prefix}-3,Three,2001-01-03\n{prefix}-4,Four,bad\n"
+    )
+    first = run_job(client, upload_id=upload(client, path), object="Account", operation="upsert",
+                    external_id="Legacy_Id__c", mapping=MAPPING)  # fmt: skip
+    assert (first["counters"]["succeeded"], first["counters"]["invalid"]) == (2, 2)
+
+    # Retry as is: the same two rows fail again, and the new job's error file says where they came from.
+    response = client.post(f"/api/v1/jobs/{first['id']}/retry", json={})
+    assert response.status_code == 201
+    again = wait_job(client, response.json["id"])
+    assert again["retry_of"] == first["id"]
+    assert (again["counters"]["total"], again["counters"]["invalid"]) == (2, 2)
+    assert sorted(r["dms_source_row"] for r in result_rows(client, again["id"], "errors.csv")) == ["2", "4"]
+
+    # Retry from a corrected file: the rows load, nothing else is touched.
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text(f"legacy,name,founded\n{prefix}-2,Two,2001-12-31\n{prefix}-4,Four,2001-01-04\n")
+    response = client.post(f"/api/v1/jobs/{first['id']}/retry", json={"upload_id": upload(client, fixed)})
+    corrected = wait_job(client, response.json["id"])
+    assert corrected["state"] == "completed", corrected
+    assert corrected["counters"]["created"] == 2
+    sf = org_client(localorg)
+    assert sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")["totalSize"] == 4
+
+
+def test_cancel_stops_pending_chunks_and_counters_still_add_up(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "many.csv"
+    path.write_text("legacy,name,founded\n" + "".join(f"{prefix}-{n},N{n},2001-01-01\n" for n in range(400)))
+    localorg.set_faults(kind="latency", latency_ms=300, path_prefix="/services/data")
+    try:
+        response = client.post("/api/v1/jobs", json={"upload_id": upload(client, path), "object": "Account",
+                               "operation": "insert", "mapping": MAPPING, "options": {"chunk_rows": 20}})  # fmt: skip
+        job_id = response.json["id"]
+        wait_for(
+            lambda: client.get(f"/api/v1/jobs/{job_id}").json["state"] == "loading",
+            timeout=60,
+            what="loading",
+        )
+        cancelled = client.post(f"/api/v1/jobs/{job_id}/cancel")
+        assert cancelled.status_code == 200, cancelled.json
+    finally:
+        localorg.clear_faults()
+    job = wait_job(client, job_id)
+    counters = job["counters"]
+    assert job["state"] == "cancelled", job
+    assert counters["cancelled"] > 0
+    assert counters["total"] == 400
+    assert (
+        counters["total"]
+        == counters["succeeded"] + counters["failed"] + counters["invalid"] + counters["cancelled"]
+    )
+    sf = org_client(localorg)
+    loaded = sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")["totalSize"]
+    assert loaded == counters["succeeded"]
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel").json["error"]["code"] == "JOB_FINISHED"

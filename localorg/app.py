@@ -74,9 +74,18 @@ def _http_error(error: HTTPException) -> Response:
         return _salesforce_error(not_found())
     if error.code == 405:
         allowed = ",".join(sorted(m for m in (error.valid_methods or []) if m not in {"HEAD", "OPTIONS"}))  # type: ignore[attr-defined]
-        return _json([{"errorCode": "METHOD_NOT_ALLOWED",
-                       "message": f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}"}], 405)
-    return _json([{"errorCode": "UNKNOWN_EXCEPTION", "message": error.description or str(error)}], error.code or 500)
+        return _json(
+            [
+                {
+                    "errorCode": "METHOD_NOT_ALLOWED",
+                    "message": f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}",
+                }
+            ],
+            405,
+        )
+    return _json(
+        [{"errorCode": "UNKNOWN_EXCEPTION", "message": error.description or str(error)}], error.code or 500
+    )
 
 
 def _guard() -> Response | None:
@@ -108,7 +117,9 @@ def _inject_faults(path: str, api_path: str) -> Response | None:
     if fault == "unavailable":
         return _json([{"errorCode": "SERVER_UNAVAILABLE", "message": "Service Unavailable"}], 503)
     if fault == "request_limit":
-        return _json([{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}], 403)
+        return _json(
+            [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}], 403
+        )
     if fault == "session_expired":
         token = g.get("session_token")
         if token:
@@ -153,8 +164,12 @@ def _options(all_or_none: bool = False, external_id_field: str | None = None) ->
         def failing(count: int) -> set[int]:
             return local.faults.failing_rows(path, api_path, count)
 
-    return WriteOptions(user_id=local.store.user_id, all_or_none=all_or_none,
-                        external_id_field=external_id_field, failing_rows=failing)
+    return WriteOptions(
+        user_id=local.store.user_id,
+        all_or_none=all_or_none,
+        external_id_field=external_id_field,
+        failing_rows=failing,
+    )
 
 
 # ---- authentication --------------------------------------------------------------------------------------
@@ -190,14 +205,16 @@ def oauth_token() -> Response:
     instance_url = request.host_url.rstrip("/")
     identity = f"{instance_url}/id/{_org_id()}/{local.store.user_id}"
     issued_at = str(int(time.time() * 1000))
-    return _json({
-        "access_token": local.sessions.issue(),
-        "instance_url": instance_url,
-        "id": identity,
-        "token_type": "Bearer",
-        "issued_at": issued_at,
-        "signature": local.credentials.sign(identity, issued_at),
-    })
+    return _json(
+        {
+            "access_token": local.sessions.issue(),
+            "instance_url": instance_url,
+            "id": identity,
+            "token_type": "Bearer",
+            "issued_at": issued_at,
+            "signature": local.credentials.sign(identity, issued_at),
+        }
+    )
 
 
 def _org_id() -> str:
@@ -275,8 +292,16 @@ def identity(org_id: str, user_id: str) -> Response:
     """The identity URL returned by OAuth."""
     local = org()
     local.sessions.check(request.headers.get("Authorization"))
-    return _json({"id": request.url, "organization_id": _org_id(), "user_id": local.store.user_id,
-                  "username": local.credentials.username, "active": True, "user_type": "STANDARD"})
+    return _json(
+        {
+            "id": request.url,
+            "organization_id": _org_id(),
+            "user_id": local.store.user_id,
+            "username": local.credentials.username,
+            "active": True,
+            "user_type": "STANDARD",
+        }
+    )
 
 
 def _release_label(version: float) -> str:
@@ -287,10 +312,12 @@ def _release_label(version: float) -> str:
 @auth_api.get("/services/data")
 def versions() -> Response:
     """The API versions this server answers (no session needed, as on Salesforce)."""
-    return _json([
-        {"label": _release_label(v), "url": f"/services/data/v{v:.1f}", "version": f"{v:.1f}"}
-        for v in (float(n) for n in range(31, int(MAX_VERSION) + 1))
-    ])
+    return _json(
+        [
+            {"label": _release_label(v), "url": f"/services/data/v{v:.1f}", "version": f"{v:.1f}"}
+            for v in (float(n) for n in range(31, int(MAX_VERSION) + 1))
+        ]
+    )
 
 
 # ---- REST: resources, limits, describe ------------------------------------------------------------------
@@ -309,20 +336,27 @@ def limits(version: str) -> Response:
     """Org limits; DailyApiRequests counts every authenticated data API request today."""
     usage = org().api_usage
     used = usage.used()
-    return _json({
-        "DailyApiRequests": {"Max": usage.limit, "Remaining": max(usage.limit - used, 0)},
-        "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
-        "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
-        "DataStorageMB": {"Max": 1024, "Remaining": 1024},
-    })
+    return _json(
+        {
+            "DailyApiRequests": {"Max": usage.limit, "Remaining": max(usage.limit - used, 0)},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
+            "DataStorageMB": {"Max": 1024, "Remaining": 1024},
+        }
+    )
 
 
 @data_api.get("/sobjects")
 def describe_global(version: str) -> Response:
     """Describe global: every sObject type."""
     objects = org().store.schema.objects.values()
-    return _json({"encoding": "UTF-8", "maxBatchSize": COLLECTION_LIMIT,
-                  "sobjects": [o.describe_basic(version) for o in objects]})
+    return _json(
+        {
+            "encoding": "UTF-8",
+            "maxBatchSize": COLLECTION_LIMIT,
+            "sobjects": [o.describe_basic(version) for o in objects],
+        }
+    )
 
 
 @data_api.get("/sobjects/<name>")
@@ -341,8 +375,13 @@ def sobject_describe(version: str, name: str) -> Response:
 # ---- REST: single records --------------------------------------------------------------------------------
 
 
-def _write_one(obj: SObjectType, operation: str, record: Any, external_id_field: str | None = None,
-               record_id: str | None = None) -> RowResult:
+def _write_one(
+    obj: SObjectType,
+    operation: str,
+    record: Any,
+    external_id_field: str | None = None,
+    record_id: str | None = None,
+) -> RowResult:
     if not isinstance(record, dict):
         raise SalesforceError("JSON_PARSER_ERROR", "The request body must be a JSON object")
     batch = batch_from_json(org().store, obj, [record], operation)
@@ -363,7 +402,9 @@ def create_record(version: str, name: str) -> Response:
 
 
 def _record_json(obj: SObjectType, version: str, stored: dict[str, Any], record_id: str) -> dict[str, Any]:
-    record: dict[str, Any] = {"attributes": {"type": obj.name, "url": record_url(version, obj.name, record_id)}}
+    record: dict[str, Any] = {
+        "attributes": {"type": obj.name, "url": record_url(version, obj.name, record_id)}
+    }
     for field_name, value in stored.items():
         fld = obj.field(field_name)
         assert fld is not None
@@ -387,8 +428,9 @@ def _fields_param(obj: SObjectType) -> list[Any]:
 def _id_or_404(obj: SObjectType, raw: str) -> str:
     full = to_18(raw)
     if full is None or full[:3] != obj.key_prefix:
-        raise SalesforceError("NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {raw}",
-                              status=404)
+        raise SalesforceError(
+            "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {raw}", status=404
+        )
     return full
 
 
@@ -429,8 +471,12 @@ def delete_record(version: str, name: str, record_id: str) -> Response:
     batch = RowBatch(size=1, ids=[full])
     result = org().store.write(obj, "delete", batch, _options())[0]
     if result.error is not None:
-        raise SalesforceError(result.error.code, result.error.message, result.error.fields,
-                              404 if result.error.code == "ENTITY_IS_DELETED" else 400)
+        raise SalesforceError(
+            result.error.code,
+            result.error.message,
+            result.error.fields,
+            404 if result.error.code == "ENTITY_IS_DELETED" else 400,
+        )
     return Response(status=204)
 
 
@@ -438,7 +484,9 @@ def _external_id_field(obj: SObjectType, field_name: str) -> Any:
     fld = obj.field(field_name)
     if fld is None or not (fld.external_id or fld.id_lookup or fld.name == "Id"):
         raise SalesforceError(
-            "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field_name}", status=404
+            "NOT_FOUND",
+            f"Provided external ID field does not exist or is not accessible: {field_name}",
+            status=404,
         )
     return fld
 
@@ -492,7 +540,9 @@ def delete_by_external_id(version: str, name: str, field_name: str, value: str) 
     """Delete one record found by external id."""
     obj = _sobject(name)
     fld = _external_id_field(obj, field_name)
-    found = org().store.find_by_field(obj, fld, [value]).get(value if fld.case_sensitive else value.lower(), [])
+    found = (
+        org().store.find_by_field(obj, fld, [value]).get(value if fld.case_sensitive else value.lower(), [])
+    )
     if not found:
         raise not_found()
     if len(found) > 1:
@@ -547,8 +597,10 @@ def _collection_body() -> tuple[bool, list[Any]]:
         raise SalesforceError("JSON_PARSER_ERROR", "Expected a JSON object with a 'records' array")
     records = body["records"]
     if len(records) > COLLECTION_LIMIT:
-        raise SalesforceError("EXCEEDED_ID_LIMIT",
-                              f"record limit reached. cannot submit more than {COLLECTION_LIMIT} records into this call")
+        raise SalesforceError(
+            "EXCEEDED_ID_LIMIT",
+            f"record limit reached. cannot submit more than {COLLECTION_LIMIT} records into this call",
+        )
     all_or_none = body.get("allOrNone", False)
     if not isinstance(all_or_none, bool):
         raise SalesforceError("JSON_PARSER_ERROR", "allOrNone must be true or false")
@@ -574,8 +626,13 @@ class _CollectionRollback(Exception):
         self.results = results
 
 
-def _write_collection(records: list[Any], operation: str, all_or_none: bool,
-                      default_type: str | None = None, external_id_field: str | None = None) -> list[RowResult]:
+def _write_collection(
+    records: list[Any],
+    operation: str,
+    all_or_none: bool,
+    default_type: str | None = None,
+    external_id_field: str | None = None,
+) -> list[RowResult]:
     """Write records of possibly several types in order, in one transaction when allOrNone."""
     store = org().store
     groups: dict[str, tuple[SObjectType, list[int]]] = {}
@@ -596,14 +653,19 @@ def _write_collection(records: list[Any], operation: str, all_or_none: bool,
                 if all_or_none and any(r.error for r in group_results):
                     raise _CollectionRollback(results)
     except _CollectionRollback:
-        failed = [r if (r is not None and r.error and r.error.code != "ALL_OR_NONE_OPERATION_ROLLED_BACK")
-                  else RowResult(error=rolled_back()) for r in results]
+        failed = [
+            r
+            if (r is not None and r.error and r.error.code != "ALL_OR_NONE_OPERATION_ROLLED_BACK")
+            else RowResult(error=rolled_back())
+            for r in results
+        ]
         return failed
     return [r if r is not None else RowResult(error=rolled_back()) for r in results]
 
 
-def _save_results(results: list[RowResult], with_created: bool = False,
-                  given_ids: list[Any] | None = None) -> list[dict[str, Any]]:
+def _save_results(
+    results: list[RowResult], with_created: bool = False, given_ids: list[Any] | None = None
+) -> list[dict[str, Any]]:
     out = []
     for index, result in enumerate(results):
         if result.error is None:
@@ -655,8 +717,10 @@ def collection_delete(version: str) -> Response:
     if not raw_ids:
         raise SalesforceError("MISSING_ARGUMENT", "ids parameter is required")
     if len(raw_ids) > COLLECTION_LIMIT:
-        raise SalesforceError("EXCEEDED_ID_LIMIT",
-                              f"record limit reached. cannot submit more than {COLLECTION_LIMIT} records into this call")
+        raise SalesforceError(
+            "EXCEEDED_ID_LIMIT",
+            f"record limit reached. cannot submit more than {COLLECTION_LIMIT} records into this call",
+        )
     all_or_none = request.args.get("allOrNone", "false").lower() == "true"
     store = org().store
     results: list[RowResult | None] = [None] * len(raw_ids)
@@ -680,8 +744,12 @@ def collection_delete(version: str) -> Response:
                 if all_or_none and any(r.error for r in group_results):
                     raise _CollectionRollback(results)
     except _CollectionRollback:
-        results = [r if (r is not None and r.error and r.error.code != "ALL_OR_NONE_OPERATION_ROLLED_BACK")
-                   else RowResult(error=rolled_back()) for r in results]
+        results = [
+            r
+            if (r is not None and r.error and r.error.code != "ALL_OR_NONE_OPERATION_ROLLED_BACK")
+            else RowResult(error=rolled_back())
+            for r in results
+        ]
     final = [r or RowResult(error=rolled_back()) for r in results]
     for index, result in enumerate(final):
         if result.error is None:
@@ -703,7 +771,9 @@ def collection_retrieve(version: str, name: str) -> Response:
     if not isinstance(ids, list) or not ids or not isinstance(field_names, list) or not field_names:
         raise SalesforceError("MISSING_ARGUMENT", "ids and fields are required")
     if len(ids) > 2000:
-        raise SalesforceError("EXCEEDED_ID_LIMIT", "record limit reached. cannot retrieve more than 2000 records")
+        raise SalesforceError(
+            "EXCEEDED_ID_LIMIT", "record limit reached. cannot retrieve more than 2000 records"
+        )
     fields = []
     for field_name in field_names:
         fld = obj.field(str(field_name))
@@ -729,7 +799,9 @@ def create_ingest_job(version: str) -> Response:
 def list_ingest_jobs(version: str) -> Response:
     """All ingest jobs."""
     jobs = org().bulk.list_jobs()
-    return _json({"done": True, "records": [j.info(with_counters=False) for j in jobs], "nextRecordsUrl": None})
+    return _json(
+        {"done": True, "records": [j.info(with_counters=False) for j in jobs], "nextRecordsUrl": None}
+    )
 
 
 @data_api.get("/jobs/ingest/<job_id>")
@@ -779,14 +851,16 @@ def ingest_results(version: str, job_id: str, kind: str) -> Response:
 def health() -> Response:
     """Liveness and a summary of the org."""
     local = org()
-    return _json({
-        "status": "ok",
-        "version": __version__,
-        "db": local.settings.db,
-        "objects": len(local.store.schema.objects),
-        "api_requests_today": local.api_usage.used(),
-        "faults": local.faults.rules(),
-    })
+    return _json(
+        {
+            "status": "ok",
+            "version": __version__,
+            "db": local.settings.db,
+            "objects": len(local.store.schema.objects),
+            "api_requests_today": local.api_usage.used(),
+            "faults": local.faults.rules(),
+        }
+    )
 
 
 @admin_api.get("/faults")

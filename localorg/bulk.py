@@ -85,14 +85,16 @@ class IngestJob:
         if self.external_id_field:
             info["externalIdFieldName"] = self.external_id_field
         if with_counters:
-            info.update({
-                "numberRecordsProcessed": self.processed,
-                "numberRecordsFailed": self.failed,
-                "retries": 0,
-                "totalProcessingTime": self.total_processing_ms,
-                "apiActiveProcessingTime": self.total_processing_ms,
-                "apexProcessingTime": 0,
-            })
+            info.update(
+                {
+                    "numberRecordsProcessed": self.processed,
+                    "numberRecordsFailed": self.failed,
+                    "retries": 0,
+                    "totalProcessingTime": self.total_processing_ms,
+                    "apiActiveProcessingTime": self.total_processing_ms,
+                    "apexProcessingTime": 0,
+                }
+            )
         if self.error_message:
             info["errorMessage"] = self.error_message
         return info
@@ -247,8 +249,9 @@ class BulkIngest:
     def _save(self, job: IngestJob) -> None:
         job.system_modstamp = _now()
         with self.store.lock:
-            self.store.conn.execute("INSERT OR REPLACE INTO _lo_jobs (id, info) VALUES (?, ?)",
-                                    (job.id, job.to_record()))
+            self.store.conn.execute(
+                "INSERT OR REPLACE INTO _lo_jobs (id, info) VALUES (?, ?)", (job.id, job.to_record())
+            )
 
     def create(self, body: Any, version: str, user_id: str) -> IngestJob:
         """Create an Open job from the JSON body of POST jobs/ingest."""
@@ -273,20 +276,34 @@ class BulkIngest:
         external_id = body.get("externalIdFieldName")
         if operation == "upsert":
             if not isinstance(external_id, str) or not external_id:
-                raise bulk_error("INVALIDJOB", f"InvalidJob : External ID was blank for {obj.name}. "
-                                 "An External ID must be specified for upsert.")
+                raise bulk_error(
+                    "INVALIDJOB",
+                    f"InvalidJob : External ID was blank for {obj.name}. "
+                    "An External ID must be specified for upsert.",
+                )
             key = obj.field(external_id)
             if key is None or not (key.external_id or key.id_lookup):
-                raise bulk_error("INVALIDJOB", f"InvalidJob : Field {external_id} is not an External ID or "
-                                 f"idLookup field on {obj.name}")
+                raise bulk_error(
+                    "INVALIDJOB",
+                    f"InvalidJob : Field {external_id} is not an External ID or idLookup field on {obj.name}",
+                )
             external_id = key.name
         else:
             external_id = None
         now = _now()
         job_id = self.store.allocate_prefixed_ids("750", 1)[0]
-        job = IngestJob(id=job_id, operation=operation, object=obj.name, external_id_field=external_id,
-                        column_delimiter=delimiter, line_ending=line_ending, api_version=version,
-                        created_by=user_id, created_date=now, system_modstamp=now)
+        job = IngestJob(
+            id=job_id,
+            operation=operation,
+            object=obj.name,
+            external_id_field=external_id,
+            column_delimiter=delimiter,
+            line_ending=line_ending,
+            api_version=version,
+            created_by=user_id,
+            created_date=now,
+            system_modstamp=now,
+        )
         (self.jobs_dir / job_id).mkdir(parents=True, exist_ok=True)
         with self._lock:
             self.jobs[job_id] = job
@@ -390,7 +407,9 @@ class BulkIngest:
         """Stream successfulResults (sf__Id, sf__Created, columns) or failedResults (sf__Id, sf__Error, ...)."""
         job = self.get(job_id)
         if job.state not in TERMINAL_STATES:
-            raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state}; results are ready when it ends")
+            raise bulk_error(
+                "INVALIDJOBSTATE", f"Job {job_id} is {job.state}; results are ready when it ends"
+            )
         return self._joined_results(job, successful)
 
     def _joined_results(self, job: IngestJob, successful: bool) -> Iterator[bytes]:
@@ -432,13 +451,16 @@ class BulkIngest:
         """Stream the uploaded rows the job never got to, with their header."""
         job = self.get(job_id)
         if job.state not in TERMINAL_STATES:
-            raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state}; results are ready when it ends")
+            raise bulk_error(
+                "INVALIDJOBSTATE", f"Job {job_id} is {job.state}; results are ready when it ends"
+            )
         return self._unprocessed(job)
 
     def _unprocessed(self, job: IngestJob) -> Iterator[bytes]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=DELIMITERS[job.column_delimiter],
-                            lineterminator=LINE_ENDINGS[job.line_ending])
+        writer = csv.writer(
+            buffer, delimiter=DELIMITERS[job.column_delimiter], lineterminator=LINE_ENDINGS[job.line_ending]
+        )
         header = self._header(job)
         if header:
             writer.writerow(header)
@@ -517,14 +539,22 @@ class BulkIngest:
             job.error_message = str(failure)
         job.total_processing_ms = int((time.monotonic() - started) * 1000)
         self._save(job)
-        log.info("bulk job finished job=%s state=%s processed=%d failed=%d ms=%d", job.id, job.state,
-                 job.processed, job.failed, job.total_processing_ms)
+        log.info(
+            "bulk job finished job=%s state=%s processed=%d failed=%d ms=%d",
+            job.id,
+            job.state,
+            job.processed,
+            job.failed,
+            job.total_processing_ms,
+        )
 
     def _check_line_ending(self, path: Path, job: IngestJob) -> None:
         with path.open("rb") as source:
             first = source.readline(64 * 1024 * 1024)
-        if first.endswith(b"\r\n") and job.line_ending == "LF" or (
-            first.endswith(b"\n") and not first.endswith(b"\r\n") and job.line_ending == "CRLF"
+        if (
+            first.endswith(b"\r\n")
+            and job.line_ending == "LF"
+            or (first.endswith(b"\n") and not first.endswith(b"\r\n") and job.line_ending == "CRLF")
         ):
             raise JobFailure(
                 f"ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is "
@@ -540,8 +570,9 @@ class BulkIngest:
         except (csv.Error, UnicodeDecodeError) as exc:
             raise JobFailure(f"InvalidBatch : Failed to parse CSV header of {name}: {exc}") from None
 
-    def _process_chunk(self, job: IngestJob, obj: SObjectType, plan: ColumnPlan, rows: list[list[str]],
-                       outcomes: Any) -> None:
+    def _process_chunk(
+        self, job: IngestJob, obj: SObjectType, plan: ColumnPlan, rows: list[list[str]], outcomes: Any
+    ) -> None:
         batch = plan.to_batch(rows)
         failing = None
         if self.faults.has_row_faults():
@@ -551,15 +582,16 @@ class BulkIngest:
             def failing(count: int) -> set[int]:
                 return self.faults.failing_rows(full_path, api_path, count)
 
-        options = WriteOptions(user_id=job.created_by, external_id_field=job.external_id_field,
-                               failing_rows=failing)
+        options = WriteOptions(
+            user_id=job.created_by, external_id_field=job.external_id_field, failing_rows=failing
+        )
         results = self.store.write(obj, job.operation, batch, options)
         ids = batch.ids
         failed = 0
-        lines = []
+        lines: list[tuple[str, ...]] = []
         for i, result in enumerate(results):
             if result.error is None:
-                lines.append(("1" if result.created else "0", result.id))
+                lines.append(("1" if result.created else "0", result.id or ""))
             else:
                 failed += 1
                 given_id = ids[i] if ids is not None and ids[i] is not KEEP else ""
@@ -580,7 +612,9 @@ def _chunks(reader: Any, name: str) -> Iterator[list[list[str]]]:
         try:
             rows = list(itertools.islice(reader, CHUNK_ROWS))
         except csv.Error as exc:
-            raise JobFailure(f"InvalidBatch : Failed to parse CSV in {name} at line {reader.line_num}: {exc}") from None
+            raise JobFailure(
+                f"InvalidBatch : Failed to parse CSV in {name} at line {reader.line_num}: {exc}"
+            ) from None
         except UnicodeDecodeError as exc:
             raise JobFailure(f"InvalidBatch : {name} is not valid UTF-8: {exc}") from None
         if not rows:
@@ -593,8 +627,11 @@ def _chunks(reader: Any, name: str) -> Iterator[list[list[str]]]:
 
 
 def _too_large() -> SalesforceError:
-    return bulk_error("EXCEEDED_QUOTA", "Exceeded max file size of 150 MB for a single upload. Split the data "
-                      "into several uploads or jobs.", status=400)
+    return bulk_error(
+        "EXCEEDED_QUOTA",
+        "Exceeded max file size of 150 MB for a single upload. Split the data into several uploads or jobs.",
+        status=400,
+    )
 
 
 def _now() -> str:

@@ -63,8 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     try:
         if args.command == "serve":
             return _serve(args)
@@ -85,13 +86,20 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if args.db != ":memory:":
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-    settings = OrgSettings(db=args.db, schema_file=args.schema, session_ttl=args.session_ttl,
-                           credentials=Credentials.from_env(), daily_api_limit=args.api_limit)
+    settings = OrgSettings(
+        db=args.db,
+        schema_file=args.schema,
+        session_ttl=args.session_ttl,
+        credentials=Credentials.from_env(),
+        daily_api_limit=args.api_limit,
+    )
 
     def announce(info: ServerInfo) -> None:
-        print(f"localorg ready url={info.url} ca={info.ca_path} username={info.username} "
-              f"password={info.password} client_id={info.client_id} client_secret={info.client_secret}",
-              flush=True)
+        print(
+            f"localorg ready url={info.url} ca={info.ca_path} username={info.username} "
+            f"password={info.password} client_id={info.client_id} client_secret={info.client_secret}",
+            flush=True,
+        )
 
     serve(settings, args.host, args.port, args.cert_dir, announce)
     return 0
@@ -103,9 +111,13 @@ def _reset(db: str) -> int:
         return 2
     connection = sqlite3.connect(db)
     try:
-        tables = [row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'o!_%' ESCAPE '!' "
-            "OR name = '_lo_jobs')")]
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'o!_%' ESCAPE '!' "
+                "OR name = '_lo_jobs')"
+            )
+        ]
         for table in tables:
             connection.execute(f'DELETE FROM "{table}"')
         connection.commit()
@@ -146,8 +158,14 @@ def _faults(args: argparse.Namespace) -> int:
     session.verify = args.ca
     base = args.url.rstrip("/") + "/_localorg"
     if args.action == "set":
-        spec = {"kind": args.kind, "rate": args.rate, "every_nth": args.every_nth,
-                "path_prefix": args.path_prefix, "latency_ms": args.latency_ms, "times": args.times}
+        spec = {
+            "kind": args.kind,
+            "rate": args.rate,
+            "every_nth": args.every_nth,
+            "path_prefix": args.path_prefix,
+            "latency_ms": args.latency_ms,
+            "times": args.times,
+        }
         response = session.post(base + "/faults", json=spec, timeout=30)
     elif args.action == "clear":
         response = session.delete(base + "/faults", timeout=30)

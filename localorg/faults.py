@@ -14,8 +14,13 @@ KINDS = {
     "lock_row": "UNABLE_TO_LOCK_ROW on individual records (Bulk results, Collections, sObject writes)",
     "latency": "delay before answering",
 }
-_ALIASES = {"503": "unavailable", "request_limit_exceeded": "request_limit", "unable_to_lock_row": "lock_row",
-            "expired_session": "session_expired", "expire_sessions": "session_expired"}
+_ALIASES = {
+    "503": "unavailable",
+    "request_limit_exceeded": "request_limit",
+    "unable_to_lock_row": "lock_row",
+    "expired_session": "session_expired",
+    "expire_sessions": "session_expired",
+}
 
 
 class FaultSpecError(ValueError):

@@ -64,21 +64,32 @@ def batch_from_json(store: Store, obj: SObjectType, records: list[Any], operatio
     return batch
 
 
-def _add_relationship(store: Store, obj: SObjectType, relationships: dict[str, RelationshipColumn],
-                      reference_name: str, key: str, value: Mapping[str, Any], row: int, size: int) -> None:
+def _add_relationship(
+    store: Store,
+    obj: SObjectType,
+    relationships: dict[str, RelationshipColumn],
+    reference_name: str,
+    key: str,
+    value: Mapping[str, Any],
+    row: int,
+    size: int,
+) -> None:
     reference = obj.field(reference_name)
     assert reference is not None
     target = store.schema.get(reference.reference_to[0]) if reference.reference_to else None
     lookup = {k: v for k, v in value.items() if k != "attributes"}
     if target is None or len(lookup) != 1:
-        raise SalesforceError("INVALID_FIELD", f"{key}: a relationship must name exactly one external id field",
-                              [key])
-    (field_name, field_value), = lookup.items()
+        raise SalesforceError(
+            "INVALID_FIELD", f"{key}: a relationship must name exactly one external id field", [key]
+        )
+    ((field_name, field_value),) = lookup.items()
     target_field = target.field(field_name)
     if target_field is None or not (target_field.external_id or target_field.id_lookup):
         raise SalesforceError(
-            "INVALID_FIELD", f"The value provided for foreign key reference {key} is not a nested SObject "
-            f"with an external id field: {field_name}", [key]
+            "INVALID_FIELD",
+            f"The value provided for foreign key reference {key} is not a nested SObject "
+            f"with an external id field: {field_name}",
+            [key],
         )
     column = relationships.get(reference.name)
     if column is None:

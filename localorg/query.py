@@ -100,7 +100,7 @@ class QueryRunner:
 
     def render(self, query: CompiledQuery, rowids: Any, version: str) -> list[dict[str, Any]]:
         """Records for these row ids, in this order, as nested JSON with attributes."""
-        selects = ['t0.rowid', 't0."Id"']
+        selects = ["t0.rowid", 't0."Id"']
         join_aliases = sorted({alias for alias, _ in query.joins.values()})
         selects += [f'{alias}."Id"' for alias in join_aliases]
         selects += [f"{c.alias}.{quote(c.field.name)}" for c in query.columns]
@@ -109,8 +109,10 @@ class QueryRunner:
         with self.store.lock:
             for begin in range(0, len(ids), _FETCH_CHUNK):
                 chunk = ids[begin : begin + _FETCH_CHUNK]
-                sql = (f"SELECT {', '.join(selects)} FROM {query.from_sql} "
-                       f"WHERE t0.rowid IN ({','.join('?' * len(chunk))})")
+                sql = (
+                    f"SELECT {', '.join(selects)} FROM {query.from_sql} "
+                    f"WHERE t0.rowid IN ({','.join('?' * len(chunk))})"
+                )
                 for row in self.store.conn.execute(sql, chunk):
                     rows[row[0]] = row
         obj_name = query.obj.name
@@ -121,7 +123,9 @@ class QueryRunner:
             row = rows.get(rowid)
             if row is None:
                 continue  # deleted (hard) since the query ran
-            record: dict[str, Any] = {"attributes": {"type": obj_name, "url": record_url(version, obj_name, row[1])}}
+            record: dict[str, Any] = {
+                "attributes": {"type": obj_name, "url": record_url(version, obj_name, row[1])}
+            }
             for position, column in enumerate(query.columns):
                 value = to_json_value(column.field, row[2 + n_joins + position])
                 holder: dict[str, Any] | None = record
@@ -134,8 +138,12 @@ class QueryRunner:
                         break
                     child = holder.get(rel_name)
                     if child is None:
-                        child = {"attributes": {"type": target.name,
-                                                "url": record_url(version, target.name, parent_id)}}
+                        child = {
+                            "attributes": {
+                                "type": target.name,
+                                "url": record_url(version, target.name, parent_id),
+                            }
+                        }
                         holder[rel_name] = child
                     holder = child
                 if holder is not None:

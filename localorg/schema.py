@@ -408,24 +408,71 @@ def _ref(name: str, target: str, relationship: str, **kw: Any) -> Field:
 
 def _system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
     head = [
-        _f("Id", "id", "Record ID", nillable=False, createable=False, updateable=False,
-           defaulted_on_create=True, id_lookup=True),
+        _f(
+            "Id",
+            "id",
+            "Record ID",
+            nillable=False,
+            createable=False,
+            updateable=False,
+            defaulted_on_create=True,
+            id_lookup=True,
+        ),
         _f("IsDeleted", "boolean", "Deleted", createable=False, updateable=False),
     ]
     tail = []
     if owner:
-        tail.append(_ref("OwnerId", "User", "Owner", label="Owner ID", nillable=False, defaulted_on_create=True))
+        tail.append(
+            _ref("OwnerId", "User", "Owner", label="Owner ID", nillable=False, defaulted_on_create=True)
+        )
     tail += [
-        _f("CreatedDate", "datetime", "Created Date", nillable=False, createable=False, updateable=False,
-           defaulted_on_create=True),
-        _ref("CreatedById", "User", "CreatedBy", label="Created By ID", nillable=False, createable=False,
-             updateable=False, defaulted_on_create=True),
-        _f("LastModifiedDate", "datetime", "Last Modified Date", nillable=False, createable=False,
-           updateable=False, defaulted_on_create=True),
-        _ref("LastModifiedById", "User", "LastModifiedBy", label="Last Modified By ID", nillable=False,
-             createable=False, updateable=False, defaulted_on_create=True),
-        _f("SystemModstamp", "datetime", "System Modstamp", nillable=False, createable=False, updateable=False,
-           defaulted_on_create=True),
+        _f(
+            "CreatedDate",
+            "datetime",
+            "Created Date",
+            nillable=False,
+            createable=False,
+            updateable=False,
+            defaulted_on_create=True,
+        ),
+        _ref(
+            "CreatedById",
+            "User",
+            "CreatedBy",
+            label="Created By ID",
+            nillable=False,
+            createable=False,
+            updateable=False,
+            defaulted_on_create=True,
+        ),
+        _f(
+            "LastModifiedDate",
+            "datetime",
+            "Last Modified Date",
+            nillable=False,
+            createable=False,
+            updateable=False,
+            defaulted_on_create=True,
+        ),
+        _ref(
+            "LastModifiedById",
+            "User",
+            "LastModifiedBy",
+            label="Last Modified By ID",
+            nillable=False,
+            createable=False,
+            updateable=False,
+            defaulted_on_create=True,
+        ),
+        _f(
+            "SystemModstamp",
+            "datetime",
+            "System Modstamp",
+            nillable=False,
+            createable=False,
+            updateable=False,
+            defaulted_on_create=True,
+        ),
     ]
     return head, tail
 
@@ -447,27 +494,66 @@ def _person_name(first_length: int = 40) -> list[Field]:
         _f("LastName", "string", length=80, nillable=False),
         _f("FirstName", "string", length=first_length),
         _f("Salutation", "picklist", values=["Mr.", "Ms.", "Mrs.", "Dr.", "Prof."]),
-        _f("Name", "string", "Full Name", length=121, nillable=False, createable=False, updateable=False,
-           defaulted_on_create=True, name_field=True,
-           sql_expression="trim(coalesce(\"FirstName\", '') || ' ' || coalesce(\"LastName\", ''))"),
+        _f(
+            "Name",
+            "string",
+            "Full Name",
+            length=121,
+            nillable=False,
+            createable=False,
+            updateable=False,
+            defaulted_on_create=True,
+            name_field=True,
+            sql_expression="trim(coalesce(\"FirstName\", '') || ' ' || coalesce(\"LastName\", ''))",
+        ),
     ]
 
 
 _INDUSTRIES = [
-    "Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications", "Construction",
-    "Consulting", "Education", "Electronics", "Energy", "Engineering", "Entertainment", "Environmental",
-    "Finance", "Food & Beverage", "Government", "Healthcare", "Hospitality", "Insurance", "Machinery",
-    "Manufacturing", "Media", "Not For Profit", "Recreation", "Retail", "Shipping", "Technology",
-    "Telecommunications", "Transportation", "Utilities", "Other",
+    "Agriculture",
+    "Apparel",
+    "Banking",
+    "Biotechnology",
+    "Chemicals",
+    "Communications",
+    "Construction",
+    "Consulting",
+    "Education",
+    "Electronics",
+    "Energy",
+    "Engineering",
+    "Entertainment",
+    "Environmental",
+    "Finance",
+    "Food & Beverage",
+    "Government",
+    "Healthcare",
+    "Hospitality",
+    "Insurance",
+    "Machinery",
+    "Manufacturing",
+    "Media",
+    "Not For Profit",
+    "Recreation",
+    "Retail",
+    "Shipping",
+    "Technology",
+    "Telecommunications",
+    "Transportation",
+    "Utilities",
+    "Other",
 ]
 _LEAD_SOURCES = ["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"]
 _RATINGS = ["Hot", "Warm", "Cold"]
 
 
-def _standard_object(name: str, label: str, plural: str, body: list[Field], owner: bool = True) -> SObjectType:
+def _standard_object(
+    name: str, label: str, plural: str, body: list[Field], owner: bool = True
+) -> SObjectType:
     head, tail = _system_fields(owner)
-    obj = SObjectType(name=name, label=label, label_plural=plural, key_prefix=STANDARD_PREFIXES[name],
-                      custom=False)
+    obj = SObjectType(
+        name=name, label=label, label_plural=plural, key_prefix=STANDARD_PREFIXES[name], custom=False
+    )
     for fld in head + body + tail:
         obj.add_field(fld)
     return obj
@@ -475,157 +561,300 @@ def _standard_object(name: str, label: str, plural: str, body: list[Field], owne
 
 def standard_objects() -> list[SObjectType]:
     """Account, Contact, Lead, Opportunity, Case and User with their usual fields."""
-    account = _standard_object("Account", "Account", "Accounts", [
-        _ref("MasterRecordId", "Account", "MasterRecord", createable=False, updateable=False),
-        _f("Name", "string", "Account Name", length=255, nillable=False, name_field=True, id_lookup=False),
-        _f("Type", "picklist", "Account Type", values=[
-            "Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
-            "Installation Partner", "Technology Partner", "Other"]),
-        _ref("ParentId", "Account", "Parent", label="Parent Account ID"),
-        *_address("Billing"),
-        *_address("Shipping"),
-        _f("Phone", "phone", "Account Phone", length=40),
-        _f("Fax", "phone", "Account Fax", length=40),
-        _f("AccountNumber", "string", length=40),
-        _f("Website", "url", length=255),
-        _f("Sic", "string", "SIC Code", length=20),
-        _f("Industry", "picklist", values=_INDUSTRIES),
-        _f("AnnualRevenue", "currency", precision=18, scale=0),
-        _f("NumberOfEmployees", "int", "Employees", digits=8),
-        _f("Ownership", "picklist", values=["Public", "Private", "Subsidiary", "Other"]),
-        _f("TickerSymbol", "string", length=20),
-        _f("Description", "textarea", "Account Description", length=32000),
-        _f("Rating", "picklist", "Account Rating", values=_RATINGS),
-        _f("Site", "string", "Account Site", length=80),
-        _f("AccountSource", "picklist", values=_LEAD_SOURCES),
-        _f("LastActivityDate", "date", createable=False, updateable=False),
-    ])
-    contact = _standard_object("Contact", "Contact", "Contacts", [
-        _ref("MasterRecordId", "Contact", "MasterRecord", createable=False, updateable=False),
-        _ref("AccountId", "Account", "Account"),
-        *_person_name(),
-        *_address("Other"),
-        *_address("Mailing"),
-        _f("Phone", "phone", "Business Phone", length=40),
-        _f("Fax", "phone", "Business Fax", length=40),
-        _f("MobilePhone", "phone", length=40),
-        _f("HomePhone", "phone", length=40),
-        _f("OtherPhone", "phone", length=40),
-        _f("AssistantPhone", "phone", "Asst. Phone", length=40),
-        _ref("ReportsToId", "Contact", "ReportsTo"),
-        _f("Email", "email", length=80, id_lookup=True),
-        _f("Title", "string", length=128),
-        _f("Department", "string", length=80),
-        _f("AssistantName", "string", "Assistant's Name", length=40),
-        _f("LeadSource", "picklist", values=_LEAD_SOURCES),
-        _f("Birthdate", "date"),
-        _f("Description", "textarea", "Contact Description", length=32000),
-        _f("HasOptedOutOfEmail", "boolean", "Email Opt Out"),
-        _f("DoNotCall", "boolean"),
-        _f("LastActivityDate", "date", createable=False, updateable=False),
-    ])
-    lead = _standard_object("Lead", "Lead", "Leads", [
-        _ref("MasterRecordId", "Lead", "MasterRecord", createable=False, updateable=False),
-        *_person_name(),
-        _f("Title", "string", length=128),
-        _f("Company", "string", length=255, nillable=False),
-        *_address(""),
-        _f("Phone", "phone", length=40),
-        _f("MobilePhone", "phone", length=40),
-        _f("Fax", "phone", length=40),
-        _f("Email", "email", length=80, id_lookup=True),
-        _f("Website", "url", length=255),
-        _f("Description", "textarea", length=32000),
-        _f("LeadSource", "picklist", values=_LEAD_SOURCES),
-        _f("Status", "picklist", "Lead Status", nillable=False, values=[
-            "Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"],
-            default="Open - Not Contacted"),
-        _f("Industry", "picklist", values=_INDUSTRIES),
-        _f("Rating", "picklist", values=_RATINGS),
-        _f("AnnualRevenue", "currency", precision=18, scale=0),
-        _f("NumberOfEmployees", "int", "Employees", digits=8),
-        _f("IsConverted", "boolean", "Converted"),
-        _f("ConvertedDate", "date", createable=False, updateable=False),
-        _ref("ConvertedAccountId", "Account", "ConvertedAccount", createable=False, updateable=False),
-        _ref("ConvertedContactId", "Contact", "ConvertedContact", createable=False, updateable=False),
-        _f("IsUnreadByOwner", "boolean", "Unread By Owner"),
-        _f("HasOptedOutOfEmail", "boolean", "Email Opt Out"),
-        _f("DoNotCall", "boolean"),
-    ])
-    opportunity = _standard_object("Opportunity", "Opportunity", "Opportunities", [
-        _ref("AccountId", "Account", "Account"),
-        _f("IsPrivate", "boolean", "Private"),
-        _f("Name", "string", length=120, nillable=False, name_field=True),
-        _f("Description", "textarea", length=32000),
-        _f("StageName", "picklist", "Stage", nillable=False, restricted_picklist=True, values=[
-            "Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
-            "Perception Analysis", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"]),
-        _f("Amount", "currency", precision=18, scale=2),
-        _f("Probability", "percent", "Probability (%)", precision=3, scale=0),
-        _f("CloseDate", "date", nillable=False),
-        _f("Type", "picklist", "Opportunity Type", values=[
-            "Existing Customer - Upgrade", "Existing Customer - Replacement", "Existing Customer - Downgrade",
-            "New Customer"]),
-        _f("NextStep", "string", length=255),
-        _f("LeadSource", "picklist", values=_LEAD_SOURCES),
-        _f("IsClosed", "boolean", "Closed", createable=False, updateable=False),
-        _f("IsWon", "boolean", "Won", createable=False, updateable=False),
-        _f("ForecastCategoryName", "picklist", "Forecast Category", values=[
-            "Omitted", "Pipeline", "Best Case", "Commit", "Closed"], default="Pipeline"),
-    ])
-    case = _standard_object("Case", "Case", "Cases", [
-        _ref("MasterRecordId", "Case", "MasterRecord", createable=False, updateable=False),
-        _f("CaseNumber", "string", "Case Number", length=30, nillable=False, createable=False, updateable=False,
-           defaulted_on_create=True, auto_number=True, name_field=True),
-        _ref("ContactId", "Contact", "Contact", label="Contact ID"),
-        _ref("AccountId", "Account", "Account", label="Account ID"),
-        _ref("ParentId", "Case", "Parent", label="Parent Case ID"),
-        _f("SuppliedName", "string", "Web Name", length=80),
-        _f("SuppliedEmail", "email", "Web Email", length=80),
-        _f("SuppliedPhone", "string", "Web Phone", length=40),
-        _f("SuppliedCompany", "string", "Web Company", length=80),
-        _f("Type", "picklist", "Case Type", values=["Mechanical", "Electrical", "Electronic", "Structural",
-                                                    "Other"]),
-        _f("Status", "picklist", nillable=False, values=["New", "Working", "Escalated", "Closed"],
-           default="New"),
-        _f("Reason", "picklist", "Case Reason", values=[
-            "Installation", "Equipment Complexity", "Performance", "Breakdown", "Equipment Design",
-            "Feedback", "Other"]),
-        _f("Origin", "picklist", "Case Origin", values=["Phone", "Email", "Web"]),
-        _f("Subject", "string", length=255),
-        _f("Priority", "picklist", values=["High", "Medium", "Low"], default="Medium"),
-        _f("Description", "textarea", length=32000),
-        _f("IsClosed", "boolean", "Closed", createable=False, updateable=False),
-        _f("ClosedDate", "datetime", createable=False, updateable=False),
-        _f("IsEscalated", "boolean", "Escalated"),
-    ])
-    user = _standard_object("User", "User", "Users", [
-        _f("Username", "string", length=80, nillable=False, unique=True, id_lookup=True),
-        *_person_name(),
-        _f("CompanyName", "string", length=80),
-        _f("Division", "string", length=80),
-        _f("Department", "string", length=80),
-        _f("Title", "string", length=80),
-        *_address(""),
-        _f("Email", "email", length=128, nillable=False),
-        _f("Phone", "phone", length=40),
-        _f("MobilePhone", "phone", length=40),
-        _f("Alias", "string", length=8, nillable=False),
-        _f("CommunityNickname", "string", "Nickname", length=40, unique=True),
-        _f("IsActive", "boolean", "Active", default=True),
-        _f("TimeZoneSidKey", "picklist", "Time Zone", nillable=False, restricted_picklist=True, values=[
-            "America/Los_Angeles", "America/New_York", "Europe/London", "Europe/Paris", "Asia/Tokyo",
-            "GMT"]),
-        _f("LocaleSidKey", "picklist", "Locale", nillable=False, restricted_picklist=True,
-           values=["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP"]),
-        _f("EmailEncodingKey", "picklist", "Email Encoding", nillable=False, restricted_picklist=True,
-           values=["UTF-8", "ISO-8859-1", "Shift_JIS"]),
-        _f("LanguageLocaleKey", "picklist", "Language", nillable=False, restricted_picklist=True,
-           values=["en_US", "de", "fr", "ja"]),
-        _ref("ProfileId", "Profile", "Profile", nillable=False),
-        _f("EmployeeNumber", "string", length=20),
-        _f("FederationIdentifier", "string", "SAML Federation ID", length=512, id_lookup=True),
-    ], owner=False)
+    account = _standard_object(
+        "Account",
+        "Account",
+        "Accounts",
+        [
+            _ref("MasterRecordId", "Account", "MasterRecord", createable=False, updateable=False),
+            _f(
+                "Name", "string", "Account Name", length=255, nillable=False, name_field=True, id_lookup=False
+            ),
+            _f(
+                "Type",
+                "picklist",
+                "Account Type",
+                values=[
+                    "Prospect",
+                    "Customer - Direct",
+                    "Customer - Channel",
+                    "Channel Partner / Reseller",
+                    "Installation Partner",
+                    "Technology Partner",
+                    "Other",
+                ],
+            ),
+            _ref("ParentId", "Account", "Parent", label="Parent Account ID"),
+            *_address("Billing"),
+            *_address("Shipping"),
+            _f("Phone", "phone", "Account Phone", length=40),
+            _f("Fax", "phone", "Account Fax", length=40),
+            _f("AccountNumber", "string", length=40),
+            _f("Website", "url", length=255),
+            _f("Sic", "string", "SIC Code", length=20),
+            _f("Industry", "picklist", values=_INDUSTRIES),
+            _f("AnnualRevenue", "currency", precision=18, scale=0),
+            _f("NumberOfEmployees", "int", "Employees", digits=8),
+            _f("Ownership", "picklist", values=["Public", "Private", "Subsidiary", "Other"]),
+            _f("TickerSymbol", "string", length=20),
+            _f("Description", "textarea", "Account Description", length=32000),
+            _f("Rating", "picklist", "Account Rating", values=_RATINGS),
+            _f("Site", "string", "Account Site", length=80),
+            _f("AccountSource", "picklist", values=_LEAD_SOURCES),
+            _f("LastActivityDate", "date", createable=False, updateable=False),
+        ],
+    )
+    contact = _standard_object(
+        "Contact",
+        "Contact",
+        "Contacts",
+        [
+            _ref("MasterRecordId", "Contact", "MasterRecord", createable=False, updateable=False),
+            _ref("AccountId", "Account", "Account"),
+            *_person_name(),
+            *_address("Other"),
+            *_address("Mailing"),
+            _f("Phone", "phone", "Business Phone", length=40),
+            _f("Fax", "phone", "Business Fax", length=40),
+            _f("MobilePhone", "phone", length=40),
+            _f("HomePhone", "phone", length=40),
+            _f("OtherPhone", "phone", length=40),
+            _f("AssistantPhone", "phone", "Asst. Phone", length=40),
+            _ref("ReportsToId", "Contact", "ReportsTo"),
+            _f("Email", "email", length=80, id_lookup=True),
+            _f("Title", "string", length=128),
+            _f("Department", "string", length=80),
+            _f("AssistantName", "string", "Assistant's Name", length=40),
+            _f("LeadSource", "picklist", values=_LEAD_SOURCES),
+            _f("Birthdate", "date"),
+            _f("Description", "textarea", "Contact Description", length=32000),
+            _f("HasOptedOutOfEmail", "boolean", "Email Opt Out"),
+            _f("DoNotCall", "boolean"),
+            _f("LastActivityDate", "date", createable=False, updateable=False),
+        ],
+    )
+    lead = _standard_object(
+        "Lead",
+        "Lead",
+        "Leads",
+        [
+            _ref("MasterRecordId", "Lead", "MasterRecord", createable=False, updateable=False),
+            *_person_name(),
+            _f("Title", "string", length=128),
+            _f("Company", "string", length=255, nillable=False),
+            *_address(""),
+            _f("Phone", "phone", length=40),
+            _f("MobilePhone", "phone", length=40),
+            _f("Fax", "phone", length=40),
+            _f("Email", "email", length=80, id_lookup=True),
+            _f("Website", "url", length=255),
+            _f("Description", "textarea", length=32000),
+            _f("LeadSource", "picklist", values=_LEAD_SOURCES),
+            _f(
+                "Status",
+                "picklist",
+                "Lead Status",
+                nillable=False,
+                values=[
+                    "Open - Not Contacted",
+                    "Working - Contacted",
+                    "Closed - Converted",
+                    "Closed - Not Converted",
+                ],
+                default="Open - Not Contacted",
+            ),
+            _f("Industry", "picklist", values=_INDUSTRIES),
+            _f("Rating", "picklist", values=_RATINGS),
+            _f("AnnualRevenue", "currency", precision=18, scale=0),
+            _f("NumberOfEmployees", "int", "Employees", digits=8),
+            _f("IsConverted", "boolean", "Converted"),
+            _f("ConvertedDate", "date", createable=False, updateable=False),
+            _ref("ConvertedAccountId", "Account", "ConvertedAccount", createable=False, updateable=False),
+            _ref("ConvertedContactId", "Contact", "ConvertedContact", createable=False, updateable=False),
+            _f("IsUnreadByOwner", "boolean", "Unread By Owner"),
+            _f("HasOptedOutOfEmail", "boolean", "Email Opt Out"),
+            _f("DoNotCall", "boolean"),
+        ],
+    )
+    opportunity = _standard_object(
+        "Opportunity",
+        "Opportunity",
+        "Opportunities",
+        [
+            _ref("AccountId", "Account", "Account"),
+            _f("IsPrivate", "boolean", "Private"),
+            _f("Name", "string", length=120, nillable=False, name_field=True),
+            _f("Description", "textarea", length=32000),
+            _f(
+                "StageName",
+                "picklist",
+                "Stage",
+                nillable=False,
+                restricted_picklist=True,
+                values=[
+                    "Prospecting",
+                    "Qualification",
+                    "Needs Analysis",
+                    "Value Proposition",
+                    "Id. Decision Makers",
+                    "Perception Analysis",
+                    "Proposal/Price Quote",
+                    "Negotiation/Review",
+                    "Closed Won",
+                    "Closed Lost",
+                ],
+            ),
+            _f("Amount", "currency", precision=18, scale=2),
+            _f("Probability", "percent", "Probability (%)", precision=3, scale=0),
+            _f("CloseDate", "date", nillable=False),
+            _f(
+                "Type",
+                "picklist",
+                "Opportunity Type",
+                values=[
+                    "Existing Customer - Upgrade",
+                    "Existing Customer - Replacement",
+                    "Existing Customer - Downgrade",
+                    "New Customer",
+                ],
+            ),
+            _f("NextStep", "string", length=255),
+            _f("LeadSource", "picklist", values=_LEAD_SOURCES),
+            _f("IsClosed", "boolean", "Closed", createable=False, updateable=False),
+            _f("IsWon", "boolean", "Won", createable=False, updateable=False),
+            _f(
+                "ForecastCategoryName",
+                "picklist",
+                "Forecast Category",
+                values=["Omitted", "Pipeline", "Best Case", "Commit", "Closed"],
+                default="Pipeline",
+            ),
+        ],
+    )
+    case = _standard_object(
+        "Case",
+        "Case",
+        "Cases",
+        [
+            _ref("MasterRecordId", "Case", "MasterRecord", createable=False, updateable=False),
+            _f(
+                "CaseNumber",
+                "string",
+                "Case Number",
+                length=30,
+                nillable=False,
+                createable=False,
+                updateable=False,
+                defaulted_on_create=True,
+                auto_number=True,
+                name_field=True,
+            ),
+            _ref("ContactId", "Contact", "Contact", label="Contact ID"),
+            _ref("AccountId", "Account", "Account", label="Account ID"),
+            _ref("ParentId", "Case", "Parent", label="Parent Case ID"),
+            _f("SuppliedName", "string", "Web Name", length=80),
+            _f("SuppliedEmail", "email", "Web Email", length=80),
+            _f("SuppliedPhone", "string", "Web Phone", length=40),
+            _f("SuppliedCompany", "string", "Web Company", length=80),
+            _f(
+                "Type",
+                "picklist",
+                "Case Type",
+                values=["Mechanical", "Electrical", "Electronic", "Structural", "Other"],
+            ),
+            _f(
+                "Status",
+                "picklist",
+                nillable=False,
+                values=["New", "Working", "Escalated", "Closed"],
+                default="New",
+            ),
+            _f(
+                "Reason",
+                "picklist",
+                "Case Reason",
+                values=[
+                    "Installation",
+                    "Equipment Complexity",
+                    "Performance",
+                    "Breakdown",
+                    "Equipment Design",
+                    "Feedback",
+                    "Other",
+                ],
+            ),
+            _f("Origin", "picklist", "Case Origin", values=["Phone", "Email", "Web"]),
+            _f("Subject", "string", length=255),
+            _f("Priority", "picklist", values=["High", "Medium", "Low"], default="Medium"),
+            _f("Description", "textarea", length=32000),
+            _f("IsClosed", "boolean", "Closed", createable=False, updateable=False),
+            _f("ClosedDate", "datetime", createable=False, updateable=False),
+            _f("IsEscalated", "boolean", "Escalated"),
+        ],
+    )
+    user = _standard_object(
+        "User",
+        "User",
+        "Users",
+        [
+            _f("Username", "string", length=80, nillable=False, unique=True, id_lookup=True),
+            *_person_name(),
+            _f("CompanyName", "string", length=80),
+            _f("Division", "string", length=80),
+            _f("Department", "string", length=80),
+            _f("Title", "string", length=80),
+            *_address(""),
+            _f("Email", "email", length=128, nillable=False),
+            _f("Phone", "phone", length=40),
+            _f("MobilePhone", "phone", length=40),
+            _f("Alias", "string", length=8, nillable=False),
+            _f("CommunityNickname", "string", "Nickname", length=40, unique=True),
+            _f("IsActive", "boolean", "Active", default=True),
+            _f(
+                "TimeZoneSidKey",
+                "picklist",
+                "Time Zone",
+                nillable=False,
+                restricted_picklist=True,
+                values=[
+                    "America/Los_Angeles",
+                    "America/New_York",
+                    "Europe/London",
+                    "Europe/Paris",
+                    "Asia/Tokyo",
+                    "GMT",
+                ],
+            ),
+            _f(
+                "LocaleSidKey",
+                "picklist",
+                "Locale",
+                nillable=False,
+                restricted_picklist=True,
+                values=["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP"],
+            ),
+            _f(
+                "EmailEncodingKey",
+                "picklist",
+                "Email Encoding",
+                nillable=False,
+                restricted_picklist=True,
+                values=["UTF-8", "ISO-8859-1", "Shift_JIS"],
+            ),
+            _f(
+                "LanguageLocaleKey",
+                "picklist",
+                "Language",
+                nillable=False,
+                restricted_picklist=True,
+                values=["en_US", "de", "fr", "ja"],
+            ),
+            _ref("ProfileId", "Profile", "Profile", nillable=False),
+            _f("EmployeeNumber", "string", length=20),
+            _f("FederationIdentifier", "string", "SAML Federation ID", length=512, id_lookup=True),
+        ],
+        owner=False,
+    )
     return [account, contact, lead, opportunity, case, user]
 
 
@@ -634,17 +863,36 @@ def standard_objects() -> list[SObjectType]:
 
 _FIELD_KEYS = {
     # schema-file spelling -> Field attribute
-    "type": "type", "label": "label", "length": "length", "precision": "precision", "scale": "scale",
-    "digits": "digits", "nillable": "nillable", "createable": "createable", "updateable": "updateable",
-    "defaultedOnCreate": "defaulted_on_create", "unique": "unique", "caseSensitive": "case_sensitive",
-    "externalId": "external_id", "idLookup": "id_lookup", "restrictedPicklist": "restricted_picklist",
-    "restricted": "restricted_picklist", "relationshipName": "relationship_name",
-    "calculated": "calculated", "autoNumber": "auto_number", "nameField": "name_field",
+    "type": "type",
+    "label": "label",
+    "length": "length",
+    "precision": "precision",
+    "scale": "scale",
+    "digits": "digits",
+    "nillable": "nillable",
+    "createable": "createable",
+    "updateable": "updateable",
+    "defaultedOnCreate": "defaulted_on_create",
+    "unique": "unique",
+    "caseSensitive": "case_sensitive",
+    "externalId": "external_id",
+    "idLookup": "id_lookup",
+    "restrictedPicklist": "restricted_picklist",
+    "restricted": "restricted_picklist",
+    "relationshipName": "relationship_name",
+    "calculated": "calculated",
+    "autoNumber": "auto_number",
+    "nameField": "name_field",
     "defaultValue": "default_value",
 }
 _FIELD_TYPE_ALIASES = {
-    "text": "string", "number": "double", "checkbox": "boolean", "dateTime": "datetime",
-    "lookup": "reference", "integer": "int", "longtextarea": "textarea",
+    "text": "string",
+    "number": "double",
+    "checkbox": "boolean",
+    "dateTime": "datetime",
+    "lookup": "reference",
+    "integer": "int",
+    "longtextarea": "textarea",
 }
 
 
@@ -692,8 +940,9 @@ def field_from_spec(spec: Mapping[str, Any], where: str) -> Field:
         if not isinstance(values, list):
             raise SchemaError(f"{where}.{name}: 'values' must be a list")
         fld.picklist_values = [
-            v if isinstance(v, Mapping) else {"value": str(v), "label": str(v), "active": True,
-                                               "defaultValue": str(v) == default}
+            dict(v)
+            if isinstance(v, Mapping)
+            else {"value": str(v), "label": str(v), "active": True, "defaultValue": str(v) == default}
             for v in values
         ]
         if default is not None:
@@ -748,16 +997,36 @@ def _new_custom_object(schema: Schema, name: str, spec: Mapping[str, Any], where
         raise SchemaError(f"{where}.keyPrefix: must be 3 letters or digits")
     if schema.by_prefix(prefix) is not None:
         raise SchemaError(f"{where}.keyPrefix: {prefix} is already used")
-    obj = SObjectType(name=name, label=label, label_plural=str(spec.get("labelPlural", label + "s")),
-                      key_prefix=prefix, custom=True)
+    obj = SObjectType(
+        name=name,
+        label=label,
+        label_plural=str(spec.get("labelPlural", label + "s")),
+        key_prefix=prefix,
+        custom=True,
+    )
     head, tail = _system_fields(owner=True)
     name_spec = spec.get("nameField", {"type": "string", "length": 80})
-    name_field = _f("Name", name_spec.get("type", "string"), f"{label} Name",
-                    length=int(name_spec.get("length", 80)), name_field=True,
-                    nillable=name_spec.get("type") == "autoNumber")
+    name_field = _f(
+        "Name",
+        name_spec.get("type", "string"),
+        f"{label} Name",
+        length=int(name_spec.get("length", 80)),
+        name_field=True,
+        nillable=name_spec.get("type") == "autoNumber",
+    )
     if name_spec.get("type") == "autoNumber":
-        name_field = _f("Name", "string", f"{label} Name", length=30, nillable=False, createable=False,
-                        updateable=False, defaulted_on_create=True, auto_number=True, name_field=True)
+        name_field = _f(
+            "Name",
+            "string",
+            f"{label} Name",
+            length=30,
+            nillable=False,
+            createable=False,
+            updateable=False,
+            defaulted_on_create=True,
+            auto_number=True,
+            name_field=True,
+        )
     for fld in [*head, name_field, *tail]:
         obj.add_field(fld)
     return obj
@@ -785,9 +1054,14 @@ def object_from_describe(describe: Mapping[str, Any], source: str) -> SObjectTyp
     prefix = describe.get("keyPrefix")
     if not isinstance(prefix, str) or len(prefix) != 3:
         raise SchemaError(f"{source}: {name} describe has no 3-character keyPrefix")
-    obj = SObjectType(name=name, label=str(describe.get("label", name)),
-                      label_plural=str(describe.get("labelPlural", name)), key_prefix=prefix,
-                      custom=bool(describe.get("custom", False)), raw=dict(describe))
+    obj = SObjectType(
+        name=name,
+        label=str(describe.get("label", name)),
+        label_plural=str(describe.get("labelPlural", name)),
+        key_prefix=prefix,
+        custom=bool(describe.get("custom", False)),
+        raw=dict(describe),
+    )
     obj.raw.pop("fields", None)  # type: ignore[union-attr]
     has_first_last = {f.get("name") for f in raw_fields} >= {"FirstName", "LastName"}
     for index, raw in enumerate(raw_fields):

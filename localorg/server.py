@@ -30,8 +30,9 @@ class ServerInfo:
     client_secret: str
 
 
-def serve(settings: OrgSettings, host: str, port: int, cert_dir: str,
-          on_ready: Callable[[ServerInfo], None]) -> None:
+def serve(
+    settings: OrgSettings, host: str, port: int, cert_dir: str, on_ready: Callable[[ServerInfo], None]
+) -> None:
     """Run until SIGTERM/SIGINT; `on_ready` is called once the socket listens."""
     paths = ensure_certificates(cert_dir)
     local = LocalOrg(settings)
@@ -40,14 +41,16 @@ def serve(settings: OrgSettings, host: str, port: int, cert_dir: str,
     server = make_server(host, port, create_app(local), threaded=True, ssl_context=context)
     display_host = f"[{host}]" if ":" in host else host
     credentials = local.credentials
-    on_ready(ServerInfo(
-        url=f"https://{display_host}:{server.server_port}",
-        ca_path=str(paths.ca_cert.resolve()),
-        username=credentials.username,
-        password=credentials.password,
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret,
-    ))
+    on_ready(
+        ServerInfo(
+            url=f"https://{display_host}:{server.server_port}",
+            ca_path=str(paths.ca_cert.resolve()),
+            username=credentials.username,
+            password=credentials.password,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+        )
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)

@@ -28,8 +28,30 @@ _TOKEN = re.compile(
 )
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 _RELATIVE_DATES = {"TODAY": 0, "YESTERDAY": -1, "TOMORROW": 1}
-_KEYWORDS = {"SELECT", "FROM", "WHERE", "ORDER", "BY", "LIMIT", "OFFSET", "AND", "OR", "NOT", "IN", "LIKE",
-             "ASC", "DESC", "NULLS", "FIRST", "LAST", "NULL", "TRUE", "FALSE", "GROUP", "HAVING"}
+_KEYWORDS = {
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "ORDER",
+    "BY",
+    "LIMIT",
+    "OFFSET",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "GROUP",
+    "HAVING",
+}
 
 
 def malformed(message: str) -> SalesforceError:
@@ -54,7 +76,7 @@ def tokenize(soql: str) -> list[Token]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise malformed(f"unexpected token at column {pos + 1}: '{text[pos:pos + 20]}'")
+            raise malformed(f"unexpected token at column {pos + 1}: '{text[pos : pos + 20]}'")
         kind = match.lastgroup or ""
         tokens.append(Token(kind, match.group(kind), match.start(kind)))
         pos = match.end()
@@ -150,7 +172,8 @@ class _Parser:
         self.obj = obj
         # An alias after the object name (FROM Account a) is accepted and stripped from field paths.
         alias = None
-        if self.peek() is not None and self.peek().kind == "name" and self.peek().text.upper() not in _KEYWORDS:  # type: ignore[union-attr]
+        following = self.peek()
+        if following is not None and following.kind == "name" and following.text.upper() not in _KEYWORDS:
             alias = self.take().text
         self.alias = alias
         count_only, count_alias, columns = self._select_list(self.tokens[select_start:select_end], obj)
@@ -177,8 +200,9 @@ class _Parser:
             else:
                 offset = int(number.text)
                 if offset > MAX_OFFSET:
-                    raise SalesforceError("NUMBER_OUTSIDE_VALID_RANGE",
-                                          f"Maximum SOQL offset allowed is {MAX_OFFSET}")
+                    raise SalesforceError(
+                        "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}"
+                    )
         if self.at_keyword("FOR", "ALL", "WITH", "UPDATE"):
             self.take()
             while self.peek() is not None:
@@ -374,8 +398,11 @@ class _Parser:
                 ">": f"{sql_field} >= ?",
                 "<=": f"{sql_field} < ?",
             }[op]
-            self.params.extend({"=": [start, end], "!=": [start, end], "<": [start], ">=": [start],
-                                ">": [end], "<=": [end]}[op])
+            self.params.extend(
+                {"=": [start, end], "!=": [start, end], "<": [start], ">=": [start], ">": [end], "<=": [end]}[
+                    op
+                ]
+            )
             return clause
         if value is None:
             if op == "=":
@@ -404,8 +431,11 @@ class _Parser:
             value = _unquote(text)
             if fld.type in {"id", "reference"}:
                 return (to_18(value) or value), None
-            if fld.type in NUMBER_TYPES or fld.type in INTEGER_TYPES or fld.type in {"date", "datetime",
-                                                                                     "boolean"}:
+            if (
+                fld.type in NUMBER_TYPES
+                or fld.type in INTEGER_TYPES
+                or fld.type in {"date", "datetime", "boolean"}
+            ):
                 raise malformed(f"value of incorrect type for {fld.name}: '{value}'")
             return value, None
         if kind == "number":
@@ -417,8 +447,10 @@ class _Parser:
             if parsed is None:
                 raise malformed(f"invalid date: {text}")
             if fld.type == "datetime":
-                raise malformed(f"value of filter criterion for field '{fld.name}' must be of type dateTime "
-                                "and should not be enclosed in quotes")
+                raise malformed(
+                    f"value of filter criterion for field '{fld.name}' must be of type dateTime "
+                    "and should not be enclosed in quotes"
+                )
             if fld.type != "date":
                 raise malformed(f"value of incorrect type for {fld.name}: {text}")
             return parsed, None

@@ -159,8 +159,17 @@ class Store:
             '"IsActive","TimeZoneSidKey","LocaleSidKey","EmailEncodingKey","LanguageLocaleKey","ProfileId",'
             '"CreatedDate","CreatedById","LastModifiedDate","LastModifiedById","SystemModstamp") '
             "VALUES (?,0,?,'User','Integration',?,'dms',1,'GMT','en_US','UTF-8','en_US',?,?,?,?,?,?)",
-            (user_id, self.username, self.username if "@" in self.username else "dms@localorg.test",
-             to_18("00e5L0000000001"), now, user_id, now, user_id, now),
+            (
+                user_id,
+                self.username,
+                self.username if "@" in self.username else "dms@localorg.test",
+                to_18("00e5L0000000001"),
+                now,
+                user_id,
+                now,
+                user_id,
+                now,
+            ),
         )
         self.meta_set("default_user_id", user_id)
         return user_id
@@ -198,8 +207,10 @@ class Store:
 
         obj = object_from_describe(describe, "describe")
         with self.lock:
-            self.conn.execute("INSERT OR REPLACE INTO _lo_describes (name, describe) VALUES (?, ?)",
-                              (obj.name, json.dumps(describe)))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO _lo_describes (name, describe) VALUES (?, ?)",
+                (obj.name, json.dumps(describe)),
+            )
             self.schema.add(obj)
             self._ensure_table(obj)
             self._prefix_targets = {o.name: {o.key_prefix} for o in self.schema.objects.values()}
@@ -246,8 +257,9 @@ class Store:
 
     # ---- reads ------------------------------------------------------------------------------------------
 
-    def fetch_by_ids(self, obj: SObjectType, ids: Sequence[str], fields: Sequence[Field],
-                     include_deleted: bool = False) -> dict[str, dict[str, Any]]:
+    def fetch_by_ids(
+        self, obj: SObjectType, ids: Sequence[str], fields: Sequence[Field], include_deleted: bool = False
+    ) -> dict[str, dict[str, Any]]:
         """Rows by 18-character id: {id: {field name: stored value}}."""
         columns = ", ".join(quote(f.name) for f in fields)
         found: dict[str, dict[str, Any]] = {}
@@ -272,8 +284,10 @@ class Store:
                 chunk = distinct[start : start + _IN_CHUNK]
                 marks = ",".join("?" * len(chunk))
                 collate = " COLLATE NOCASE" if fold else ""
-                sql = (f'SELECT {quote(fld.name)}, "Id" FROM {table_name(obj)} '
-                       f'WHERE {quote(fld.name)}{collate} IN ({marks}) AND "IsDeleted" = 0')
+                sql = (
+                    f'SELECT {quote(fld.name)}, "Id" FROM {table_name(obj)} '
+                    f'WHERE {quote(fld.name)}{collate} IN ({marks}) AND "IsDeleted" = 0'
+                )
                 for value, record_id in self.conn.execute(sql, chunk):
                     key = str(value).lower() if fold else str(value)
                     matches.setdefault(key, []).append(record_id)
@@ -294,7 +308,9 @@ class Store:
 
     # ---- the write engine -------------------------------------------------------------------------------
 
-    def write(self, obj: SObjectType, operation: str, batch: RowBatch, options: WriteOptions) -> list[RowResult]:
+    def write(
+        self, obj: SObjectType, operation: str, batch: RowBatch, options: WriteOptions
+    ) -> list[RowResult]:
         """Insert, update, upsert, delete or hardDelete a batch of rows, one transaction, row-level errors."""
         with self.transaction():
             results = self._write_locked(obj, operation, batch, options)
@@ -303,8 +319,9 @@ class Store:
             return [r if r.error else RowResult(error=rolled_back()) for r in results]
         return results
 
-    def _write_locked(self, obj: SObjectType, operation: str, batch: RowBatch,
-                      options: WriteOptions) -> list[RowResult]:
+    def _write_locked(
+        self, obj: SObjectType, operation: str, batch: RowBatch, options: WriteOptions
+    ) -> list[RowResult]:
         errors = batch.errors
         n = batch.size
         targets: list[str | None] = [None] * n  # existing record id per row (update side)
@@ -341,12 +358,20 @@ class Store:
         if update_rows:
             self._update(obj, batch, update_rows, targets, options)
         return [
-            RowResult(error=errors[i]) if errors[i] is not None else RowResult(id=targets[i], created=created[i])
+            RowResult(error=errors[i])
+            if errors[i] is not None
+            else RowResult(id=targets[i], created=created[i])
             for i in range(n)
         ]
 
-    def _resolve_targets_by_id(self, obj: SObjectType, batch: RowBatch, targets: list[str | None],
-                               errors: list[SalesforceError | None], operation: str) -> None:
+    def _resolve_targets_by_id(
+        self,
+        obj: SObjectType,
+        batch: RowBatch,
+        targets: list[str | None],
+        errors: list[SalesforceError | None],
+        operation: str,
+    ) -> None:
         ids = batch.ids or [KEEP] * batch.size
         wanted: dict[str, int] = {}
         for i, raw in enumerate(ids):
@@ -357,8 +382,9 @@ class Store:
                 continue
             full = to_18(str(raw))
             if full is None or full[:3] != obj.key_prefix:
-                errors[i] = SalesforceError("MALFORMED_ID", f"{obj.label} ID: id value of incorrect type: {raw}",
-                                            ["Id"])
+                errors[i] = SalesforceError(
+                    "MALFORMED_ID", f"{obj.label} ID: id value of incorrect type: {raw}", ["Id"]
+                )
                 continue
             if full in wanted:
                 errors[i] = SalesforceError("DUPLICATE_VALUE", f"Duplicate id in list: {full}")
@@ -374,16 +400,25 @@ class Store:
                 errors[i] = SalesforceError("ENTITY_IS_DELETED", "entity is deleted")
                 targets[i] = None
 
-    def _resolve_upsert_targets(self, obj: SObjectType, batch: RowBatch, targets: list[str | None],
-                                errors: list[SalesforceError | None], options: WriteOptions) -> None:
+    def _resolve_upsert_targets(
+        self,
+        obj: SObjectType,
+        batch: RowBatch,
+        targets: list[str | None],
+        errors: list[SalesforceError | None],
+        options: WriteOptions,
+    ) -> None:
         key_field = obj.field(options.external_id_field or "")
         if key_field is None:
-            raise SalesforceError("INVALID_FIELD", f"Field {options.external_id_field} does not exist", status=404)
+            raise SalesforceError(
+                "INVALID_FIELD", f"Field {options.external_id_field} does not exist", status=404
+            )
         if key_field.name == "Id":
             ids = batch.ids or [KEEP] * batch.size
             present = [i for i in range(batch.size) if ids[i] not in (KEEP, None, "") and errors[i] is None]
-            sub = RowBatch(size=len(present), ids=[ids[i] for i in present],
-                           errors=[errors[i] for i in present])
+            sub = RowBatch(
+                size=len(present), ids=[ids[i] for i in present], errors=[errors[i] for i in present]
+            )
             sub_targets: list[str | None] = [None] * len(present)
             self._resolve_targets_by_id(obj, sub, sub_targets, sub.errors, "update")
             for j, i in enumerate(present):
@@ -408,8 +443,9 @@ class Store:
             if errors[i] is None and value not in (KEEP, None, ""):
                 key = str(value).lower() if fold else str(value)
                 if key in duplicated:
-                    errors[i] = SalesforceError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}",
-                                                [key_field.name])
+                    errors[i] = SalesforceError(
+                        "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", [key_field.name]
+                    )
         matches = self.find_by_field(obj, key_field, [str(values[i]) for i in first_row.values()])
         for key, i in first_row.items():
             if errors[i] is not None:
@@ -458,8 +494,9 @@ class Store:
                         f"{rel.target_field.name} in entity {rel.target.name}",
                     )
 
-    def _check_writable(self, obj: SObjectType, batch: RowBatch, is_insert: list[bool],
-                        errors: list[SalesforceError | None]) -> None:
+    def _check_writable(
+        self, obj: SObjectType, batch: RowBatch, is_insert: list[bool], errors: list[SalesforceError | None]
+    ) -> None:
         for name, column in batch.columns.items():
             fld = obj.field(name)
             assert fld is not None
@@ -475,7 +512,9 @@ class Store:
                             [fld.name],
                         )
 
-    def _check_references(self, obj: SObjectType, batch: RowBatch, errors: list[SalesforceError | None]) -> None:
+    def _check_references(
+        self, obj: SObjectType, batch: RowBatch, errors: list[SalesforceError | None]
+    ) -> None:
         resolved = {rel.reference_field.name for rel in batch.relationships}
         for name, column in batch.columns.items():
             fld = obj.field(name)
@@ -500,8 +539,9 @@ class Store:
                     elif deleted:
                         errors[i] = SalesforceError("ENTITY_IS_DELETED", "entity is deleted", [fld.name])
 
-    def _check_required(self, obj: SObjectType, batch: RowBatch, is_insert: list[bool],
-                        errors: list[SalesforceError | None]) -> None:
+    def _check_required(
+        self, obj: SObjectType, batch: RowBatch, is_insert: list[bool], errors: list[SalesforceError | None]
+    ) -> None:
         missing: dict[int, list[str]] = {}
         for fld in obj.fields.values():
             if not fld.required:
@@ -516,11 +556,17 @@ class Store:
                 ):
                     missing.setdefault(i, []).append(fld.name)
         for i, names in missing.items():
-            errors[i] = SalesforceError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(names)}]",
-                                        names)
+            errors[i] = SalesforceError(
+                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(names)}]", names
+            )
 
-    def _check_unique(self, obj: SObjectType, batch: RowBatch, targets: list[str | None],
-                      errors: list[SalesforceError | None]) -> None:
+    def _check_unique(
+        self,
+        obj: SObjectType,
+        batch: RowBatch,
+        targets: list[str | None],
+        errors: list[SalesforceError | None],
+    ) -> None:
         for fld in obj.unique_fields:
             column = batch.columns.get(fld.name)
             if column is None:
@@ -609,8 +655,14 @@ class Store:
             return fld.picklist_default
         return None
 
-    def _update(self, obj: SObjectType, batch: RowBatch, rows: list[int], targets: list[str | None],
-                options: WriteOptions) -> None:
+    def _update(
+        self,
+        obj: SObjectType,
+        batch: RowBatch,
+        rows: list[int],
+        targets: list[str | None],
+        options: WriteOptions,
+    ) -> None:
         now = format_datetime(datetime.now(UTC))
         names = [n for n in batch.columns if not (obj.field(n) or Field(n, "string")).sql_expression]
         groups: dict[tuple[str, ...], list[int]] = {}
@@ -622,12 +674,19 @@ class Store:
             assignments = ", ".join(f"{quote(n)} = ?" for n in present)
             sql = f'UPDATE {table_name(obj)} SET {assignments + ", " if assignments else ""}{audit} WHERE "Id" = ?'
             params = (
-                (*(batch.columns[n][i] for n in present), now, options.user_id, now, targets[i]) for i in members
+                (*(batch.columns[n][i] for n in present), now, options.user_id, now, targets[i])
+                for i in members
             )
             self.conn.executemany(sql, params)
 
-    def _delete(self, obj: SObjectType, operation: str, targets: list[str | None],
-                errors: list[SalesforceError | None], options: WriteOptions) -> list[RowResult]:
+    def _delete(
+        self,
+        obj: SObjectType,
+        operation: str,
+        targets: list[str | None],
+        errors: list[SalesforceError | None],
+        options: WriteOptions,
+    ) -> list[RowResult]:
         if options.failing_rows is not None:
             for index in options.failing_rows(len(targets)):
                 if errors[index] is None:
@@ -646,10 +705,15 @@ class Store:
                 '"LastModifiedById" = ? WHERE "Id" = ?',
                 ((now, now, options.user_id, t) for t in live),
             )
-        return [RowResult(error=e) if e is not None else RowResult(id=t) for t, e in zip(targets, errors, strict=True)]
+        return [
+            RowResult(error=e) if e is not None else RowResult(id=t)
+            for t, e in zip(targets, errors, strict=True)
+        ]
 
     def count_records(self, obj: SObjectType) -> int:
         """Live records of an object."""
         with self.lock:
-            row = self.conn.execute(f'SELECT COUNT(*) FROM {table_name(obj)} WHERE "IsDeleted" = 0').fetchone()
+            row = self.conn.execute(
+                f'SELECT COUNT(*) FROM {table_name(obj)} WHERE "IsDeleted" = 0'
+            ).fetchone()
         return int(row[0])

@@ -19,8 +19,10 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-_READY = re.compile(r"localorg ready url=(\S+) ca=(\S+) username=(\S+) password=(\S*) client_id=(\S+) "
-                    r"client_secret=(\S*)")
+_READY = re.compile(
+    r"localorg ready url=(\S+) ca=(\S+) username=(\S+) password=(\S*) client_id=(\S+) "
+    r"client_secret=(\S*)"
+)
 START_TIMEOUT_SECONDS = 60.0
 
 
@@ -63,7 +65,9 @@ class LocalOrgHandle:
         with self.requests_session() as session:
             response = session.request(method, self.admin_url + path, json=json_body, timeout=30)
         if not response.ok:
-            raise RuntimeError(f"localorg admin {method} {path} failed: {response.status_code} {response.text}")
+            raise RuntimeError(
+                f"localorg admin {method} {path} failed: {response.status_code} {response.text}"
+            )
         return response.json()
 
     def set_faults(self, **spec: Any) -> None:
@@ -86,9 +90,17 @@ class LocalOrgHandle:
     def login(self) -> tuple[str, str]:
         """OAuth password flow, as DMS does it: returns (access_token, instance_url)."""
         with self.requests_session() as session:
-            response = session.post(self.base_url + "/services/oauth2/token", data={
-                "grant_type": "password", "client_id": self.client_id, "client_secret": self.client_secret,
-                "username": self.username, "password": self.password}, timeout=30)
+            response = session.post(
+                self.base_url + "/services/oauth2/token",
+                data={
+                    "grant_type": "password",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                    "username": self.username,
+                    "password": self.password,
+                },
+                timeout=30,
+            )
         response.raise_for_status()
         body = response.json()
         return body["access_token"], body["instance_url"]
@@ -98,14 +110,20 @@ class LocalOrgHandle:
         from simple_salesforce import Salesforce
 
         token, instance_url = self.login()
-        return Salesforce(instance_url=instance_url, session_id=token, session=self.requests_session(),
-                          version=version)
+        return Salesforce(
+            instance_url=instance_url, session_id=token, session=self.requests_session(), version=version
+        )
 
 
 @contextmanager
-def running_localorg(db: str = ":memory:", schema: str | None = None, port: int | None = None,
-                     session_ttl: int | None = None, workdir: str | None = None,
-                     env: Mapping[str, str] | None = None) -> Iterator[LocalOrgHandle]:
+def running_localorg(
+    db: str = ":memory:",
+    schema: str | None = None,
+    port: int | None = None,
+    session_ttl: int | None = None,
+    workdir: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[LocalOrgHandle]:
     """Start `python -m localorg serve` as a subprocess on a free loopback port, wait until it answers, yield, stop."""
     owned_dir = None
     if workdir is None:
@@ -113,8 +131,20 @@ def running_localorg(db: str = ":memory:", schema: str | None = None, port: int 
         workdir = owned_dir
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "localorg", "serve", "--host", "127.0.0.1",
-               "--port", str(port if port is not None else 0), "--db", db, "--cert-dir", str(work / "certs")]
+    command = [
+        sys.executable,
+        "-m",
+        "localorg",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port if port is not None else 0),
+        "--db",
+        db,
+        "--cert-dir",
+        str(work / "certs"),
+    ]
     if schema:
         command += ["--schema", schema]
     if session_ttl is not None:
@@ -127,8 +157,15 @@ def running_localorg(db: str = ":memory:", schema: str | None = None, port: int 
         match = _READY.search(line)
         assert match is not None
         url, ca_path, username, password, client_id, client_secret = match.groups()
-        handle = LocalOrgHandle(base_url=url, ca_path=ca_path, username=username, password=password,
-                                client_id=client_id, client_secret=client_secret, admin_url=url + "/_localorg")
+        handle = LocalOrgHandle(
+            base_url=url,
+            ca_path=ca_path,
+            username=username,
+            password=password,
+            client_id=client_id,
+            client_secret=client_secret,
+            admin_url=url + "/_localorg",
+        )
         _wait_healthy(handle, process)
         yield handle
     finally:

@@ -59,8 +59,16 @@ def parse_datetime_text(text: str) -> datetime | None:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     try:
-        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
-                          int((fraction or "0").ljust(6, "0")[:6]), tzinfo=UTC)
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")[:6]),
+            tzinfo=UTC,
+        )
     except ValueError:
         return None
     if zone and zone != "Z":
@@ -81,13 +89,26 @@ def parse_date_text(text: str) -> str | None:
         return None
 
 
-def make_converter(fld: Field, from_json: bool, reference_prefixes: dict[str, set[str]] | None = None) -> Converter:
+def make_converter(
+    fld: Field, from_json: bool, reference_prefixes: dict[str, set[str]] | None = None
+) -> Converter:
     """A function turning one non-empty input value into its stored form, raising SalesforceError."""
     label = _label(fld)
     type_ = fld.type
 
-    if type_ in {"string", "textarea", "phone", "url", "combobox", "encryptedstring", "base64", "anyType",
-                 "picklist", "email", "multipicklist"}:
+    if type_ in {
+        "string",
+        "textarea",
+        "phone",
+        "url",
+        "combobox",
+        "encryptedstring",
+        "base64",
+        "anyType",
+        "picklist",
+        "email",
+        "multipicklist",
+    }:
         length = fld.length
         allowed = fld.active_picklist_values if fld.restricted_picklist else None
 
@@ -98,7 +119,9 @@ def make_converter(fld: Field, from_json: bool, reference_prefixes: dict[str, se
                 value = str(value)
             if length and len(value) > length:
                 raise SalesforceError(
-                    "STRING_TOO_LONG", f"{label}: data value too large: {value} (max length={length})", [fld.name]
+                    "STRING_TOO_LONG",
+                    f"{label}: data value too large: {value} (max length={length})",
+                    [fld.name],
                 )
             if allowed is not None:
                 parts = value.split(";") if type_ == "multipicklist" else [value]
@@ -109,7 +132,9 @@ def make_converter(fld: Field, from_json: bool, reference_prefixes: dict[str, se
                         [fld.name],
                     )
             if type_ == "email" and not _EMAIL.fullmatch(value):
-                raise SalesforceError("INVALID_EMAIL_ADDRESS", f"{label}: invalid email address: {value}", [fld.name])
+                raise SalesforceError(
+                    "INVALID_EMAIL_ADDRESS", f"{label}: invalid email address: {value}", [fld.name]
+                )
             return value
 
         return convert_text
@@ -206,7 +231,9 @@ def make_converter(fld: Field, from_json: bool, reference_prefixes: dict[str, se
                 raise _wrong_type(fld, value, from_json)
             full = to_18(value.strip())
             if full is None:
-                raise SalesforceError("MALFORMED_ID", f"{label}: id value of incorrect type: {value}", [fld.name])
+                raise SalesforceError(
+                    "MALFORMED_ID", f"{label}: id value of incorrect type: {value}", [fld.name]
+                )
             if known_targets and targets and full[:3] not in targets:
                 raise SalesforceError(
                     "FIELD_INTEGRITY_EXCEPTION", f"{label}: id value of incorrect type: {value}", [fld.name]

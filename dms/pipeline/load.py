@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 STAGED_PARTS = ("load", "source")
 BULK_FINAL = ("JobComplete", "Failed", "Aborted")
 COLLECTION_SIZE = 200  # Salesforce's limit of records per sObject Collections request
+MIN_POLL_SECONDS, MAX_POLL_SECONDS = 0.2, 5.0  # each bulk status poll is an API request, and they cost
 
 
 class ChunkBusy(DMSError):
@@ -287,7 +288,9 @@ def run_bulk(
             bulk_id,
             table.num_rows,
         )
-    info = wait_for_bulk(org, obj, bulk_id, deadline=time.monotonic() + lease_seconds * 0.8)
+    info = wait_for_bulk(
+        org, obj, bulk_id, deadline=time.monotonic() + lease_seconds * 0.8, rows=table.num_rows
+    )
     if info["state"] == "Failed":
         message = info.get("errorMessage") or "Salesforce failed the bulk job."
         failed = [(int(r), "BULK_JOB_FAILED", message, "") for r in table.column(ROW_COLUMN).to_pylist()]
@@ -316,17 +319,37 @@ def bulk_status(org: OrgClient, obj: str, bulk_id: str) -> dict[str, Any]:
     return dict(org.call(lambda sf: org.bulk(obj).get_job(bulk_id, False), what="bulk job status"))
 
 
-def wait_for_bulk(org: OrgClient, obj: str, bulk_id: str, deadline: float) -> dict[str, Any]:
+def wait_for_bulk(org: OrgClient, obj: str, bulk_id: str, deadline: float, rows: int = 0) -> dict[str, Any]:
     """Poll the bulk job until it is final; past the deadline, StillProcessing (the task re-checks later)."""
     delay = 0.2
+    last: tuple[float, int] | None = None
     while True:
         info = bulk_status(org, obj, bulk_id)
         if info["state"] in BULK_FINAL:
             return info
+        seen = (time.monotonic(), int(info.get("numberRecordsProcessed") or 0))
+        delay = next_poll_delay(delay, last, seen, rows)
+        last = seen
         if time.monotonic() + delay > deadline:
             raise StillProcessing(f"Bulk job {bulk_id} is still {info['state']}.")
         time.sleep(delay)
-        delay = min(delay * 1.5, 5.0)
+
+
+def next_poll_delay(
+    delay: float, last: tuple[float, int] | None, seen: tuple[float, int], rows: int
+) -> float:
+    """The pause before the next status poll: when the job reports progress, about the time it needs to
+    finish at its current rate (no poll wasted, little idle time after it ends); otherwise back off."""
+    backoff = min(delay * 1.5, MAX_POLL_SECONDS)
+    if last is None or rows <= 0:
+        return backoff
+    (then, done_then), (now, done) = last, seen
+    if done >= rows:  # every row processed: only the final state is left to be written
+        return MIN_POLL_SECONDS
+    if done <= done_then or now <= then:
+        return backoff
+    remaining = (rows - done) * (now - then) / (done - done_then)
+    return min(max(remaining * 1.1, MIN_POLL_SECONDS), MAX_POLL_SECONDS)
 
 
 # ---- sObject Collections ----------------------------------------------------------------------------

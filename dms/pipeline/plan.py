@@ -183,17 +183,9 @@ def _stage_all(
         estimated_calls += estimate_calls(job["target"]["operation"], rows, job["options"])
         if dry_run:
             continue
-        load_table = prepared.table
-        kept = pa.array(load_table.column(ROW_COLUMN).to_numpy(), type=pa.int64())
-        source = chunk.table.filter(pa.compute.is_in(chunk.table.column(ROW_COLUMN), value_set=kept))
-        stage_chunk(
-            p.redis,
-            job_id,
-            chunk.index,
-            {"load": load_table, "source": source},
-            int(p.settings["STAGING_TTL_SECONDS"]),
-        )
-        _ensure_chunk_doc(p, job_id, chunk.index, rows, load_table)
+        parts = staged_parts(chunk, prepared)
+        stage_chunk(p.redis, job_id, chunk.index, parts, int(p.settings["STAGING_TTL_SECONDS"]))
+        _ensure_chunk_doc(p, job_id, chunk.index, rows, parts["load"])
         p.enqueue("dms.load_chunk", [job_id, chunk.index])
         chunk_indexes.append(chunk.index)
         if p.get_job(job_id).get("cancel_requested"):
@@ -218,6 +210,17 @@ def _stage_all(
         "estimated_api_calls": estimated_calls,
         "planned_at": now(),
     }
+
+
+def staged_parts(chunk: Chunk, prepared: Prepared) -> dict[str, pa.Table]:
+    """What a chunk stages: `load` (the valid rows as sent) and `source` (their original values)."""
+    load_table = prepared.table
+    if load_table.num_rows == chunk.table.num_rows:
+        # Every row read is valid (the usual case): the source rows are the chunk itself, no lookup needed.
+        return {"load": load_table, "source": chunk.table}
+    kept = pa.array(load_table.column(ROW_COLUMN).to_numpy(), type=pa.int64())
+    source = chunk.table.filter(pa.compute.is_in(chunk.table.column(ROW_COLUMN), value_set=kept))
+    return {"load": load_table, "source": source}
 
 
 def check_new_rows(prepared: Prepared, describe: dict[str, Any], external_id: str, lookups: Any) -> Prepared:
@@ -287,7 +290,6 @@ def _ensure_chunk_doc(p: Pipeline, job_id: str, index: int, rows: int, table: pa
 
 def write_invalid_part(p: Pipeline, job_id: str, chunk: Chunk, prepared: Prepared) -> int:
     """Write the chunk's unreadable and invalid rows to its error part; returns how many rows that is."""
-    originals = res.source_values(chunk.table)
     failures: list[tuple[int, str, str, str, str]] = []
     for problem in chunk.problems:
         message = problem.message + (f" Raw text: {problem.raw}" if problem.raw else "")
@@ -296,6 +298,8 @@ def write_invalid_part(p: Pipeline, job_id: str, chunk: Chunk, prepared: Prepare
         failures.append(
             (error.row, "validation", error.code, error.message, error.field or error.column or "")
         )
+    # Only the failing rows' original values are needed: converting the whole chunk cost more than reading it.
+    originals = res.source_values(chunk.table, rows=[f[0] for f in failures]) if failures else {}
     with p.blobs.open_write(result_key(job_id, chunk.index, "invalid")) as out:
         res.write_csv_rows(out, res.error_rows(failures, originals))
     return len(chunk.problems) + prepared.invalid_rows
@@ -315,10 +319,7 @@ def rebuild_chunk(p: Pipeline, job: dict[str, Any], index: int) -> dict[str, pa.
         for chunk in read_chunks(path, options, info):
             if chunk.index != index:
                 continue
-            prepared = prepare(chunk.table, compiled, describe, prepare_options)
-            kept = pa.array(prepared.table.column(ROW_COLUMN).to_numpy(), type=pa.int64())
-            source = chunk.table.filter(pa.compute.is_in(chunk.table.column(ROW_COLUMN), value_set=kept))
-            return {"load": prepared.table, "source": source}
+            return staged_parts(chunk, prepare(chunk.table, compiled, describe, prepare_options))
     raise DMSError(f"Chunk {index} is not in the source any more.", code="SOURCE_CHANGED")
 
 

@@ -316,7 +316,7 @@ def test_handler_settings_carry_no_secrets(unpacked: dict[str, Path], ci_stage: 
     # The stack's random keys reach the function from the remote env file only, never the package.
     for name in ("DMS_SECRET_KEY", "DMS_CREDENTIALS_KEY"):
         assert len(ci_stage["secrets"][name]) >= 16 and ci_stage["secrets"][name] not in text
-        assert name not in text
+        assert f"'{name}'" not in text
 
 
 def test_lambda_serves_health(lambda_process: Any) -> None:

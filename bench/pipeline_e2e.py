@@ -1,0 +1,489 @@
+"""DMS end to end beside a hand-written simple-salesforce Bulk 2.0 upsert, on one machine and one localorg.
+
+Prints, for an N-row, 10-column Account CSV (1,000,000 rows = ~124 MB by default):
+1. the plan pass alone (read_chunks -> prepare -> stage_chunk to Redis), single process, in rows/s;
+2. DMS end to end: the job created in Cloudant (pouchdb-server), planned and loaded by 2 Celery workers
+   (`celery -A worker.celery worker --concurrency 1`, twice) over moto_server SQS and Redis into localorg,
+   from job creation to the job's final state, with the final counters checked;
+3. the same file through `sf.bulk2.Account.upsert(csv_file=..., external_id_field="Legacy_Id__c")`;
+4. the ratio between the two;
+5. the worker process trees' peak RSS for that file and for a ~1 GB file (--big-rows; --skip-1gb skips it).
+
+Usage: .venv/bin/python bench/pipeline_e2e.py [--rows 1000000] [--big-rows 8500000 | --skip-1gb]
+       [--chunk-rows 50000] [--localorg-db file|memory] [--keep]
+Every server runs on a free loopback port in a temp dir and is stopped at the end. localorg is reset before
+each load, so every load creates its records in an empty org.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+# Runnable as `python bench/pipeline_e2e.py` or `python -m bench.pipeline_e2e` from any directory: the project
+# root (top-level modules like `factories`) and bench/ (the sibling benches reused here) must be importable.
+_BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(_BENCH.parent), str(_BENCH)]
+
+from localorg_bulk import write_csv  # noqa: E402
+
+from dms.devstack import (  # noqa: E402
+    ProcessGroup,
+    free_port,
+    moto_spec,
+    pouchdb_spec,
+    redis_spec,
+    temporary_environ,
+    worker_spec,
+)
+
+log = logging.getLogger("bench.pipeline_e2e")
+
+FINAL_STATES = ("completed", "completed_with_errors", "failed", "cancelled")
+OBJECT, EXTERNAL_ID = "Account", "Legacy_Id__c"
+
+
+# ---- memory of a process tree --------------------------------------------------------------------------
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                # the command name may hold spaces and parentheses: the fields after the last ')' are fixed
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0
+
+
+def tree_rss(root: int) -> tuple[int, int]:
+    """(sum of RSS over the process and its descendants, RSS of the largest one), in bytes."""
+    children = _children_by_parent()
+    pending, total, largest = [root], 0, 0
+    while pending:
+        pid = pending.pop()
+        rss = _rss_bytes(pid)
+        total += rss
+        largest = max(largest, rss)
+        pending.extend(children.get(pid, []))
+    return total, largest
+
+
+class RssSampler:
+    """Polls the RSS of some process trees in a thread and keeps each tree's peak."""
+
+    def __init__(self, roots: dict[str, int], interval: float = 0.2) -> None:
+        self.roots = roots
+        self.interval = interval
+        self.peak_tree: dict[str, int] = dict.fromkeys(roots, 0)
+        self.peak_process: dict[str, int] = dict.fromkeys(roots, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for name, root in self.roots.items():
+                total, largest = tree_rss(root)
+                self.peak_tree[name] = max(self.peak_tree[name], total)
+                self.peak_process[name] = max(self.peak_process[name], largest)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# ---- the stack -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """The servers of one bench run and the DMS side of it (settings, services, a publishing pipeline)."""
+
+    workdir: Path
+    group: ProcessGroup
+    localorg: Any
+    env: dict[str, str]
+    pipeline: Any = None
+    workers: dict[str, int] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def running_stack(workdir: Path, localorg_db: str) -> Iterator[Stack]:
+    """Redis, moto_server, pouchdb-server (in memory) and localorg on free ports; everything stopped after."""
+    from localorg.testing import running_localorg
+
+    group = ProcessGroup(workdir / "log")
+    try:
+        redis_port, sqs_port, couch_port = free_port(), free_port(), free_port()
+        group.start(redis_spec(redis_port, workdir / "redis"))
+        group.start(moto_spec(sqs_port))
+        group.start(pouchdb_spec(couch_port, workdir / "couchdb", in_memory=True))
+        db = ":memory:" if localorg_db == "memory" else str(workdir / "localorg" / "org.sqlite3")
+        with running_localorg(db=db, workdir=str(workdir / "localorg")) as org:
+            queue = f"dms-bench-{uuid.uuid4().hex[:8]}"
+            env = {
+                "DMS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "DMS_SQS_ENDPOINT_URL": f"http://127.0.0.1:{sqs_port}",
+                "DMS_SQS_QUEUE_NAME": queue,
+                "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
+                "DMS_COUCHDB_URL": f"http://127.0.0.1:{couch_port}",
+                "DMS_COUCHDB_DB_PREFIX": f"b{uuid.uuid4().hex[:6]}",
+                "DMS_BLOB_STORE_URL": f"file://{workdir / 'blobs'}",
+                "DMS_SALESFORCE_LOGIN_URL": org.base_url,
+                "DMS_SALESFORCE_USERNAME": org.username,
+                "DMS_SALESFORCE_PASSWORD": org.password,
+                "DMS_SALESFORCE_CLIENT_ID": org.client_id,
+                "DMS_SALESFORCE_CLIENT_SECRET": org.client_secret,
+                "DMS_SALESFORCE_CA_BUNDLE": org.ca_path,
+                "DMS_SECRET_KEY": secrets.token_hex(16),
+                "DMS_CREDENTIALS_KEY": _fernet_key(),
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                # kombu has no endpoint option; botocore reads this (configure_celery sets it in workers)
+                "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{sqs_port}",
+            }
+            with temporary_environ(env):
+                stack = Stack(workdir=workdir, group=group, localorg=org, env=env)
+                stack.pipeline = _publishing_pipeline()
+                yield stack
+    finally:
+        group.stop_all()
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def _publishing_pipeline() -> Any:
+    """A Pipeline in this process that publishes tasks to the stack's queue, as the web tier does."""
+    from celery import Celery
+
+    from dms.clients import Services
+    from dms.clients.sqs import ensure_queues
+    from dms.pipeline.jobs import Pipeline
+    from dms.settings import load_settings
+    from factories.celery_instance import celery_settings
+
+    settings = load_settings()
+    ensure_queues(settings)
+    publisher = Celery("bench-publisher")
+    publisher.conf.update(celery_settings(settings))
+    return Pipeline(Services(settings), enqueue=lambda name, args: publisher.send_task(name, args=args))
+
+
+def start_workers(stack: Stack, count: int, concurrency: int, timeout: float = 120.0) -> dict[str, int]:
+    """Start `count` workers of `concurrency` pool processes each; wait until each logs that it is ready."""
+    names = [f"worker-{uuid.uuid4().hex[:6]}" for _ in range(count)]
+    for name in names:
+        spec = worker_spec(stack.env, concurrency=concurrency, name=name)
+        spec.echo = False  # their logs go to files; the bench's own output stays readable
+        stack.group.start(spec, wait=False)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        logfile = stack.group.log_dir / f"{name}.log"
+        while b" ready." not in (logfile.read_bytes() if logfile.exists() else b""):
+            if stack.group.processes[name].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {name} did not become ready; see {logfile}")
+            time.sleep(0.2)
+    return {name: stack.group.processes[name].pid for name in names}
+
+
+def stop_workers(stack: Stack, names: list[str]) -> None:
+    for name in names:
+        stack.group.stop(name)
+
+
+# ---- 1. the plan pass alone ------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanPass:
+    rows: int
+    seconds: float
+    read_s: float
+    prepare_s: float
+    stage_s: float
+    staged_bytes: int
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def plan_pass(stack: Stack, path: Path, chunk_rows: int) -> PlanPass:
+    """read_chunks -> prepare -> stage_chunk over the file in this process, as the plan task runs them."""
+    from dms.pipeline.mapping import compile_mapping
+    from dms.pipeline.plan import job_spec, read_options, staged_parts
+    from dms.pipeline.readers import read_chunks, sniff
+    from dms.pipeline.staging import STAGE_PREFIX, stage_chunk
+    from dms.pipeline.validate import PrepareOptions, prepare
+
+    p = stack.pipeline
+    job = {"_id": f"bench-{uuid.uuid4().hex[:8]}", "source": {}, "options": {"chunk_rows": chunk_rows},
+           "target": {"object": OBJECT, "operation": "upsert", "external_id": EXTERNAL_ID}, "mapping": None}  # fmt: skip
+    org = p.org(job)
+    describe = p.describe(job, org, OBJECT)  # cached in Redis as the plan task has it; not timed
+    ttl = int(p.settings["STAGING_TTL_SECONDS"])
+    started = time.perf_counter()
+    options = read_options(job, p.settings)
+    info = sniff(path, options)
+    spec = job_spec(job, info.columns, describe)
+    compiled = compile_mapping(spec, describe, info.columns)
+    if len(compiled.rules) != len(info.columns):
+        raise RuntimeError(f"expected every column mapped; mapped {len(compiled.rules)} of {info.columns}")
+    prepare_options = PrepareOptions()
+    rows = staged = 0
+    read_s = prepare_s = stage_s = 0.0
+    mark = time.perf_counter()
+    for chunk in read_chunks(path, options, info):
+        now = time.perf_counter()
+        read_s += now - mark
+        prepared = prepare(chunk.table, compiled, describe, prepare_options)
+        mark = time.perf_counter()
+        prepare_s += mark - now
+        staged += stage_chunk(p.redis, job["_id"], chunk.index, staged_parts(chunk, prepared), ttl)
+        rows += chunk.table.num_rows
+        now, mark = mark, time.perf_counter()
+        stage_s += mark - now
+    seconds = time.perf_counter() - started
+    keys = list(p.redis.scan_iter(f"{STAGE_PREFIX}:{job['_id']}:*", count=1000))
+    if keys:
+        p.redis.delete(*keys)
+    return PlanPass(rows, seconds, read_s, prepare_s, stage_s, staged)
+
+
+# ---- 2. DMS end to end ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DmsRun:
+    rows: int
+    seconds: float
+    plan_seconds: float
+    chunks: int
+    counters: dict[str, int]
+    api_calls: dict[str, int]
+    peak_tree_mib: float
+    peak_process_mib: float
+    idle_tree_mib: float
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def _parse_time(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def dms_run(stack: Stack, path: Path, rows: int, chunk_rows: int, workers: int, timeout: float) -> DmsRun:
+    """Upload, create the upsert job, follow it to its final state with the workers' RSS sampled."""
+    p = stack.pipeline
+    stack.localorg.reset()
+    key = f"uploads/bench-{uuid.uuid4().hex[:8]}/{path.name}"
+    p.blobs.put_file(key, path)
+    started_workers = start_workers(stack, workers, concurrency=1)
+    try:
+        idle = max(tree_rss(pid)[0] for pid in started_workers.values())
+        request = {"source": {"blob_key": key, "filename": path.name},
+                   "target": {"object": OBJECT, "operation": "upsert", "external_id": EXTERNAL_ID},
+                   "options": {"chunk_rows": chunk_rows}}  # fmt: skip
+        with RssSampler(started_workers) as sampler:
+            started = time.monotonic()
+            job = p.create_job(request)
+            deadline = started + timeout
+            while (job := p.get_job(job["_id"]))["state"] not in FINAL_STATES:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"job {job['_id']} not final after {timeout:.0f}s: {job['counters']}")
+                time.sleep(0.2)
+            polled = time.monotonic() - started
+    finally:
+        stop_workers(stack, list(started_workers))
+    # DMS's own timestamps (same clock, ms resolution) are more exact than the 0.2 s poll
+    seconds = _parse_time(job["finished_at"]) - _parse_time(job["created_at"])
+    if not 0 < seconds <= polled + 1:
+        seconds = polled
+    plan = job.get("plan") or {}
+    plan_seconds = _parse_time(plan["planned_at"]) - _parse_time(job["planning_started_at"]) if plan else 0.0
+    counters = job["counters"]
+    expected = {"total": rows, "succeeded": rows, "created": rows, "failed": 0, "invalid": 0, "pending": 0}
+    wrong = {k: counters.get(k) for k, v in expected.items() if counters.get(k) != v}
+    if job["state"] != "completed" or wrong:
+        raise RuntimeError(
+            f"DMS job {job['_id']} ended {job['state']} with counters {counters} (wrong: {wrong})"
+        )
+    if len(job.get("mapping", {}).get("fields", [])) != 10:
+        raise RuntimeError(f"expected 10 mapped columns, the job mapped {job.get('mapping')}")
+    mib = 1024 * 1024
+    return DmsRun(rows, seconds, plan_seconds, int(plan.get("chunks", 0)), counters, job.get("api_calls", {}),
+                  max(sampler.peak_tree.values()) / mib, max(sampler.peak_process.values()) / mib, idle / mib)  # fmt: skip
+
+
+# ---- 3. the hand-written baseline ------------------------------------------------------------------------
+
+
+@dataclass
+class DirectRun:
+    rows: int
+    seconds: float
+    jobs: int
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def direct_run(stack: Stack, path: Path, rows: int) -> DirectRun:
+    """`sf.bulk2.Account.upsert(csv_file=..., external_id_field=...)` with the library's defaults."""
+    stack.localorg.reset()
+    sf = stack.localorg.salesforce()
+    started = time.monotonic()
+    results = sf.bulk2.Account.upsert(csv_file=str(path), external_id_field=EXTERNAL_ID)
+    seconds = time.monotonic() - started
+    processed = sum(int(r["numberRecordsProcessed"]) for r in results)
+    failed = sum(int(r["numberRecordsFailed"]) for r in results)
+    if processed != rows or failed:
+        raise RuntimeError(f"direct upsert processed {processed} of {rows} rows, {failed} failed: {results}")
+    count = sf.query(f"SELECT COUNT() FROM {OBJECT}")["totalSize"]
+    if count != rows:
+        raise RuntimeError(f"direct upsert left {count} {OBJECT} records for {rows} rows")
+    return DirectRun(rows, seconds, len(results))
+
+
+# ---- the report ----------------------------------------------------------------------------------------
+
+
+def report(
+    size_mb: float,
+    rows: int,
+    planned: PlanPass | None,
+    dms: DmsRun | None,
+    direct: DirectRun | None,
+    big: DmsRun | None,
+    big_size_mb: float,
+) -> str:
+    """The side-by-side table printed at the end."""
+    lines = [f"\n== DMS end-to-end bench: {rows:,} rows x 10 columns, {size_mb:,.0f} MB CSV, Account upsert on "
+             f"{EXTERNAL_ID}; {os.cpu_count()} CPUs =="]  # fmt: skip
+    row = "{:<52}{:>14}{:>10}  {}"
+    lines.append(row.format("measure", "rows/s", "seconds", "note"))
+    if planned:
+        note = (f"read {planned.read_s:.1f}s prepare {planned.prepare_s:.1f}s stage {planned.stage_s:.1f}s; "
+                f"{planned.staged_bytes / 1e6:,.0f} MB staged; target >= 500,000")  # fmt: skip
+        lines.append(row.format("1. plan pass (read+map+validate+stage), 1 process", f"{planned.rate:,.0f}",
+                                f"{planned.seconds:.1f}", note))  # fmt: skip
+    if dms:
+        note = f"plan task {dms.plan_seconds:.1f}s; {dms.chunks} chunks; api calls {dms.api_calls}"
+        lines.append(row.format("2. DMS end to end, 2 workers x concurrency 1", f"{dms.rate:,.0f}",
+                                f"{dms.seconds:.1f}", note))  # fmt: skip
+    if direct:
+        note = f"{direct.jobs} bulk job(s), library defaults (polls every ~5 s)"
+        lines.append(row.format("3. simple-salesforce bulk2 upsert (direct)", f"{direct.rate:,.0f}",
+                                f"{direct.seconds:.1f}", note))  # fmt: skip
+    if dms and direct:
+        lines.append(f"4. DMS / direct: {dms.rate / direct.rate:.2f}x")
+    if dms:
+        mem = "5. worker tree peak RSS (sum over a worker and its pool process; largest single process)"
+        lines.append(mem)
+        lines.append(f"   {size_mb:>7,.0f} MB file: tree {dms.peak_tree_mib:,.0f} MiB, process "
+                     f"{dms.peak_process_mib:,.0f} MiB (idle tree {dms.idle_tree_mib:,.0f} MiB)")  # fmt: skip
+    if dms and big:
+        growth = big.peak_tree_mib / dms.peak_tree_mib - 1
+        lines.append(f"   {big_size_mb:>7,.0f} MB file: tree {big.peak_tree_mib:,.0f} MiB, process "
+                     f"{big.peak_process_mib:,.0f} MiB; {big.rows:,} rows end to end at {big.rate:,.0f} rows/s "
+                     f"in {big.seconds:.0f}s")  # fmt: skip
+        lines.append(f"   growth 100 MB -> 1 GB: {growth:+.0%} (target: within 20%)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate the files, start the stack, run each measure, print the table; stop everything."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the main file (default 1M)")
+    parser.add_argument("--big-rows", type=int, default=8_500_000, help="rows of the ~1 GB file")
+    parser.add_argument("--skip-1gb", action="store_true", help="skip the big-file memory run")
+    parser.add_argument("--chunk-rows", type=int, default=50_000, help="the job's chunk_rows (DMS default)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (each --concurrency 1)")
+    parser.add_argument("--localorg-db", choices=["file", "memory"], default="file")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per DMS job")
+    parser.add_argument("--only", choices=["plan", "dms", "direct"], action="append",
+                        help="run only these measures (repeatable; default all)")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) for inspection")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    wanted = set(args.only or ["plan", "dms", "direct"])
+    workdir = Path(tempfile.mkdtemp(prefix="dms-bench-e2e-"))
+    planned = dms = direct = big = None
+    big_size_mb = 0.0
+    try:
+        path = workdir / "accounts.csv"
+        t = time.monotonic()
+        size_mb = write_csv(path, args.rows) / 1e6
+        print(f"file: {args.rows:,} rows, {size_mb:,.1f} MB (written in {time.monotonic() - t:.1f}s); "
+              f"work dir {workdir}", flush=True)  # fmt: skip
+        with running_stack(workdir, args.localorg_db) as stack:
+            print("stack up: redis, moto_server, pouchdb-server, localorg", flush=True)
+            if "plan" in wanted:
+                planned = plan_pass(stack, path, args.chunk_rows)
+                print(f"plan pass: {planned.rate:,.0f} rows/s in {planned.seconds:.1f}s", flush=True)
+            if "dms" in wanted:
+                dms = dms_run(stack, path, args.rows, args.chunk_rows, args.workers, args.timeout)
+                print(f"DMS end to end: {dms.rate:,.0f} rows/s in {dms.seconds:.1f}s", flush=True)
+            if "direct" in wanted:
+                direct = direct_run(stack, path, args.rows)
+                print(f"direct bulk2 upsert: {direct.rate:,.0f} rows/s in {direct.seconds:.1f}s", flush=True)
+            if "dms" in wanted and not args.skip_1gb:
+                big_path = workdir / "accounts-big.csv"
+                t = time.monotonic()
+                big_size_mb = write_csv(big_path, args.big_rows) / 1e6
+                path.unlink()
+                print(f"big file: {args.big_rows:,} rows, {big_size_mb:,.1f} MB "
+                      f"(written in {time.monotonic() - t:.1f}s)", flush=True)  # fmt: skip
+                big = dms_run(stack, big_path, args.big_rows, args.chunk_rows, args.workers, args.timeout)
+                print(f"DMS end to end (big): {big.rate:,.0f} rows/s in {big.seconds:.1f}s", flush=True)
+        print(report(size_mb, args.rows, planned, dms, direct, big, big_size_mb), flush=True)
+        return 0
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

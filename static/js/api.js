@@ -1,0 +1,150 @@
+// Talking to the DMS JSON API (/api/v1) and building DOM safely: data goes in as text, never as HTML.
+
+export const API = "/api/v1";
+
+/** An error from the API ({error: {code, message}}) or from the network, readable by a person. */
+export class ApiError extends Error {
+  constructor(message, { code = "ERROR", status = 0, problems = [], where = null } = {}) {
+    super(message);
+    this.code = code;
+    this.status = status;
+    this.problems = problems;
+    this.where = where;
+  }
+}
+
+async function errorFrom(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON (a proxy's HTML page, say): fall back to the status line.
+  }
+  const error = body && typeof body === "object" ? body.error : null;
+  if (error && typeof error.message === "string") {
+    return new ApiError(error.message, {
+      code: String(error.code || "ERROR"),
+      status: response.status,
+      problems: Array.isArray(error.problems) ? error.problems : [],
+      where: error.where || null,
+    });
+  }
+  return new ApiError(`The server answered ${response.status} ${response.statusText || ""}`.trim(), {
+    code: `HTTP_${response.status}`,
+    status: response.status,
+  });
+}
+
+/** Call the API: `api("GET", "/jobs")`, `api("POST", "/jobs", body)`; resolves to the JSON body (or null). */
+export async function api(method, path, body) {
+  const options = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path.startsWith("/api/") ? path : API + path, options);
+  } catch {
+    throw new ApiError("The server could not be reached; check the connection and try again.", {
+      code: "NETWORK_ERROR",
+    });
+  }
+  if (!response.ok) throw await errorFrom(response);
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+/** POST a multipart form with upload progress (fetch() cannot report it); resolves to the parsed JSON or null. */
+export function postForm(url, form, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable && onProgress) onProgress(event.loaded, event.total);
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiError("The upload was interrupted; check the connection and try again.", { code: "NETWORK_ERROR" })),
+    );
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(xhr.responseText && xhr.status !== 204 ? safeJson(xhr.responseText) : null);
+      } else if ((xhr.getResponseHeader("Content-Type") || "").includes("json")) {
+        const response = new Response(xhr.responseText, {
+          status: xhr.status,
+          headers: { "Content-Type": "application/json" },
+        });
+        errorFrom(response).then(reject);
+      } else {
+        // S3 answers errors in XML: show its message element when there is one.
+        const match = /<Message>([^<]{1,300})<\/Message>/.exec(xhr.responseText || "");
+        reject(new ApiError(match ? `Storage refused the upload: ${match[1]}` : `The upload failed (${xhr.status}).`, {
+          code: `HTTP_${xhr.status}`,
+          status: xhr.status,
+        }));
+      }
+    });
+    xhr.send(form);
+  });
+}
+
+function safeJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Build an element: el("td", {class: "x", title: t}, "text", otherNode). Strings become text nodes. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
+    else if (value === true) node.setAttribute(name, "");
+    else node.setAttribute(name, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Show an error (ApiError or any Error) inside `box` as a readable alert; `null` clears it. */
+export function showError(box, error, context = "") {
+  box.replaceChildren();
+  box.hidden = !error;
+  if (!error) return;
+  const code = error.code && error.code !== "ERROR" ? ` (${error.code})` : "";
+  box.append(el("p", {}, el("strong", {}, context ? `${context}: ` : ""), error.message || String(error), code));
+  const problems = (error.problems || []).slice(0, 20);
+  if (problems.length) {
+    box.append(el("ul", {}, problems.map((p) => el("li", {}, problemText(p)))));
+  }
+}
+
+/** One mapping problem ({severity, code, message, target}) as a sentence. */
+export function problemText(problem) {
+  const where = problem.target ? `${problem.target}: ` : "";
+  return `${where}${problem.message || problem.code}`;
+}
+
+export function formatBytes(bytes) {
+  if (!Number.isFinite(bytes)) return "";
+  const units = ["bytes", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function formatNumber(value) {
+  return typeof value === "number" ? value.toLocaleString() : value ?? "—";
+}

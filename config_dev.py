@@ -52,7 +52,9 @@ SALESFORCE_REQUIRED_FOR_HEALTH = False  # an org outage does not make the web ti
 ALLOW_PICKLE_UPLOADS = False  # pickle can execute code; only an allow-list unpickler reads it when enabled
 
 # Loading
-COLLECTIONS_THRESHOLD = 2000  # rows; smaller update/upsert/delete chunks use sObject Collections (Salesforce's advice)
+COLLECTIONS_THRESHOLD = (
+    2000  # rows; smaller update/upsert/delete chunks use sObject Collections (Salesforce's advice)
+)
 DESCRIBE_CACHE_SECONDS = 900
 CRASH_POINTS = False  # tests only: let a test SIGKILL the worker at a named step (dms/crashpoints.py)
 

@@ -269,6 +269,14 @@ def run_dev_stack(web_port: int = 8000, workers: int = 1) -> int:
         group.stop_all()
 
 
+DEMO = """
+dms dev: try the demo in another terminal (a legacy export with four bad rows, see examples/README.md):
+  {bin}/dms migrate examples/accounts.csv --object Account --operation upsert --external-id Legacy_Id__c \\
+      --mapping examples/accounts.mapping.json --dry-run --wait
+  (then the same without --dry-run, and `{bin}/dms results <job id> --errors`; or open {url} in a browser)
+"""
+
+
 def _wait_healthy(url: str, timeout: float = 60.0) -> str:
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}

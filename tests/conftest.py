@@ -21,6 +21,7 @@ from dms.devstack import (
     pouchdb_spec,
     redis_spec,
     temporary_environ,
+    web_spec,
     worker_spec,
 )
 
@@ -128,6 +129,16 @@ def start_worker(processes: ProcessGroup, stack_env: dict[str, str]) -> Callable
         return name
 
     return start
+
+
+@pytest.fixture(scope="session")
+def web_url(processes: ProcessGroup, stack_env: dict[str, str]) -> str:
+    """The web app as a real HTTP server (for the CLI and anything that needs a socket)."""
+    port = free_port()
+    spec = web_spec(port, stack_env)
+    spec.echo = False
+    processes.start(spec)
+    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,9 @@ def list_objects() -> Any:
     if cached:
         objects = json.loads(cached)
     else:
-        sobjects = dict(_org(connection_id).call(lambda sf: sf.describe(), what="describe global") or {})["sobjects"]
+        sobjects = dict(_org(connection_id).call(lambda sf: sf.describe(), what="describe global") or {})[
+            "sobjects"
+        ]
         objects = [
             {
                 k: o.get(k)

@@ -188,7 +188,9 @@ class OrgClient:
         return self._sf
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.api_calls += 1
+        # Logins do not count against the org's daily API request limit; everything else does.
+        if "/services/oauth2/" not in response.url and "/services/Soap/" not in response.url:
+            self.api_calls += 1
 
     def call(self, action: Callable[[Salesforce], T], what: str = "request") -> T:
         """Run one Salesforce call with retries on busy answers and one re-login on an expired session."""

@@ -78,3 +78,5 @@ MAX_UPLOAD_BYTES = 5 * 1024**3
 UPLOAD_PRESIGN_EXPIRES_SECONDS = 3600
 UPLOAD_PREVIEW_HEAD_BYTES = 4 * 1024 * 1024  # a CSV preview reads this much of the file, never all of it
 UPLOAD_PENDING_TTL_HOURS = 24  # housekeeping removes presigned uploads never completed after this long
+# Touched by the worker's consumer loop (deploy/worker_health.py); the container health check reads it.
+WORKER_LIVENESS_FILE = "/tmp/dms-worker-alive"

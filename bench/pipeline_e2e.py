@@ -307,6 +307,11 @@ class DmsRun:
         return self.rows / self.seconds
 
 
+def machine_load() -> str:
+    """The 1-minute load average: this bench shares the machine, and other work skews every rate."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+
+
 def _parse_time(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
@@ -460,13 +465,22 @@ def main(argv: list[str] | None = None) -> int:
             print("stack up: redis, moto_server, pouchdb-server, localorg", flush=True)
             if "plan" in wanted:
                 planned = plan_pass(stack, path, args.chunk_rows)
-                print(f"plan pass: {planned.rate:,.0f} rows/s in {planned.seconds:.1f}s", flush=True)
+                print(
+                    f"plan pass: {planned.rate:,.0f} rows/s in {planned.seconds:.1f}s; {machine_load()}",
+                    flush=True,
+                )
             if "dms" in wanted:
                 dms = dms_run(stack, path, args.rows, args.chunk_rows, args.workers, args.timeout)
-                print(f"DMS end to end: {dms.rate:,.0f} rows/s in {dms.seconds:.1f}s", flush=True)
+                print(
+                    f"DMS end to end: {dms.rate:,.0f} rows/s in {dms.seconds:.1f}s; {machine_load()}",
+                    flush=True,
+                )
             if "direct" in wanted:
                 direct = direct_run(stack, path, args.rows)
-                print(f"direct bulk2 upsert: {direct.rate:,.0f} rows/s in {direct.seconds:.1f}s", flush=True)
+                print(
+                    f"direct bulk2 upsert: {direct.rate:,.0f} rows/s in {direct.seconds:.1f}s; {machine_load()}",
+                    flush=True,
+                )
             if "dms" in wanted and not args.skip_1gb:
                 big_path = workdir / "accounts-big.csv"
                 t = time.monotonic()
@@ -475,7 +489,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"big file: {args.big_rows:,} rows, {big_size_mb:,.1f} MB "
                       f"(written in {time.monotonic() - t:.1f}s)", flush=True)  # fmt: skip
                 big = dms_run(stack, big_path, args.big_rows, args.chunk_rows, args.workers, args.timeout)
-                print(f"DMS end to end (big): {big.rate:,.0f} rows/s in {big.seconds:.1f}s", flush=True)
+                print(
+                    f"DMS end to end (big): {big.rate:,.0f} rows/s in {big.seconds:.1f}s; {machine_load()}",
+                    flush=True,
+                )
         print(report(size_mb, args.rows, planned, dms, direct, big, big_size_mb), flush=True)
         return 0
     finally:

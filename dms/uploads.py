@@ -403,12 +403,23 @@ class Uploads:
 
     # -- housekeeping ----------------------------------------------------------------------------------
 
-    def sweep_stale(self, older_than: dt.timedelta, now: dt.datetime | None = None) -> int:
-        """Delete pending uploads (and any partial blob) older than `older_than`; returns how many."""
+    def sweep_stale(
+        self, older_than: dt.timedelta, now: dt.datetime | None = None, lookback_days: int = 7
+    ) -> int:
+        """Delete pending uploads (and any partial blob) older than `older_than`; returns how many.
+
+        Ids start with their creation day, so only the `lookback_days` days before the cutoff are read:
+        each hourly run removes what went stale since the last one, and older days hold no pending uploads.
+        """
         now = now or dt.datetime.now(dt.UTC)
-        cutoff = (now - older_than).isoformat(timespec="seconds").replace("+00:00", "Z")
+        cutoff_time = now - older_than
+        cutoff = cutoff_time.isoformat(timespec="seconds").replace("+00:00", "Z")
+        days = [
+            (cutoff_time - dt.timedelta(days=back)).strftime("%Y%m%d")
+            for back in range(lookback_days, -1, -1)
+        ]
         removed = 0
-        for doc in self.store.iter_all(prefix="upl-"):
+        for doc in (doc for day in days for doc in self.store.iter_all(prefix=f"upl-{day}")):
             if doc.get("state") != "pending" or (doc.get("created_at") or "") >= cutoff:
                 continue
             if self.store.get(doc["_id"]).get("state") != "pending":

@@ -10,7 +10,7 @@ from celery import Celery
 from flask import Flask
 
 from celery_holder import celery
-from dms.clients.sqs import is_loopback, queue_url
+from dms.clients.sqs import is_loopback, queue_url, tolerate_failed_receives
 
 
 def celery_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,6 +65,7 @@ def configure_celery(app: Flask) -> Celery:
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     celery.conf.update(app.config["CELERY"])
+    tolerate_failed_receives()
 
     base = celery.Task
 

@@ -73,3 +73,26 @@ def queue_depth(settings: Mapping[str, Any]) -> dict[str, int]:
         "waiting": int(attrs.get("ApproximateNumberOfMessages", 0)),
         "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
     }
+
+
+def tolerate_failed_receives() -> None:
+    """Keep a worker alive when one SQS receive times out or answers 5xx.
+
+    kombu 5.7's async SQS client turns such a receive into `[]` (to "prevent hanging the worker"), but the
+    channel then calls `.get("Messages")` on it and the worker dies with an AttributeError. SQS does answer
+    500/503 now and then, and a long poll can time out; a worker must treat that as "no messages".
+    """
+    from kombu.transport.SQS import Channel
+
+    if getattr(Channel._on_messages_ready, "_dms_tolerant", False):
+        return
+    original = Channel._on_messages_ready
+
+    def on_messages_ready(self: Any, queue: str, qname: str, messages: Any) -> int:
+        if not isinstance(messages, dict):
+            log.warning("sqs receive failed or timed out queue=%s; polling again", qname)
+            return 0
+        return int(original(self, queue, qname, messages))
+
+    on_messages_ready._dms_tolerant = True  # type: ignore[attr-defined]
+    Channel._on_messages_ready = on_messages_ready

@@ -296,13 +296,16 @@ def run_bulk(
         failed = [(int(r), "BULK_JOB_FAILED", message, "") for r in table.column(ROW_COLUMN).to_pylist()]
         return res.ChunkResult([], failed), 0
     client = org.bulk(obj)
-    successful = org.call(
-        lambda sf: client.get_ingest_results(bulk_id, "successfulResults"), what="bulk results"
-    )
-    failed_csv = org.call(lambda sf: client.get_ingest_results(bulk_id, "failedResults"), what="bulk results")
-    unprocessed = org.call(
-        lambda sf: client.get_ingest_results(bulk_id, "unprocessedrecords"), what="bulk results"
-    )
+    wanted = result_files_needed(info, table.num_rows)
+    finished_id = bulk_id
+
+    def fetch(kind: str) -> str:
+        if kind not in wanted:
+            return ""
+        return str(org.call(lambda sf: client.get_ingest_results(finished_id, kind), what="bulk results"))
+
+    successful, failed_csv = fetch("successfulResults"), fetch("failedResults")
+    unprocessed = fetch("unprocessedrecords")
     cancelled_run = info["state"] == "Aborted" and bool(job.get("cancel_requested"))
     outcome = res.bulk_chunk_result(
         table, successful, failed_csv, unprocessed, "CANCELLED" if cancelled_run else "NOT_PROCESSED"
@@ -312,6 +315,22 @@ def run_bulk(
         cancelled = sum(1 for f in outcome.failed if f[1] == "CANCELLED")
         outcome.failed = [f for f in outcome.failed if f[1] != "CANCELLED"]
     return outcome, cancelled
+
+
+def result_files_needed(info: dict[str, Any], rows: int) -> set[str]:
+    """The result files that can hold rows, by the final job's counters: a file the counters say is empty
+    costs an API request (and the org the work of joining every row to find none) for nothing. A row
+    that none of the fetched files names is still reported, as RESULT_MISSING."""
+    processed = int(info.get("numberRecordsProcessed") or 0)
+    failed = int(info.get("numberRecordsFailed") or 0)
+    wanted = set()
+    if processed > failed or "numberRecordsProcessed" not in info:
+        wanted.add("successfulResults")
+    if failed or "numberRecordsFailed" not in info:
+        wanted.add("failedResults")
+    if info.get("state") != "JobComplete" or processed < rows:
+        wanted.add("unprocessedrecords")
+    return wanted
 
 
 def bulk_status(org: OrgClient, obj: str, bulk_id: str) -> dict[str, Any]:

@@ -111,7 +111,7 @@ export class JobPanel {
     this.link("success").href = results("success");
     this.link("errors").href = results("errors");
     this.link("success").hidden = !final || dryRun;
-    this.link("errors").hidden = !final;
+    this.link("errors").hidden = !final || (job.state === "failed" && !counters.total);
     this.button("cancel").hidden = final;
     this.button("retry").hidden = !final || dryRun || !((counters.failed || 0) + (counters.invalid || 0));
     const page = this.link("page");

@@ -4,7 +4,6 @@ import { JobPanel } from "./jobview.js";
 
 const $ = (selector) => document.querySelector(selector);
 const wizard = $("#wizard");
-const INLINE_LIMIT = Number(wizard.dataset.inlineLimit) || 10 * 1024 * 1024;
 const MAX_PREVIEW_COLUMNS = 200;
 const SCROLL = window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
 const MAX_CELL_CHARS = 200;
@@ -103,7 +102,8 @@ async function uploadFile(file) {
   }
   $("#upload-progress-row").hidden = false;
   setUploadProgress(0, file.size);
-  const presigned = file.size > INLINE_LIMIT;
+  // Larger files go by presigned upload: API Gateway caps an inline request body at 10 MB.
+  const presigned = file.size > (Number(wizard.dataset.inlineLimit) || 10 * 1024 * 1024);
   $("#upload-status").textContent = `Uploading ${file.name} (${formatBytes(file.size)})${presigned ? " straight to storage" : ""}…`;
   fileInput.disabled = true;
   try {
@@ -164,7 +164,12 @@ async function loadPreview() {
     state.preview = await api("GET", `/uploads/${encodeURIComponent(state.upload.id)}/preview?${query}`);
   } catch (error) {
     showStep("preview", { focus: false });
+    state.preview = null;
     $("#preview-table").replaceChildren();
+    $("#preview-table").closest(".table-scroll").hidden = true;
+    $("#preview-detected").textContent = "";
+    $("#preview-warnings").hidden = true;
+    $("#preview-ambiguous").hidden = true;
     $("#to-target").disabled = true;
     showError($("#preview-error"), error, "The file could not be read this way");
     return;
@@ -223,6 +228,7 @@ function renderPreview(preview) {
   const caption = el("caption", {}, `First ${preview.rows.length} rows of ${preview.upload.filename}` +
     (preview.columns.length > columns.length ? ` (first ${columns.length} of ${preview.columns.length} columns)` : ""));
   $("#preview-table").replaceChildren(caption, head, body);
+  $("#preview-table").closest(".table-scroll").hidden = false;
 
   const ambiguous = preview.columns.filter((column) => column.ambiguous);
   const notes = $("#preview-ambiguous");

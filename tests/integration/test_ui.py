@@ -202,6 +202,7 @@ def test_the_wizards_calls_in_order_rehearse_run_and_retry_a_load(
     assert retry["retry_of"] == job["id"] and retry["counters"]["total"] == 1
     assert f'href="/jobs/{job["id"]}"' in client.get(f"/jobs/{retry['id']}").get_data(as_text=True)
     jobs_page = client.get("/jobs").get_data(as_text=True)
+    assert 'src="/static/js/jobs.js"' in jobs_page
     for listed_id in (rehearsal["id"], job["id"], retry["id"]):
         assert f'href="/jobs/{listed_id}"' in jobs_page
 

@@ -83,45 +83,88 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
-def tree_rss(root: int) -> tuple[int, int]:
-    """(sum of RSS over the process and its descendants, RSS of the largest one), in bytes."""
+def tree_pids(root: int) -> list[int]:
+    """The process and its descendants."""
     children = _children_by_parent()
-    pending, total, largest = [root], 0, 0
+    pending, found = [root], []
     while pending:
         pid = pending.pop()
-        rss = _rss_bytes(pid)
-        total += rss
-        largest = max(largest, rss)
+        found.append(pid)
         pending.extend(children.get(pid, []))
-    return total, largest
+    return found
+
+
+def tree_rss(root: int) -> tuple[int, int]:
+    """(sum of RSS over the process and its descendants, RSS of the largest one), in bytes."""
+    sizes = [_rss_bytes(pid) for pid in tree_pids(root)]
+    return sum(sizes), max(sizes, default=0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process (all its threads) has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_running(fragment: bytes) -> int | None:
+    """The pid of a child of this process whose command line contains `fragment` (localorg's server)."""
+    for pid in _children_by_parent().get(os.getpid(), []):
+        with (
+            contextlib.suppress(FileNotFoundError, ProcessLookupError),
+            open(f"/proc/{pid}/cmdline", "rb") as cmd,
+        ):
+            if fragment in cmd.read():
+                return pid
+    return None
 
 
 class RssSampler:
-    """Polls the RSS of some process trees in a thread and keeps each tree's peak."""
+    """Polls some process trees in a thread: each tree's peak RSS, and the CPU time they spend meanwhile."""
 
     def __init__(self, roots: dict[str, int], interval: float = 0.2) -> None:
         self.roots = roots
         self.interval = interval
         self.peak_tree: dict[str, int] = dict.fromkeys(roots, 0)
         self.peak_process: dict[str, int] = dict.fromkeys(roots, 0)
+        self._cpu_start: dict[int, float] = {}
+        self._cpu_last: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds used by the trees since the sampler started (to the last sample)."""
+        return sum(last - self._cpu_start.get(pid, 0.0) for pid, last in self._cpu_last.items())
+
+    def _sample(self) -> None:
+        for name, root in self.roots.items():
+            pids = tree_pids(root)
+            sizes = [_rss_bytes(pid) for pid in pids]
+            self.peak_tree[name] = max(self.peak_tree[name], sum(sizes))
+            self.peak_process[name] = max(self.peak_process[name], max(sizes, default=0))
+            for pid in pids:
+                self._cpu_last[pid] = max(self._cpu_last.get(pid, 0.0), cpu_seconds(pid))
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            for name, root in self.roots.items():
-                total, largest = tree_rss(root)
-                self.peak_tree[name] = max(self.peak_tree[name], total)
-                self.peak_process[name] = max(self.peak_process[name], largest)
+            self._sample()
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:
+        for root in self.roots.values():
+            for pid in tree_pids(root):
+                self._cpu_start[pid] = cpu_seconds(pid)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
 
 
 # ---- the stack -----------------------------------------------------------------------------------------
@@ -254,7 +297,7 @@ def plan_pass(stack: Stack, path: Path, chunk_rows: int) -> PlanPass:
     from dms.pipeline.validate import PrepareOptions, prepare
 
     p = stack.pipeline
-    job = {"_id": f"bench-{uuid.uuid4().hex[:8]}", "source": {}, "options": {"chunk_rows": chunk_rows},
+    job: dict[str, Any] = {"_id": f"bench-{uuid.uuid4().hex[:8]}", "source": {}, "options": {"chunk_rows": chunk_rows},
            "target": {"object": OBJECT, "operation": "upsert", "external_id": EXTERNAL_ID}, "mapping": None}  # fmt: skip
     org = p.org(job)
     describe = p.describe(job, org, OBJECT)  # cached in Redis as the plan task has it; not timed
@@ -301,6 +344,9 @@ class DmsRun:
     peak_tree_mib: float
     peak_process_mib: float
     idle_tree_mib: float
+    worker_cpu_s: float
+    localorg_cpu_s: float
+    redis_peak_mib: float
 
     @property
     def rate(self) -> float:
@@ -328,6 +374,8 @@ def dms_run(stack: Stack, path: Path, rows: int, chunk_rows: int, workers: int, 
         request = {"source": {"blob_key": key, "filename": path.name},
                    "target": {"object": OBJECT, "operation": "upsert", "external_id": EXTERNAL_ID},
                    "options": {"chunk_rows": chunk_rows}}  # fmt: skip
+        org_pid = child_running(b"localorg")
+        org_cpu = cpu_seconds(org_pid) if org_pid else 0.0
         with RssSampler(started_workers) as sampler:
             started = time.monotonic()
             job = p.create_job(request)
@@ -337,6 +385,7 @@ def dms_run(stack: Stack, path: Path, rows: int, chunk_rows: int, workers: int, 
                     raise RuntimeError(f"job {job['_id']} not final after {timeout:.0f}s: {job['counters']}")
                 time.sleep(0.2)
             polled = time.monotonic() - started
+        org_cpu = cpu_seconds(org_pid) - org_cpu if org_pid else 0.0
     finally:
         stop_workers(stack, list(started_workers))
     # DMS's own timestamps (same clock, ms resolution) are more exact than the 0.2 s poll
@@ -356,7 +405,8 @@ def dms_run(stack: Stack, path: Path, rows: int, chunk_rows: int, workers: int, 
         raise RuntimeError(f"expected 10 mapped columns, the job mapped {job.get('mapping')}")
     mib = 1024 * 1024
     return DmsRun(rows, seconds, plan_seconds, int(plan.get("chunks", 0)), counters, job.get("api_calls", {}),
-                  max(sampler.peak_tree.values()) / mib, max(sampler.peak_process.values()) / mib, idle / mib)  # fmt: skip
+                  max(sampler.peak_tree.values()) / mib, max(sampler.peak_process.values()) / mib, idle / mib,
+                  sampler.cpu_seconds, org_cpu, int(p.redis.info("memory")["used_memory_peak"]) / mib)  # fmt: skip
 
 
 # ---- 3. the hand-written baseline ------------------------------------------------------------------------
@@ -367,6 +417,7 @@ class DirectRun:
     rows: int
     seconds: float
     jobs: int
+    localorg_cpu_s: float
 
     @property
     def rate(self) -> float:
@@ -377,9 +428,12 @@ def direct_run(stack: Stack, path: Path, rows: int) -> DirectRun:
     """`sf.bulk2.Account.upsert(csv_file=..., external_id_field=...)` with the library's defaults."""
     stack.localorg.reset()
     sf = stack.localorg.salesforce()
+    org_pid = child_running(b"localorg")
+    org_cpu = cpu_seconds(org_pid) if org_pid else 0.0
     started = time.monotonic()
     results = sf.bulk2.Account.upsert(csv_file=str(path), external_id_field=EXTERNAL_ID)
     seconds = time.monotonic() - started
+    org_cpu = cpu_seconds(org_pid) - org_cpu if org_pid else 0.0
     processed = sum(int(r["numberRecordsProcessed"]) for r in results)
     failed = sum(int(r["numberRecordsFailed"]) for r in results)
     if processed != rows or failed:
@@ -387,7 +441,7 @@ def direct_run(stack: Stack, path: Path, rows: int) -> DirectRun:
     count = sf.query(f"SELECT COUNT() FROM {OBJECT}")["totalSize"]
     if count != rows:
         raise RuntimeError(f"direct upsert left {count} {OBJECT} records for {rows} rows")
-    return DirectRun(rows, seconds, len(results))
+    return DirectRun(rows, seconds, len(results), org_cpu)
 
 
 # ---- the report ----------------------------------------------------------------------------------------
@@ -413,11 +467,13 @@ def report(
         lines.append(row.format("1. plan pass (read+map+validate+stage), 1 process", f"{planned.rate:,.0f}",
                                 f"{planned.seconds:.1f}", note))  # fmt: skip
     if dms:
-        note = f"plan task {dms.plan_seconds:.1f}s; {dms.chunks} chunks; api calls {dms.api_calls}"
+        note = (f"plan task {dms.plan_seconds:.1f}s; {dms.chunks} chunks; {sum(dms.api_calls.values())} API calls; "
+                f"CPU s: workers {dms.worker_cpu_s:.0f}, localorg {dms.localorg_cpu_s:.0f}")  # fmt: skip
         lines.append(row.format("2. DMS end to end, 2 workers x concurrency 1", f"{dms.rate:,.0f}",
                                 f"{dms.seconds:.1f}", note))  # fmt: skip
     if direct:
-        note = f"{direct.jobs} bulk job(s), library defaults (polls every ~5 s)"
+        note = (f"{direct.jobs} bulk job(s), library defaults (polls every ~5 s); "
+                f"CPU s: localorg {direct.localorg_cpu_s:.0f}")  # fmt: skip
         lines.append(row.format("3. simple-salesforce bulk2 upsert (direct)", f"{direct.rate:,.0f}",
                                 f"{direct.seconds:.1f}", note))  # fmt: skip
     if dms and direct:
@@ -426,12 +482,13 @@ def report(
         mem = "5. worker tree peak RSS (sum over a worker and its pool process; largest single process)"
         lines.append(mem)
         lines.append(f"   {size_mb:>7,.0f} MB file: tree {dms.peak_tree_mib:,.0f} MiB, process "
-                     f"{dms.peak_process_mib:,.0f} MiB (idle tree {dms.idle_tree_mib:,.0f} MiB)")  # fmt: skip
+                     f"{dms.peak_process_mib:,.0f} MiB (idle tree {dms.idle_tree_mib:,.0f} MiB); "
+                     f"Redis peak so far {dms.redis_peak_mib:,.0f} MiB")  # fmt: skip
     if dms and big:
         growth = big.peak_tree_mib / dms.peak_tree_mib - 1
         lines.append(f"   {big_size_mb:>7,.0f} MB file: tree {big.peak_tree_mib:,.0f} MiB, process "
                      f"{big.peak_process_mib:,.0f} MiB; {big.rows:,} rows end to end at {big.rate:,.0f} rows/s "
-                     f"in {big.seconds:.0f}s")  # fmt: skip
+                     f"in {big.seconds:.0f}s; Redis peak {big.redis_peak_mib:,.0f} MiB")  # fmt: skip
         lines.append(f"   growth 100 MB -> 1 GB: {growth:+.0%} (target: within 20%)")
     return "\n".join(lines)
 

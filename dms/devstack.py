@@ -240,6 +240,12 @@ def run_dev_stack(web_port: int = 8000, workers: int = 1) -> int:
         env.setdefault(
             "DMS_SALESFORCE_CLIENT_SECRET", os.environ.get("LOCALORG_CLIENT_SECRET", "localorg-secret")
         )
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # also when started in the background, where SIGINT is ignored by default
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
     try:
         for port, spec in specs:
             if port_open(port):

@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -231,14 +231,20 @@ class Uploads:
     def receive_inline(self, filename: str, stream: IO[bytes]) -> dict[str, Any]:
         """Stream a file into the blob store (never whole in memory) and record it; returns the record."""
         doc = self._new_record(filename, via="inline", declared_size=None)
-        size, digest = self._store_stream(
-            doc["blob_key"], stream, self.limits.max_inline_bytes, self.inline_too_large
-        )
+        try:
+            size, digest = self._store_stream(
+                doc["blob_key"], stream, self.limits.max_inline_bytes, self.inline_too_large
+            )
+        except DMSError:
+            self.store.delete(doc["_id"])  # refused: leave no record behind (the blob was never kept)
+            raise
         ready = self._mark_ready(doc["_id"], size, digest)
         log.info("upload received upload=%s via=inline size=%d", doc["_id"], size)
         return public_record(ready)
 
-    def _store_stream(self, key: str, stream: IO[bytes], limit: int, too_large: Any) -> tuple[int, str]:
+    def _store_stream(
+        self, key: str, stream: IO[bytes], limit: int, too_large: Callable[[int | None], UploadTooLarge]
+    ) -> tuple[int, str]:
         """Copy a stream to the blob store in blocks with a running hash; nothing is kept if it is refused."""
         digest = hashlib.sha256()
         size = 0

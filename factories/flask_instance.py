@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from dms.clients import init_services
@@ -46,7 +47,8 @@ def register_settings(app: Flask, config_override: Mapping[str, Any] | None) -> 
 def register_logging(app: Flask) -> None:
     """Log to stdout only (Lambda and containers collect it); key=value fields in the messages."""
     root = logging.getLogger()
-    if not any(getattr(h, "_dms", False) for h in root.handlers):
+    on_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))  # zappa's handler already logs to CloudWatch
+    if not on_lambda and not any(getattr(h, "_dms", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         handler._dms = True  # type: ignore[attr-defined]
@@ -64,6 +66,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ui)
 
 
+def wants_json() -> bool:
+    """Whether the failing request was an API call (JSON errors) rather than a page (HTML errors)."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
 def register_error_handlers(app: Flask) -> None:
     """Every error leaves as JSON with a stable code; a person never sees a stack trace."""
 
@@ -73,6 +80,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
+        if not wants_json():
+            return exc  # pages get werkzeug's HTML error page, not JSON
         code = (exc.name or "error").upper().replace(" ", "_")
         return jsonify({"error": {"code": code, "message": exc.description}}), exc.code
 

@@ -15,6 +15,7 @@ from flask import current_app
 
 from celery_holder import celery
 from dms.clients import current_services
+from dms.pipeline.jobs import abort_orphaned_bulk_jobs
 from dms.uploads import UploadLimits, Uploads
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,17 @@ def sweep_stale_uploads() -> int:
     return uploads.sweep_stale(dt.timedelta(hours=float(settings["UPLOAD_PENDING_TTL_HOURS"])))
 
 
+def sweep_orphaned_bulk_jobs() -> int:
+    """Abort Salesforce bulk jobs still open or running for DMS jobs that have ended."""
+    from tasks.jobs import pipeline
+
+    return abort_orphaned_bulk_jobs(pipeline())
+
+
 # name -> sweep; each returns how many things it removed or repaired.
 SWEEPS: dict[str, Callable[[], int]] = {
     "stale_uploads": sweep_stale_uploads,
+    "orphaned_bulk_jobs": sweep_orphaned_bulk_jobs,
 }
 
 

@@ -95,4 +95,4 @@ def tolerate_failed_receives() -> None:
         return int(original(self, queue, qname, messages))
 
     on_messages_ready._dms_tolerant = True  # type: ignore[attr-defined]
-    Channel._on_messages_ready = on_messages_ready
+    Channel._on_messages_ready = on_messages_ready  # type: ignore[method-assign]

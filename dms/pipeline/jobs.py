@@ -251,6 +251,23 @@ class Pipeline:
         self.jobs.update(job_id, change)
 
 
+def abort_orphaned_bulk_jobs(p: Pipeline, recent: int = 200) -> int:
+    """Abort Salesforce bulk jobs left running by DMS jobs that ended (failed or cancelled) before them."""
+    from dms.pipeline.load import abort_bulk_job
+
+    aborted = 0
+    for job in p.list_jobs(limit=recent):
+        if job["state"] not in ("failed", "cancelled"):
+            continue
+        org: OrgClient | None = None
+        for chunk in p.chunk_docs(job["_id"]):
+            if chunk["state"] == "loading" and chunk.get("bulk_job_id"):
+                org = org or p.org(job)
+                abort_bulk_job(org, job["target"]["object"], chunk["bulk_job_id"])
+                aborted += 1
+    return aborted
+
+
 def _cancel_staged(chunk: dict[str, Any]) -> dict[str, Any]:
     if chunk["state"] != "staged":
         raise Conflict("chunk moved on", code="REVISION_CONFLICT")

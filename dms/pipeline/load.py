@@ -306,7 +306,8 @@ def run_bulk(
 
     successful, failed_csv = fetch("successfulResults"), fetch("failedResults")
     unprocessed = fetch("unprocessedrecords")
-    cancelled_run = info["state"] == "Aborted" and bool(job.get("cancel_requested"))
+    # The job document read at the start of this task predates a cancel that aborted the bulk job: ask again.
+    cancelled_run = info["state"] == "Aborted" and bool(p.get_job(job["_id"]).get("cancel_requested"))
     outcome = res.bulk_chunk_result(
         table, successful, failed_csv, unprocessed, "CANCELLED" if cancelled_run else "NOT_PROCESSED"
     )

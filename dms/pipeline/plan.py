@@ -22,11 +22,19 @@ from dms.errors import Conflict, DMSError
 from dms.pipeline import results as res
 from dms.pipeline.jobs import FINAL_STATES, Pipeline, now
 from dms.pipeline.load import STAGED_PARTS, choose_api, chunk_id, result_key
-from dms.pipeline.mapping import CompiledMapping, MappingError, compile_mapping, new_mapping, validate_mapping
-from dms.pipeline.readers import ReadOptions, read_chunks, sniff
+from dms.pipeline.mapping import (
+    CompiledMapping,
+    MappingError,
+    apply_profiles,
+    compile_mapping,
+    new_mapping,
+    validate_mapping,
+)
+from dms.pipeline.readers import ReadOptions, read_chunks, read_sample, sniff
 from dms.pipeline.sniff import ROW_COLUMN, Chunk, SourceInfo
 from dms.pipeline.staging import stage_chunk
 from dms.pipeline.validate import Prepared, PrepareOptions, RowError, prepare
+from dms.pipeline.values import infer_column
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,21 @@ def job_spec(job: dict[str, Any], columns: list[str], describe: dict[str, Any]) 
     if target.get("external_id"):
         spec["external_id"] = target["external_id"]
     return spec
+
+
+PROFILE_SAMPLE_ROWS = 2000
+
+
+def with_inferred_formats(spec: dict[str, Any], path: Path, options: ReadOptions) -> dict[str, Any]:
+    """Fill in date and number formats the file makes plain (never ambiguous ones: those stay invalid rows
+    with a message that asks for a format, rather than a silent guess)."""
+    _, sample = read_sample(path, options, rows=PROFILE_SAMPLE_ROWS)
+    profiles = {
+        name: infer_column(sample.column(name), name=name)
+        for name in sample.column_names
+        if name != ROW_COLUMN
+    }
+    return apply_profiles(spec, profiles)
 
 
 def parent_describes(
@@ -123,7 +146,7 @@ def plan_job(p: Pipeline, job_id: str) -> str:
         with source_file(p, job) as path:
             options = read_options(job, p.settings)
             info = sniff(path, options)
-            spec = job_spec(job, info.columns, describe)
+            spec = with_inferred_formats(job_spec(job, info.columns, describe), path, options)
             parents = parent_describes(p, job, org, spec, describe)
             problems = validate_mapping(spec, describe, info.columns, parent_describes=parents)
             errors = [pr for pr in problems if pr.severity == "error"]

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from deploy.lambda_venv import LAMBDA_GLIBC_MINOR, LAMBDA_PYTHON, build_lambda_venv
@@ -350,6 +352,20 @@ def test_lambda_takes_an_upload_and_previews_it(lambda_process: Any, ci_stage: d
     kinds = {column["name"]: column["kind"] for column in shown["columns"]}
     assert (kinds["Name"], kinds["Amount"], kinds["Since"]) == ("text", "number", "date")
     assert [row["Name"] for row in shown["rows"]] == ["Müller", "Zoë"]
+
+
+def test_lambda_previews_parquet(lambda_process: Any, tmp_path: Path) -> None:
+    table = pa.table({"Id": [1, 2, 3], "Name": ["a", "b", "c"]})
+    pq.write_table(table, tmp_path / "accounts.parquet")
+    body, content_type = multipart("file", "accounts.parquet", (tmp_path / "accounts.parquet").read_bytes())
+    created = lambda_process(
+        api_gateway_event("POST", "/api/v1/uploads", headers={"Content-Type": content_type}, body=body)
+    )
+    assert created["statusCode"] == 201, created
+    preview = lambda_process(api_gateway_event("GET", f"/api/v1/uploads/{body_json(created)['id']}/preview"))
+    shown = body_json(preview)
+    assert shown["format"] == "parquet"
+    assert [row["Name"] for row in shown["rows"]] == ["a", "b", "c"]
 
 
 def test_lambda_refuses_an_unknown_upload_with_json(lambda_process: Any) -> None:

@@ -155,9 +155,11 @@ def test_stream_over_the_cap_leaves_no_blob_and_no_ready_record(
     blobs = LocalBlobStore(tmp_path / "blobs")
     store: DocumentStore = app.extensions["dms"].store("uploads")
     uploads = Uploads(blobs, store, UploadLimits(max_inline_bytes=1000, max_upload_bytes=5000), "secret")
+    before = {doc["_id"] for doc in store.iter_all(prefix="upl-")}
     with pytest.raises(UploadTooLarge):
         uploads.receive_inline("big.csv", io.BytesIO(b"y" * 5000))
     assert blobs.list("uploads/") == []
+    assert {doc["_id"] for doc in store.iter_all(prefix="upl-")} == before  # no record left behind either
 
 
 def test_missing_and_empty_files_are_refused_clearly(client: Any) -> None:

@@ -295,14 +295,14 @@ def run_bulk(
         message = info.get("errorMessage") or "Salesforce failed the bulk job."
         failed = [(int(r), "BULK_JOB_FAILED", message, "") for r in table.column(ROW_COLUMN).to_pylist()]
         return res.ChunkResult([], failed), 0
-    client = org.bulk(obj)
     wanted = result_files_needed(info, table.num_rows)
     finished_id = bulk_id
 
     def fetch(kind: str) -> str:
         if kind not in wanted:
             return ""
-        return str(org.call(lambda sf: client.get_ingest_results(finished_id, kind), what="bulk results"))
+        # org.bulk() inside the call: after a re-login the client must carry the new session.
+        return str(org.call(lambda sf: org.bulk(obj).get_ingest_results(finished_id, kind), what="bulk results"))
 
     successful, failed_csv = fetch("successfulResults"), fetch("failedResults")
     unprocessed = fetch("unprocessedrecords")

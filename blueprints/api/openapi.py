@@ -1,0 +1,256 @@
+"""The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json (a test keeps it in step with the routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from blueprints.api import api
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _op(summary: str, tag: str, *, body: dict[str, Any] | None = None, ok: str = "200", params: list[str] | None = None,
+        response: dict[str, Any] | None = None, content: str = "application/json") -> dict[str, Any]:  # fmt: skip
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "tags": [tag],
+        "responses": {
+            ok: {"description": "OK", "content": {content: {"schema": response or {"type": "object"}}}},
+            "default": {
+                "description": "An error with a stable code",
+                "content": {"application/json": {"schema": ERROR}},
+            },
+        },
+    }
+    if params:
+        operation["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+        ]
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+JOB_REQUEST = {
+    "type": "object",
+    "required": ["upload_id", "object", "operation"],
+    "properties": {
+        "upload_id": {"type": "string"},
+        "object": {"type": "string", "examples": ["Account"]},
+        "operation": {"enum": ["insert", "update", "upsert", "delete", "hardDelete"]},
+        "external_id": {"type": "string", "description": "External id field, required for upsert"},
+        "connection_id": {"type": "string", "default": "default"},
+        "mapping": {
+            "type": "object",
+            "description": "A mapping spec (see dms/pipeline/mapping.py); auto-mapped when absent",
+        },
+        "template": {"type": "string", "description": "Name of a saved mapping template for the object"},
+        "read_options": {
+            "type": "object",
+            "properties": {
+                "format": {"type": "string"},
+                "encoding": {"type": "string"},
+                "delimiter": {"type": "string"},
+                "sheet": {"type": ["string", "integer"]},
+            },
+        },  # fmt: skip
+        "dry_run": {
+            "type": "boolean",
+            "default": False,
+            "description": "Rehearse: validate everything, load nothing",
+        },
+        "options": {
+            "type": "object",
+            "properties": {
+                "chunk_rows": {"type": "integer"},
+                "api": {"enum": ["auto", "bulk", "collections"]},
+                "collections_threshold": {"type": "integer"},
+                "check_lookups": {"type": "boolean"},
+            },
+        },  # fmt: skip
+    },
+}
+JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "state": {
+            "enum": [
+                "created",
+                "planning",
+                "loading",
+                "completed",
+                "completed_with_errors",
+                "failed",
+                "cancelled",
+            ]
+        },
+        "counters": {
+            "type": "object",
+            "description": "total = succeeded + failed + invalid + cancelled + pending",
+        },
+        "percent": {"type": "number"},
+        "api_calls": {"type": "object"},
+        "estimated_api_calls": {"type": ["integer", "null"]},
+        "error": {"type": ["object", "null"]},
+    },
+}
+CSV = {
+    "type": "string",
+    "description": "UTF-8 CSV with a BOM; cells that start like a formula are prefixed with '",
+}
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/uploads": {
+        "post": {
+            **_op("Upload a file inline (multipart field `file`, at most 10 MB)", "uploads", ok="201"),
+            "requestBody": {
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                }
+            },
+        }
+    },  # fmt: skip
+    "/api/v1/uploads/presign": {
+        "post": _op(
+            "Ask where to send a large file (S3 presigned POST or the local equivalent)",
+            "uploads",
+            ok="201",
+            body={
+                "type": "object",
+                "required": ["filename", "size"],
+                "properties": {"filename": {"type": "string"}, "size": {"type": "integer"}},
+            },
+        )
+    },  # fmt: skip
+    "/api/v1/uploads/{upload_id}/content": {
+        "post": _op("Local stand-in for S3's presigned POST", "uploads", ok="204", params=["upload_id"])
+    },
+    "/api/v1/uploads/{upload_id}/complete": {
+        "post": _op("Confirm a presigned upload arrived", "uploads", params=["upload_id"])
+    },
+    "/api/v1/uploads/{upload_id}": {"get": _op("The upload record", "uploads", params=["upload_id"])},
+    "/api/v1/uploads/{upload_id}/preview": {
+        "get": _op(
+            "Columns, inferred types, sample rows, detected format/encoding/delimiter",
+            "uploads",
+            params=["upload_id"],
+        )
+    },
+    "/api/v1/connections": {
+        "get": _op("Salesforce connections (no secrets)", "orgs"),
+        "post": _op(
+            "Store a connection (secrets encrypted at rest)", "orgs", ok="201", body={"type": "object"}
+        ),
+    },
+    "/api/v1/connections/{connection_id}": {
+        "delete": _op("Delete a connection", "orgs", ok="204", params=["connection_id"])
+    },
+    "/api/v1/connections/{connection_id}/test": {
+        "post": _op("Log in and read the org's limits", "orgs", params=["connection_id"])
+    },
+    "/api/v1/objects": {"get": _op("Objects a migration can write (describe global, cached)", "orgs")},
+    "/api/v1/objects/{object_name}": {
+        "get": _op("An object's fields (describe, cached)", "orgs", params=["object_name"])
+    },
+    "/api/v1/mappings/suggest": {
+        "post": _op(
+            "An auto-mapped spec for an upload and a target, with its problems",
+            "mappings",
+            body={"type": "object"},
+        )
+    },
+    "/api/v1/templates": {"get": _op("Saved mapping templates", "mappings")},
+    "/api/v1/templates/{object_name}/{name}": {
+        "get": _op("A mapping template", "mappings", params=["object_name", "name"]),
+        "put": _op(
+            "Save a mapping template", "mappings", params=["object_name", "name"], body={"type": "object"}
+        ),
+        "delete": _op("Delete a mapping template", "mappings", ok="204", params=["object_name", "name"]),
+    },
+    "/api/v1/jobs": {
+        "get": _op("Recent jobs", "jobs"),
+        "post": _op(
+            "Create a job (or a rehearsal with dry_run)", "jobs", ok="201", body=JOB_REQUEST, response=JOB
+        ),
+    },
+    "/api/v1/jobs/{job_id}": {
+        "get": _op(
+            "A job with progress, counters and API calls spent", "jobs", params=["job_id"], response=JOB
+        )
+    },
+    "/api/v1/jobs/{job_id}/chunks": {"get": _op("Per-chunk progress", "jobs", params=["job_id"])},
+    "/api/v1/jobs/{job_id}/cancel": {
+        "post": _op(
+            "Cancel: pending chunks stop, Salesforce bulk jobs are aborted",
+            "jobs",
+            params=["job_id"],
+            response=JOB,
+        )
+    },
+    "/api/v1/jobs/{job_id}/retry": {
+        "post": _op(
+            "Retry the failed rows as a new job (optionally from a corrected upload)",
+            "jobs",
+            ok="201",
+            params=["job_id"],
+            response=JOB,
+        )
+    },
+    "/api/v1/jobs/{job_id}/results/{kind}": {
+        "get": _op(
+            "success.csv or errors.csv, row-accurate to the source",
+            "jobs",
+            params=["job_id", "kind"],
+            response=CSV,
+            content="text/csv",
+        )
+    },
+    "/api/v1/tasks/{task_id}": {"get": _op("A Celery task's state and result", "tasks", params=["task_id"])},
+    "/api/v1/diagnostics/echo": {
+        "post": _op("A round trip through SQS and a worker", "tasks", ok="202", body={"type": "object"})
+    },
+    "/api/v1/openapi.json": {"get": _op("This document", "meta")},
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "DMS API",
+        "version": "1",
+        "description": "Legacy exports into Salesforce: upload, preview, map, rehearse, load, results.",
+    },
+    "paths": PATHS,
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                            "where": {"type": "object"},
+                        },
+                    }
+                },  # fmt: skip
+            }
+        }
+    },
+}
+
+
+@api.get("/openapi.json")
+def openapi_document() -> Any:
+    """The API's OpenAPI document."""
+    return jsonify(DOCUMENT)

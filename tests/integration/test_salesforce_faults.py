@@ -1,0 +1,42 @@
+"""Salesforce being busy or expiring sessions mid-load: DMS retries with backoff, logs in again, loses nothing."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.pipeline_helpers import org_client, result_rows, run_job, upload
+
+MAPPING = {"fields": [{"target": "Legacy_Id__c", "source": "legacy"}, {"target": "Name", "source": "name"}]}
+ROWS = 60
+
+
+@pytest.mark.parametrize(
+    ("fault", "operation"),
+    [
+        ({"kind": "unavailable", "every_nth": 3}, "insert"),  # HTTP 503 on every third API request
+        ({"kind": "request_limit", "every_nth": 4}, "upsert"),  # 403 REQUEST_LIMIT_EXCEEDED
+        ({"kind": "session_expired", "every_nth": 5}, "insert"),  # 401 INVALID_SESSION_ID: log in again
+        ({"kind": "session_expired", "every_nth": 5}, "upsert"),
+    ],
+)
+def test_load_survives_transient_salesforce_faults(
+    client: Any, worker: str, localorg: Any, tmp_path: Path, fault: dict[str, Any], operation: str
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "accounts.csv"
+    path.write_text("legacy,name\n" + "".join(f"{prefix}-{n},Account {n}\n" for n in range(ROWS)))
+    upload_id = upload(client, path)
+    localorg.set_faults(**fault)
+    try:
+        job = run_job(client, upload_id=upload_id, object="Account", operation=operation, external_id="Legacy_Id__c",
+                      mapping=MAPPING, options={"chunk_rows": 20})  # fmt: skip
+    finally:
+        localorg.clear_faults()
+    assert job["state"] == "completed", (job, result_rows(client, job["id"], "errors.csv"))
+    assert (job["counters"]["succeeded"], job["counters"]["created"]) == (ROWS, ROWS)
+    sf = org_client(localorg)
+    assert sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")["totalSize"] == ROWS

@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from simple_salesforce.exceptions import SalesforceError
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 STAGED_PARTS = ("load", "source")
 BULK_FINAL = ("JobComplete", "Failed", "Aborted")
 COLLECTION_SIZE = 200  # Salesforce's limit of records per sObject Collections request
+LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
+LOCK_RETRIES = 3  # resends of rows Salesforce could not lock (another transaction held the record or parent)
 MIN_POLL_SECONDS, MAX_POLL_SECONDS = 0.2, 5.0  # each bulk status poll is an API request, and they cost
 
 
@@ -243,11 +246,61 @@ def run_bulk(
     org: OrgClient,
     lease_seconds: float,
 ) -> tuple[res.ChunkResult, int]:
-    """Create/upload/close a Bulk 2.0 job for the chunk (or resume one), wait, and match its results."""
+    """Load the chunk through Bulk 2.0, resending rows Salesforce could not lock (UNABLE_TO_LOCK_ROW) in
+    a new bulk job, a few times with backoff.
+
+    Every attempt's bulk job id is recorded before its upload; on redelivery the finished attempts' results
+    are read back from Salesforce (they stay there for days), so the rows of attempt n+1 are rebuilt exactly.
+    """
+    ids: list[str] = list(
+        chunk.get("bulk_job_ids") or ([chunk["bulk_job_id"]] if chunk.get("bulk_job_id") else [])
+    )
+    total = res.ChunkResult([], [])
+    remaining = table
+    for attempt in range(LOCK_RETRIES + 1):
+        known = ids[attempt] if attempt < len(ids) else None
+        outcome, cancelled, used = bulk_attempt(
+            p, job, chunk, remaining, org, lease_seconds, known, ids[:attempt]
+        )
+        ids = [*ids[:attempt], used, *ids[attempt + 1 :]] if used != known else ids
+        locked = {f[0] for f in outcome.failed if f[1] == LOCK_ERROR}
+        last = attempt == LOCK_RETRIES or cancelled > 0 or not locked
+        total.succeeded += outcome.succeeded
+        total.failed += outcome.failed if last else [f for f in outcome.failed if f[0] not in locked]
+        if last:
+            return total, cancelled
+        log.info("resending rows salesforce could not lock job=%s chunk=%d rows=%d attempt=%d",
+                 job["_id"], chunk["index"], len(locked), attempt + 2)  # fmt: skip
+        remaining = remaining.filter(
+            pc.is_in(remaining.column(ROW_COLUMN), value_set=pa.array(sorted(locked), pa.int64()))
+        )
+        if attempt + 1 >= len(ids):  # a new bulk job follows: give the lock holder time to finish
+            time.sleep(lock_backoff(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def lock_backoff(attempt: int) -> float:
+    """Seconds to wait before resending rows that were locked."""
+    return min(10.0, 0.5 * 2**attempt)
+
+
+def bulk_attempt(
+    p: Pipeline,
+    job: dict[str, Any],
+    chunk: dict[str, Any],
+    table: pa.Table,
+    org: OrgClient,
+    lease_seconds: float,
+    bulk_id: str | None,
+    earlier: list[str],
+) -> tuple[res.ChunkResult, int, str]:
+    """One Bulk 2.0 job for `table`: create/upload/close it (or resume `bulk_id`), wait, match its results.
+
+    Returns the outcome, the rows cancelled, and the bulk job id used.
+    """
     target = job["target"]
     obj = target["object"]
     cid = chunk["_id"]
-    bulk_id: str | None = chunk.get("bulk_job_id")
     info: dict[str, Any] | None = None
     if bulk_id:
         info = bulk_status(org, obj, bulk_id)
@@ -273,7 +326,7 @@ def run_bulk(
             what="create bulk job",
         )
         new_id: str = created["id"]
-        record(p, cid, bulk_job_id=new_id, api="bulk", bulk_attempt=int(chunk.get("bulk_attempt", 0)) + 1)
+        record(p, cid, bulk_job_id=new_id, bulk_job_ids=[*earlier, new_id], api="bulk")
         crash_point("before_upload")
         data = to_csv(table).decode("utf-8")
         org.call(lambda sf: org.bulk(obj).upload_job_data(new_id, data), what="upload bulk data")
@@ -294,7 +347,7 @@ def run_bulk(
     if info["state"] == "Failed":
         message = info.get("errorMessage") or "Salesforce failed the bulk job."
         failed = [(int(r), "BULK_JOB_FAILED", message, "") for r in table.column(ROW_COLUMN).to_pylist()]
-        return res.ChunkResult([], failed), 0
+        return res.ChunkResult([], failed), 0, bulk_id
     wanted = result_files_needed(info, table.num_rows)
     finished_id = bulk_id
 
@@ -302,7 +355,9 @@ def run_bulk(
         if kind not in wanted:
             return ""
         # org.bulk() inside the call: after a re-login the client must carry the new session.
-        return str(org.call(lambda sf: org.bulk(obj).get_ingest_results(finished_id, kind), what="bulk results"))
+        return str(
+            org.call(lambda sf: org.bulk(obj).get_ingest_results(finished_id, kind), what="bulk results")
+        )
 
     successful, failed_csv = fetch("successfulResults"), fetch("failedResults")
     unprocessed = fetch("unprocessedrecords")
@@ -315,7 +370,7 @@ def run_bulk(
     if cancelled_run:
         cancelled = sum(1 for f in outcome.failed if f[1] == "CANCELLED")
         outcome.failed = [f for f in outcome.failed if f[1] != "CANCELLED"]
-    return outcome, cancelled
+    return outcome, cancelled, bulk_id
 
 
 def result_files_needed(info: dict[str, Any], rows: int) -> set[str]:
@@ -380,7 +435,7 @@ def run_collections(
 ) -> res.ChunkResult:
     """Update/upsert/delete in requests of 200 records; results come back in request order."""
     target = job["target"]
-    obj, operation = target["object"], target["operation"]
+    obj = target["object"]
     record(p, chunk["_id"], api="collections")
     rows = [int(r) for r in table.column(ROW_COLUMN).to_pylist()]
     body = table.drop_columns([ROW_COLUMN])
@@ -395,21 +450,19 @@ def run_collections(
             json_record(obj, names, [col[i] for col in columns], kinds)
             for i in range(start, start + len(batch_rows))
         ]
-        if operation == "delete":
-            ids = ",".join(r.get("Id", "") for r in records)
-            answer = org.rest("DELETE", f"composite/sobjects?ids={ids}&allOrNone=false")
-        elif operation == "upsert":
-            path = f"composite/sobjects/{obj}/{target['external_id']}"
-            answer = org.rest("PATCH", path, data=json.dumps({"allOrNone": False, "records": records}))
-        else:
-            answer = org.rest(
-                "PATCH", "composite/sobjects", data=json.dumps({"allOrNone": False, "records": records})
-            )
-        if not isinstance(answer, list) or len(answer) != len(batch_rows):
-            raise SalesforceRequestError(
-                f"Salesforce answered {len(answer) if isinstance(answer, list) else 'no list'} results for {len(batch_rows)} records."
-            )
+        answer = send_collection(org, target, records)
         crash_point("after_collections_batch")
+        for attempt in range(LOCK_RETRIES):
+            # Records Salesforce could not lock are sent again (update/upsert/delete: a resend is harmless).
+            locked = [
+                i for i, item in enumerate(answer) if not item.get("success") and _status(item) == LOCK_ERROR
+            ]
+            if not locked:
+                break
+            time.sleep(lock_backoff(attempt))
+            again = send_collection(org, target, [records[i] for i in locked])
+            for i, item in zip(locked, again, strict=True):
+                answer[i] = item
         for row, item in zip(batch_rows, answer, strict=True):
             if item.get("success"):
                 outcome.succeeded.append((row, item.get("id") or "", bool(item.get("created", False))))
@@ -420,6 +473,32 @@ def run_collections(
                 fields = ";".join(f for e in errors for f in e.get("fields", []) or [])
                 outcome.failed.append((row, first.get("statusCode", "UNKNOWN_ERROR"), message, fields))
     return outcome
+
+
+def send_collection(
+    org: OrgClient, target: dict[str, Any], records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One sObject Collections request (at most 200 records, allOrNone false); results in request order."""
+    obj, operation = target["object"], target["operation"]
+    if operation == "delete":
+        ids = ",".join(r.get("Id", "") for r in records)
+        answer = org.rest("DELETE", f"composite/sobjects?ids={ids}&allOrNone=false")
+    elif operation == "upsert":
+        path = f"composite/sobjects/{obj}/{target['external_id']}"
+        answer = org.rest("PATCH", path, data=json.dumps({"allOrNone": False, "records": records}))
+    else:
+        answer = org.rest(
+            "PATCH", "composite/sobjects", data=json.dumps({"allOrNone": False, "records": records})
+        )
+    if not isinstance(answer, list) or len(answer) != len(records):
+        got = len(answer) if isinstance(answer, list) else "no list"
+        raise SalesforceRequestError(f"Salesforce answered {got} results for {len(records)} records.")
+    return [dict(item) for item in answer]
+
+
+def _status(item: dict[str, Any]) -> str:
+    errors = item.get("errors") or [{}]
+    return str(errors[0].get("statusCode", ""))
 
 
 def json_record(obj: str, names: list[str], values: list[Any], kinds: dict[str, str]) -> dict[str, Any]:

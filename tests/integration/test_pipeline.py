@@ -162,7 +162,7 @@ def test_a_job_without_a_mapping_is_auto_mapped(
     assert (row["LastName"], row["FirstName"], row["Email"]) == ("Doe", "Jane", "jane@example.com")
 
 
-@pytest.mark.parametrize("operation", ["update", "delete"])
+@pytest.mark.parametrize("operation", ["update", "delete", "hardDelete"])
 def test_update_and_delete_by_id(
     client: Any, worker: str, localorg: Any, tmp_path: Path, operation: str
 ) -> None:

@@ -40,3 +40,44 @@ def test_load_survives_transient_salesforce_faults(
     assert (job["counters"]["succeeded"], job["counters"]["created"]) == (ROWS, ROWS)
     sf = org_client(localorg)
     assert sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")["totalSize"] == ROWS
+
+
+@pytest.mark.parametrize("operation", ["insert", "upsert"])  # Bulk 2.0 and sObject Collections
+def test_rows_salesforce_could_not_lock_are_sent_again(
+    client: Any, worker: str, localorg: Any, tmp_path: Path, operation: str
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "accounts.csv"
+    path.write_text("legacy,name\n" + "".join(f"{prefix}-{n},Account {n}\n" for n in range(ROWS)))
+    upload_id = upload(client, path)
+    localorg.set_faults(kind="lock_row", every_nth=7, times=6)  # six records locked once each
+    try:
+        job = run_job(client, upload_id=upload_id, object="Account", operation=operation, external_id="Legacy_Id__c",
+                      mapping=MAPPING, options={"chunk_rows": 30})  # fmt: skip
+    finally:
+        localorg.clear_faults()
+    assert job["state"] == "completed", (job, result_rows(client, job["id"], "errors.csv"))
+    assert (job["counters"]["succeeded"], job["counters"]["failed"]) == (ROWS, 0)
+    success = result_rows(client, job["id"], "success.csv")
+    assert sorted(int(r["source_row"]) for r in success) == list(range(1, ROWS + 1))
+    sf = org_client(localorg)
+    assert sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")["totalSize"] == ROWS
+
+
+def test_rows_locked_on_every_attempt_are_reported_not_lost(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "accounts.csv"
+    path.write_text("legacy,name\n" + "".join(f"{prefix}-{n},Account {n}\n" for n in range(10)))
+    localorg.set_faults(kind="lock_row", rate=1.0, path_prefix="/services/data")
+    try:
+        job = run_job(
+            client, upload_id=upload(client, path), object="Account", operation="insert", mapping=MAPPING
+        )
+    finally:
+        localorg.clear_faults()
+    assert (job["counters"]["succeeded"], job["counters"]["failed"]) == (0, 10)
+    errors = result_rows(client, job["id"], "errors.csv")
+    assert {r["error_code"] for r in errors} == {"UNABLE_TO_LOCK_ROW"}
+    assert sorted(int(r["source_row"]) for r in errors) == list(range(1, 11))

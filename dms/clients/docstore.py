@@ -76,13 +76,8 @@ class DocumentStore:
             raise _translate(exc, self.db, doc_id) from exc
 
     def create(self, doc: Document) -> Document:
-        """Store a new document (its `_id` is set by the caller); return it with its `_rev`."""
-        self.ensure_database()
-        try:
-            result = self.service.put_document(db=self.db, doc_id=doc["_id"], document=doc).get_result()
-        except ApiException as exc:
-            raise _translate(exc, self.db, doc["_id"]) from exc
-        return {**doc, "_rev": result["rev"]}
+        """Store a new document (its `_id` is set by the caller, no `_rev`); Conflict if the id is taken."""
+        return self.put(doc)
 
     def put(self, doc: Document) -> Document:
         """Write a document at the revision it carries; Conflict if someone wrote in between."""

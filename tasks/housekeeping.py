@@ -15,7 +15,7 @@ from flask import current_app
 
 from celery_holder import celery
 from dms.clients import current_services
-from dms.pipeline.jobs import abort_orphaned_bulk_jobs
+from dms.pipeline.jobs import abort_orphaned_bulk_jobs, requeue_stalled_work
 from dms.uploads import UploadLimits, Uploads
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,20 @@ def sweep_orphaned_bulk_jobs() -> int:
     return abort_orphaned_bulk_jobs(pipeline())
 
 
+def sweep_stalled_work() -> int:
+    """Re-enqueue plans and loads idle for longer than SQS would keep retrying them (visibility x receives)."""
+    from tasks.jobs import pipeline
+
+    settings = current_app.config
+    stalled_after = float(settings["SQS_VISIBILITY_TIMEOUT"]) * (int(settings["SQS_MAX_RECEIVE_COUNT"]) + 1)
+    return requeue_stalled_work(pipeline(), stalled_after)
+
+
 # name -> sweep; each returns how many things it removed or repaired.
 SWEEPS: dict[str, Callable[[], int]] = {
     "stale_uploads": sweep_stale_uploads,
     "orphaned_bulk_jobs": sweep_orphaned_bulk_jobs,
+    "stalled_work": sweep_stalled_work,
 }
 
 

@@ -251,6 +251,39 @@ class Pipeline:
         self.jobs.update(job_id, change)
 
 
+def requeue_stalled_work(p: Pipeline, stalled_after: float, recent: int = 200) -> int:
+    """Enqueue again the plans and chunk loads that have made no progress for `stalled_after` seconds.
+
+    A message that SQS moved to the dead-letter queue after too many deliveries, or one lost with a purged
+    queue, would otherwise leave its job unfinished for ever. Every task is idempotent, so a message sent
+    for work that was merely slow costs one quick no-op.
+    """
+    cutoff = datetime.now(UTC).timestamp() - stalled_after
+    requeued = 0
+    for job in p.list_jobs(limit=recent):
+        if job["state"] in ("created", "planning") and _stamp(job.get("updated_at")) < cutoff:
+            p.enqueue("dms.plan_job", [job["_id"]])
+            requeued += 1
+        elif job["state"] == "loading":
+            for chunk in p.chunk_docs(job["_id"]):
+                lease = chunk.get("lease") or {}
+                idle = max(
+                    _stamp(chunk.get("updated_at")),
+                    _stamp(chunk.get("created_at")),
+                    float(lease.get("until", 0)),
+                )
+                if chunk["state"] not in CHUNK_SETTLED and idle < cutoff:
+                    p.enqueue("dms.load_chunk", [job["_id"], chunk["index"]])
+                    requeued += 1
+    if requeued:
+        log.warning("requeued stalled work count=%d", requeued)
+    return requeued
+
+
+def _stamp(value: str | None) -> float:
+    return datetime.fromisoformat(value).timestamp() if value else 0.0
+
+
 def abort_orphaned_bulk_jobs(p: Pipeline, recent: int = 200) -> int:
     """Abort Salesforce bulk jobs left running by DMS jobs that ended (failed or cancelled) before them."""
     from dms.pipeline.load import abort_bulk_job

@@ -1,12 +1,13 @@
-"""Housekeeping aborts Salesforce bulk jobs that a failed DMS job left open."""
+"""Housekeeping: abort bulk jobs that ended DMS jobs left open; finish jobs whose messages were lost."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dms.clients.docstore import new_document_id
-from dms.pipeline.jobs import Pipeline, abort_orphaned_bulk_jobs, now
+from dms.pipeline.jobs import Pipeline, abort_orphaned_bulk_jobs, now, requeue_stalled_work
 from dms.pipeline.load import chunk_id
+from tests.conftest import wait_for
 from tests.integration.pipeline_helpers import org_client
 
 
@@ -22,3 +23,26 @@ def test_bulk_job_of_a_failed_dms_job_is_aborted(app: Any, localorg: Any) -> Non
 
     assert abort_orphaned_bulk_jobs(p) >= 1
     assert sf.bulk2.Account._client.get_job(bulk_id, False)["state"] == "Aborted"
+
+
+def test_a_job_whose_messages_were_lost_is_finished_by_the_stalled_work_sweep(
+    app: Any, worker: str, localorg: Any, tmp_path: Any
+) -> None:
+    """Plan and loads whose messages never arrive (as if dead-lettered) are enqueued again, and the job ends."""
+    services = app.extensions["dms"]
+    lost = Pipeline(services, enqueue=lambda name, args: None)
+    path = tmp_path / "accounts.csv"
+    path.write_text(
+        "Name,Legacy_Id__c\n" + "".join(f"Stalled {n},stalled-{n}-{tmp_path.name}\n" for n in range(5))
+    )
+    services.blobs.put_file(f"uploads/{tmp_path.name}/accounts.csv", path)
+    job = lost.create_job({"source": {"blob_key": f"uploads/{tmp_path.name}/accounts.csv", "filename": "accounts.csv"},
+                           "target": {"object": "Account", "operation": "insert"}})  # fmt: skip
+    celery = app.extensions["celery"]
+    live = Pipeline(services, enqueue=lambda name, args: celery.send_task(name, args=args))
+    assert requeue_stalled_work(live, stalled_after=3600) == 0  # nothing is stalled yet
+    assert requeue_stalled_work(live, stalled_after=-1) >= 1
+    final = wait_for(
+        lambda: (j := live.get_job(job["_id"]))["state"] in ("completed", "failed") and j, timeout=60
+    )
+    assert final["state"] == "completed" and final["counters"]["created"] == 5

@@ -91,3 +91,21 @@ def test_worker_settings_are_the_customers() -> None:
     assert conf.worker_prefetch_multiplier == 1
     assert conf.accept_content == ["json"] and conf.task_serializer == "json"
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+
+
+def test_poison_message_moves_to_the_dead_letter_queue(stack_env: dict[str, str]) -> None:
+    """The redrive policy ensure_queues sets is live: a message received too often leaves the task queue."""
+    from dms.clients.sqs import sqs_client
+
+    queue = f"dms-poison-{uuid.uuid4().hex[:8]}"
+    settings = load_settings(environ={**stack_env, "DMS_SQS_QUEUE_NAME": queue,
+                                      "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead", "DMS_SQS_MAX_RECEIVE_COUNT": "2"})  # fmt: skip
+    urls = ensure_queues(settings)
+    sqs = sqs_client(settings)
+    sqs.send_message(QueueUrl=urls["queue"], MessageBody="poison")
+    for _ in range(2):  # delivered twice, never deleted (the worker died each time)
+        got = sqs.receive_message(QueueUrl=urls["queue"], VisibilityTimeout=0, WaitTimeSeconds=1)
+        assert [m["Body"] for m in got.get("Messages", [])] == ["poison"]
+    assert sqs.receive_message(QueueUrl=urls["queue"], WaitTimeSeconds=1).get("Messages") is None
+    dead = sqs.receive_message(QueueUrl=urls["dead_letter"], WaitTimeSeconds=1)
+    assert [m["Body"] for m in dead["Messages"]] == ["poison"]

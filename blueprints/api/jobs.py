@@ -11,6 +11,7 @@ from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.errors import DMSError
 from dms.pipeline import results as res
+from dms.pipeline.direct import run_direct
 from dms.pipeline.jobs import Pipeline, progress
 from dms.pipeline.retry import retry_failed
 from dms.templates import TemplateStore
@@ -44,6 +45,18 @@ def _source(upload_id: Any, read_options: Any) -> dict[str, Any]:
     }
 
 
+def _run_direct(request_doc: dict[str, Any]) -> dict[str, Any]:
+    """Run a small job in this request (`"direct": true`); a large one belongs on the queue."""
+    limit = int(current_app.config["DIRECT_MAX_BYTES"])
+    size = current_uploads().get(request_doc["source"]["upload_id"]).get("size") or 0
+    if size > limit:
+        raise DMSError(f"A direct job takes files up to {limit:,} bytes; this one has {size:,}. Leave out `direct`.",
+                       code="DIRECT_TOO_LARGE")  # fmt: skip
+    celery = current_app.extensions["celery"]
+    queue = lambda name, args: celery.send_task(name, args=args)  # noqa: E731
+    return run_direct(lambda enqueue: Pipeline(current_services(), enqueue=enqueue), request_doc, queue)
+
+
 @api.post("/jobs")
 def create_job() -> Any:
     """Create a job (a rehearsal with "dry_run": true) from an upload, a target and a mapping or template."""
@@ -64,7 +77,10 @@ def create_job() -> Any:
         "mapping": mapping,
         "options": {**(body.get("options") or {}), "dry_run": bool(body.get("dry_run", False))},
     }
-    job = current_pipeline().create_job(request_doc)
+    if body.get("direct"):
+        job = _run_direct(request_doc)
+    else:
+        job = current_pipeline().create_job(request_doc)
     location = url_for("api.get_job", job_id=job["_id"])
     return jsonify(progress(job)), 201, {"Location": location}
 

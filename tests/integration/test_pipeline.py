@@ -185,3 +185,27 @@ def test_update_and_delete_by_id(
         assert left == {}
     errors = result_rows(client, job["id"], "errors.csv")
     assert [int(r["source_row"]) for r in errors] == [4]
+
+
+def test_a_small_direct_job_finishes_within_the_request(client: Any, localorg: Any, tmp_path: Path) -> None:
+    """No worker fixture here: the job must finish in the web request itself."""
+    prefix = uuid.uuid4().hex[:8]
+    path, good, bad = accounts_csv(tmp_path / "accounts.csv", prefix)
+    response = client.post("/api/v1/jobs", json={"upload_id": upload(client, path), "object": "Account", "operation": "upsert",
+                                                 "external_id": "Legacy_Id__c", "mapping": MAPPING, "direct": True})  # fmt: skip
+    assert response.status_code == 201, response.json
+    assert response.json["state"] == "completed_with_errors"
+    assert (response.json["counters"]["succeeded"], response.json["counters"]["pending"]) == (10, 0)
+    sf = org_client(localorg)
+    assert sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")["totalSize"] == 10
+
+
+def test_a_large_file_is_refused_for_a_direct_job(client: Any, tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("Name\n" + ("x" * 79 + "\n") * 4000)  # 320 KB
+    response = client.post(
+        "/api/v1/jobs",
+        json={"upload_id": upload(client, path), "object": "Account", "operation": "insert", "direct": True},
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "DIRECT_TOO_LARGE"

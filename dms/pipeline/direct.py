@@ -37,10 +37,15 @@ def run_direct(
             continue
         try:
             if name == "dms.plan_job":
-                plan_job(pipeline, *args)
+                plan_job(pipeline, args[0])
             else:
+                job_id, index = args
                 load_chunk(
-                    pipeline, *args, lease_seconds=left, rebuild=lambda j, i: rebuild_chunk(pipeline, j, i)
+                    pipeline,
+                    job_id,
+                    index,
+                    lease_seconds=left,
+                    rebuild=lambda j, i: rebuild_chunk(pipeline, j, i),
                 )
         except (StillProcessing, ChunkBusy):
             log.info("direct job goes on in the queue job=%s step=%s", job["_id"], name)

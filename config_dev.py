@@ -13,6 +13,7 @@ PUBLIC_URL = "http://127.0.0.1:8000"
 # Redis: staging chunks, hot counters, describe cache, Celery results
 REDIS_URL = "redis://127.0.0.1:6379/0"
 STAGING_TTL_SECONDS = 3 * 24 * 3600
+STAGING_MAX_CHUNKS_PER_JOB = 8  # staged-but-unloaded chunks per job; past it the planner loads one itself
 
 # SQS (moto_server locally). kombu has no endpoint option, so the endpoint reaches botocore through
 # AWS_ENDPOINT_URL_SQS, which factories/celery_instance.py sets from SQS_ENDPOINT_URL.

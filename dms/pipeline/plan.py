@@ -9,6 +9,7 @@ loading overlaps planning.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -32,7 +33,7 @@ from dms.pipeline.mapping import (
 )
 from dms.pipeline.readers import ReadOptions, read_chunks, read_sample, sniff
 from dms.pipeline.sniff import ROW_COLUMN, Chunk, SourceInfo
-from dms.pipeline.staging import stage_chunk
+from dms.pipeline.staging import stage_chunk, stage_key
 from dms.pipeline.validate import Prepared, PrepareOptions, RowError, prepare
 from dms.pipeline.values import infer_column
 
@@ -211,6 +212,7 @@ def _stage_all(
         _ensure_chunk_doc(p, job_id, chunk.index, rows, parts["load"])
         p.enqueue("dms.load_chunk", [job_id, chunk.index])
         chunk_indexes.append(chunk.index)
+        relieve_staging(p, job_id, chunk_indexes)
         if p.get_job(job_id).get("cancel_requested"):
             break
     log.info(
@@ -283,6 +285,29 @@ def check_new_rows(prepared: Prepared, describe: dict[str, Any], external_id: st
         pa.compute.is_in(table.column(ROW_COLUMN), value_set=pa.array(sorted(bad), type=pa.int64()))
     )
     return Prepared(table=table.filter(keep), errors=errors, invalid_rows=prepared.invalid_rows + len(bad))
+
+
+def relieve_staging(p: Pipeline, job_id: str, chunk_indexes: list[int]) -> None:
+    """Keep at most STAGING_MAX_CHUNKS_PER_JOB chunks staged in Redis: past that, the planner loads the
+    oldest waiting chunk itself (idempotent, leased like any delivery) instead of reading further.
+
+    Reading outruns Salesforce by far, so without this a 10 GB file would sit in Redis while it loads.
+    Loading rather than waiting also means a single worker can never deadlock on its own plan.
+    """
+    from dms.pipeline.load import ChunkBusy, StillProcessing, load_chunk
+
+    limit = int(p.settings.get("STAGING_MAX_CHUNKS_PER_JOB", 8))
+    lease = float(p.settings.get("TASK_SOFT_TIME_LIMIT", 300)) / 4
+    while True:
+        waiting = [i for i in chunk_indexes if p.redis.exists(stage_key(job_id, i, "load"))]
+        if len(waiting) < limit:
+            return
+        try:
+            load_chunk(
+                p, job_id, waiting[0], lease_seconds=lease, rebuild=lambda job, i: rebuild_chunk(p, job, i)
+            )
+        except (ChunkBusy, StillProcessing):
+            time.sleep(0.5)  # another worker is on it, or Salesforce is: it will drain
 
 
 def estimate_calls(operation: str, rows: int, options: dict[str, Any]) -> int:

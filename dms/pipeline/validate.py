@@ -439,7 +439,12 @@ def _convert_number(values: pa.Array, rule: FieldRule, info: FieldInfo) -> tuple
     whole_digits = np.where(point >= 0, point, length) - negative
     present = pc.is_valid(text).to_numpy(zero_copy_only=False)
     if info.type == "int":
-        fraction = pc.fill_null(pc.match_substring_regex(text, r"\.\d*[1-9]"), False)
+        # Canonical numbers hold at most one '.', so a column without any has no fraction to check or drop.
+        has_point = bool((point >= 0).any())
+        if has_point:
+            fraction = pc.fill_null(pc.match_substring_regex(text, r"\.\d*[1-9]"), False)
+        else:
+            fraction = np.zeros(len(text), dtype=bool)
         flags.append(
             _flag(
                 fraction,
@@ -448,7 +453,8 @@ def _convert_number(values: pa.Array, rule: FieldRule, info: FieldInfo) -> tuple
                 values,
             )
         )
-        text = pc.replace_substring_regex(text, r"\.0*$", "")
+        if has_point:
+            text = pc.replace_substring_regex(text, r"\.0*$", "")
         allowed = min(info.digits or _INT32_MAX_DIGITS, _INT32_MAX_DIGITS)
         too_big = present & (whole_digits > allowed)
         if allowed == _INT32_MAX_DIGITS:

@@ -143,6 +143,42 @@ def _mask(values: np.ndarray) -> pa.BooleanArray:
     return pa.array(values, pa.bool_())
 
 
+def _text_bytes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(row offsets, UTF-8 bytes) of a string array as numpy views: offsets[i]:offsets[i + 1] is row i."""
+    n = len(text)
+    wide = pa.types.is_large_string(text.type)
+    width = 8 if wide else 4
+    buffers = text.buffers()
+    offsets = np.frombuffer(
+        buffers[1], dtype=np.int64 if wide else np.int32, count=n + 1, offset=text.offset * width
+    ).astype(np.int64)
+    data = buffers[2]
+    if data is None or data.size == 0:
+        return offsets, np.zeros(0, dtype=np.uint8)
+    return offsets, np.frombuffer(data, dtype=np.uint8, count=int(offsets[-1]))
+
+
+def _rows_with(hits: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """How many flagged bytes each row holds, given one bool per byte of the data buffer."""
+    ends = np.zeros(len(hits) + 1, dtype=np.int64)
+    np.cumsum(hits, out=ends[1:])
+    return ends[offsets[1:]] - ends[offsets[:-1]]
+
+
+def _edge_bytes(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First, second and last byte of every row (0 where the row is too short to have one)."""
+    starts, ends = offsets[:-1], offsets[1:]
+    lengths = ends - starts
+    if len(data) == 0:
+        zeros = np.zeros(len(starts), dtype=np.uint8)
+        return zeros, zeros, zeros
+    last_index = len(data) - 1
+    first = np.where(lengths >= 1, data[np.minimum(starts, last_index)], 0)
+    second = np.where(lengths >= 2, data[np.minimum(starts + 1, last_index)], 0)
+    last = np.where(lengths >= 1, data[np.clip(ends - 1, 0, last_index)], 0)
+    return first, second, last
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Date and datetime formats
 # ---------------------------------------------------------------------------------------------------------
@@ -731,11 +767,14 @@ def parse_numbers(
         return _unsupported(array, pa.string())
     text = clean_text(array) if clean else array
     blank = _blank_mask(text)
-    strict = pc.fill_null(pc.match_substring_regex(text, _number_regex(decimal, thousands)), True)
-    if not pc.all(strict).as_py():
-        text, strict = _normalise_loose_numbers(text, strict, decimal, thousands)
+    strict, plain = _number_shape(text, decimal, thousands)
+    if not strict.all():
+        loose_rows = _mask(~strict)
+        loose, loose_ok = _normalise_loose_numbers(text.filter(loose_rows), decimal, thousands)
+        text = pc.replace_with_mask(text, loose_rows, loose)
+        strict[~strict] = loose_ok.to_numpy(zero_copy_only=False)
     canonical = text
-    if thousands is not None:
+    if thousands is not None and not plain:
         if thousands in (" ", "\u00a0", "\u202f"):
             canonical = pc.replace_substring_regex(canonical, "[ \u00a0\u202f]", "")
         else:
@@ -743,31 +782,73 @@ def parse_numbers(
     if decimal == ",":
         canonical = pc.replace_substring(canonical, ",", ".")
     canonical = _tidy_numbers(canonical)
-    canonical = pc.if_else(strict, canonical, None)
-    return Parsed(canonical, pc.and_(pc.invert(strict), _mask(~blank)))
+    accepted = _mask(strict)
+    canonical = pc.if_else(accepted, canonical, None)
+    return Parsed(canonical, _mask(~strict & ~blank))
+
+
+def _number_shape(text: pa.Array, decimal: str, thousands: str | None) -> tuple[np.ndarray, bool]:
+    """Rows that fit the strict number shape (nulls count as fitting), and whether every fit was plain.
+
+    Plain rows (digits with at most one decimal separator) always fit, whatever the separators, so the
+    regex runs only on the rest; a clean export never pays for it.
+    """
+    n = len(text)
+    offsets, data = _text_bytes(text)
+    not_digit = (data - np.uint8(48)) >= 10  # wraps below '0', so one comparison checks both ends
+    separator = data == ord(decimal)
+    other = not_digit & ~separator
+    lengths = offsets[1:] - offsets[:-1]
+    separators = _rows_with(separator, offsets) if separator.any() else np.zeros(n, dtype=np.int64)
+    plain = (separators <= 1) & (lengths > separators)
+    if other.any():
+        plain &= _rows_with(other, offsets) == 0
+    valid = pc.is_valid(text).to_numpy(zero_copy_only=False)
+    plain &= valid
+    fits = plain | ~valid
+    if fits.all():
+        return fits, True
+    rest = ~fits
+    shaped = pc.match_substring_regex(text.filter(_mask(rest)), _number_regex(decimal, thousands))
+    fits[rest] = shaped.to_numpy(zero_copy_only=False)
+    return fits, False
 
 
 def _tidy_numbers(text: pa.Array) -> pa.Array:
     """Drop '+' signs, leading zeros and a bare trailing decimal point so numbers compare and count right."""
-    needs = pc.or_(
-        pc.or_(pc.starts_with(text, "+"), pc.starts_with(text, "0")),
-        pc.or_(pc.starts_with(text, "-0"), pc.or_(pc.ends_with(text, "."), pc.starts_with(text, "."))),
-    )
-    needs = pc.or_(needs, pc.starts_with(text, "-."))
-    if not pc.any(needs).as_py():
+    offsets, data = _text_bytes(text)
+    first, second, last = _edge_bytes(offsets, data)
+    plus, zero, minus, point = (np.uint8(ord(c)) for c in "+0-.")
+    needs = (first == plus) | (first == zero) | (first == point) | (last == point)
+    needs |= (first == minus) & ((second == zero) | (second == point))
+    needs &= pc.is_valid(text).to_numpy(zero_copy_only=False)
+    if not needs.any():
         return text
+    # Only the rows that may change go through the regexes: a '0' or '0.50' here and there is common.
+    rows = _mask(needs)
+    before = text.filter(rows)
+    after = _tidy_all(before)
+    if after.equals(before):
+        return text
+    return pc.replace_with_mask(text, rows, after)
+
+
+def _tidy_all(text: pa.Array) -> pa.Array:
+    """The tidying of `_tidy_numbers` applied to every row (the definition its fast path must match)."""
     tidy = pc.replace_substring_regex(text, r"^\+", "")
     tidy = pc.replace_substring_regex(tidy, r"^(-?)0+(\d)", r"\1\2")
     tidy = pc.replace_substring_regex(tidy, r"^(-?)\.", r"\10.")
     tidy = pc.replace_substring_regex(tidy, r"\.$", "")
-    tidy = pc.replace_substring_regex(tidy, r"^-(0(?:\.0*)?)$", r"\1")
-    return pc.if_else(needs, tidy, text)
+    return pc.replace_substring_regex(tidy, r"^-(0(?:\.0*)?)$", r"\1")
 
 
 def _normalise_loose_numbers(
-    text: pa.Array, strict: pa.Array, decimal: str, thousands: str | None
+    text: pa.Array, decimal: str, thousands: str | None
 ) -> tuple[pa.Array, pa.Array]:
-    """Second chance for rows that failed the strict shape: currency signs, (123) negatives, exponents."""
+    """Second chance for rows that failed the strict shape: currency signs, (123) negatives, exponents.
+
+    Takes only the failed rows; returns them rewritten and whether each now fits the strict shape.
+    """
     loose = pc.replace_substring_regex(text, rf"^(?:{_CURRENCY})\s*|\s*(?:{_CURRENCY})$", "")
     loose = pc.replace_substring_regex(loose, rf"^([+-]?)\s*(?:{_CURRENCY})\s*", r"\1")
     parenthesised = pc.fill_null(pc.match_substring_regex(loose, r"^\(.*\)$"), False)
@@ -800,10 +881,9 @@ def _normalise_loose_numbers(
                 continue
             values[row] = plain.replace(".", decimal) if decimal == "," else plain
             ok[row] = True
-        loose = pa.array(values, pa.string())
+        loose = pa.array(values, text.type)
         loose_ok = pa.array(ok, pa.bool_())
-    chosen = pc.if_else(strict, text, loose)
-    return chosen, pc.or_(strict, loose_ok)
+    return loose, loose_ok
 
 
 # Booleans ------------------------------------------------------------------------------------------------

@@ -124,3 +124,27 @@ def test_worker_killed_mid_load_creates_no_duplicates_and_counts_exactly(
     rows = [line.split(",") for line in text]
     assert sorted(int(r[0]) for r in rows) == list(range(1, ROWS + 1))
     assert {r[1] for r in rows} == set(org)
+
+
+def test_staging_stays_bounded_when_nobody_else_loads(app: Any, localorg: Any, tmp_path: Path) -> None:
+    """Load messages go nowhere here: only the planner's own loads can drain Redis, and they must."""
+    from dms.clients import Services
+    from dms.pipeline.plan import plan_job
+    from dms.pipeline.staging import STAGE_PREFIX
+
+    services = Services({**app.extensions["dms"].settings, "STAGING_MAX_CHUNKS_PER_JOB": 3})
+    p = Pipeline(services, enqueue=lambda name, args: None)
+    prefix = uuid.uuid4().hex[:8]
+    job = insert_job(p, tmp_path, prefix)  # chunks of 10 rows; its source is replaced by 90 rows below
+    path = tmp_path / "more.csv"
+    path.write_text("Name,Legacy_Id__c\n" + "".join(f"Bounded {n},{prefix}-{n}\n" for n in range(90)))
+    p.blobs.put_file(job["source"]["blob_key"], path)
+    assert plan_job(p, job["_id"]) == "loading"
+    staged = [k for k in services.redis.scan_iter(f"{STAGE_PREFIX}:{job['_id']}:*:load")]
+    settled = [c for c in p.chunk_docs(job["_id"]) if c["state"] == "done"]
+    assert len(staged) <= 3
+    assert len(settled) == 9 - len(staged)
+    sf = org_client(localorg)
+    assert sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")[
+        "totalSize"
+    ] == 10 * len(settled)

@@ -1,0 +1,79 @@
+"""Matching Salesforce's results back to source rows, on small literal inputs."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from dms.pipeline.load import next_poll_delay, result_files_needed
+from dms.pipeline.results import bulk_chunk_result, neutralise, parse_bulk_error
+
+
+def sent(rows: list[int], names: list[str | None]) -> pa.Table:
+    return pa.table({"__row__": pa.array(rows, pa.int64()), "Name": pa.array(names, pa.string())})
+
+
+def test_results_in_any_order_find_their_source_rows() -> None:
+    table = sent([3, 5, 9], ["Acme", "Globex", "Initech"])
+    ok = '"sf__Id","sf__Created","Name"\n"001A","true","Initech"\n"001B","false","Acme"\n'
+    failed = '"sf__Id","sf__Error","Name"\n"","DUPLICATE_VALUE:duplicate value found: Name:Name","Globex"\n'
+    result = bulk_chunk_result(table, ok, failed, "", "NOT_PROCESSED")
+    assert sorted(result.succeeded) == [(3, "001B", False), (9, "001A", True)]
+    assert result.failed == [(5, "DUPLICATE_VALUE", "duplicate value found: Name", "Name")]
+    assert result.counts == {"succeeded": 2, "created": 1, "updated": 1, "failed": 1}
+
+
+def test_identical_rows_split_across_files_each_claim_their_own_source_row() -> None:
+    table = sent([1, 2, 3], ["Same", "Same", "Same"])
+    ok = '"sf__Id","sf__Created","Name"\n"001A","true","Same"\n"001B","true","Same"\n'
+    failed = '"sf__Id","sf__Error","Name"\n"","UNABLE_TO_LOCK_ROW:locked:","Same"\n'
+    result = bulk_chunk_result(table, ok, failed, "", "NOT_PROCESSED")
+    claimed = sorted([r for r, _, _ in result.succeeded] + [r for r, *_ in result.failed])
+    assert claimed == [1, 2, 3]
+
+
+def test_a_row_in_no_result_file_is_reported_missing_and_nulls_match_empty() -> None:
+    table = sent([1, 2], [None, "Gone"])
+    ok = '"sf__Id","sf__Created","Name"\n"001A","true",""\n'
+    result = bulk_chunk_result(table, ok, "", "", "NOT_PROCESSED")
+    assert result.succeeded == [(1, "001A", True)]
+    assert result.failed == [(2, "RESULT_MISSING", "Salesforce reported no result for this row.", "")]
+
+
+def test_unprocessed_rows_carry_the_given_code() -> None:
+    table = sent([7], ["Late"])
+    result = bulk_chunk_result(table, "", "", '"Name"\n"Late"\n', "CANCELLED")
+    assert result.failed[0][:2] == (7, "CANCELLED")
+
+
+def test_bulk_error_text_splits_into_code_message_fields() -> None:
+    assert parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name") == (
+        "REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", "Name")  # fmt: skip
+    assert parse_bulk_error("INVALID_FIELD:No such column 'Foo'") == (
+        "INVALID_FIELD",
+        "No such column 'Foo'",
+        "",
+    )
+
+
+def test_formula_like_cells_are_neutralised() -> None:
+    assert [neutralise(v) for v in ["=1+1", "+49 30", "-5", "@SUM(A1)", "\tx", "plain", ""]] == [
+        "'=1+1", "'+49 30", "'-5", "'@SUM(A1)", "'\tx", "plain", ""]  # fmt: skip
+
+
+def test_only_result_files_that_can_hold_rows_are_fetched() -> None:
+    done = {"state": "JobComplete", "numberRecordsProcessed": 10, "numberRecordsFailed": 0}
+    assert result_files_needed(done, 10) == {"successfulResults"}
+    assert result_files_needed({**done, "numberRecordsFailed": 10}, 10) == {"failedResults"}
+    aborted = {"state": "Aborted", "numberRecordsProcessed": 4, "numberRecordsFailed": 1}
+    assert result_files_needed(aborted, 10) == {"successfulResults", "failedResults", "unprocessedrecords"}
+    assert len(result_files_needed({"state": "JobComplete"}, 10)) == 3  # no counters: fetch everything
+
+
+def test_polls_follow_the_jobs_progress_rate() -> None:
+    assert next_poll_delay(0.2, None, (0.0, 0), 1000) == 0.2 * 1.5
+    # 500 of 1000 rows in 1 s: about 1 s more (plus 10 %)
+    assert abs(next_poll_delay(0.2, (0.0, 0), (1.0, 500), 1000) - 1.1) < 1e-9
+    assert next_poll_delay(0.2, (0.0, 0), (1.0, 1000), 1000) <= 0.2  # all processed: look again soon
+    assert next_poll_delay(4.0, (0.0, 10), (1.0, 10), 1000) == min(
+        6.0, next_poll_delay(4.0, None, (1.0, 10), 1000)
+    )

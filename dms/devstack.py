@@ -246,6 +246,9 @@ def run_dev_stack(web_port: int = 8000, workers: int = 1) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupt)
+    if port_open(web_port):
+        print(f"dms dev: port {web_port} is taken (another `dms dev`?); stop it or use --port", file=sys.stderr)
+        return 1
     try:
         for port, spec in specs:
             if port_open(port):

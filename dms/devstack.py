@@ -242,12 +242,16 @@ def run_dev_stack(web_port: int = 8000, workers: int = 1) -> int:
         )
 
     def interrupt(signum: int, frame: Any) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # one stop at a time: a second signal must not cut it short
         raise KeyboardInterrupt  # also when started in the background, where SIGINT is ignored by default
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupt)
     if port_open(web_port):
-        print(f"dms dev: port {web_port} is taken (another `dms dev`?); stop it or use --port", file=sys.stderr)
+        print(
+            f"dms dev: port {web_port} is taken (another `dms dev`?); stop it or use --port", file=sys.stderr
+        )
         return 1
     try:
         for port, spec in specs:

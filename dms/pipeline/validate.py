@@ -34,6 +34,7 @@ from dms.pipeline.values import (
     format_dates,
     format_datetimes,
     is_text,
+    is_trimmed,
     parse_booleans,
     parse_dates,
     parse_datetimes,
@@ -250,11 +251,14 @@ def _build_column(
     if is_text(values) or pa.types.is_null(values.type):
         # Typed values are trimmed once here; free text keeps its spaces (only all-blank cells become null).
         text = to_text(values)
-        trimmed = pc.utf8_trim_whitespace(text)
-        blank_cells = pc.equal(pc.binary_length(trimmed), 0)
-        values = trimmed if typed else text
-        if pc.any(blank_cells).as_py():
-            values = pc.if_else(blank_cells, pa.scalar(None, pa.string()), values)
+        if is_trimmed(text):
+            values = text  # the usual export: nothing to trim and no blank cell, so skip both passes
+        else:
+            trimmed = pc.utf8_trim_whitespace(text)
+            blank_cells = pc.equal(pc.binary_length(trimmed), 0)
+            values = trimmed if typed else text
+            if pc.any(blank_cells).as_py():
+                values = pc.if_else(blank_cells, pa.scalar(None, pa.string()), values)
         if options.null_values:
             tokens = pa.array([t.strip().lower() for t in options.null_values], pa.string())
             is_token = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(values)), value_set=tokens)

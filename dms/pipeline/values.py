@@ -63,11 +63,26 @@ def is_text(array: pa.Array) -> bool:
 
 def clean_text(array: pa.Array) -> pa.Array:
     """Trim whitespace and turn empty strings into nulls (blank cells mean 'no value')."""
+    if is_trimmed(array):
+        return array
     trimmed = pc.utf8_trim_whitespace(array)
     blank = pc.equal(pc.binary_length(trimmed), 0)
     if not pc.any(blank).as_py():
         return trimmed
     return pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed)
+
+
+def is_trimmed(text: pa.Array) -> bool:
+    """Tell cheaply that trimming would change no value: every non-null one is non-blank and starts and
+    ends with a printable ASCII character (any other first or last byte gets a False, not a guess)."""
+    if not is_text(text) or len(text) == 0:
+        return False
+    offsets, data = _text_bytes(text)
+    first, _, last = _edge_bytes(offsets, data)
+    printable = ((first - np.uint8(0x21)) < 94) & ((last - np.uint8(0x21)) < 94)  # 0x21 '!' .. 0x7E '~'
+    if printable.all():
+        return True
+    return bool(printable[pc.is_valid(text).to_numpy(zero_copy_only=False)].all())
 
 
 def to_text(array: pa.Array) -> pa.Array:
@@ -174,10 +189,12 @@ def _edge_bytes(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.n
     if len(data) == 0:
         zeros = np.zeros(len(starts), dtype=np.uint8)
         return zeros, zeros, zeros
-    last_index = len(data) - 1
-    first = np.where(lengths >= 1, data[np.minimum(starts, last_index)], 0)
-    second = np.where(lengths >= 2, data[np.minimum(starts + 1, last_index)], 0)
-    last = np.where(lengths >= 1, data[np.clip(ends - 1, 0, last_index)], 0)
+    # One zero byte after the data lets a too-short row read 0 instead of its neighbour's byte.
+    padded = np.concatenate([data, np.zeros(1, dtype=np.uint8)])
+    end = len(data)
+    first = padded[np.where(lengths >= 1, starts, end)]
+    second = padded[np.where(lengths >= 2, starts + 1, end)]
+    last = padded[np.where(lengths >= 1, ends - 1, end)]
     return first, second, last
 
 

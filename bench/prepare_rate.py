@@ -1,5 +1,8 @@
 """Rows/s of infer_column and prepare on generated 65,536-row chunks, beside a bare pyarrow pass.
 
+Two chunks: one of legacy-style values (day-first dates, '1.234,56' numbers, Y/N flags, emails), and
+pipeline_e2e's file (localorg_bulk.write_csv's 10 Account columns, as the CSV reader gives them).
+
 Run: .venv/bin/python bench/prepare_rate.py [--rows 65536] [--repeat 5]
 """
 
@@ -11,14 +14,23 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dms.pipeline.validate import PrepareOptions, prepare
-from dms.pipeline.values import infer_column
+# Runnable as `python bench/prepare_rate.py` from any directory: localorg and the sibling bench that
+# writes pipeline_e2e's file must be importable.
+_BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(_BENCH.parent), str(_BENCH)]
+
+from localorg_bulk import _INDUSTRIES, _TIERS, HEADER  # noqa: E402
+
+from dms.pipeline.validate import PrepareOptions, prepare  # noqa: E402
+from dms.pipeline.values import infer_column  # noqa: E402
+from localorg.schema import build_schema  # noqa: E402
 
 logger = logging.getLogger("bench.prepare_rate")
 
@@ -134,6 +146,37 @@ def make_chunk(rows: int, seed: int = 7) -> pa.Table:
     )
 
 
+def make_account_chunk(rows: int) -> pa.Table:
+    """pipeline_e2e's file as one chunk: the values localorg_bulk.write_csv writes, all text."""
+    ids = range(rows)
+    columns = {
+        "Name": [f"Account {i}" for i in ids],
+        "Legacy_Id__c": [f"LEG-{i:08d}" for i in ids],
+        "Phone": [f"+1 555 {i % 10000:04d}" for i in ids],
+        "Industry": [_INDUSTRIES[i % 5] for i in ids],
+        "AnnualRevenue": [f"{(i % 997) * 1000}.50" for i in ids],
+        "NumberOfEmployees": [str(i % 50000) for i in ids],
+        "Founded__c": [f"{1950 + i % 70}-{1 + i % 12:02d}-15" for i in ids],
+        "Tier__c": [_TIERS[i % 3] for i in ids],
+        "BillingCity": ["Springfield"] * rows,
+        "Website": [f"https://acct{i}.example.com" for i in ids],
+    }
+    assert list(columns) == HEADER
+    table = {"__row__": pa.array(range(2, rows + 2), pa.int64())}
+    table.update({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    return pa.table(table)
+
+
+def account_spec() -> dict[str, Any]:
+    """pipeline_e2e's job: every column mapped to the Account field it is named after, upsert on Legacy_Id__c."""
+    return {
+        "object": "Account",
+        "operation": "upsert",
+        "external_id": "Legacy_Id__c",
+        "fields": [{"target": name, "source": name} for name in HEADER],
+    }
+
+
 def bare_pass(table: pa.Table) -> None:
     """Reference: one cheap pyarrow kernel per column (trim), the floor any column-wise pass pays."""
     for name in table.column_names[1:]:
@@ -187,6 +230,21 @@ def main(argv: list[str] | None = None) -> int:
         "prepare (8 mapped fields, lookup resolver)",
         args.rows,
         lambda: prepare(table, SPEC, DESCRIBE, options),
+        args.repeat,
+    )
+    accounts = make_account_chunk(args.rows)
+    account_object = build_schema().get("Account")
+    assert account_object is not None, "localorg's schema has no Account"
+    account_describe = account_object.describe("62.0")
+    spec = account_spec()
+    result = prepare(accounts, spec, account_describe, PrepareOptions())
+    print(
+        f"prepare: {result.table.num_rows:,} valid rows, {result.invalid_rows:,} invalid (pipeline_e2e's file)"
+    )
+    measure(
+        "prepare (pipeline_e2e's 10 Account columns)",
+        args.rows,
+        lambda: prepare(accounts, spec, account_describe, PrepareOptions()),
         args.repeat,
     )
     return 0

@@ -28,6 +28,7 @@ from dms.pipeline.mapping import (
 from dms.pipeline.transforms import Flag, apply_transforms, quote
 from dms.pipeline.values import (
     as_array,
+    byte_at,
     describe_booleans,
     describe_format,
     format_booleans,
@@ -35,10 +36,12 @@ from dms.pipeline.values import (
     format_datetimes,
     is_text,
     is_trimmed,
+    lower_text,
     parse_booleans,
     parse_dates,
     parse_datetimes,
     parse_numbers,
+    printable_ascii_rows,
     to_text,
 )
 
@@ -261,7 +264,7 @@ def _build_column(
                 values = pc.if_else(blank_cells, pa.scalar(None, pa.string()), values)
         if options.null_values:
             tokens = pa.array([t.strip().lower() for t in options.null_values], pa.string())
-            is_token = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(values)), value_set=tokens)
+            is_token = pc.is_in(lower_text(pc.utf8_trim_whitespace(values)), value_set=tokens)
             values = pc.if_else(is_token, pa.scalar(None, pa.string()), values)
     if rule.default is not None:
         values = pc.fill_null(to_text(values), rule.default)
@@ -380,13 +383,35 @@ def _convert(
             _flag(bad, ErrorCode.INVALID_EMAIL, lambda v: f"{quote(v)} is not a valid email address", text)
         )
     elif kind == "url" and options.check_url_shape:
-        bad = pc.invert(pc.match_substring_regex(text, _URL))
+        bad = pc.is_valid(text).to_numpy(zero_copy_only=False) & ~_web_address_shape(text)
         flags.append(
             _flag(bad, ErrorCode.INVALID_URL, lambda v: f"{quote(v)} does not look like a web address", text)
         )
     if kind in TEXT_TYPES or info.length:
         flags += _length(text, info)
     return text, flags
+
+
+_HOST_STOPS = np.frombuffer(b"/?#\0", dtype=np.uint8)  # a host cannot start with these (0: the row ended)
+
+
+def _web_address_shape(text: pa.Array) -> np.ndarray:
+    """Rows matching _URL, with the regex run only on rows that are not plain http(s) addresses.
+
+    A row of printable ASCII without spaces that starts with http:// or https:// and a host character
+    always matches _URL (scheme, then [^\\s/?#]+, then [/?#]\\S*), so only the others need RE2.
+    """
+    fits = printable_ascii_rows(text)
+    if fits.any():
+        secure = pc.fill_null(pc.starts_with(text, "https://"), False).to_numpy(zero_copy_only=False)
+        plain = pc.fill_null(pc.starts_with(text, "http://"), False).to_numpy(zero_copy_only=False)
+        host_start = byte_at(text, np.where(secure, 8, 7))
+        fits &= (secure | plain) & ~np.isin(host_start, _HOST_STOPS)
+    rest = ~fits & pc.is_valid(text).to_numpy(zero_copy_only=False)
+    if rest.any():
+        matched = pc.match_substring_regex(text.filter(pa.array(rest)), _URL)
+        fits[rest] = matched.to_numpy(zero_copy_only=False)
+    return fits
 
 
 def _date_message(what: str, fmt: str | None, label: str) -> Callable[[str | None], str]:
@@ -446,7 +471,9 @@ def _convert_number(values: pa.Array, rule: FieldRule, info: FieldInfo) -> tuple
         # Canonical numbers hold at most one '.', so a column without any has no fraction to check or drop.
         has_point = bool((point >= 0).any())
         if has_point:
-            fraction = pc.fill_null(pc.match_substring_regex(text, r"\.\d*[1-9]"), False)
+            fraction = pc.fill_null(pc.match_substring_regex(text, r"\.\d*[1-9]"), False).to_numpy(
+                zero_copy_only=False
+            )
         else:
             fraction = np.zeros(len(text), dtype=bool)
         flags.append(
@@ -462,7 +489,9 @@ def _convert_number(values: pa.Array, rule: FieldRule, info: FieldInfo) -> tuple
         allowed = min(info.digits or _INT32_MAX_DIGITS, _INT32_MAX_DIGITS)
         too_big = present & (whole_digits > allowed)
         if allowed == _INT32_MAX_DIGITS:
-            number = pc.cast(pc.if_else(pa.array(present & ~too_big), text, "0"), pa.int64())
+            # Rows with a fraction ('0.5') are already rejected above, and would make the int cast raise.
+            whole = present & ~too_big & ~fraction
+            number = pc.cast(pc.if_else(pa.array(whole), text, "0"), pa.int64())
             too_big |= np.abs(pc.fill_null(number, 0).to_numpy(zero_copy_only=False)) > 2_147_483_647
     else:
         allowed = info.precision - info.scale if info.precision else 0
@@ -530,7 +559,7 @@ def _canonical_picklist(text: pa.Array, info: FieldInfo) -> tuple[pa.Array, pa.A
     if pc.all(pc.or_(exact, pc.is_null(text))).as_py():
         return text, pc.and_(pc.invert(exact), pc.is_valid(text))
     lowered = pa.array([v.lower() for v in info.picklist_values], pa.string())
-    index = pc.index_in(pc.utf8_lower(text), value_set=lowered)
+    index = pc.index_in(lower_text(text), value_set=lowered)
     canonical = pc.if_else(exact, text, pc.take(allowed, index))
     bad = pc.and_(pc.is_null(index), pc.is_valid(text))
     return canonical, bad
@@ -661,7 +690,7 @@ def _check_duplicates(columns: list[_Column], mapping: CompiledMapping) -> None:
         if info.name == "Id":
             values = pc.utf8_slice_codeunits(values, 0, 15)  # an 18-char Id and its 15-char form are one
         elif not info.case_sensitive:
-            values = pc.utf8_lower(values)
+            values = lower_text(values)
         counts = pc.value_counts(values.drop_null())
         repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
         if len(repeated) == 0:
@@ -708,7 +737,7 @@ def _check_lookups(columns: list[_Column], resolve: LookupResolver) -> None:
         found_values = pa.array(sorted(found), pa.string())
         probe = column.output
         if not case_sensitive:
-            probe, found_values = pc.utf8_lower(probe), pc.utf8_lower(found_values)
+            probe, found_values = lower_text(probe), lower_text(found_values)
         missing = pc.and_(pc.invert(pc.is_in(probe, value_set=found_values)), pc.is_valid(probe))
         mask = pc.fill_null(missing, False).to_numpy(zero_copy_only=False) & valid_so_far
         column.flags.append(

@@ -16,6 +16,8 @@ from dms.pipeline.values import (
     format_booleans,
     format_dates,
     format_datetimes,
+    is_trimmed,
+    lower_text,
     parse_booleans,
     parse_dates,
     parse_datetimes,
@@ -65,11 +67,11 @@ def apply_transform(
     """Run one transform step on a text column."""
     op = step["op"]
     if op == "trim":
-        return pc.utf8_trim_whitespace(text), None
+        return (text if is_trimmed(text) else pc.utf8_trim_whitespace(text)), None
     if op == "upper":
         return pc.utf8_upper(text), None
     if op == "lower":
-        return pc.utf8_lower(text), None
+        return lower_text(text), None
     if op == "title":
         return pc.utf8_title(text), None
     if op == "replace":
@@ -149,7 +151,7 @@ def map_values(text: pa.Array, step: Mapping[str, Any], *, target: str) -> tuple
     ignore_case = bool(step.get("ignore_case", False))
     keys = list(table.keys())
     outputs = pa.array(list(table.values()), pa.string())
-    probe = pc.utf8_lower(text) if ignore_case else text
+    probe = lower_text(text) if ignore_case else text
     key_set = pa.array([k.lower() for k in keys] if ignore_case else keys, pa.string())
     index = pc.index_in(probe, value_set=key_set)
     matched = pc.is_valid(index)

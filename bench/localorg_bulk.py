@@ -1,16 +1,24 @@
 """Measure localorg's Bulk API 2.0 ingest rate: N rows of a 10-column Account CSV, upload to JobComplete.
 
-Usage: .venv/bin/python bench/localorg_bulk.py [--rows 1000000] [--operation insert|upsert] [--db :memory:]
+Usage: .venv/bin/python bench/localorg_bulk.py [--rows 1000000] [--operation insert|upsert|upsert-existing ...]
+       [--db :memory:]
+By default it measures insert and upsert (on Legacy_Id__c) side by side, each into an empty org on one server;
+upsert-existing upserts the same file again, so that every row updates a record. Each job's successfulResults
+are downloaded too (DMS fetches them for every chunk) and timed apart from the ingest rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import requests
 
 from localorg.testing import running_localorg
 
@@ -53,13 +61,54 @@ def write_csv(path: Path, rows: int) -> int:
     return path.stat().st_size
 
 
+def run_job(session: requests.Session, base: str, data: Path, operation: str) -> dict[str, Any]:
+    """One Bulk 2.0 job from create to a final state, then its successfulResults; returns the timings."""
+    body = {"object": "Account", "operation": operation, "contentType": "CSV", "lineEnding": "LF"}
+    if operation == "upsert":
+        body["externalIdFieldName"] = "Legacy_Id__c"
+    started = time.monotonic()
+    job = session.post(base, json=body, timeout=60).json()
+    with data.open("rb") as upload:
+        response = session.put(
+            f"{base}/{job['id']}/batches", data=upload, headers={"Content-Type": "text/csv"}, timeout=600
+        )
+    response.raise_for_status()
+    uploaded = time.monotonic()
+    session.patch(f"{base}/{job['id']}", json={"state": "UploadComplete"}, timeout=60).raise_for_status()
+    while True:
+        info = session.get(f"{base}/{job['id']}", timeout=60).json()
+        if info["state"] in {"JobComplete", "Failed", "Aborted"}:
+            break
+        time.sleep(0.1)
+    finished = time.monotonic()
+    results = session.get(f"{base}/{job['id']}/successfulResults", timeout=600, stream=True)
+    results.raise_for_status()
+    result_bytes = sum(len(block) for block in results.iter_content(1024 * 1024))
+    fetched = time.monotonic()
+    return {
+        "info": info,
+        "upload_s": uploaded - started,
+        "processing_s": finished - uploaded,
+        "total_s": finished - started,
+        "results_s": fetched - finished,
+        "result_bytes": result_bytes,
+    }
+
+
 def main() -> int:
-    """Run the benchmark and print the rate."""
+    """Run the benchmark and print the rates."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--operation", choices=["insert", "upsert"], default="insert")
+    parser.add_argument(
+        "--operation",
+        action="append",
+        choices=["insert", "upsert", "upsert-existing"],
+        help="repeatable; default: insert and upsert",
+    )
     parser.add_argument("--db", default=":memory:")
     args = parser.parse_args()
+    operations = args.operation or ["insert", "upsert"]
+    rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="localorg-bench-") as workdir:
         data = Path(workdir) / "accounts.csv"
         size = write_csv(data, args.rows)
@@ -69,42 +118,25 @@ def main() -> int:
             session = org.requests_session()
             session.headers["Authorization"] = f"Bearer {token}"
             base = f"{instance_url}/services/data/v62.0/jobs/ingest"
-            body = {
-                "object": "Account",
-                "operation": args.operation,
-                "contentType": "CSV",
-                "lineEnding": "LF",
-            }
-            if args.operation == "upsert":
-                body["externalIdFieldName"] = "Legacy_Id__c"
-            started = time.monotonic()
-            job = session.post(base, json=body, timeout=60).json()
-            with data.open("rb") as upload:
-                response = session.put(
-                    f"{base}/{job['id']}/batches",
-                    data=upload,
-                    headers={"Content-Type": "text/csv"},
-                    timeout=600,
+            for index, name in enumerate(operations):
+                if name != "upsert-existing" and index:
+                    org.reset()  # insert and upsert each load into an empty org
+                if name == "upsert-existing" and (index == 0 or operations[index - 1] == "upsert-existing"):
+                    run_job(session, base, data, "upsert")  # the records it will update
+                run = run_job(session, base, data, "upsert" if name == "upsert-existing" else name)
+                info = run["info"]
+                if info["state"] != "JobComplete" or info["numberRecordsFailed"]:
+                    print(f"benchmark {name} job ended badly: {info}", file=sys.stderr)
+                    return 1
+                rates[name] = args.rows / run["total_s"]
+                print(
+                    f"localorg bulk2 {name}: rows={args.rows} bytes={size} upload_s={run['upload_s']:.2f} "
+                    f"processing_s={run['processing_s']:.2f} total_s={run['total_s']:.2f} "
+                    f"rate_rows_per_s={rates[name]:,.0f} successful_results_s={run['results_s']:.2f} "
+                    f"(bytes={run['result_bytes']}) load_avg={os.getloadavg()[0]:.2f}",
+                    flush=True,
                 )
-            response.raise_for_status()
-            uploaded = time.monotonic()
-            session.patch(
-                f"{base}/{job['id']}", json={"state": "UploadComplete"}, timeout=60
-            ).raise_for_status()
-            while True:
-                info = session.get(f"{base}/{job['id']}", timeout=60).json()
-                if info["state"] in {"JobComplete", "Failed", "Aborted"}:
-                    break
-                time.sleep(0.1)
-            finished = time.monotonic()
-    if info["state"] != "JobComplete" or info["numberRecordsFailed"]:
-        print(f"benchmark job ended badly: {info}", file=sys.stderr)
-        return 1
-    total = finished - started
-    print(
-        f"localorg bulk2 {args.operation}: rows={args.rows} bytes={size} upload_s={uploaded - started:.2f} "
-        f"processing_s={finished - uploaded:.2f} total_s={total:.2f} rate_rows_per_s={args.rows / total:,.0f}"
-    )
+    print("localorg bulk2 rows/s: " + "  ".join(f"{name}={rate:,.0f}" for name, rate in rates.items()))
     return 0
 
 

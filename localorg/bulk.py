@@ -20,7 +20,14 @@ from typing import IO, Any
 from localorg.errors import JobFailure, SalesforceError, not_found
 from localorg.faults import FaultInjector
 from localorg.schema import Field, SObjectType
-from localorg.store import KEEP, RelationshipColumn, RowBatch, Store, WriteOptions
+from localorg.store import KEEP, RelationshipColumn, RowBatch, Store, WriteOptions, WriteOutcome
+from localorg.upload_csv import (
+    CsvRowReader,
+    PlainRowReader,
+    RowReader,
+    is_plain_upload,
+    plain_data_lines,
+)
 from localorg.values import format_datetime, make_converter
 
 log = logging.getLogger(__name__)
@@ -184,36 +191,30 @@ class ColumnPlan:
     def _convert(self, fld: Field, raw: tuple[str, ...], errors: list[SalesforceError | None]) -> list[Any]:
         if fld.type in _PLAIN_TEXT_TYPES and (not fld.length or max(map(len, raw), default=0) <= fld.length):
             # Nothing to check value by value: every value fits.
+            if "" not in raw and "#N/A" not in raw:
+                return list(raw)
             return [KEEP if v == "" else (None if v == "#N/A" else v) for v in raw]
         convert = self.converters[fld.name]
         # Legacy exports repeat values a lot (dates, tiers, amounts): convert each distinct value once.
-        memo: dict[str, Any] | None = {}
-        out: list[Any] = [KEEP] * len(raw)
-        for i, value in enumerate(raw):
+        memo: dict[str, Any] = {}
+        failures: dict[str, SalesforceError] = {}
+        for value in set(raw):
             if value == "":
-                continue
-            if value == "#N/A":
-                out[i] = None
-                continue
-            if memo is not None and value in memo:
-                cached = memo[value]
-                if isinstance(cached, SalesforceError):
-                    if errors[i] is None:
-                        errors[i] = cached
-                else:
-                    out[i] = cached
-                continue
-            try:
-                converted = convert(value)
-            except SalesforceError as exc:
-                if memo is not None:
-                    memo[value] = exc
-                if errors[i] is None:
-                    errors[i] = exc
-                continue
-            if memo is not None:
-                memo[value] = converted
-            out[i] = converted
+                memo[value] = KEEP
+            elif value == "#N/A":
+                memo[value] = None
+            else:
+                try:
+                    memo[value] = convert(value)
+                except SalesforceError as exc:
+                    failures[value] = exc
+                    memo[value] = KEEP
+        out = list(map(memo.__getitem__, raw))
+        if failures:
+            for i, value in enumerate(raw):
+                failure = failures.get(value)
+                if failure is not None and errors[i] is None:
+                    errors[i] = failure
         return out
 
 
@@ -414,38 +415,69 @@ class BulkIngest:
 
     def _joined_results(self, job: IngestJob, successful: bool) -> Iterator[bytes]:
         delimiter = DELIMITERS[job.column_delimiter]
+        line_end = LINE_ENDINGS[job.line_ending]
         buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=delimiter, lineterminator=LINE_ENDINGS[job.line_ending])
-        writer.writerow(["sf__Id", "sf__Created" if successful else "sf__Error", *self._header(job)])
+        writer = csv.writer(buffer, delimiter=delimiter, lineterminator=line_end)
+
+        def csv_line(fields: list[str]) -> bytes:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(fields)
+            return buffer.getvalue().encode()
+
+        out = bytearray(
+            csv_line(["sf__Id", "sf__Created" if successful else "sf__Error", *self._header(job)])
+        )
+        # A plain line is its own CSV rendering, so success lines are assembled from bytes.
+        created_infix = (delimiter + "true" + delimiter).encode()
+        updated_infix = (delimiter + "false" + delimiter).encode()
+        end = line_end.encode()
         outcome_path = self.jobs_dir / job.id / "outcomes.csv"
         if outcome_path.exists():
             with outcome_path.open(encoding="utf-8", newline="") as outcome_file:
                 outcomes = csv.reader(outcome_file)
-                for row in self._uploaded_rows(job):
+                for line, row in self._uploaded_records(job):
                     outcome = next(outcomes, None)
                     if outcome is None:
                         break
-                    if outcome[0] == "E":
+                    kind = outcome[0]
+                    if kind == "E":
                         if not successful:
-                            writer.writerow([outcome[1], outcome[2], *row])
+                            fields = row if row is not None else _split_line(line, delimiter)
+                            out += csv_line([outcome[1], outcome[2], *fields])
                     elif successful:
-                        writer.writerow([outcome[1], "true" if outcome[0] == "1" else "false", *row])
-                    if buffer.tell() > _COPY_BLOCK:
-                        yield buffer.getvalue().encode()
-                        buffer.seek(0)
-                        buffer.truncate()
-        yield buffer.getvalue().encode()
+                        if line is not None:
+                            out += outcome[1].encode()
+                            out += created_infix if kind == "1" else updated_infix
+                            out += line
+                            out += end
+                        else:
+                            assert row is not None
+                            out += csv_line([outcome[1], "true" if kind == "1" else "false", *row])
+                    if len(out) > _COPY_BLOCK:
+                        yield bytes(out)
+                        out.clear()
+        yield bytes(out)
 
-    def _uploaded_rows(self, job: IngestJob) -> Iterator[list[str]]:
+    def _uploaded_records(self, job: IngestJob) -> Iterator[tuple[bytes | None, list[str] | None]]:
+        """Every uploaded data row in order: (raw line, None) from a plain upload, else (None, fields)."""
         delimiter = DELIMITERS[job.column_delimiter]
         for name in job.uploads:
-            with (self.jobs_dir / job.id / name).open(encoding="utf-8-sig", newline="") as source:
-                reader = csv.reader(source, delimiter=delimiter, strict=False)
-                try:
+            path = self.jobs_dir / job.id / name
+            try:
+                if is_plain_upload(path):
+                    for line in plain_data_lines(path, delimiter):
+                        yield line, None
+                    continue
+                with path.open(encoding="utf-8-sig", newline="") as source:
+                    reader = csv.reader(source, delimiter=delimiter, strict=False)
                     next(reader)
-                    yield from (row for row in reader if row)
-                except (csv.Error, UnicodeDecodeError, StopIteration):
-                    return
+                    for row in reader:
+                        if row:
+                            yield None, row
+            except (csv.Error, UnicodeDecodeError, StopIteration):
+                # The rows after an unreadable part of the uploads never reached processing either.
+                return
 
     def unprocessed_rows(self, job_id: str) -> Iterator[bytes]:
         """Stream the uploaded rows the job never got to, with their header."""
@@ -457,20 +489,28 @@ class BulkIngest:
         return self._unprocessed(job)
 
     def _unprocessed(self, job: IngestJob) -> Iterator[bytes]:
+        delimiter = DELIMITERS[job.column_delimiter]
+        line_end = LINE_ENDINGS[job.line_ending]
         buffer = io.StringIO()
-        writer = csv.writer(
-            buffer, delimiter=DELIMITERS[job.column_delimiter], lineterminator=LINE_ENDINGS[job.line_ending]
-        )
+        writer = csv.writer(buffer, delimiter=delimiter, lineterminator=line_end)
         header = self._header(job)
         if header:
             writer.writerow(header)
-        for row in itertools.islice(self._uploaded_rows(job), job.rows_consumed, None):
-            writer.writerow(row)
-            if buffer.tell() > _COPY_BLOCK:
-                yield buffer.getvalue().encode()
+        out = bytearray(buffer.getvalue().encode())
+        end = line_end.encode()
+        for line, row in itertools.islice(self._uploaded_records(job), job.rows_consumed, None):
+            if line is not None:
+                out += line
+                out += end
+            else:
                 buffer.seek(0)
                 buffer.truncate()
-        yield buffer.getvalue().encode()
+                writer.writerow(row or [])
+                out += buffer.getvalue().encode()
+            if len(out) > _COPY_BLOCK:
+                yield bytes(out)
+                out.clear()
+        yield bytes(out)
 
     def _header(self, job: IngestJob) -> list[str]:
         for name in job.uploads:
@@ -519,17 +559,19 @@ class BulkIngest:
             # Only the outcome of each row is written here; result files are joined with the uploads
             # when requested, which keeps the processing path short.
             with (directory / "outcomes.csv").open("w", encoding="utf-8", newline="") as outcome_file:
-                outcomes = csv.writer(outcome_file, lineterminator="\n")
                 for name in job.uploads:
                     path = directory / name
                     self._check_line_ending(path, job)
+                    plain = is_plain_upload(path)
                     with path.open(encoding="utf-8-sig", newline="") as source:
-                        reader = csv.reader(source, delimiter=delimiter, strict=False)
+                        reader: RowReader = (
+                            PlainRowReader(source, delimiter) if plain else CsvRowReader(source, delimiter)
+                        )
                         plan = ColumnPlan(self.store, obj, job, self._read_header(reader, name))
                         for rows in _chunks(reader, name):
                             if job.abort_requested:
                                 raise _Aborted()
-                            self._process_chunk(job, obj, plan, rows, outcomes)
+                            self._process_chunk(job, obj, plan, rows, outcome_file)
                             job.total_processing_ms = int((time.monotonic() - started) * 1000)
             job.state = "JobComplete"
         except _Aborted:
@@ -562,16 +604,17 @@ class BulkIngest:
             )
 
     @staticmethod
-    def _read_header(reader: Any, name: str) -> list[str]:
+    def _read_header(reader: RowReader, name: str) -> list[str]:
         try:
-            return list(next(reader))
-        except StopIteration:
-            raise JobFailure(f"InvalidBatch : {name} has no header row") from None
+            first = reader.read_rows(1)
         except (csv.Error, UnicodeDecodeError) as exc:
             raise JobFailure(f"InvalidBatch : Failed to parse CSV header of {name}: {exc}") from None
+        if not first:
+            raise JobFailure(f"InvalidBatch : {name} has no header row")
+        return list(first[0])
 
     def _process_chunk(
-        self, job: IngestJob, obj: SObjectType, plan: ColumnPlan, rows: list[list[str]], outcomes: Any
+        self, job: IngestJob, obj: SObjectType, plan: ColumnPlan, rows: list[list[str]], outcome_file: IO[str]
     ) -> None:
         batch = plan.to_batch(rows)
         failing = None
@@ -585,32 +628,24 @@ class BulkIngest:
         options = WriteOptions(
             user_id=job.created_by, external_id_field=job.external_id_field, failing_rows=failing
         )
-        results = self.store.write(obj, job.operation, batch, options)
-        ids = batch.ids
-        failed = 0
-        lines: list[tuple[str, ...]] = []
-        for i, result in enumerate(results):
-            if result.error is None:
-                lines.append(("1" if result.created else "0", result.id or ""))
-            else:
-                failed += 1
-                given_id = ids[i] if ids is not None and ids[i] is not KEEP else ""
-                lines.append(("E", given_id, result.error.bulk_error()))
-        outcomes.writerows(lines)
+        outcome = self.store.write_outcome(obj, job.operation, batch, options)
+        outcome_file.write(_outcome_lines(outcome, batch.ids))
+        count = len(outcome.errors)
+        failed = count - outcome.errors.count(None)
         with self._lock:
-            job.processed += len(results)
+            job.processed += count
             job.failed += failed
-            job.rows_consumed += len(results)
+            job.rows_consumed += count
 
 
 class _Aborted(Exception):
     """The job was aborted between two chunks."""
 
 
-def _chunks(reader: Any, name: str) -> Iterator[list[list[str]]]:
+def _chunks(reader: RowReader, name: str) -> Iterator[list[list[str]]]:
     while True:
         try:
-            rows = list(itertools.islice(reader, CHUNK_ROWS))
+            rows = reader.read_rows(CHUNK_ROWS)
         except csv.Error as exc:
             raise JobFailure(
                 f"InvalidBatch : Failed to parse CSV in {name} at line {reader.line_num}: {exc}"
@@ -624,6 +659,30 @@ def _chunks(reader: Any, name: str) -> Iterator[list[list[str]]]:
             if not rows:
                 continue
         yield rows
+
+
+def _outcome_lines(outcome: WriteOutcome, given_ids: list[Any] | None) -> str:
+    """Rows of outcomes.csv: `1,id` created, `0,id` updated or deleted, `E,given id,sf__Error` failed."""
+    # Ids are alphanumeric, so only the error rows need the csv writer's quoting.
+    marks = ["1," if created else "0," for created in outcome.created]
+    if not any(outcome.errors):
+        return "".join(
+            [mark + (record_id or "") + "\n" for mark, record_id in zip(marks, outcome.ids, strict=True)]
+        )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for i, (mark, record_id, error) in enumerate(zip(marks, outcome.ids, outcome.errors, strict=True)):
+        if error is None:
+            buffer.write(mark + (record_id or "") + "\n")
+        else:
+            given_id = given_ids[i] if given_ids is not None and given_ids[i] is not KEEP else ""
+            writer.writerow(("E", given_id, error.bulk_error()))
+    return buffer.getvalue()
+
+
+def _split_line(line: bytes | None, delimiter: str) -> list[str]:
+    assert line is not None
+    return line.decode("utf-8").split(delimiter)
 
 
 def _too_large() -> SalesforceError:

@@ -50,6 +50,15 @@ def _column_type(fld: Field) -> str:
     return "TEXT"
 
 
+def _sql_literal(value: Any) -> str | None:
+    """The SQL literal of an int or a NUL-free str (stored exactly as if bound), else None."""
+    if type(value) is int and -(2**63) <= value < 2**63:
+        return str(value)
+    if type(value) is str and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
 def _collation(fld: Field) -> str:
     return "BINARY" if fld.case_sensitive or fld.type in {"id", "reference"} else "NOCASE"
 
@@ -89,6 +98,22 @@ class RowResult:
 
 
 @dataclass
+class WriteOutcome:
+    """What a write did, column-wise: per row the record id and whether it was created, or its error."""
+
+    ids: list[str | None]
+    created: list[bool]
+    errors: list[SalesforceError | None]
+
+    def row_results(self) -> list[RowResult]:
+        """One RowResult per row (the id and created flag only where the row has no error)."""
+        return [
+            RowResult(id=record_id, created=created) if error is None else RowResult(error=error)
+            for record_id, created, error in zip(self.ids, self.created, self.errors, strict=True)
+        ]
+
+
+@dataclass
 class WriteOptions:
     """Who writes, whether one bad row rolls back the rest, and which rows a fault makes fail."""
 
@@ -106,11 +131,14 @@ class Store:
         self.schema = schema
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # Larger pages make bulk inserts ~10% faster; only a new database takes it (an existing one keeps its own).
+        self.conn.execute("PRAGMA page_size=16384")
         if path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.execute("PRAGMA temp_store=MEMORY")
+        self._has_json_each = self._sqlite_has_json_each()
         self.conn.execute("CREATE TABLE IF NOT EXISTS _lo_meta (key TEXT PRIMARY KEY, value TEXT)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS _lo_describes (name TEXT PRIMARY KEY, describe TEXT)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS _lo_jobs (id TEXT PRIMARY KEY, info TEXT)")
@@ -125,6 +153,13 @@ class Store:
         self._prefix_targets = {o.name: {o.key_prefix} for o in self.schema.objects.values()}
 
     # ---- setup ------------------------------------------------------------------------------------------
+
+    def _sqlite_has_json_each(self) -> bool:
+        try:
+            row = self.conn.execute("SELECT value FROM json_each(?)", ('["a\\u00e9"]',)).fetchone()
+        except sqlite3.Error:
+            return False  # SQLite before 3.38 may be built without JSON
+        return row is not None and row[0] == "a\u00e9"
 
     def _ensure_table(self, obj: SObjectType) -> None:
         table = table_name(obj)
@@ -279,29 +314,41 @@ class Store:
         fold = not fld.case_sensitive and fld.type not in {"id", "reference"}
         distinct = list({v for v in values})
         matches: dict[str, list[str]] = {}
+        as_json = _column_type(fld) == "TEXT"
         with self.lock:
             for start in range(0, len(distinct), _IN_CHUNK):
                 chunk = distinct[start : start + _IN_CHUNK]
-                marks = ",".join("?" * len(chunk))
+                in_list, params = self._in_list(chunk, as_json)
                 collate = " COLLATE NOCASE" if fold else ""
                 sql = (
                     f'SELECT {quote(fld.name)}, "Id" FROM {table_name(obj)} '
-                    f'WHERE {quote(fld.name)}{collate} IN ({marks}) AND "IsDeleted" = 0'
+                    f'WHERE {quote(fld.name)}{collate} IN {in_list} AND "IsDeleted" = 0'
                 )
-                for value, record_id in self.conn.execute(sql, chunk):
+                for value, record_id in self.conn.execute(sql, params):
                     key = str(value).lower() if fold else str(value)
                     matches.setdefault(key, []).append(record_id)
         return matches
+
+    def _in_list(self, values: list[Any], as_json: bool) -> tuple[str, list[Any]]:
+        """The right side of `column IN ...` for these values, and its parameters.
+
+        Strings compared with a TEXT column go in one JSON array parameter: SQLite then compares exactly
+        the same text values as with one parameter per value, and looks them up about twice as fast.
+        """
+        if as_json and self._has_json_each and all(type(v) is str for v in values):
+            text = json.dumps(values, ensure_ascii=False)
+            if "\\u0000" not in text:  # NUL would not survive json_each's decoding of the text
+                return "(SELECT value FROM json_each(?))", [text]
+        return "(" + ",".join("?" * len(values)) + ")", values
 
     def deleted_state(self, obj: SObjectType, ids: Sequence[str]) -> dict[str, bool]:
         """{id: is_deleted} for the ids that exist in the table at all."""
         state: dict[str, bool] = {}
         with self.lock:
             for start in range(0, len(ids), _IN_CHUNK):
-                chunk = list(ids[start : start + _IN_CHUNK])
-                marks = ",".join("?" * len(chunk))
+                in_list, params = self._in_list(list(ids[start : start + _IN_CHUNK]), True)
                 for record_id, deleted in self.conn.execute(
-                    f'SELECT "Id", "IsDeleted" FROM {table_name(obj)} WHERE "Id" IN ({marks})', chunk
+                    f'SELECT "Id", "IsDeleted" FROM {table_name(obj)} WHERE "Id" IN {in_list}', params
                 ):
                     state[record_id] = bool(deleted)
         return state
@@ -312,25 +359,33 @@ class Store:
         self, obj: SObjectType, operation: str, batch: RowBatch, options: WriteOptions
     ) -> list[RowResult]:
         """Insert, update, upsert, delete or hardDelete a batch of rows, one transaction, row-level errors."""
-        with self.transaction():
-            results = self._write_locked(obj, operation, batch, options)
-        if options.all_or_none and any(r.error for r in results):
+        outcome = self.write_outcome(obj, operation, batch, options)
+        if options.all_or_none and any(outcome.errors):
             # Every check runs before any write, so nothing was written: the valid rows report rollback.
-            return [r if r.error else RowResult(error=rolled_back()) for r in results]
-        return results
+            return [RowResult(error=e if e is not None else rolled_back()) for e in outcome.errors]
+        return outcome.row_results()
+
+    def write_outcome(
+        self, obj: SObjectType, operation: str, batch: RowBatch, options: WriteOptions
+    ) -> WriteOutcome:
+        """Like write, but column-wise: no object per row, for large batches (valid allOrNone rows: no error)."""
+        with self.transaction():
+            return self._write_locked(obj, operation, batch, options)
 
     def _write_locked(
         self, obj: SObjectType, operation: str, batch: RowBatch, options: WriteOptions
-    ) -> list[RowResult]:
+    ) -> WriteOutcome:
         errors = batch.errors
         n = batch.size
         targets: list[str | None] = [None] * n  # existing record id per row (update side)
         created = [False] * n
 
+        # Live records per value of a field, already looked up in this transaction (upsert's key field).
+        known: dict[str, dict[str, list[str]]] = {}
         if operation in {"update", "delete", "hardDelete"}:
             self._resolve_targets_by_id(obj, batch, targets, errors, operation)
         elif operation == "upsert":
-            self._resolve_upsert_targets(obj, batch, targets, errors, options)
+            self._resolve_upsert_targets(obj, batch, targets, errors, options, known)
         if operation in {"delete", "hardDelete"}:
             return self._delete(obj, operation, targets, errors, options)
 
@@ -339,7 +394,7 @@ class Store:
         self._check_writable(obj, batch, is_insert, errors)
         self._check_references(obj, batch, errors)
         self._check_required(obj, batch, is_insert, errors)
-        self._check_unique(obj, batch, targets, errors)
+        self._check_unique(obj, batch, targets, errors, known)
         if options.failing_rows is not None:
             for index in options.failing_rows(n):
                 if errors[index] is None:
@@ -347,8 +402,12 @@ class Store:
                         "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records"
                     )
         if options.all_or_none and any(errors):
-            return [RowResult(error=e) for e in errors]
+            return WriteOutcome([None] * n, created, errors)
 
+        if not any(errors) and not any(targets):
+            # The common bulk insert: every row is valid and new.
+            new_ids = self._insert(obj, batch, range(n), options) if n else []
+            return WriteOutcome(list(new_ids), [True] * n, errors)
         insert_rows = [i for i in range(n) if errors[i] is None and targets[i] is None]
         update_rows = [i for i in range(n) if errors[i] is None and targets[i] is not None]
         new_ids = self._insert(obj, batch, insert_rows, options) if insert_rows else []
@@ -357,12 +416,7 @@ class Store:
             created[i] = True
         if update_rows:
             self._update(obj, batch, update_rows, targets, options)
-        return [
-            RowResult(error=errors[i])
-            if errors[i] is not None
-            else RowResult(id=targets[i], created=created[i])
-            for i in range(n)
-        ]
+        return WriteOutcome(targets, created, errors)
 
     def _resolve_targets_by_id(
         self,
@@ -407,6 +461,7 @@ class Store:
         targets: list[str | None],
         errors: list[SalesforceError | None],
         options: WriteOptions,
+        known: dict[str, dict[str, list[str]]],
     ) -> None:
         key_field = obj.field(options.external_id_field or "")
         if key_field is None:
@@ -447,6 +502,9 @@ class Store:
                         "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", [key_field.name]
                     )
         matches = self.find_by_field(obj, key_field, [str(values[i]) for i in first_row.values()])
+        if all(type(values[i]) is str for i in first_row.values()):
+            # The uniqueness check would look up these very strings again, one per distinct key.
+            known[key_field.name] = matches
         for key, i in first_row.items():
             if errors[i] is not None:
                 continue
@@ -566,6 +624,7 @@ class Store:
         batch: RowBatch,
         targets: list[str | None],
         errors: list[SalesforceError | None],
+        known: dict[str, dict[str, list[str]]],
     ) -> None:
         for fld in obj.unique_fields:
             column = batch.columns.get(fld.name)
@@ -590,7 +649,9 @@ class Store:
                 rows.append(i)
             if not rows:
                 continue
-            existing = self.find_by_field(obj, fld, [column[i] for i in rows])
+            existing = known.get(fld.name)
+            if existing is None:
+                existing = self.find_by_field(obj, fld, [column[i] for i in rows])
             if not existing:
                 continue
             for i in rows:
@@ -602,7 +663,9 @@ class Store:
                         f"duplicate value found: {fld.name} duplicates value on record with id: {holders[0]}",
                     )
 
-    def _insert(self, obj: SObjectType, batch: RowBatch, rows: list[int], options: WriteOptions) -> list[str]:
+    def _insert(
+        self, obj: SObjectType, batch: RowBatch, rows: Sequence[int], options: WriteOptions
+    ) -> list[str]:
         new_ids = self.allocate_ids(obj, len(rows))
         now = format_datetime(datetime.now(UTC))
         names: list[str] = ["Id"]
@@ -626,7 +689,10 @@ class Store:
                 default = self._default_for(fld, options)
                 if given is not None:
                     names.append(fld.name)
-                    columns.append([default if given[i] is KEEP else given[i] for i in rows])
+                    if len(rows) == batch.size and KEEP not in given:
+                        columns.append(given)  # every row, each with a value: nothing to fill in
+                    else:
+                        columns.append([default if given[i] is KEEP else given[i] for i in rows])
                     continue
                 if default is None:
                     continue
@@ -634,13 +700,21 @@ class Store:
             names.append(fld.name)
             columns.append(None)
         width = len(rows)
-        filled = [
-            [constants[name]] * width if column is None else column
+        # Values shared by every row go into the statement as literals: binding them once per row would
+        # cost about a tenth of the insert.
+        marks = [
+            "?" if column is not None else (_sql_literal(constants[name]) or "?")
             for name, column in zip(names, columns, strict=True)
         ]
-        marks = ",".join("?" * len(names))
-        sql = f"INSERT INTO {table_name(obj)} ({','.join(quote(n) for n in names)}) VALUES ({marks})"
-        self.conn.executemany(sql, zip(*filled, strict=True))
+        bound = [
+            column if column is not None else [constants[name]] * width
+            for name, column, mark in zip(names, columns, marks, strict=True)
+            if mark == "?"
+        ]
+        sql = (
+            f"INSERT INTO {table_name(obj)} ({','.join(quote(n) for n in names)}) VALUES ({','.join(marks)})"
+        )
+        self.conn.executemany(sql, zip(*bound, strict=True))
         return new_ids
 
     def _default_for(self, fld: Field, options: WriteOptions) -> Any:
@@ -666,18 +740,31 @@ class Store:
         now = format_datetime(datetime.now(UTC))
         names = [n for n in batch.columns if not (obj.field(n) or Field(n, "string")).sql_expression]
         groups: dict[tuple[str, ...], list[int]] = {}
-        for i in rows:
-            present = tuple(n for n in names if batch.columns[n][i] is not KEEP)
-            groups.setdefault(present, []).append(i)
-        audit = '"LastModifiedDate" = ?, "LastModifiedById" = ?, "SystemModstamp" = ?'
+        if all(KEEP not in batch.columns[n] for n in names):
+            groups[tuple(names)] = rows  # every row sets every column: one statement for all
+        else:
+            for i in rows:
+                present = tuple(n for n in names if batch.columns[n][i] is not KEEP)
+                groups.setdefault(present, []).append(i)
+        # The audit values are the same on every row: literals, not parameters bound row by row.
+        modified_at = _sql_literal(now) or "?"
+        modified_by = _sql_literal(options.user_id) or "?"
+        audit = (
+            f'"LastModifiedDate" = {modified_at}, "LastModifiedById" = {modified_by}, '
+            f'"SystemModstamp" = {modified_at}'
+        )
         for present, members in groups.items():
             assignments = ", ".join(f"{quote(n)} = ?" for n in present)
             sql = f'UPDATE {table_name(obj)} SET {assignments + ", " if assignments else ""}{audit} WHERE "Id" = ?'
-            params = (
-                (*(batch.columns[n][i] for n in present), now, options.user_id, now, targets[i])
-                for i in members
-            )
-            self.conn.executemany(sql, params)
+            whole = len(members) == batch.size
+            columns: list[Sequence[Any]] = [
+                batch.columns[n] if whole else [batch.columns[n][i] for i in members] for n in present
+            ]
+            for value, mark in ((now, modified_at), (options.user_id, modified_by), (now, modified_at)):
+                if mark == "?":
+                    columns.append([value] * len(members))
+            columns.append(targets if whole else [targets[i] for i in members])
+            self.conn.executemany(sql, zip(*columns, strict=True))
 
     def _delete(
         self,
@@ -686,7 +773,7 @@ class Store:
         targets: list[str | None],
         errors: list[SalesforceError | None],
         options: WriteOptions,
-    ) -> list[RowResult]:
+    ) -> WriteOutcome:
         if options.failing_rows is not None:
             for index in options.failing_rows(len(targets)):
                 if errors[index] is None:
@@ -694,7 +781,7 @@ class Store:
                         "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records"
                     )
         if options.all_or_none and any(errors):
-            return [RowResult(error=e) for e in errors]
+            return WriteOutcome([None] * len(targets), [False] * len(targets), errors)
         live = [t for t, e in zip(targets, errors, strict=True) if e is None and t is not None]
         now = format_datetime(datetime.now(UTC))
         if operation == "hardDelete":
@@ -705,10 +792,7 @@ class Store:
                 '"LastModifiedById" = ? WHERE "Id" = ?',
                 ((now, now, options.user_id, t) for t in live),
             )
-        return [
-            RowResult(error=e) if e is not None else RowResult(id=t)
-            for t, e in zip(targets, errors, strict=True)
-        ]
+        return WriteOutcome(list(targets), [False] * len(targets), errors)
 
     def count_records(self, obj: SObjectType) -> int:
         """Live records of an object."""

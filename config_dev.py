@@ -57,6 +57,9 @@ COLLECTIONS_THRESHOLD = (
     2000  # rows; smaller update/upsert/delete chunks use sObject Collections (Salesforce's advice)
 )
 DESCRIBE_CACHE_SECONDS = 900
+BULK_WAIT_IN_TASK_SECONDS = (
+    2.0  # a load task waits this long for its bulk job, then frees the worker and checks back
+)
 DIRECT_MAX_BYTES = 256 * 1024  # a job with "direct": true runs in the web request (no queue) up to this size
 CRASH_POINTS = False  # tests only: let a test SIGKILL the worker at a named step (dms/crashpoints.py)
 

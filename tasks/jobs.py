@@ -56,9 +56,18 @@ def load_chunk_task(self: Any, job_id: str, index: int) -> str:
     lease = min(lease, float(self.app.conf.task_soft_time_limit or lease))
     try:
         return load_chunk(
-            p, job_id, index, lease_seconds=lease, rebuild=lambda job, i: rebuild_chunk(p, job, i)
+            p,
+            job_id,
+            index,
+            lease_seconds=lease,
+            rebuild=lambda job, i: rebuild_chunk(p, job, i),
+            wait_seconds=float(p.settings["BULK_WAIT_IN_TASK_SECONDS"]),
         )
-    except (ChunkBusy, StillProcessing) as exc:
+    except StillProcessing as exc:
+        # Uploaded; Salesforce works on it. Free this worker for the next chunk and look again when the job
+        # should be done: several bulk jobs in flight keep the org busy instead of the worker waiting.
+        raise self.retry(exc=exc, countdown=max(0.5, min(exc.retry_in, 30.0)), max_retries=5000) from exc
+    except ChunkBusy as exc:
         # Not an error: another delivery holds the chunk, or Salesforce is still working. Look again later
         # rather than holding a worker.
         raise self.retry(

@@ -51,6 +51,10 @@ class StillProcessing(DMSError):
 
     code = "STILL_PROCESSING"
 
+    def __init__(self, message: str, retry_in: float = 2.0) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in  # seconds until the job should be done, at its observed rate
+
 
 class StagingLost(DMSError):
     """The chunk's staged rows are gone from Redis (expired or flushed); the caller rebuilds them."""
@@ -82,7 +86,14 @@ def choose_api(operation: str, rows: int, options: dict[str, Any]) -> str:
 # ---- the task body -----------------------------------------------------------------------------------
 
 
-def load_chunk(p: Pipeline, job_id: str, index: int, lease_seconds: float, rebuild: Any) -> str:
+def load_chunk(
+    p: Pipeline,
+    job_id: str,
+    index: int,
+    lease_seconds: float,
+    rebuild: Any,
+    wait_seconds: float | None = None,
+) -> str:
     """Load chunk `index` of a job; returns what happened (done, already_done, cancelled).
 
     `rebuild(job, index)` re-stages a chunk from the raw file when Redis lost it.
@@ -107,7 +118,8 @@ def load_chunk(p: Pipeline, job_id: str, index: int, lease_seconds: float, rebui
         api = chunk.get("api") or choose_api(job["target"]["operation"], chunk["rows"], job["options"])
         try:
             if api == "bulk":
-                outcome, cancelled = run_bulk(p, job, chunk, staged["load"], org, lease_seconds)
+                wait = lease_seconds * 0.8 if wait_seconds is None else min(wait_seconds, lease_seconds * 0.8)
+                outcome, cancelled = run_bulk(p, job, chunk, staged["load"], org, wait)
             else:
                 outcome, cancelled = run_collections(p, job, chunk, staged["load"], org), 0
         except SalesforceError as exc:
@@ -244,7 +256,7 @@ def run_bulk(
     chunk: dict[str, Any],
     table: pa.Table,
     org: OrgClient,
-    lease_seconds: float,
+    wait_seconds: float,
 ) -> tuple[res.ChunkResult, int]:
     """Load the chunk through Bulk 2.0, resending rows Salesforce could not lock (UNABLE_TO_LOCK_ROW) in
     a new bulk job, a few times with backoff.
@@ -260,7 +272,7 @@ def run_bulk(
     for attempt in range(LOCK_RETRIES + 1):
         known = ids[attempt] if attempt < len(ids) else None
         outcome, cancelled, used = bulk_attempt(
-            p, job, chunk, remaining, org, lease_seconds, known, ids[:attempt]
+            p, job, chunk, remaining, org, wait_seconds, known, ids[:attempt]
         )
         ids = [*ids[:attempt], used, *ids[attempt + 1 :]] if used != known else ids
         locked = {f[0] for f in outcome.failed if f[1] == LOCK_ERROR}
@@ -290,7 +302,7 @@ def bulk_attempt(
     chunk: dict[str, Any],
     table: pa.Table,
     org: OrgClient,
-    lease_seconds: float,
+    wait_seconds: float,
     bulk_id: str | None,
     earlier: list[str],
 ) -> tuple[res.ChunkResult, int, str]:
@@ -341,9 +353,7 @@ def bulk_attempt(
             bulk_id,
             table.num_rows,
         )
-    info = wait_for_bulk(
-        org, obj, bulk_id, deadline=time.monotonic() + lease_seconds * 0.8, rows=table.num_rows
-    )
+    info = wait_for_bulk(org, obj, bulk_id, deadline=time.monotonic() + wait_seconds, rows=table.num_rows)
     if info["state"] == "Failed":
         message = info.get("errorMessage") or "Salesforce failed the bulk job."
         failed = [(int(r), "BULK_JOB_FAILED", message, "") for r in table.column(ROW_COLUMN).to_pylist()]
@@ -406,7 +416,7 @@ def wait_for_bulk(org: OrgClient, obj: str, bulk_id: str, deadline: float, rows:
         delay = next_poll_delay(delay, last, seen, rows)
         last = seen
         if time.monotonic() + delay > deadline:
-            raise StillProcessing(f"Bulk job {bulk_id} is still {info['state']}.")
+            raise StillProcessing(f"Bulk job {bulk_id} is still {info['state']}.", retry_in=delay)
         time.sleep(delay)
 
 

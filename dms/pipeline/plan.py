@@ -304,7 +304,12 @@ def relieve_staging(p: Pipeline, job_id: str, chunk_indexes: list[int]) -> None:
             return
         try:
             load_chunk(
-                p, job_id, waiting[0], lease_seconds=lease, rebuild=lambda job, i: rebuild_chunk(p, job, i)
+                p,
+                job_id,
+                waiting[0],
+                lease_seconds=lease,
+                rebuild=lambda job, i: rebuild_chunk(p, job, i),
+                wait_seconds=float(p.settings.get("BULK_WAIT_IN_TASK_SECONDS", 2.0)),
             )
         except (ChunkBusy, StillProcessing):
             time.sleep(0.5)  # another worker is on it, or Salesforce is: it will drain

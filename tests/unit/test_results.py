@@ -77,3 +77,18 @@ def test_polls_follow_the_jobs_progress_rate() -> None:
     assert next_poll_delay(4.0, (0.0, 10), (1.0, 10), 1000) == min(
         6.0, next_poll_delay(4.0, None, (1.0, 10), 1000)
     )
+
+
+def test_bulk_csv_is_unquoted_unless_a_value_needs_quotes() -> None:
+    from dms.pipeline.load import to_csv
+
+    plain = pa.table(
+        {
+            "__row__": pa.array([1, 2], pa.int64()),
+            "Name": ["Acme", "Globex Inc"],
+            "Account.Legacy_Id__c": [None, "A-1"],
+        }
+    )
+    assert to_csv(plain) == b"Name,Account.Legacy_Id__c\nAcme,\nGlobex Inc,A-1\n"
+    tricky = pa.table({"Name": ["Acme, Inc.", 'Say "hi"', "two\nlines"]})
+    assert to_csv(tricky) == b'"Name"\n"Acme, Inc."\n"Say ""hi"""\n"two\nlines"\n'

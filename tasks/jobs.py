@@ -12,7 +12,7 @@ from celery_holder import celery
 from dms.clients import current_services
 from dms.clients.salesforce import SalesforceTransientError
 from dms.errors import DMSError
-from dms.pipeline.jobs import Pipeline
+from dms.pipeline.jobs import Pipeline, publisher
 from dms.pipeline.load import ChunkBusy, StillProcessing, fail_chunk, load_chunk
 from dms.pipeline.plan import plan_job, rebuild_chunk
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def pipeline() -> Pipeline:
     """The pipeline bound to this worker's services, enqueueing on the same broker."""
     services = current_services()
-    return Pipeline(services, enqueue=lambda name, args: celery.send_task(name, args=args))
+    return Pipeline(services, enqueue=publisher(celery))
 
 
 def backoff(retries: int, base: float = 5.0, cap: float = 300.0) -> float:

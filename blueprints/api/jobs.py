@@ -12,14 +12,13 @@ from dms.clients import current_services
 from dms.errors import DMSError
 from dms.pipeline import results as res
 from dms.pipeline.direct import run_direct
-from dms.pipeline.jobs import Pipeline, progress
+from dms.pipeline.jobs import Pipeline, progress, publisher
 from dms.pipeline.retry import retry_failed
 from dms.templates import TemplateStore
 
 
 def current_pipeline() -> Pipeline:
-    celery = current_app.extensions["celery"]
-    return Pipeline(current_services(), enqueue=lambda name, args: celery.send_task(name, args=args))
+    return Pipeline(current_services(), enqueue=publisher(current_app.extensions["celery"]))
 
 
 def _body() -> dict[str, Any]:
@@ -52,8 +51,7 @@ def _run_direct(request_doc: dict[str, Any]) -> dict[str, Any]:
     if size > limit:
         raise DMSError(f"A direct job takes files up to {limit:,} bytes; this one has {size:,}. Leave out `direct`.",
                        code="DIRECT_TOO_LARGE")  # fmt: skip
-    celery = current_app.extensions["celery"]
-    queue = lambda name, args: celery.send_task(name, args=args)  # noqa: E731
+    queue = publisher(current_app.extensions["celery"])
     return run_direct(lambda enqueue: Pipeline(current_services(), enqueue=enqueue), request_doc, queue)
 
 

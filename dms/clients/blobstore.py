@@ -144,7 +144,7 @@ class S3BlobStore:
             try:
                 self.client.download_file(self.bucket, self.object_key(key), str(path))
             except Exception as exc:  # botocore raises ClientError 404 here, not NoSuchKey
-                if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                if _is_missing(exc):
                     raise NotFound(f"Blob {key} does not exist.") from exc
                 raise
             yield path
@@ -154,7 +154,7 @@ class S3BlobStore:
             self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
             return True
         except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            if _is_missing(exc):
                 return False
             raise
 
@@ -162,7 +162,7 @@ class S3BlobStore:
         try:
             return int(self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))["ContentLength"])
         except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            if _is_missing(exc):
                 raise NotFound(f"Blob {key} does not exist.") from exc
             raise
 
@@ -191,6 +191,11 @@ class S3BlobStore:
                 ExpiresIn=expires,
             )
         )
+
+
+def _is_missing(exc: Exception) -> bool:
+    """Whether a botocore error says the object does not exist (head/download raise a bare 404)."""
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey")
 
 
 def blob_store_from_url(url: str, settings: Mapping[str, Any] | None = None) -> LocalBlobStore | S3BlobStore:

@@ -34,6 +34,11 @@ COUNTERS = ("total", "succeeded", "created", "updated", "failed", "invalid", "ca
 Enqueue = Callable[[str, list[Any]], None]  # (task name, args): publish a task; the task layer provides it
 
 
+def publisher(celery: Any) -> Enqueue:
+    """Enqueue by task name on a Celery app (the domain names tasks; it never imports them)."""
+    return lambda name, args: celery.send_task(name, args=args)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 

@@ -29,7 +29,6 @@ from dms.pipeline.mapping import (
     apply_profiles,
     compile_mapping,
     new_mapping,
-    validate_mapping,
 )
 from dms.pipeline.readers import ReadOptions, read_chunks, read_sample, sniff
 from dms.pipeline.sniff import ROW_COLUMN, Chunk, SourceInfo
@@ -149,17 +148,13 @@ def plan_job(p: Pipeline, job_id: str) -> str:
             info = sniff(path, options)
             spec = with_inferred_formats(job_spec(job, info.columns, describe), path, options)
             parents = parent_describes(p, job, org, spec, describe)
-            problems = validate_mapping(spec, describe, info.columns, parent_describes=parents)
-            errors = [pr for pr in problems if pr.severity == "error"]
-            if errors:
-                p.fail(
-                    job_id,
-                    "MAPPING_INVALID",
-                    "The mapping cannot be used: " + "; ".join(str(e.message) for e in errors),
-                )
+            try:
+                compiled = compile_mapping(spec, describe, info.columns, parent_describes=parents)
+            except MappingError as exc:
+                errors = [pr.message for pr in exc.problems if pr.severity == "error"]
+                p.fail(job_id, "MAPPING_INVALID", "The mapping cannot be used: " + "; ".join(errors))
                 return "failed"
             lookups = LookupChecker(org) if job["options"].get("check_lookups") else None
-            compiled = compile_mapping(spec, describe, info.columns, parent_describes=parents)
             prepare_options = PrepareOptions(resolve_lookups=lookups, parent_describes=parents)
             summary = _stage_all(p, job, path, options, info, compiled, describe, prepare_options)
     except DMSError as exc:

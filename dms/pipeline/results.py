@@ -248,12 +248,7 @@ def stream_errors(blobs: Any, job: dict[str, Any]) -> Iterator[bytes]:
 
     def merged_parts() -> Iterator[IO[bytes]]:
         for index in range(plan.get("reader_chunks", 0)):
-            rows: list[list[str]] = []
-            for kind in ("invalid", "errors"):
-                key = part_key(job["_id"], index, kind)
-                if blobs.exists(key):
-                    with blobs.open_read(key) as part:
-                        rows.extend(csv.reader(io.TextIOWrapper(part, encoding="utf-8", newline="")))
+            rows = error_part_rows(blobs, job["_id"], index)
             if rows:
                 rows.sort(key=lambda r: int(r[0]))
                 buffer = io.StringIO()
@@ -268,13 +263,16 @@ def failed_rows(blobs: Any, job: dict[str, Any]) -> set[int]:
     plan = job.get("plan") or {}
     rows: set[int] = set()
     for index in range(plan.get("reader_chunks", 0)):
-        for kind in ("invalid", "errors"):
-            key = part_key(job["_id"], index, kind)
-            if blobs.exists(key):
-                with blobs.open_read(key) as part:
-                    rows.update(
-                        int(r[0])
-                        for r in csv.reader(io.TextIOWrapper(part, encoding="utf-8", newline=""))
-                        if r
-                    )
+        rows.update(int(r[0]) for r in error_part_rows(blobs, job["_id"], index) if r)
+    return rows
+
+
+def error_part_rows(blobs: Any, job_id: str, index: int) -> list[list[str]]:
+    """The rows of reader chunk `index`'s error parts: unreadable/invalid ones, then Salesforce's failures."""
+    rows: list[list[str]] = []
+    for kind in ("invalid", "errors"):
+        key = part_key(job_id, index, kind)
+        if blobs.exists(key):
+            with blobs.open_read(key) as part:
+                rows.extend(csv.reader(io.TextIOWrapper(part, encoding="utf-8", newline="")))
     return rows

@@ -209,3 +209,22 @@ def test_a_large_file_is_refused_for_a_direct_job(client: Any, tmp_path: Path) -
     )
     assert response.status_code == 400
     assert response.json["error"]["code"] == "DIRECT_TOO_LARGE"
+
+
+def test_a_mapping_naming_an_unknown_field_fails_the_job_with_the_reason(
+    client: Any, worker: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text("Company\nAcme\n")
+    mapping = {
+        "fields": [
+            {"target": "Name", "source": "Company"},
+            {"target": "No_Such_Field__c", "source": "Company"},
+        ]
+    }
+    job = run_job(
+        client, upload_id=upload(client, path), object="Account", operation="insert", mapping=mapping
+    )
+    assert job["state"] == "failed"
+    assert job["error"]["code"] == "MAPPING_INVALID"
+    assert "No_Such_Field__c" in job["error"]["message"]

@@ -10,7 +10,6 @@ and the chunk's counts land in one document write that moves it to `done`. A lea
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -19,7 +18,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from simple_salesforce.exceptions import SalesforceError
 
 from dms.clients.salesforce import OrgClient, SalesforceRequestError, error_codes
@@ -203,10 +201,10 @@ def settle(
 ) -> None:
     """Write the chunk's result parts, then move it to done/cancelled with its counts in one write."""
     job_id, index = job["_id"], chunk["index"]
-    originals = res.source_values(source) if source is not None else {}
     with p.blobs.open_write(result_key(job_id, index, "success")) as out:
-        res.write_csv_rows(out, res.success_rows(outcome, originals))
+        out.write(res.success_part(outcome, source))
     failed = [(row, "salesforce", code, msg, fields) for row, code, msg, fields in outcome.failed]
+    originals = res.source_values(source, [f[0] for f in failed]) if source is not None and failed else {}
     with p.blobs.open_write(result_key(job_id, index, "errors")) as out:
         res.write_csv_rows(out, res.error_rows(failed, originals))
     crash_point("after_results")
@@ -237,21 +235,7 @@ def settle(
 def to_csv(table: pa.Table) -> bytes:
     """The rows to send as Bulk 2.0 CSV: API-name header, UTF-8, LF, null as empty."""
     body = table.drop_columns([ROW_COLUMN]) if ROW_COLUMN in table.column_names else table
-    out = io.BytesIO()
-    # pyarrow's "needed" quotes every string; when no value holds a delimiter, quote or line break, plain
-    # unquoted CSV is the same data, smaller, and cheaper for the org to parse.
-    if any(_needs_quotes(body.column(n)) for n in body.column_names):
-        pacsv.write_csv(body, out, pacsv.WriteOptions(include_header=True, quoting_style="needed"))
-    else:  # API names never need quotes, and pyarrow would quote the header whatever the style
-        out.write((",".join(body.column_names) + "\n").encode("utf-8"))
-        pacsv.write_csv(body, out, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-    return out.getvalue()
-
-
-def _needs_quotes(column: pa.ChunkedArray) -> bool:
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        return False
-    return bool(pc.any(pc.match_substring_regex(column, r'[,"\r\n]')).as_py())
+    return res.table_csv(body)
 
 
 def abort_bulk_job(org: OrgClient, object_name: str, bulk_job_id: str) -> None:

@@ -283,31 +283,41 @@ def check_new_rows(prepared: Prepared, describe: dict[str, Any], external_id: st
 
 
 def relieve_staging(p: Pipeline, job_id: str, chunk_indexes: list[int]) -> None:
-    """Keep at most STAGING_MAX_CHUNKS_PER_JOB chunks staged in Redis: past that, the planner loads the
-    oldest waiting chunk itself (idempotent, leased like any delivery) instead of reading further.
+    """Keep at most STAGING_MAX_CHUNKS_PER_JOB chunks staged in Redis: past that, the planner loads a
+    waiting chunk itself (idempotent, leased like any delivery) instead of reading further.
 
     Reading outruns Salesforce by far, so without this a 10 GB file would sit in Redis while it loads.
     Loading rather than waiting also means a single worker can never deadlock on its own plan.
     """
-    from dms.pipeline.load import ChunkBusy, StillProcessing, load_chunk
-
     limit = int(p.settings.get("STAGING_MAX_CHUNKS_PER_JOB", 8))
     lease = float(p.settings.get("TASK_SOFT_TIME_LIMIT", 300)) / 4
     while True:
         waiting = [i for i in chunk_indexes if p.redis.exists(stage_key(job_id, i, "load"))]
         if len(waiting) < limit:
             return
-        try:
-            load_chunk(
-                p,
-                job_id,
-                waiting[0],
-                lease_seconds=lease,
-                rebuild=lambda job, i: rebuild_chunk(p, job, i),
-                wait_seconds=float(p.settings.get("BULK_WAIT_IN_TASK_SECONDS", 2.0)),
-            )
-        except (ChunkBusy, StillProcessing):
-            time.sleep(0.5)  # another worker is on it, or Salesforce is: it will drain
+        # Newest first: the queue hands the oldest chunks to the other workers, so the newest is the one
+        # nobody holds. A chunk someone holds, or that Salesforce is still processing, is passed over for
+        # the next one: the planner never waits behind a lease while it could be loading.
+        if not any(_load_one(p, job_id, index, lease) for index in reversed(waiting)):
+            time.sleep(0.5)  # every waiting chunk is held or in Salesforce's hands: they will drain
+
+
+def _load_one(p: Pipeline, job_id: str, index: int, lease: float) -> bool:
+    """Load a waiting chunk from the planner; False when another delivery or Salesforce has it in hand."""
+    from dms.pipeline.load import ChunkBusy, StillProcessing, load_chunk
+
+    try:
+        load_chunk(
+            p,
+            job_id,
+            index,
+            lease_seconds=lease,
+            rebuild=lambda job, i: rebuild_chunk(p, job, i),
+            wait_seconds=float(p.settings.get("BULK_WAIT_IN_TASK_SECONDS", 2.0)),
+        )
+    except (ChunkBusy, StillProcessing):
+        return False
+    return True
 
 
 def estimate_calls(operation: str, rows: int, options: dict[str, Any]) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -17,6 +16,7 @@ from typing import IO, Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from dms.pipeline.sniff import ROW_COLUMN
 
@@ -48,64 +48,69 @@ class ChunkResult:
         }
 
 
-def column_texts(column: pa.ChunkedArray | pa.Array) -> list[str]:
+def column_texts(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """A column's values as the text written to CSV (null = empty); text columns stay in Arrow's kernels."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return list(pc.fill_null(column, "").to_pylist())
+        return pc.fill_null(column.cast(pa.string()), "")
     # Typed columns (Parquet, Excel) keep pandas' rendering of their values (1.0, True, 2024-01-31 00:00:00).
     series = column.to_pandas()
-    return list(series.astype(object).where(series.notna(), "").astype(str))
+    return pa.array(series.astype(object).where(series.notna(), "").astype(str), pa.string())
 
 
-def _safe_column(column: pa.ChunkedArray | pa.Array) -> list[str]:
+def safe_texts(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """column_texts with every cell neutralised, checked by Arrow kernels rather than a Python call per cell."""
-    texts = pa.array(column_texts(column), pa.string())
+    texts = column_texts(column)
     risky = pc.starts_with(texts, FORMULA_STARTS[0])
     for start in FORMULA_STARTS[1:]:
         risky = pc.or_(risky, pc.starts_with(texts, start))
     if not pc.any(risky).as_py():
-        return list(texts.to_pylist())
-    return list(pc.if_else(risky, pc.binary_join_element_wise("'", texts, ""), texts).to_pylist())
+        return texts
+    return pc.if_else(risky, pc.binary_join_element_wise("'", texts, ""), texts)
 
 
-def sent_texts(table: pa.Table) -> tuple[list[int], list[str], list[tuple[str, ...]]]:
-    """The sent rows as text exactly as they went into the CSV (null = empty): (source rows, columns, values)."""
-    columns = [c for c in table.column_names if c != ROW_COLUMN]
-    rows = [int(r) for r in table.column(ROW_COLUMN).to_pylist()]
-    values = list(zip(*(column_texts(table.column(c)) for c in columns), strict=True)) if columns else []
-    return rows, columns, values or [()] * len(rows)
+def row_keys(columns: Sequence[pa.Array], rows: int) -> pa.Array:
+    """One text key per row that tells rows with different values apart: each value prefixed with its
+    length, so no value (whatever characters it holds) can run into the next."""
+    if not columns:
+        return pa.array([""] * rows, pa.string())
+    parts: list[pa.Array] = []
+    for texts in columns:
+        parts += [pc.cast(pc.utf8_length(texts), pa.string()), texts]
+    return pc.binary_join_element_wise(*parts, ":")
+
+
+def with_occurrences(keys: pa.Array) -> pa.Array:
+    """Each key suffixed with its occurrence (0 for the first row with it, 1 for the second, ...)."""
+    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False)
+    occurrence = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+    return pc.binary_join_element_wise(keys, pa.array(occurrence.astype(str)), "#")
+
+
+def _unique(keys: pa.Array) -> bool:
+    return bool(pc.count_distinct(keys).as_py() == len(keys))
 
 
 class RowMatcher:
     """Finds the source row of each result row by its values; the n-th identical result takes the n-th
-    identical sent row, across all three result files, so no source row is claimed twice."""
+    identical sent row, across all three result files, so no source row is claimed twice. Column-wise:
+    one hash lookup of every result row's key among the sent rows' keys."""
 
     def __init__(self, table: pa.Table) -> None:
-        rows, self.columns, values = sent_texts(table)
-        self.rows = rows
-        # Most rows are unique: a plain dict for the first of each value, queues only for the repeats.
-        self._first: dict[tuple[str, ...], int] = {}
-        self._repeats: dict[tuple[str, ...], deque[int]] = {}
-        for key, row in zip(values, rows, strict=True):
-            if key in self._first:
-                self._repeats.setdefault(key, deque()).append(row)
-            else:
-                self._first[key] = row
+        self.columns = [c for c in table.column_names if c != ROW_COLUMN]
+        self.rows = table.column(ROW_COLUMN).combine_chunks().cast(pa.int64())
+        self.keys = row_keys([column_texts(table.column(c)) for c in self.columns], table.num_rows)
 
-    def claim(self, returned: pd.DataFrame) -> list[int | None]:
-        """The source row of each returned row, in order (None when no sent row is left with its values)."""
-        texts = [returned[c].fillna("").astype(str).tolist() for c in self.columns]
-        keys: Iterable[tuple[str, ...]] = zip(*texts, strict=True) if texts else [()] * len(returned)
-        claimed: list[int | None] = []
-        for key in keys:
-            row = self._first.pop(key, None)
-            if row is not None and key in self._repeats:
-                waiting = self._repeats[key]
-                self._first[key] = waiting.popleft()
-                if not waiting:
-                    del self._repeats[key]
-            claimed.append(row)
-        return claimed
+    def keys_of(self, returned: pa.Table) -> pa.Array:
+        return row_keys([returned.column(c).combine_chunks() for c in self.columns], returned.num_rows)
+
+    def claim(self, returned_keys: pa.Array) -> pa.Array:
+        """The source row of each returned key, in order (null when no sent row is left with its values)."""
+        sent = self.keys
+        if not (_unique(sent) and _unique(returned_keys)):  # repeats pair up by occurrence
+            sent, returned_keys = with_occurrences(sent), with_occurrences(returned_keys)
+        return pc.take(self.rows, pc.index_in(returned_keys, value_set=sent))
 
 
 def parse_bulk_error(text: str) -> tuple[str, str, str]:
@@ -117,11 +122,22 @@ def parse_bulk_error(text: str) -> tuple[str, str, str]:
     return code.strip() or "UNKNOWN_ERROR", message.strip(), fields.strip()
 
 
-def read_result_csv(text: str) -> pd.DataFrame:
+def read_result_csv(text: str) -> pa.Table:
     """A Bulk 2.0 result CSV as all-text columns (empty stays empty, nothing is guessed)."""
     if not text.strip():
-        return pd.DataFrame()
-    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        return pa.table({})
+    first_line = text[: text.find("\n")] if "\n" in text else text
+    header = next(csv.reader([first_line.lstrip("\ufeff").rstrip("\r")]))
+    return pacsv.read_csv(
+        io.BytesIO(text.encode("utf-8")),
+        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
 
 
 def bulk_chunk_result(
@@ -129,31 +145,36 @@ def bulk_chunk_result(
 ) -> ChunkResult:
     """Match the three Bulk 2.0 result files to the sent rows; rows in none of them count as failed."""
     matcher = RowMatcher(sent_table)
+    files = [read_result_csv(text) for text in (successful, failed, unprocessed)]
+    sizes = [t.num_rows for t in files]
+    keys = [matcher.keys_of(t) for t in files if t.num_rows]
+    claimed = matcher.claim(pa.concat_arrays(keys)) if keys else pa.array([], pa.int64())
+    ok_rows, bad_rows, rest_rows = (
+        claimed.slice(0, sizes[0]),
+        claimed.slice(sizes[0], sizes[1]),
+        claimed.slice(sizes[0] + sizes[1]),
+    )
     result = ChunkResult(succeeded=[], failed=[])
-    seen: set[int] = set()
-
-    ok = read_result_csv(successful)
-    if len(ok):
-        ids, created_flags = ok["sf__Id"].tolist(), ok["sf__Created"].tolist()
-        for row, sf_id, created in zip(matcher.claim(ok), ids, created_flags, strict=True):
-            if row is not None:
-                result.succeeded.append((row, sf_id, created.lower() == "true"))
-                seen.add(row)
-    bad = read_result_csv(failed)
-    if len(bad):
-        for row, error in zip(matcher.claim(bad), bad["sf__Error"].tolist(), strict=True):
+    ok, bad = files[0], files[1]
+    if ok.num_rows:
+        created = pc.equal(pc.utf8_lower(ok.column("sf__Created")), "true")
+        result.succeeded = [
+            (row, sf_id, flag)
+            for row, sf_id, flag in zip(
+                ok_rows.to_pylist(), ok.column("sf__Id").to_pylist(), created.to_pylist(), strict=True
+            )
+            if row is not None
+        ]
+    if bad.num_rows:
+        for row, error in zip(bad_rows.to_pylist(), bad.column("sf__Error").to_pylist(), strict=True):
             if row is not None:
                 result.failed.append((row, *parse_bulk_error(error)))
-                seen.add(row)
-    rest = read_result_csv(unprocessed)
-    if len(rest):
-        for row in matcher.claim(rest):
-            if row is not None:
-                result.failed.append((row, unprocessed_code, "Salesforce did not process this row.", ""))
-                seen.add(row)
-    for row in matcher.rows:
-        if row not in seen:
-            result.failed.append((row, "RESULT_MISSING", "Salesforce reported no result for this row.", ""))
+    for row in rest_rows.to_pylist():
+        if row is not None:
+            result.failed.append((row, unprocessed_code, "Salesforce did not process this row.", ""))
+    missing = pc.invert(pc.is_in(matcher.rows, value_set=pc.drop_null(claimed)))
+    for row in matcher.rows.filter(missing).to_pylist():
+        result.failed.append((row, "RESULT_MISSING", "Salesforce reported no result for this row.", ""))
     return result
 
 
@@ -169,14 +190,15 @@ def source_values(source: pa.Table, rows: Iterable[int] | None = None) -> Origin
     keys = [int(r) for r in source.column(ROW_COLUMN).to_pylist()]
     if not columns:
         return dict.fromkeys(keys, ())
-    return dict(zip(keys, zip(*(_safe_column(source.column(c)) for c in columns), strict=True), strict=True))
+    texts = [safe_texts(source.column(c)).to_pylist() for c in columns]
+    return dict(zip(keys, zip(*texts, strict=True), strict=True))
 
 
 def write_csv_rows(out: IO[bytes], rows: Iterable[Sequence[Any]]) -> int:
     """Write headerless UTF-8 CSV rows (a per-chunk part); returns rows written.
 
-    Every cell must already be neutralised: success_rows and error_rows do it for their own cells, and
-    source_values for the original values (one vectorised pass instead of a Python call per cell)."""
+    Every cell must already be neutralised: error_rows does it for its own cells, and source_values for
+    the original values (one vectorised pass instead of a Python call per cell)."""
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
     writer = csv.writer(text)
     count = 0
@@ -186,6 +208,27 @@ def write_csv_rows(out: IO[bytes], rows: Iterable[Sequence[Any]]) -> int:
     text.flush()
     text.detach()
     return count
+
+
+def table_csv(table: pa.Table, header: bool = True, eol: str = "\n") -> bytes:
+    """A table as CSV: unquoted when no value holds a comma, quote or line break (smaller, cheaper to parse),
+    otherwise quoted as Arrow does it (every text value). Column names are written as they are."""
+    out = io.BytesIO()
+    if any(_needs_quotes(table.column(n)) for n in table.column_names):
+        pacsv.write_csv(
+            table, out, pacsv.WriteOptions(include_header=header, quoting_style="needed", eol=eol)
+        )
+    else:  # Arrow would quote the header whatever the style
+        if header:
+            out.write((",".join(table.column_names) + eol).encode("utf-8"))
+        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="none", eol=eol))
+    return out.getvalue()
+
+
+def _needs_quotes(column: pa.ChunkedArray) -> bool:
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return False
+    return bool(pc.any(pc.match_substring_regex(column, r'[,"\r\n]')).as_py())
 
 
 def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
@@ -203,10 +246,22 @@ def _safe(value: Any) -> str:
     return neutralise("" if value is None else str(value))
 
 
-def success_rows(result: ChunkResult, originals: Originals) -> Iterator[Sequence[Any]]:
-    """(row, Salesforce Id, created) with the row's original values, in source order."""
-    for row, sf_id, created in sorted(result.succeeded):
-        yield (row, _safe(sf_id), "true" if created else "false", *originals.get(row, ()))
+def success_part(result: ChunkResult, source: pa.Table | None) -> bytes:
+    """A chunk's success part: (row, Salesforce Id, created, the row's original values), in source order,
+    built column-wise (a chunk is mostly successes: tens of thousands of rows)."""
+    ordered = sorted(result.succeeded)
+    rows = pa.array([r for r, _, _ in ordered], pa.int64())
+    columns: dict[str, pa.Array] = {
+        "source_row": rows,
+        "salesforce_id": safe_texts(pa.array([sf_id for _, sf_id, _ in ordered], pa.string())),
+        "created": pa.array(["true" if created else "false" for _, _, created in ordered], pa.string()),
+    }
+    if source is not None:
+        at = pc.index_in(rows, value_set=source.column(ROW_COLUMN).combine_chunks().cast(pa.int64()))
+        originals = source.drop_columns([ROW_COLUMN]).take(at)
+        for i, name in enumerate(originals.column_names):
+            columns[f"c{i}"] = safe_texts(originals.column(name))
+    return table_csv(pa.table(columns), header=False, eol="\r\n")
 
 
 def error_rows(

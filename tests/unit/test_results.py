@@ -92,3 +92,60 @@ def test_bulk_csv_is_unquoted_unless_a_value_needs_quotes() -> None:
     assert to_csv(plain) == b"Name,Account.Legacy_Id__c\nAcme,\nGlobex Inc,A-1\n"
     tricky = pa.table({"Name": ["Acme, Inc.", 'Say "hi"', "two\nlines"]})
     assert to_csv(tricky) == b'"Name"\n"Acme, Inc."\n"Say ""hi"""\n"two\nlines"\n'
+
+
+def test_values_that_would_run_together_in_a_joined_key_stay_apart() -> None:
+    # ("a:1", "") and ("a", "1:") join to the same text with a plain separator; length prefixes keep them apart
+    table = pa.table(
+        {
+            "__row__": pa.array([1, 2], pa.int64()),
+            "Name": ["a:1", "a"],
+            "Site": ["", "1:"],
+        }
+    )
+    ok = '"sf__Id","sf__Created","Name","Site"\n"001B","true","a","1:"\n"001A","true","a:1",""\n'
+    result = bulk_chunk_result(table, ok, "", "", "NOT_PROCESSED")
+    assert sorted(result.succeeded) == [(1, "001A", True), (2, "001B", True)]
+
+
+def test_a_result_row_named_twice_claims_its_source_row_once() -> None:
+    table = sent([4, 6], ["Acme", "Globex"])
+    ok = '"sf__Id","sf__Created","Name"\n"001A","true","Acme"\n"001B","true","Acme"\n"001C","true","Globex"\n'
+    result = bulk_chunk_result(table, ok, "", "", "NOT_PROCESSED")
+    assert sorted(result.succeeded) == [(4, "001A", True), (6, "001C", True)]
+    assert result.failed == []
+
+
+def test_results_with_quotes_commas_and_line_breaks_match() -> None:
+    names = ['Say "hi"', "Acme, Inc.", "two\nlines", ""]
+    table = sent([1, 2, 3, 4], names)
+    body = "".join(f'"00{i}","false","{n.replace(chr(34), chr(34) * 2)}"\n' for i, n in enumerate(names))
+    result = bulk_chunk_result(table, '"sf__Id","sf__Created","Name"\n' + body, "", "", "NOT_PROCESSED")
+    assert sorted(result.succeeded) == [
+        (1, "000", False),
+        (2, "001", False),
+        (3, "002", False),
+        (4, "003", False),
+    ]
+
+
+def test_success_part_holds_the_original_values_neutralised_in_source_order() -> None:
+    import csv
+    import io
+
+    from dms.pipeline.results import ChunkResult, success_part
+
+    source = pa.table(
+        {
+            "__row__": pa.array([2, 3, 5], pa.int64()),
+            "Name": ["=HYPERLINK()", "Acme, Inc.", None],
+            "Amount": pa.array([1.5, None, 3.0]),
+        }
+    )
+    result = ChunkResult(succeeded=[(5, "001C", False), (2, "001A", True), (3, "001B", True)], failed=[])
+    rows = list(csv.reader(io.StringIO(success_part(result, source).decode("utf-8"))))
+    assert rows == [
+        ["2", "001A", "true", "'=HYPERLINK()", "1.5"],
+        ["3", "001B", "true", "Acme, Inc.", ""],
+        ["5", "001C", "false", "", "3.0"],
+    ]

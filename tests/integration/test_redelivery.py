@@ -148,3 +148,33 @@ def test_staging_stays_bounded_when_nobody_else_loads(app: Any, localorg: Any, t
     assert sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")[
         "totalSize"
     ] == 10 * len(settled)
+
+
+def test_the_planner_loads_a_chunk_nobody_holds_rather_than_wait_for_one_that_is_held(
+    app: Any, localorg: Any, tmp_path: Path
+) -> None:
+    """A worker took chunk 0 from the queue and holds its lease for the whole plan (a slow load): the
+    planner, past its staging bound, must load the other chunks, not wait behind chunk 0."""
+    import threading
+
+    from dms.clients import Services
+    from dms.pipeline.load import chunk_id, take_lease
+    from dms.pipeline.plan import plan_job
+
+    services = Services({**app.extensions["dms"].settings, "STAGING_MAX_CHUNKS_PER_JOB": 2})
+
+    def enqueue(name: str, args: list[Any]) -> None:
+        if name == "dms.load_chunk" and args[1] == 0:  # the other worker receives chunk 0 and keeps it
+            take_lease(p, chunk_id(args[0], 0), owner="another-worker", seconds=600)
+
+    p = Pipeline(services, enqueue=enqueue)
+    prefix = uuid.uuid4().hex[:8]
+    job = insert_job(p, tmp_path, prefix)  # 30 rows in chunks of 10
+    outcome: list[str] = []
+    planner = threading.Thread(target=lambda: outcome.append(plan_job(p, job["_id"])), daemon=True)
+    planner.start()
+    planner.join(timeout=90)
+    assert not planner.is_alive(), "the planner waited behind the held chunk instead of loading others"
+    assert outcome == ["loading"]
+    states = {c["index"]: c["state"] for c in p.chunk_docs(job["_id"])}
+    assert states[0] == "loading" and states[2] == "done", states  # chunk 0 is still the other worker's

@@ -312,7 +312,7 @@ class Store:
     def find_by_field(self, obj: SObjectType, fld: Field, values: Iterable[str]) -> dict[str, list[str]]:
         """Live record ids per value of an external id/unique field, keyed by the comparison form."""
         fold = not fld.case_sensitive and fld.type not in {"id", "reference"}
-        distinct = list({v for v in values})
+        distinct = list(dict.fromkeys(values))
         matches: dict[str, list[str]] = {}
         as_json = _column_type(fld) == "TEXT"
         with self.lock:
@@ -326,7 +326,10 @@ class Store:
                 )
                 for value, record_id in self.conn.execute(sql, params):
                     key = str(value).lower() if fold else str(value)
-                    matches.setdefault(key, []).append(record_id)
+                    found = matches.setdefault(key, [])
+                    # `LEG-5` and `leg-5` in two IN lists both find the record stored as `LEG-5`: once.
+                    if record_id not in found:
+                        found.append(record_id)
         return matches
 
     def _in_list(self, values: list[Any], as_json: bool) -> tuple[str, list[Any]]:

@@ -157,6 +157,20 @@ def test_contacts_reference_accounts_through_relationship_header(sf: Any, tmp_pa
     ]
 
 
+def test_one_parent_written_in_two_cases_among_many_parents_is_one_match(sf: Any, tmp_path: Path) -> None:
+    # More distinct parent keys than one SQL IN list holds (900): `ACC-1` leads the first list and `acc-1`
+    # falls in the second; both find the same Account, which must count as one match, not two.
+    sf.Account.create({"Name": "Parent", "Legacy_Id__c": "ACC-1"})
+    rows = [["Upper", "C-1", "ACC-1"]]
+    rows += [[f"Orphan {n}", f"C-O{n}", f"MISSING-{n}"] for n in range(1000)]
+    rows += [["Lower", "C-2", "acc-1"]]
+    path = _write_csv(tmp_path / "c.csv", ["LastName", "Legacy_Id__c", "Account.Legacy_Id__c"], rows)
+    [result] = sf.bulk2.Contact.upsert(csv_file=path, external_id_field="Legacy_Id__c", wait=0.1)
+    assert result["numberRecordsFailed"] == 1000
+    kids = sf.query("SELECT LastName, Account.Name FROM Contact ORDER BY LastName")["records"]
+    assert [(c["LastName"], c["Account"]["Name"]) for c in kids] == [("Lower", "Parent"), ("Upper", "Parent")]
+
+
 def test_delete_and_hard_delete(sf: Any, tmp_path: Path) -> None:
     ids = [sf.Account.create({"Name": f"A{i}"})["id"] for i in range(3)]
     soft = _write_csv(tmp_path / "d.csv", ["Id"], [[ids[0]], ["001000000000009AAA"]])

@@ -50,9 +50,12 @@ class Parsed:
 
 
 def as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Return one contiguous Array for a column that may be chunked."""
+    """Return one contiguous Array for a column that may be chunked; large_string becomes string (a chunk's
+    text is far below 2 GB, and the kernels that join texts want one string type)."""
     if isinstance(column, pa.ChunkedArray):
-        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_large_string(column.type):
+        column = column.cast(pa.string())
     return column
 
 

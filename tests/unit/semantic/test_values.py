@@ -292,3 +292,15 @@ def test_native_booleans_and_zero_one_numbers() -> None:
     assert parsed.values.to_pylist() == [True, False, None]
     assert parsed.invalid.to_pylist() == [False, False, True]
     assert format_booleans(pa.array([True, False, None])).to_pylist() == ["true", "false", None]
+
+
+def test_large_string_columns_parse_like_string_columns() -> None:
+    # Parquet files written by some tools hold large_string; the loose number path joins texts.
+    values = ["1.234,5", " 12 ", "1,5 €", "x", None]
+    small = parse_numbers(pa.array(values, pa.string()), decimal=",", thousands=".")
+    large = parse_numbers(pa.array(values, pa.large_string()), decimal=",", thousands=".")
+    assert large.values.to_pylist() == small.values.to_pylist()
+    assert large.invalid.to_pylist() == small.invalid.to_pylist() == [False, False, False, True, False]
+    parsed = parse_dates(pa.array(["07.03.2024", None], pa.large_string()), "%d.%m.%Y")
+    assert parsed.values.to_pylist() == [dt.date(2024, 3, 7), None]
+    assert parse_booleans(pa.array(["Y", "n"], pa.large_string())).values.to_pylist() == [True, False]

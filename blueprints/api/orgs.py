@@ -18,8 +18,9 @@ from dms.pipeline.mapping import new_mapping, validate_mapping
 GLOBAL_DESCRIBE_SECONDS = 900
 
 
-def _org(connection_id: str | None) -> OrgClient:
-    return OrgClient(ConnectionStore(current_services()).credentials(connection_id))
+def _org(connection_id: str | None, reuse_session: bool = True) -> OrgClient:
+    credentials = ConnectionStore(current_services()).credentials(connection_id)
+    return OrgClient(credentials, reuse_session=reuse_session)
 
 
 def _job_like(connection_id: str | None) -> dict[str, Any]:
@@ -45,7 +46,7 @@ def delete_connection(connection_id: str) -> Any:
 @api.post("/connections/<connection_id>/test")
 def test_connection(connection_id: str) -> Any:
     """Log in and read the org's limits: proves the credentials without spending more than one call."""
-    org = _org(connection_id)
+    org = _org(connection_id, reuse_session=False)  # the point is to prove the credentials still work
     limits = org.rest("GET", "limits")
     daily = limits.get("DailyApiRequests", {})
     return jsonify({"ok": True, "instance_url": org.sf.sf_instance, "daily_api_requests": daily})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -150,6 +151,37 @@ def is_transient(exc: Exception) -> bool:
 T = TypeVar("T")
 
 
+class SessionCache:
+    """Access tokens per org, shared by every OrgClient of the process.
+
+    Each load task makes its own client; without this every chunk would cost a login, and Salesforce
+    limits how many times a user may log in per hour (a 10 GB file is ~1,600 chunks, more with re-checks).
+    A token that stopped working (expired, revoked) is dropped and the next client logs in again.
+    Tokens stay in this process's memory only: never in Redis, never logged.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[SalesforceCredentials, tuple[str, str]] = {}
+
+    def get(self, credentials: SalesforceCredentials) -> tuple[str, str] | None:
+        with self._lock:
+            return self._tokens.get(credentials)
+
+    def put(self, credentials: SalesforceCredentials, instance_url: str, token: str) -> None:
+        with self._lock:
+            self._tokens[credentials] = (instance_url, token)
+
+    def drop(self, credentials: SalesforceCredentials, token: str) -> None:
+        """Forget the token if it is still the cached one (another client may have renewed it already)."""
+        with self._lock:
+            if self._tokens.get(credentials, ("", ""))[1] == token:
+                del self._tokens[credentials]
+
+
+SESSIONS = SessionCache()
+
+
 class OrgClient:
     """One org as the pipeline sees it: counted API calls, retries with backoff, re-login on expiry."""
 
@@ -161,24 +193,31 @@ class OrgClient:
         base_delay: float = 0.5,
         max_delay: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        reuse_session: bool = True,
     ) -> None:
         self.credentials = credentials
+        self.reuse_session = reuse_session  # False: log in even if the process holds a session (a test)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.sleep = sleep
-        self.api_calls = (
-            0  # every HTTP request this client made (Salesforce counts them against the daily limit)
-        )
+        # every HTTP request this client made (Salesforce counts them against the daily limit)
+        self.api_calls = 0
+        self.logins = 0  # logins this client made (not API calls; a cached session needs none)
         self._sf: Salesforce | None = None
 
     @property
     def sf(self) -> Salesforce:
-        """The simple-salesforce client, logged in on first use."""
+        """The simple-salesforce client on the process's session for this org, logging in if it has none."""
         if self._sf is None:
             session = http_session(self.credentials)
             session.hooks["response"].append(self._count)
-            instance_url, token = login(self.credentials, session)
+            cached = SESSIONS.get(self.credentials) if self.reuse_session else None
+            if cached is None:
+                cached = login(self.credentials, session)
+                self.logins += 1
+                SESSIONS.put(self.credentials, *cached)
+            instance_url, token = cached
             self._sf = Salesforce(
                 instance_url=instance_url,
                 session_id=token,
@@ -202,6 +241,8 @@ class OrgClient:
                 if relogged:
                     raise
                 log.info("salesforce session expired; logging in again what=%s", what)
+                if self._sf is not None:
+                    SESSIONS.drop(self.credentials, self._sf.session_id)
                 self._sf, relogged = None, True
             except Exception as exc:
                 if not is_transient(exc):

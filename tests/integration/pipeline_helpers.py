@@ -49,18 +49,20 @@ def result_rows(client: Any, job_id: str, kind: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def org_credentials(localorg: Any) -> SalesforceCredentials:
+    return SalesforceCredentials(
+        login_url=localorg.base_url,
+        username=localorg.username,
+        password=localorg.password,
+        client_id=localorg.client_id,
+        client_secret=localorg.client_secret,
+        ca_bundle=localorg.ca_path,
+    )
+
+
 def org_client(localorg: Any) -> Salesforce:
     """simple-salesforce on localorg, as any user of a real org would hold it."""
-    return connect(
-        SalesforceCredentials(
-            login_url=localorg.base_url,
-            username=localorg.username,
-            password=localorg.password,
-            client_id=localorg.client_id,
-            client_secret=localorg.client_secret,
-            ca_bundle=localorg.ca_path,
-        )
-    )
+    return connect(org_credentials(localorg))
 
 
 def records_by(sf: Salesforce, soql: str, key: str) -> dict[str, dict[str, Any]]:

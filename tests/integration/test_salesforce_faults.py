@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.pipeline_helpers import org_client, result_rows, run_job, upload
+from tests.integration.pipeline_helpers import org_client, org_credentials, result_rows, run_job, upload
 
 MAPPING = {"fields": [{"target": "Legacy_Id__c", "source": "legacy"}, {"target": "Name", "source": "name"}]}
 ROWS = 60
@@ -81,3 +81,22 @@ def test_rows_locked_on_every_attempt_are_reported_not_lost(
     errors = result_rows(client, job["id"], "errors.csv")
     assert {r["error_code"] for r in errors} == {"UNABLE_TO_LOCK_ROW"}
     assert sorted(int(r["source_row"]) for r in errors) == list(range(1, 11))
+
+
+def test_clients_of_one_process_share_a_session_and_log_in_again_when_it_expires(localorg: Any) -> None:
+    from dms.clients.salesforce import SESSIONS, OrgClient
+
+    credentials = org_credentials(localorg)
+    first, second = OrgClient(credentials), OrgClient(credentials)
+    first.rest("GET", "limits")
+    second.rest("GET", "limits")
+    assert second.sf.session_id == first.sf.session_id
+    assert first.logins + second.logins <= 1  # one login for both (none if this process already had one)
+    localorg.expire_sessions()
+    third = OrgClient(credentials)
+    assert third.rest("GET", "limits")["DailyApiRequests"]  # the cached token fails; it logs in again
+    assert third.logins == 1 and third.sf.session_id != first.sf.session_id
+    assert (SESSIONS.get(credentials) or ("", ""))[1] == third.sf.session_id  # the renewed token is shared
+    fresh = OrgClient(credentials, reuse_session=False)  # testing a connection proves the password again
+    fresh.rest("GET", "limits")
+    assert fresh.logins == 1

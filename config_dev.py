@@ -13,6 +13,8 @@ PUBLIC_URL = "http://127.0.0.1:8000"
 # Redis: staging chunks, hot counters, describe cache, Celery results
 REDIS_URL = "redis://127.0.0.1:6379/0"
 STAGING_TTL_SECONDS = 3 * 24 * 3600
+# A chunk of wide rows is cut at this much text: Salesforce advises <= 100 MB per Bulk upload.
+READ_CHUNK_MAX_BYTES = 48 * 1024 * 1024
 STAGING_MAX_CHUNKS_PER_JOB = 8  # staged-but-unloaded chunks per job; past it the planner loads one itself
 
 # SQS (moto_server locally). kombu has no endpoint option, so the endpoint reaches botocore through

@@ -50,6 +50,7 @@ def read_options(job: dict[str, Any], settings: Any) -> ReadOptions:
     return ReadOptions(
         **allowed,
         chunk_rows=job["options"]["chunk_rows"],
+        chunk_bytes=int(settings.get("READ_CHUNK_MAX_BYTES", 48 * 1024 * 1024)),
         allow_pickle=bool(settings.get("ALLOW_PICKLE_UPLOADS")),
     )
 

@@ -228,3 +228,38 @@ def test_a_mapping_naming_an_unknown_field_fails_the_job_with_the_reason(
     assert job["state"] == "failed"
     assert job["error"]["code"] == "MAPPING_INVALID"
     assert "No_Such_Field__c" in job["error"]["message"]
+
+
+def test_wide_rows_are_loaded_in_chunks_cut_by_size_and_every_row_arrives(
+    app: Any, localorg: Any, tmp_path: Path
+) -> None:
+    """Long descriptions make 50,000-row chunks too big for one Bulk upload (Salesforce: 100 MB). The reader
+    cuts chunks by size as well; here at 40 KB, so 12 rows of ~10 KB become several Bulk jobs, each row once."""
+    from dms.clients import Services
+    from dms.pipeline.jobs import Pipeline
+    from dms.pipeline.plan import plan_job
+
+    settings = {
+        **app.extensions["dms"].settings,
+        "READ_CHUNK_MAX_BYTES": 40_000,
+        "STAGING_MAX_CHUNKS_PER_JOB": 1,
+    }
+    p = Pipeline(Services(settings), enqueue=lambda name, args: None)  # the planner loads every chunk itself
+    prefix = uuid.uuid4().hex[:8]
+    texts = {n: f"{n:02d} " + ("lorem ipsum, dolor " * 600)[: 9_000 + n * 100] for n in range(1, 13)}
+    path = tmp_path / "wide.csv"
+    path.write_text(
+        "Name,Legacy_Id__c,Description\n"
+        + "".join(f'Wide {n},{prefix}-{n},"{t}"\n' for n, t in texts.items())
+    )
+    key = f"uploads/test-{prefix}/wide.csv"
+    p.blobs.put_file(key, path)
+    job = p.create_job({"source": {"blob_key": key, "filename": "wide.csv"},
+                        "target": {"object": "Account", "operation": "insert"}, "options": {"chunk_rows": 1000}})  # fmt: skip
+    assert plan_job(p, job["_id"]) == "loading"
+    final = p.refresh_counters(job["_id"])
+    chunks = list(p.chunk_docs(job["_id"]))
+    assert len(chunks) == 4 and all(c["state"] == "done" for c in chunks)  # ~110 KB / 40 KB per chunk
+    assert final["state"] == "completed" and final["counters"]["succeeded"] == 12, final
+    org = records_by(org_client(localorg), f"SELECT Legacy_Id__c, Description FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'", "Legacy_Id__c")  # fmt: skip
+    assert {k: r["Description"] for k, r in org.items()} == {f"{prefix}-{n}": t for n, t in texts.items()}

@@ -14,6 +14,7 @@ from types import ModuleType
 import pyarrow as pa
 
 from dms.pipeline.readers import delimited, excel, jsonl, parquet, pickled
+from dms.pipeline.readers.chunking import bounded_by_bytes
 from dms.pipeline.sniff import (
     FORMATS,
     ROW_COLUMN,
@@ -83,12 +84,13 @@ def sniff(path: str | os.PathLike[str], options: ReadOptions | None = None) -> S
 def read_chunks(
     path: str | os.PathLike[str], options: ReadOptions | None = None, info: SourceInfo | None = None
 ) -> Iterator[Chunk]:
-    """Stream the file as chunks of options.chunk_rows rows; pass the `info` sniff returned to skip sniffing."""
+    """Stream the file as chunks of options.chunk_rows rows (fewer where the rows are wide: at most
+    options.chunk_bytes of text); pass the `info` sniff returned to skip sniffing."""
     options = validated_options(options, path)
     if info is None:
         info = sniff(path, options)
     options = _with_format(options, info.format)
-    yield from _READERS[info.format].iter_chunks(path, options, info)
+    yield from bounded_by_bytes(_READERS[info.format].iter_chunks(path, options, info), options.chunk_bytes)
 
 
 def read_sample(

@@ -1,4 +1,5 @@
-"""Cutting a stream of rows into deterministic chunks of exactly chunk_rows rows, each with its problems."""
+"""Cutting a stream of rows into deterministic chunks of exactly chunk_rows rows, each with its problems, and
+cutting chunks of wide rows again so that none holds more than chunk_bytes of text."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dms.pipeline.sniff import ROW_COLUMN, Chunk, RowProblem
 
@@ -94,6 +96,60 @@ class ChunkAssembler:
         chunk = Chunk(index=self._next_index, table=table, problems=problems)
         self._next_index += 1
         return chunk
+
+
+TYPED_VALUE_BYTES = 24  # a number, date or boolean as text: an upper bound is enough for a size cap
+
+
+def row_bytes(table: pa.Table) -> np.ndarray:
+    """Each row's size as CSV text, about: its texts' UTF-8 bytes, a bound for typed values, delimiters."""
+    sizes = np.full(table.num_rows, table.num_columns, dtype=np.int64)
+    for name in table.column_names:
+        if name == ROW_COLUMN:
+            continue
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            lengths = pc.fill_null(pc.binary_length(column), 0)
+            sizes += lengths.to_numpy().astype(np.int64, copy=False)
+        else:
+            sizes += TYPED_VALUE_BYTES
+    return sizes
+
+
+def bounded_by_bytes(chunks: Iterator[Chunk], max_bytes: int) -> Iterator[Chunk]:
+    """Split every chunk whose rows hold more than max_bytes of text into consecutive pieces, numbered on.
+
+    Deterministic like the chunks themselves: the cuts depend only on the rows' sizes, so chunk n is the same
+    rows on every read. A row larger than max_bytes on its own is a piece of one row.
+    """
+    index = 0
+    for chunk in chunks:
+        for piece in _pieces(chunk, max_bytes):
+            yield Chunk(index=index, table=piece.table, problems=piece.problems)
+            index += 1
+
+
+def _pieces(chunk: Chunk, max_bytes: int) -> Iterator[Chunk]:
+    table = chunk.table
+    sizes = row_bytes(table) if table.num_rows else np.zeros(0, dtype=np.int64)
+    if int(sizes.sum()) <= max_bytes:
+        yield chunk
+        return
+    ends = np.cumsum(sizes)
+    start, consumed = 0, 0
+    problems = list(chunk.problems)
+    while start < table.num_rows:
+        end = max(start + 1, int(np.searchsorted(ends, consumed + max_bytes, side="right")))
+        piece = table.slice(start, end - start)
+        if end < table.num_rows:
+            last_row = piece.column(ROW_COLUMN)[-1].as_py()
+            mine = [p for p in problems if p.row <= last_row]
+            problems = [p for p in problems if p.row > last_row]
+        else:
+            mine, problems = problems, []
+        yield Chunk(index=chunk.index, table=piece, problems=mine)
+        consumed = int(ends[end - 1])
+        start = end
 
 
 def with_row_numbers(table: pa.Table | pa.RecordBatch, numbers: np.ndarray) -> pa.Table:

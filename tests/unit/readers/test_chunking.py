@@ -145,3 +145,34 @@ def test_a_problems_only_chunk_has_the_same_schema_as_the_others(write_bytes):
     path = write_bytes("tail.csv", b"a,b\n1,2\n3,4\nbad\n")
     schemas = {chunk.table.schema for chunk in read_chunks(path, ReadOptions(chunk_rows=2))}
     assert len(schemas) == 1
+
+
+def test_wide_rows_are_cut_by_bytes_deterministically_keeping_every_row_and_problem(write_bytes, monkeypatch):
+    data, ragged = _messy_csv(6000, seed=7)  # notes of 0-40 characters: rows of ~20-60 bytes
+    path = write_bytes("messy.csv", data)
+    options = ReadOptions(chunk_rows=2000, chunk_bytes=16 * 1024)
+
+    chunks = list(read_chunks(path, options))
+
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    assert len(chunks) > 6000 // 2000  # the byte cap cut the 2,000-row chunks again
+    from dms.pipeline.readers.chunking import row_bytes
+
+    assert all(int(row_bytes(c.table).sum()) <= 16 * 1024 for c in chunks)
+    rows = [r for c in chunks for r in c.table.column("__row__").to_pylist()]
+    problems = [p.row for c in chunks for p in c.problems]
+    assert rows == sorted(rows) and set(problems) == ragged
+    assert sorted(rows + problems) == list(range(1, 6001))
+    previous_last = 0
+    for chunk in chunks:
+        last = chunk.table.column("__row__")[-1].as_py()
+        assert all(previous_last < problem.row <= last for problem in chunk.problems)
+        previous_last = last
+    monkeypatch.setattr(delimited, "BLOCK_SIZE", 8 * 1024)
+    assert _signature(read_chunks(path, options)) == _signature(chunks)  # rebuild finds the same chunk n
+
+
+def test_a_row_wider_than_the_cap_is_a_chunk_of_its_own(write_bytes):
+    path = write_bytes("wide.csv", b"a,b\n1,x\n2," + b"y" * 5000 + b"\n3,z\n")
+    chunks = list(read_chunks(path, ReadOptions(chunk_rows=10, chunk_bytes=1000)))
+    assert [c.table.column("a").to_pylist() for c in chunks] == [["1"], ["2"], ["3"]]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -211,24 +212,40 @@ def write_csv_rows(out: IO[bytes], rows: Iterable[Sequence[Any]]) -> int:
 
 
 def table_csv(table: pa.Table, header: bool = True, eol: str = "\n") -> bytes:
-    """A table as CSV: unquoted when no value holds a comma, quote or line break (smaller, cheaper to parse),
-    otherwise quoted as Arrow does it (every text value). Column names are written as they are."""
-    out = io.BytesIO()
-    if any(_needs_quotes(table.column(n)) for n in table.column_names):
-        pacsv.write_csv(
-            table, out, pacsv.WriteOptions(include_header=header, quoting_style="needed", eol=eol)
-        )
-    else:  # Arrow would quote the header whatever the style
-        if header:
-            out.write((",".join(table.column_names) + eol).encode("utf-8"))
-        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="none", eol=eol))
-    return out.getvalue()
+    """A table as CSV, quoted as Python's csv module quotes (only values holding a comma, a quote or a line
+    break), built by Arrow kernels: the same text csv.writer would write, at a fraction of the cost."""
+    cells = [_quoted(_cell_texts(table.column(name))) for name in table.column_names]
+    head = (",".join(_quote_text(name) for name in table.column_names) + eol) if header else ""
+    if not cells or table.num_rows == 0:
+        return head.encode("utf-8")
+    lines = cells[0] if len(cells) == 1 else pc.binary_join_element_wise(*cells, ",")
+    lines = pc.binary_join_element_wise(lines, pa.scalar(""), eol)  # each line + eol
+    # The lines' characters lie end to end in the array's data buffer: that is the file.
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    body = memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
+    return head.encode("utf-8") + bytes(body)
 
 
-def _needs_quotes(column: pa.ChunkedArray) -> bool:
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        return False
-    return bool(pc.any(pc.match_substring_regex(column, r'[,"\r\n]')).as_py())
+def _cell_texts(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if pa.types.is_integer(column.type):
+        combined = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        return pc.fill_null(pc.cast(combined, pa.string()), "")
+    return column_texts(column)
+
+
+_NEEDS_QUOTES = r'[,"\r\n]'
+
+
+def _quoted(texts: pa.Array) -> pa.Array:
+    needs = pc.match_substring_regex(texts, _NEEDS_QUOTES)
+    if not pc.any(needs).as_py():
+        return texts
+    escaped = pc.binary_join_element_wise('"', pc.replace_substring(texts, '"', '""'), '"', "")
+    return pc.if_else(needs, escaped, texts)
+
+
+def _quote_text(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
 
 
 def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:

@@ -91,7 +91,35 @@ def test_bulk_csv_is_unquoted_unless_a_value_needs_quotes() -> None:
     )
     assert to_csv(plain) == b"Name,Account.Legacy_Id__c\nAcme,\nGlobex Inc,A-1\n"
     tricky = pa.table({"Name": ["Acme, Inc.", 'Say "hi"', "two\nlines"]})
-    assert to_csv(tricky) == b'"Name"\n"Acme, Inc."\n"Say ""hi"""\n"two\nlines"\n'
+    assert to_csv(tricky) == b'Name\n"Acme, Inc."\n"Say ""hi"""\n"two\nlines"\n'
+
+
+def test_csv_text_is_what_pythons_csv_writer_writes() -> None:
+    import csv
+    import io
+    import random
+
+    from dms.pipeline.results import table_csv
+
+    rng = random.Random(5)
+    alphabet = ["a", "Z", " ", ",", '"', "\n", "\r", "ü", "漢", "'", ";", "="]
+
+    def cell() -> str | None:
+        return None if rng.random() < 0.1 else "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+
+    rows = [[rng.randint(1, 10**6), cell(), cell(), cell()] for _ in range(2000)]
+    table = pa.table({"row": pa.array([r[0] for r in rows], pa.int64()),
+                      **{f"c,{i}": pa.array([r[i] for r in rows], pa.string()) for i in (1, 2, 3)}})  # fmt: skip
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\r\n")
+    writer.writerow(table.column_names)
+    writer.writerows([["" if v is None else v for v in r] for r in rows])
+    assert table_csv(table, eol="\r\n").decode("utf-8") == expected.getvalue()
+    part = io.StringIO()
+    csv.writer(part, lineterminator="\r\n").writerows(
+        [["" if v is None else v for v in r] for r in rows[1:6]]
+    )
+    assert table_csv(table.slice(1, 5), header=False, eol="\r\n").decode("utf-8") == part.getvalue()
 
 
 def test_values_that_would_run_together_in_a_joined_key_stay_apart() -> None:

@@ -196,7 +196,7 @@ class OrgClient:
         reuse_session: bool = True,
     ) -> None:
         self.credentials = credentials
-        self.reuse_session = reuse_session  # False: log in even if the process holds a session (a test)
+        self.reuse_session = reuse_session  # False: log in even with a session at hand (testing a connection)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay

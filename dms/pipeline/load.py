@@ -99,6 +99,7 @@ def load_chunk(
     cid = chunk_id(job_id, index)
     chunk = p.chunks.get(cid)
     if chunk["state"] in ("done", "cancelled"):
+        drop_staged(p.redis, job_id, index, STAGED_PARTS)  # staged again by a redelivered plan, say
         p.refresh_counters(job_id)
         return "already_" + chunk["state"]
     job = p.get_job(job_id)

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from dms.clients.salesforce import OrgClient
+from dms.crashpoints import crash_point
 from dms.errors import Conflict, DMSError
 from dms.pipeline import results as res
 from dms.pipeline.jobs import FINAL_STATES, Pipeline, now
@@ -158,6 +159,7 @@ def plan_job(p: Pipeline, job_id: str) -> str:
             lookups = LookupChecker(org) if job["options"].get("check_lookups") else None
             prepare_options = PrepareOptions(resolve_lookups=lookups, parent_describes=parents)
             summary = _stage_all(p, job, path, options, info, compiled, describe, prepare_options)
+            crash_point("after_staging")
     except DMSError as exc:
         p.fail(job_id, exc.code, exc.message)
         return "failed"
@@ -186,6 +188,9 @@ def _stage_all(
     chunk_indexes: list[int] = []
     reader_chunks = 0
     estimated_calls = 0
+    # A redelivered plan (its worker died before the hand-over) reads the file again: chunks an earlier
+    # delivery already loaded are counted and listed, never staged or queued again.
+    settled = {c["index"] for c in p.chunk_docs(job_id) if c["state"] in ("done", "cancelled")}
     for chunk in read_chunks(path, options, info):
         reader_chunks += 1
         prepared = prepare(chunk.table, compiled, describe, prepare_options)
@@ -202,6 +207,9 @@ def _stage_all(
             continue
         estimated_calls += estimate_calls(job["target"]["operation"], rows, job["options"])
         if dry_run:
+            continue
+        if chunk.index in settled:
+            chunk_indexes.append(chunk.index)
             continue
         parts = staged_parts(chunk, prepared)
         stage_chunk(p.redis, job_id, chunk.index, parts, int(p.settings["STAGING_TTL_SECONDS"]))

@@ -178,3 +178,42 @@ def test_the_planner_loads_a_chunk_nobody_holds_rather_than_wait_for_one_that_is
     assert outcome == ["loading"]
     states = {c["index"]: c["state"] for c in p.chunk_docs(job["_id"])}
     assert states[0] == "loading" and states[2] == "done", states  # chunk 0 is still the other worker's
+
+
+def test_a_plan_redelivered_after_its_chunks_were_loaded_finishes_without_loading_them_again(
+    app: Any, processes: ProcessGroup, start_worker: Callable[..., str], crash_env: dict[str, str],
+    crash_pipeline: Pipeline, localorg: Any, tmp_path: Path,
+) -> None:  # fmt: skip
+    """With staging bounded to one chunk, the planner loads every chunk itself; it is killed just before it
+    hands the job over. The plan message comes back: the new delivery must not stage the loaded chunks again
+    (they would count as waiting forever) and must finish the job with each row once."""
+    from dms.pipeline.staging import STAGE_PREFIX
+
+    redis = app.extensions["dms"].redis
+    prefix = uuid.uuid4().hex[:8]
+    arm(redis, "after_staging")
+    env = {**crash_env, "DMS_STAGING_MAX_CHUNKS_PER_JOB": "1"}
+    first = start_worker(concurrency=1, **env)
+    try:
+        job = insert_job(crash_pipeline, tmp_path, prefix)
+        wait_for(lambda: processes.processes[first].poll() is not None, timeout=90,
+                 what="the planner to crash after staging")  # fmt: skip
+        assert not redis.exists("dms:crash:after_staging"), "the crash point was not reached"
+        assert {c["state"] for c in crash_pipeline.chunk_docs(job["_id"])} == {"done"}
+        second = start_worker(concurrency=1, **env)
+        final = wait_for(
+            lambda: (j := crash_pipeline.get_job(job["_id"]))["state"] in ("completed", "completed_with_errors", "failed") and j,
+            timeout=120, what="the redelivered plan to finish the job",
+        )  # fmt: skip
+        processes.stop(second)
+    finally:
+        processes.stop(first)
+    assert final["state"] == "completed", final
+    assert (final["counters"]["total"], final["counters"]["succeeded"], final["counters"]["pending"]) == (
+        ROWS,
+        ROWS,
+        0,
+    )
+    assert list(redis.scan_iter(f"{STAGE_PREFIX}:{job['_id']}:*")) == []  # nothing left staged
+    org = records_by(org_client(localorg), f"SELECT Id, Legacy_Id__c FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'", "Id")  # fmt: skip
+    assert len(org) == ROWS

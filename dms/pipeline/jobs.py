@@ -232,16 +232,18 @@ class Pipeline:
             raise Conflict(f"Job {job_id} is already {job['state']}.", code="JOB_FINISHED")
         self.jobs.update(job_id, lambda d: {**d, "cancel_requested": True, "updated_at": now()})
         org: OrgClient | None = None
+        from dms.pipeline.load import STAGED_PARTS, abort_bulk_job
+        from dms.pipeline.staging import drop_staged
+
         for chunk in self.chunk_docs(job_id):
             if chunk["state"] == "staged":
                 try:
                     self.chunks.update(chunk["_id"], _cancel_staged)
                 except Conflict:
-                    pass  # a worker took it meanwhile: it sees the request itself
+                    continue  # a worker took it meanwhile: it sees the request itself
+                drop_staged(self.redis, job_id, chunk["index"], STAGED_PARTS)  # its rows will never load
             elif chunk["state"] == "loading" and chunk.get("bulk_job_id"):
                 org = org or self.org(job)
-                from dms.pipeline.load import abort_bulk_job
-
                 abort_bulk_job(org, job["target"]["object"], chunk["bulk_job_id"])
         return self.refresh_counters(job_id)
 

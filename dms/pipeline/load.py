@@ -109,6 +109,7 @@ def load_chunk(
     try:
         if job.get("cancel_requested") and not chunk.get("bulk_job_id"):
             settle(p, job, chunk, res.ChunkResult([], []), cancelled=chunk["rows"], org=org)
+            drop_staged(p.redis, job_id, index, STAGED_PARTS)
             return "cancelled"
         staged = load_staged(p.redis, job_id, index, STAGED_PARTS)
         if staged is None:

@@ -46,7 +46,7 @@ def test_retry_resends_only_the_failed_rows_and_keeps_their_source_rows(
 
 
 def test_cancel_stops_pending_chunks_and_counters_still_add_up(
-    client: Any, worker: str, localorg: Any, tmp_path: Path
+    app: Any, client: Any, worker: str, localorg: Any, tmp_path: Path
 ) -> None:
     prefix = uuid.uuid4().hex[:8]
     path = tmp_path / "many.csv"
@@ -78,3 +78,7 @@ def test_cancel_stops_pending_chunks_and_counters_still_add_up(
     loaded = sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")["totalSize"]
     assert loaded == counters["succeeded"]
     assert client.post(f"/api/v1/jobs/{job_id}/cancel").json["error"]["code"] == "JOB_FINISHED"
+    from dms.pipeline.staging import STAGE_PREFIX
+
+    staged = list(app.extensions["dms"].redis.scan_iter(f"{STAGE_PREFIX}:{job_id}:*"))
+    assert staged == [], "cancelled chunks must not leave their rows in Redis"

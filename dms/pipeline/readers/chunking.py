@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dms.pipeline.sniff import ROW_COLUMN, Chunk, RowProblem
+from dms.pipeline.values import is_text
 
 
 class RecordNumbering:
@@ -86,12 +87,7 @@ class ChunkAssembler:
         rest = buffered.slice(rows)
         self._parts = [rest] if rest.num_rows else []
         self._buffered = rest.num_rows
-        if last or not table.num_rows:
-            problems, self._problems = self._problems, []
-        else:
-            last_row = table.column(ROW_COLUMN)[-1].as_py()
-            problems = [p for p in self._problems if p.row <= last_row]
-            self._problems = [p for p in self._problems if p.row > last_row]
+        problems, self._problems = split_problems(self._problems, table, last)
         problems.sort(key=lambda problem: problem.row)
         chunk = Chunk(index=self._next_index, table=table, problems=problems)
         self._next_index += 1
@@ -108,7 +104,7 @@ def row_bytes(table: pa.Table) -> np.ndarray:
         if name == ROW_COLUMN:
             continue
         column = table.column(name)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        if is_text(column):
             lengths = pc.fill_null(pc.binary_length(column), 0)
             sizes += lengths.to_numpy().astype(np.int64, copy=False)
         else:
@@ -141,15 +137,21 @@ def _pieces(chunk: Chunk, max_bytes: int) -> Iterator[Chunk]:
     while start < table.num_rows:
         end = max(start + 1, int(np.searchsorted(ends, consumed + max_bytes, side="right")))
         piece = table.slice(start, end - start)
-        if end < table.num_rows:
-            last_row = piece.column(ROW_COLUMN)[-1].as_py()
-            mine = [p for p in problems if p.row <= last_row]
-            problems = [p for p in problems if p.row > last_row]
-        else:
-            mine, problems = problems, []
+        mine, problems = split_problems(problems, piece, last=end >= table.num_rows)
         yield Chunk(index=chunk.index, table=piece, problems=mine)
         consumed = int(ends[end - 1])
         start = end
+
+
+def split_problems(
+    problems: list[RowProblem], table: pa.Table, last: bool
+) -> tuple[list[RowProblem], list[RowProblem]]:
+    """(the problems that go with `table`, the rest): those numbered up to its last row; all of them when it
+    is the last chunk or has no rows."""
+    if last or not table.num_rows:
+        return problems, []
+    last_row = table.column(ROW_COLUMN)[-1].as_py()
+    return [p for p in problems if p.row <= last_row], [p for p in problems if p.row > last_row]
 
 
 def with_row_numbers(table: pa.Table | pa.RecordBatch, numbers: np.ndarray) -> pa.Table:

@@ -14,7 +14,7 @@ from dms.clients.salesforce import SalesforceTransientError
 from dms.errors import DMSError
 from dms.pipeline.jobs import Pipeline, publisher
 from dms.pipeline.load import ChunkBusy, StillProcessing, fail_chunk, load_chunk
-from dms.pipeline.plan import plan_job, rebuild_chunk
+from dms.pipeline.plan import plan_job
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,6 @@ def load_chunk_task(self: Any, job_id: str, index: int) -> str:
             job_id,
             index,
             lease_seconds=lease,
-            rebuild=lambda job, i: rebuild_chunk(p, job, i),
             wait_seconds=float(p.settings["BULK_WAIT_IN_TASK_SECONDS"]),
         )
     except StillProcessing as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 from dms.pipeline.jobs import Enqueue, Pipeline
 from dms.pipeline.load import ChunkBusy, StillProcessing, load_chunk
-from dms.pipeline.plan import plan_job, rebuild_chunk
+from dms.pipeline.plan import plan_job
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ def run_direct(
                     job_id,
                     index,
                     lease_seconds=left,
-                    rebuild=lambda j, i: rebuild_chunk(pipeline, j, i),
                 )
         except (StillProcessing, ChunkBusy):
             log.info("direct job goes on in the queue job=%s step=%s", job["_id"], name)

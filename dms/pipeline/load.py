@@ -24,7 +24,7 @@ from dms.clients.salesforce import OrgClient, SalesforceRequestError, error_code
 from dms.crashpoints import crash_point
 from dms.errors import DMSError
 from dms.pipeline import results as res
-from dms.pipeline.jobs import Pipeline, now
+from dms.pipeline.jobs import CHUNK_SETTLED, Pipeline, now
 from dms.pipeline.sniff import ROW_COLUMN
 from dms.pipeline.staging import drop_staged, load_staged
 
@@ -52,12 +52,6 @@ class StillProcessing(DMSError):
     def __init__(self, message: str, retry_in: float = 2.0) -> None:
         super().__init__(message)
         self.retry_in = retry_in  # seconds until the job should be done, at its observed rate
-
-
-class StagingLost(DMSError):
-    """The chunk's staged rows are gone from Redis (expired or flushed); the caller rebuilds them."""
-
-    code = "STAGING_LOST"
 
 
 def chunk_id(job_id: str, index: int) -> str:
@@ -89,16 +83,12 @@ def load_chunk(
     job_id: str,
     index: int,
     lease_seconds: float,
-    rebuild: Any,
     wait_seconds: float | None = None,
 ) -> str:
-    """Load chunk `index` of a job; returns what happened (done, already_done, cancelled).
-
-    `rebuild(job, index)` re-stages a chunk from the raw file when Redis lost it.
-    """
+    """Load chunk `index` of a job; returns what happened (done, already_done, cancelled)."""
     cid = chunk_id(job_id, index)
     chunk = p.chunks.get(cid)
-    if chunk["state"] in ("done", "cancelled"):
+    if chunk["state"] in CHUNK_SETTLED:
         drop_staged(p.redis, job_id, index, STAGED_PARTS)  # staged again by a redelivered plan, say
         p.refresh_counters(job_id)
         return "already_" + chunk["state"]
@@ -109,12 +99,8 @@ def load_chunk(
     try:
         if job.get("cancel_requested") and not chunk.get("bulk_job_id"):
             settle(p, job, chunk, res.ChunkResult([], []), cancelled=chunk["rows"], org=org)
-            drop_staged(p.redis, job_id, index, STAGED_PARTS)
             return "cancelled"
-        staged = load_staged(p.redis, job_id, index, STAGED_PARTS)
-        if staged is None:
-            log.warning("staging lost; rebuilding from the source job=%s chunk=%d", job_id, index)
-            staged = rebuild(job, index)
+        staged = staged_rows(p, job, index)
         api = chunk.get("api") or choose_api(job["target"]["operation"], chunk["rows"], job["options"])
         try:
             if api == "bulk":
@@ -125,7 +111,6 @@ def load_chunk(
         except SalesforceError as exc:
             raise refused(exc) from exc
         settle(p, job, chunk, outcome, cancelled=cancelled, org=org, source=staged["source"])
-        drop_staged(p.redis, job_id, index, STAGED_PARTS)
         return "done"
     finally:
         release_lease(p, cid, owner)
@@ -144,18 +129,24 @@ def fail_chunk(p: Pipeline, job_id: str, index: int, code: str, message: str) ->
     """Settle a chunk whose every row failed for one reason (the job goes on with its other chunks)."""
     cid = chunk_id(job_id, index)
     chunk = p.chunks.get(cid)
-    if chunk["state"] in ("done", "cancelled"):
+    if chunk["state"] in CHUNK_SETTLED:
         return
     job = p.get_job(job_id)
-    staged = load_staged(p.redis, job_id, index, STAGED_PARTS)
-    if staged is None:
-        from dms.pipeline.plan import rebuild_chunk
-
-        staged = rebuild_chunk(p, job, index)
+    staged = staged_rows(p, job, index)
     rows = [int(r) for r in staged["load"].column(ROW_COLUMN).to_pylist()]
     outcome = res.ChunkResult([], [(row, code, message, "") for row in rows])
     settle(p, job, chunk, outcome, cancelled=0, org=p.org(job), source=staged["source"])
-    drop_staged(p.redis, job_id, index, STAGED_PARTS)
+
+
+def staged_rows(p: Pipeline, job: dict[str, Any], index: int) -> dict[str, pa.Table]:
+    """The chunk's staged parts, re-read and re-prepared from the source file when Redis lost them."""
+    staged = load_staged(p.redis, job["_id"], index, STAGED_PARTS)
+    if staged is None:
+        from dms.pipeline.plan import rebuild_chunk  # plan imports this module
+
+        log.warning("staging lost; rebuilding from the source job=%s chunk=%d", job["_id"], index)
+        staged = rebuild_chunk(p, job, index)
+    return staged
 
 
 def take_lease(p: Pipeline, cid: str, owner: str, seconds: float) -> dict[str, Any]:
@@ -171,7 +162,7 @@ def take_lease(p: Pipeline, cid: str, owner: str, seconds: float) -> dict[str, A
 
 
 def _loading(doc: dict[str, Any]) -> str:
-    return doc["state"] if doc["state"] in ("done", "cancelled") else "loading"
+    return doc["state"] if doc["state"] in CHUNK_SETTLED else "loading"
 
 
 def release_lease(p: Pipeline, cid: str, owner: str) -> None:
@@ -201,7 +192,8 @@ def settle(
     org: OrgClient,
     source: pa.Table | None = None,
 ) -> None:
-    """Write the chunk's result parts, then move it to done/cancelled with its counts in one write."""
+    """Write the chunk's result parts, move it to done/cancelled with its counts in one write, and free its
+    staging."""
     job_id, index = job["_id"], chunk["index"]
     with p.blobs.open_write(result_key(job_id, index, "success")) as out:
         out.write(res.success_part(outcome, source))
@@ -219,13 +211,14 @@ def settle(
     state = "cancelled" if cancelled == chunk["rows"] else "done"
 
     def finish(doc: dict[str, Any]) -> dict[str, Any]:
-        if doc["state"] in ("done", "cancelled"):  # another delivery settled it first: keep its counts
+        if doc["state"] in CHUNK_SETTLED:  # another delivery settled it first: keep its counts
             return doc
         calls = int(doc.get("api_calls", 0)) + org.api_calls
         return {**doc, "state": state, "result": counts, "api_calls": calls, "finished_at": now()}
 
     p.chunks.update(chunk["_id"], finish)
     crash_point("after_settle")
+    drop_staged(p.redis, job_id, index, STAGED_PARTS)  # a settled chunk's rows are never sent again
     org.api_calls = 0
     log.info("chunk settled job=%s chunk=%d state=%s counts=%s", job_id, index, state, counts)
     p.refresh_counters(job_id)

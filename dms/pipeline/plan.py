@@ -22,7 +22,7 @@ from dms.clients.salesforce import OrgClient
 from dms.crashpoints import crash_point
 from dms.errors import Conflict, DMSError
 from dms.pipeline import results as res
-from dms.pipeline.jobs import FINAL_STATES, Pipeline, now
+from dms.pipeline.jobs import CHUNK_SETTLED, FINAL_STATES, Pipeline, now
 from dms.pipeline.load import STAGED_PARTS, choose_api, chunk_id, result_key
 from dms.pipeline.mapping import (
     CompiledMapping,
@@ -190,7 +190,7 @@ def _stage_all(
     estimated_calls = 0
     # A redelivered plan (its worker died before the hand-over) reads the file again: chunks an earlier
     # delivery already loaded are counted and listed, never staged or queued again.
-    settled = {c["index"] for c in p.chunk_docs(job_id) if c["state"] in ("done", "cancelled")}
+    settled = {c["index"] for c in p.chunk_docs(job_id) if c["state"] in CHUNK_SETTLED}
     for chunk in read_chunks(path, options, info):
         reader_chunks += 1
         prepared = prepare(chunk.table, compiled, describe, prepare_options)
@@ -321,7 +321,6 @@ def _load_one(p: Pipeline, job_id: str, index: int, lease: float) -> bool:
             job_id,
             index,
             lease_seconds=lease,
-            rebuild=lambda job, i: rebuild_chunk(p, job, i),
             wait_seconds=float(p.settings.get("BULK_WAIT_IN_TASK_SECONDS", 2.0)),
         )
     except (ChunkBusy, StillProcessing):

@@ -1033,6 +1033,13 @@ KINDS = ("empty", "boolean", "integer", "number", "date", "datetime", "text")
 # A kind is chosen when at least this share of the sampled non-blank values parse; the rest are reported.
 MATCH_SHARE = 0.95
 
+
+def _best_readings(readings: list[Any]) -> list[Any]:
+    """The readings (share of values that parse first) with the best share, if it reaches MATCH_SHARE."""
+    best = max((r[0] for r in readings), default=0.0)
+    return [r for r in readings if r[0] == best] if readings and best >= MATCH_SHARE else []
+
+
 _DATE_CANDIDATES = (
     "%Y-%m-%d",
     "%Y/%m/%d",
@@ -1179,12 +1186,9 @@ def _infer_number(values: pa.Array, profile: ColumnProfile, day_first: bool | No
         parsed = parse_numbers(values, decimal=decimal, thousands=thousands)
         bad, share = _share(parsed.invalid)
         results.append((share, decimal, thousands, parsed, bad))
-    if not results:
+    tied = _best_readings(results)
+    if not tied:
         return False
-    best = max(r[0] for r in results)
-    if best < MATCH_SHARE:
-        return False
-    tied = [r for r in results if r[0] == best]
     has_sep = {sep: bool(pc.any(pc.match_substring(values, sep)).as_py()) for sep in (".", ",", " ", "'")}
     # Among readings that fit equally, prefer one whose separators actually occur in the data.
     tied.sort(key=lambda r: (not (r[2] is None or has_sep.get(r[2], False)), r[2] is None and has_sep[","]))
@@ -1259,12 +1263,9 @@ def _infer_date(values: pa.Array, profile: ColumnProfile, day_first: bool | None
         parsed = parse(values, pattern)
         bad, share = _share(parsed.invalid)
         scored.append((share, fmt, parsed, bad))
-    if not scored:
+    tied = _best_readings(scored)
+    if not tied:
         return False
-    best = max(s[0] for s in scored)
-    if best < MATCH_SHARE:
-        return False
-    tied = [s for s in scored if s[0] == best]
     orders = {s[1].day_first for s in tied}
     preferred = True if day_first is None else day_first
     tied.sort(key=lambda s: s[1].day_first is not preferred)

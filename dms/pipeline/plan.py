@@ -186,6 +186,7 @@ def _stage_all(
     dry_run = job["options"]["dry_run"]
     total = invalid = valid = 0
     chunk_indexes: list[int] = []
+    waiting: list[int] = []  # staged by this delivery and not loaded yet, as far as it last looked
     reader_chunks = 0
     estimated_calls = 0
     # A redelivered plan (its worker died before the hand-over) reads the file again: chunks an earlier
@@ -216,7 +217,8 @@ def _stage_all(
         _ensure_chunk_doc(p, job_id, chunk.index, rows, parts["load"])
         p.enqueue("dms.load_chunk", [job_id, chunk.index])
         chunk_indexes.append(chunk.index)
-        relieve_staging(p, job_id, chunk_indexes)
+        waiting.append(chunk.index)
+        relieve_staging(p, job_id, waiting)
         if p.get_job(job_id).get("cancel_requested"):
             break
     log.info(
@@ -291,17 +293,19 @@ def check_new_rows(prepared: Prepared, describe: dict[str, Any], external_id: st
     return Prepared(table=table.filter(keep), errors=errors, invalid_rows=prepared.invalid_rows + len(bad))
 
 
-def relieve_staging(p: Pipeline, job_id: str, chunk_indexes: list[int]) -> None:
+def relieve_staging(p: Pipeline, job_id: str, waiting: list[int]) -> None:
     """Keep at most STAGING_MAX_CHUNKS_PER_JOB chunks staged in Redis: past that, the planner loads a
     waiting chunk itself (idempotent, leased like any delivery) instead of reading further.
 
     Reading outruns Salesforce by far, so without this a 10 GB file would sit in Redis while it loads.
     Loading rather than waiting also means a single worker can never deadlock on its own plan.
+    `waiting` is the caller's list of the chunks it staged; those loaded meanwhile are taken out of it, so
+    each call looks at a few chunks, not at every chunk of the file so far.
     """
     limit = int(p.settings.get("STAGING_MAX_CHUNKS_PER_JOB", 8))
     lease = float(p.settings.get("TASK_SOFT_TIME_LIMIT", 300)) / 4
     while True:
-        waiting = [i for i in chunk_indexes if p.redis.exists(stage_key(job_id, i, "load"))]
+        waiting[:] = [i for i in waiting if p.redis.exists(stage_key(job_id, i, "load"))]
         if len(waiting) < limit:
             return
         # Newest first: the queue hands the oldest chunks to the other workers, so the newest is the one

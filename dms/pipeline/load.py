@@ -89,7 +89,7 @@ def load_chunk(
     cid = chunk_id(job_id, index)
     chunk = p.chunks.get(cid)
     if chunk["state"] in CHUNK_SETTLED:
-        drop_staged(p.redis, job_id, index, STAGED_PARTS)  # staged again by a redelivered plan, say
+        drop_staged(p.redis, job_id, index, STAGED_PARTS)  # left by a delivery that died after settling
         p.refresh_counters(job_id)
         return "already_" + chunk["state"]
     job = p.get_job(job_id)

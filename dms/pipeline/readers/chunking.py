@@ -127,7 +127,7 @@ def bounded_by_bytes(chunks: Iterator[Chunk], max_bytes: int) -> Iterator[Chunk]
 
 def _pieces(chunk: Chunk, max_bytes: int) -> Iterator[Chunk]:
     table = chunk.table
-    sizes = row_bytes(table) if table.num_rows else np.zeros(0, dtype=np.int64)
+    sizes = row_bytes(table)
     if int(sizes.sum()) <= max_bytes:
         yield chunk
         return

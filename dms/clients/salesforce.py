@@ -180,6 +180,7 @@ class SessionCache:
 
 
 SESSIONS = SessionCache()
+MAX_RELOGINS = 3  # per call; past that the credentials or the org are the problem, not a stale session
 
 
 class OrgClient:
@@ -232,18 +233,21 @@ class OrgClient:
             self.api_calls += 1
 
     def call(self, action: Callable[[Salesforce], T], what: str = "request") -> T:
-        """Run one Salesforce call with retries on busy answers and one re-login on an expired session."""
-        relogged = False
+        """Run one Salesforce call with retries on busy answers and re-logins on an expired session."""
+        relogins = 0
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return action(self.sf)
             except SalesforceExpiredSession:
-                if relogged:
+                # A fresh session can be revoked again before its first request (sessions expired by an
+                # admin, or by another client of the org): a few re-logins, each taking one attempt.
+                if relogins == MAX_RELOGINS or attempt == self.max_attempts:
                     raise
                 log.info("salesforce session expired; logging in again what=%s", what)
                 if self._sf is not None:
                     SESSIONS.drop(self.credentials, self._sf.session_id)
-                self._sf, relogged = None, True
+                self._sf = None
+                relogins += 1
             except Exception as exc:
                 if not is_transient(exc):
                     raise

@@ -100,3 +100,17 @@ def test_clients_of_one_process_share_a_session_and_log_in_again_when_it_expires
     fresh = OrgClient(credentials, reuse_session=False)  # testing a connection proves the password again
     fresh.rest("GET", "limits")
     assert fresh.logins == 1
+
+
+def test_a_session_revoked_again_right_after_the_re_login_is_renewed_again(localorg: Any) -> None:
+    # The first two requests are refused as expired sessions (each revokes the session it carried): the call
+    # must log in twice and then succeed, not give up after the first re-login.
+    from dms.clients.salesforce import OrgClient
+
+    client = OrgClient(org_credentials(localorg), reuse_session=False)
+    localorg.set_faults(kind="session_expired", every_nth=1, times=2)
+    try:
+        assert client.rest("GET", "limits")["DailyApiRequests"]
+    finally:
+        localorg.clear_faults()
+    assert client.logins == 3  # the first login, then one per expired session

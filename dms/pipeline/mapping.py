@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from dms.errors import DMSError
 from dms.pipeline.describe import FieldInfo, ObjectDescribe
+from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.values import (
     EXCEL_FORMAT,
     FormatError,
@@ -45,7 +46,7 @@ from dms.pipeline.values import (
 
 logger = logging.getLogger(__name__)
 
-ROW_COLUMN = "__row__"
+
 OPERATIONS = ("insert", "update", "upsert", "delete", "hard_delete")
 _OPERATION_ALIASES = {"harddelete": "hard_delete", "hard-delete": "hard_delete"}
 BLANK_MEANS = ("ignore", "null")

@@ -14,11 +14,12 @@ import charset_normalizer
 import pyarrow as pa
 
 from dms.errors import DMSError
+from dms.pipeline.model import ROW_COLUMN
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "excel", "json", "ndjson", "parquet", "pickle")
-ROW_COLUMN = "__row__"
+
 
 # How much of a text file detection looks at: enough for a header and a few hundred rows, never the file.
 SAMPLE_BYTES = 1024 * 1024

@@ -13,8 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dms.pipeline.columns import is_text
 from dms.pipeline.sniff import ROW_COLUMN, Chunk, RowProblem
-from dms.pipeline.values import is_text
 
 
 class RecordNumbering:

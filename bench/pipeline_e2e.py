@@ -50,10 +50,11 @@ from dms.devstack import (  # noqa: E402
     temporary_environ,
     worker_spec,
 )
+from dms.pipeline.lifecycle import create_job  # noqa: E402
+from dms.pipeline.model import FINAL_STATES  # noqa: E402
 
 log = logging.getLogger("bench.pipeline_e2e")
 
-FINAL_STATES = ("completed", "completed_with_errors", "failed", "cancelled")
 OBJECT, EXTERNAL_ID = "Account", "Legacy_Id__c"
 
 
@@ -238,7 +239,7 @@ def _publishing_pipeline() -> Any:
 
     from dms.clients import Services
     from dms.clients.sqs import ensure_queues
-    from dms.pipeline.jobs import Pipeline
+    from dms.pipeline.context import Pipeline
     from dms.settings import load_settings
     from factories.celery_instance import celery_settings
 
@@ -290,33 +291,32 @@ class PlanPass:
 
 def plan_pass(stack: Stack, path: Path, chunk_rows: int) -> PlanPass:
     """read_chunks -> prepare -> stage_chunk over the file in this process, as the plan task runs them."""
-    from dms.pipeline.mapping import compile_mapping
-    from dms.pipeline.plan import job_spec, read_options, staged_parts
-    from dms.pipeline.readers import read_chunks, sniff
+    from dms.pipeline.chunks import ChunkRecipe, staged_parts
     from dms.pipeline.staging import STAGE_PREFIX, stage_chunk
-    from dms.pipeline.validate import PrepareOptions, prepare
 
     p = stack.pipeline
-    job: dict[str, Any] = {"_id": f"bench-{uuid.uuid4().hex[:8]}", "source": {}, "options": {"chunk_rows": chunk_rows},
-           "target": {"object": OBJECT, "operation": "upsert", "external_id": EXTERNAL_ID}, "mapping": None}  # fmt: skip
-    org = p.org(job)
-    describe = p.describe(job, org, OBJECT)  # cached in Redis as the plan task has it; not timed
-    ttl = int(p.settings["STAGING_TTL_SECONDS"])
+    job: dict[str, Any] = {
+        "_id": f"bench-{uuid.uuid4().hex[:8]}",
+        "source": {},
+        "options": {"chunk_rows": chunk_rows},
+        "target": {"object": OBJECT, "operation": "upsert", "external_id": EXTERNAL_ID},
+        "mapping": None,
+    }
+    ctx = p.job_context(job)
+    ctx.describe()  # cached in Redis as the plan task has it; not timed
+    ttl = p.settings.staging_ttl_seconds
     started = time.perf_counter()
-    options = read_options(job, p.settings)
-    info = sniff(path, options)
-    spec = job_spec(job, info.columns, describe)
-    compiled = compile_mapping(spec, describe, info.columns)
-    if len(compiled.rules) != len(info.columns):
-        raise RuntimeError(f"expected every column mapped; mapped {len(compiled.rules)} of {info.columns}")
-    prepare_options = PrepareOptions()
+    recipe = ChunkRecipe.for_job(ctx, path, infer_formats=False, check_lookups=False)
+    if len(recipe.compiled.rules) != len(recipe.info.columns):
+        mapped = len(recipe.compiled.rules)
+        raise RuntimeError(f"expected every column mapped; mapped {mapped} of {recipe.info.columns}")
     rows = staged = 0
     read_s = prepare_s = stage_s = 0.0
     mark = time.perf_counter()
-    for chunk in read_chunks(path, options, info):
+    for chunk in recipe.chunks(path):
         now = time.perf_counter()
         read_s += now - mark
-        prepared = prepare(chunk.table, compiled, describe, prepare_options)
+        prepared = recipe.prepare(chunk)
         mark = time.perf_counter()
         prepare_s += mark - now
         staged += stage_chunk(p.redis, job["_id"], chunk.index, staged_parts(chunk, prepared), ttl)
@@ -378,9 +378,9 @@ def dms_run(stack: Stack, path: Path, rows: int, chunk_rows: int, workers: int, 
         org_cpu = cpu_seconds(org_pid) if org_pid else 0.0
         with RssSampler(started_workers) as sampler:
             started = time.monotonic()
-            job = p.create_job(request)
+            job = create_job(p, request)
             deadline = started + timeout
-            while (job := p.get_job(job["_id"]))["state"] not in FINAL_STATES:
+            while (job := p.store.get(job["_id"]))["state"] not in FINAL_STATES:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"job {job['_id']} not final after {timeout:.0f}s: {job['counters']}")
                 time.sleep(0.2)

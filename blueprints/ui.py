@@ -16,7 +16,8 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from blueprints.api.jobs import current_pipeline
 from dms.errors import NotFound
-from dms.pipeline.jobs import FINAL_STATES, progress
+from dms.pipeline.jobstore import progress
+from dms.pipeline.model import FINAL_STATES
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def page_words() -> dict[str, Any]:
     return {
         "state_labels": STATE_LABELS,
         "counter_labels": COUNTER_LABELS,
-        "final_states": FINAL_STATES,
+        "final_states": sorted(FINAL_STATES),
         "counter_shown": counter_shown,
     }
 
@@ -105,7 +106,7 @@ def index() -> Any:
 @ui.get("/jobs")
 def jobs() -> Any:
     """The most recent jobs, newest first."""
-    recent = [progress(job) for job in current_pipeline().list_jobs(JOBS_PAGE_LIMIT)]
+    recent = [progress(job) for job in current_pipeline().store.list(JOBS_PAGE_LIMIT)]
     return render_template("jobs.html", jobs=recent)
 
 
@@ -115,7 +116,7 @@ def job(job_id: str) -> Any:
     if not JOB_ID_PATTERN.match(job_id):
         return _job_not_found(job_id)
     try:
-        found = current_pipeline().get_job(job_id)
+        found = current_pipeline().store.get(job_id)
     except NotFound:
         return _job_not_found(job_id)
     return render_template("job.html", job=progress(found))

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-HOUSEKEEPING_TASK = "dms.housekeeping"
+from dms.pipeline.model import TaskName
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def enqueue(event: Mapping[str, Any] | None = None, context: Any = None) -> dict
     # Inside the Lambda the handler has already imported the app, so this import costs nothing there.
     from application import app
 
-    task = app.extensions["celery"].send_task(HOUSEKEEPING_TASK)
+    task = app.extensions["celery"].send_task(TaskName.HOUSEKEEPING)
     log.info("housekeeping queued task=%s source=%s", task.id, (event or {}).get("source", "manual"))
     return {"task_id": task.id}
 

@@ -13,9 +13,10 @@ from urllib.parse import urljoin
 import click
 import requests
 
+from dms.pipeline.model import FINAL_STATES
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 INLINE_LIMIT = 10 * 1024 * 1024  # API Gateway's request cap; larger files go by presigned upload
-FINAL = ("completed", "completed_with_errors", "failed", "cancelled")
 
 
 class Api:
@@ -114,7 +115,7 @@ def wait_for(api: Api, job_id: str, show_progress: bool = True) -> dict[str, Any
             if show_progress and done != last:
                 bar.update(done - max(last, 0))
                 last = done
-            if job["state"] in FINAL:
+            if job["state"] in FINAL_STATES:
                 return dict(job)
             time.sleep(0.5)
 
@@ -129,6 +130,7 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, help="Worker processes to start.")
 def dev(port: int, workers: int) -> None:
     """Run the whole local stack (services, web, worker) on its embedded defaults."""
+    # Only `dms dev` needs the local stack (boto3, kombu): every other command stays a light HTTP client.
     from dms.devstack import run_dev_stack
 
     sys.exit(run_dev_stack(web_port=port, workers=workers))
@@ -200,7 +202,7 @@ def status(job_id: str, wait: bool, url: str) -> None:
     api = Api(url)
     job = wait_for(api, job_id) if wait else api.json("GET", f"/api/v1/jobs/{job_id}")
     click.echo(summary(job))
-    sys.exit(exit_code(job) if job["state"] in FINAL else 0)
+    sys.exit(exit_code(job) if job["state"] in FINAL_STATES else 0)
 
 
 @main.command()

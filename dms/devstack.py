@@ -21,8 +21,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlparse
 
 import requests
+from cryptography.fernet import Fernet
+
+from dms.clients.sqs import ensure_queues
+from dms.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -197,8 +202,6 @@ def _tee(name: str, stream: IO[bytes], logfile: IO[bytes]) -> None:
 
 def dev_secrets(var: Path) -> dict[str, str]:
     """Development-only secrets, made once and kept in var/dev-secrets.env (git-ignored)."""
-    from cryptography.fernet import Fernet
-
     path = var / "dev-secrets.env"
     if not path.exists():
         var.mkdir(parents=True, exist_ok=True)
@@ -211,17 +214,12 @@ def dev_secrets(var: Path) -> dict[str, str]:
 
 
 def _port_of(url: str) -> int:
-    from urllib.parse import urlparse
-
     parsed = urlparse(url)
     return int(parsed.port or (443 if parsed.scheme == "https" else 80))
 
 
 def run_dev_stack(web_port: int = 8000, workers: int = 1) -> int:
     """Start the whole stack on its local defaults; block until Ctrl-C; stop what was started."""
-    from dms.clients.sqs import ensure_queues
-    from dms.settings import load_settings
-
     var = ROOT / "var"
     group = ProcessGroup(var / "log")
     env = dict(dev_secrets(var))

@@ -69,3 +69,15 @@ def redacted(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The settings with every secret masked, safe to log or show."""
     secrets = set(settings.get("SECRETS", ()))
     return {k: ("***" if k in secrets and settings[k] else v) for k, v in settings.items()}
+
+
+def task_time_limits(settings: Mapping[str, Any]) -> tuple[float, float]:
+    """(soft, hard) task time limits as they take effect: inside the SQS visibility timeout.
+
+    A task still running when its message becomes visible again would run twice at once, so every limit is
+    kept inside the visibility timeout, whatever the settings say. Celery's limits and the chunk leases the
+    pipeline takes both come from here."""
+    visibility = float(settings["SQS_VISIBILITY_TIMEOUT"])
+    hard = min(float(settings["TASK_TIME_LIMIT"]), visibility * 0.9)
+    soft = min(float(settings["TASK_SOFT_TIME_LIMIT"]), hard * 0.9)
+    return soft, hard

@@ -8,7 +8,7 @@ from typing import Any
 from dms.clients import Services
 from dms.clients.docstore import DocumentStore
 from dms.errors import DMSError, NotFound
-from dms.pipeline.jobs import now
+from dms.pipeline.model import now
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 

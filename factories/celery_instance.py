@@ -11,16 +11,13 @@ from flask import Flask
 
 from celery_holder import celery
 from dms.clients.sqs import is_loopback, queue_url, tolerate_failed_receives
+from dms.settings import task_time_limits
 
 
 def celery_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """All Celery settings in one lowercase mapping (Celery 5 refuses old and new names mixed)."""
     queue = settings["SQS_QUEUE_NAME"]
-    # A task still running when its message becomes visible again would run twice at once: keep every
-    # time limit inside the visibility timeout, whatever the settings say.
-    visibility = settings["SQS_VISIBILITY_TIMEOUT"]
-    time_limit = min(settings["TASK_TIME_LIMIT"], visibility * 0.9)
-    soft_time_limit = min(settings["TASK_SOFT_TIME_LIMIT"], time_limit * 0.9)
+    soft_time_limit, time_limit = task_time_limits(settings)  # inside the visibility timeout
     return {
         "broker_url": "sqs://",
         "broker_transport_options": {

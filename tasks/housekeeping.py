@@ -15,8 +15,10 @@ from flask import current_app
 
 from celery_holder import celery
 from dms.clients import current_services
-from dms.pipeline.jobs import abort_orphaned_bulk_jobs, requeue_stalled_work
+from dms.pipeline.lifecycle import abort_orphaned_bulk_jobs, requeue_stalled_work
+from dms.pipeline.model import TaskName
 from dms.uploads import UploadLimits, Uploads
+from tasks.jobs import pipeline
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +38,11 @@ def sweep_stale_uploads() -> int:
 
 def sweep_orphaned_bulk_jobs() -> int:
     """Abort Salesforce bulk jobs still open or running for DMS jobs that have ended."""
-    from tasks.jobs import pipeline
-
     return abort_orphaned_bulk_jobs(pipeline())
 
 
 def sweep_stalled_work() -> int:
     """Re-enqueue plans and loads idle for longer than SQS would keep retrying them (visibility x receives)."""
-    from tasks.jobs import pipeline
-
     settings = current_app.config
     stalled_after = float(settings["SQS_VISIBILITY_TIMEOUT"]) * (int(settings["SQS_MAX_RECEIVE_COUNT"]) + 1)
     return requeue_stalled_work(pipeline(), stalled_after)
@@ -58,7 +56,7 @@ SWEEPS: dict[str, Callable[[], int]] = {
 }
 
 
-@celery.task(name="dms.housekeeping", soft_time_limit=900, time_limit=960)
+@celery.task(name=TaskName.HOUSEKEEPING, soft_time_limit=900, time_limit=960)
 def housekeeping() -> dict[str, int | str]:
     """Run every sweep; one failing sweep is logged and reported, the others still run."""
     report: dict[str, int | str] = {}

@@ -12,8 +12,10 @@ from celery_holder import celery
 from dms.clients import current_services
 from dms.clients.salesforce import SalesforceTransientError
 from dms.errors import DMSError
-from dms.pipeline.jobs import Pipeline, publisher
-from dms.pipeline.load import ChunkBusy, StillProcessing, fail_chunk, load_chunk
+from dms.pipeline.apis import StillProcessing
+from dms.pipeline.context import Pipeline, publisher
+from dms.pipeline.load import ChunkBusy, fail_chunk, load_chunk
+from dms.pipeline.model import TaskName
 from dms.pipeline.plan import plan_job
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ def backoff(retries: int, base: float = 5.0, cap: float = 300.0) -> float:
     return min(cap, base * 2**retries) * (0.5 + random.random() / 2)
 
 
-@celery.task(name="dms.plan_job", bind=True, max_retries=8)
+@celery.task(name=TaskName.PLAN_JOB, bind=True, max_retries=8)
 def plan_job_task(self: Any, job_id: str) -> str:
     """Read, map, validate and stage a job's rows; enqueue its chunk loads."""
     p = pipeline()
@@ -40,7 +42,7 @@ def plan_job_task(self: Any, job_id: str) -> str:
         log.warning("plan waits for salesforce job=%s retries=%d", job_id, self.request.retries)
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
     except SoftTimeLimitExceeded:
-        p.fail(
+        p.store.fail(
             job_id,
             "PLAN_TIMEOUT",
             "Planning took longer than the task time limit; split the file or raise it.",
@@ -48,19 +50,18 @@ def plan_job_task(self: Any, job_id: str) -> str:
         return "failed"
 
 
-@celery.task(name="dms.load_chunk", bind=True, max_retries=None)
+@celery.task(name=TaskName.LOAD_CHUNK, bind=True, max_retries=None)
 def load_chunk_task(self: Any, job_id: str, index: int) -> str:
     """Load one staged chunk into Salesforce (idempotent under redelivery)."""
     p = pipeline()
-    lease = float(p.settings["TASK_SOFT_TIME_LIMIT"])
-    lease = min(lease, float(self.app.conf.task_soft_time_limit or lease))
+    settings = p.settings
     try:
         return load_chunk(
             p,
             job_id,
             index,
-            lease_seconds=lease,
-            wait_seconds=float(p.settings["BULK_WAIT_IN_TASK_SECONDS"]),
+            lease_seconds=settings.task_soft_time_limit,
+            wait_seconds=settings.bulk_wait_in_task_seconds,
         )
     except StillProcessing as exc:
         # Uploaded; Salesforce works on it. Free this worker for the next chunk and look again when the job
@@ -94,7 +95,7 @@ def unexpected(task: Any, p: Pipeline, job_id: str, exc: Exception) -> str:
     log.error("task error task=%s job=%s retries=%d", task.name, job_id, task.request.retries, exc_info=exc)
     if task.request.retries < 3:
         raise task.retry(exc=exc, countdown=backoff(task.request.retries, base=2.0))
-    p.fail(
+    p.store.fail(
         job_id,
         "INTERNAL_ERROR",
         f"DMS hit an unexpected error ({exc.__class__.__name__}); it has been logged.",

@@ -10,10 +10,10 @@ from blueprints.api import api
 from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.errors import DMSError
+from dms.pipeline import lifecycle
 from dms.pipeline import results as res
-from dms.pipeline.direct import run_direct
-from dms.pipeline.jobs import Pipeline, progress, publisher
-from dms.pipeline.retry import retry_failed
+from dms.pipeline.context import Pipeline, publisher
+from dms.pipeline.jobstore import progress
 from dms.templates import TemplateStore
 
 
@@ -52,7 +52,9 @@ def _run_direct(request_doc: dict[str, Any]) -> dict[str, Any]:
         raise DMSError(f"A direct job takes files up to {limit:,} bytes; this one has {size:,}. Leave out `direct`.",
                        code="DIRECT_TOO_LARGE")  # fmt: skip
     queue = publisher(current_app.extensions["celery"])
-    return run_direct(lambda enqueue: Pipeline(current_services(), enqueue=enqueue), request_doc, queue)
+    return lifecycle.run_direct(
+        lambda enqueue: Pipeline(current_services(), enqueue=enqueue), request_doc, queue
+    )
 
 
 @api.post("/jobs")
@@ -78,7 +80,7 @@ def create_job() -> Any:
     if body.get("direct"):
         job = _run_direct(request_doc)
     else:
-        job = current_pipeline().create_job(request_doc)
+        job = lifecycle.create_job(current_pipeline(), request_doc)
     location = url_for("api.get_job", job_id=job["_id"])
     return jsonify(progress(job)), 201, {"Location": location}
 
@@ -86,13 +88,13 @@ def create_job() -> Any:
 @api.get("/jobs")
 def list_jobs() -> Any:
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 500)
-    return jsonify({"jobs": [progress(j) for j in current_pipeline().list_jobs(limit)]})
+    return jsonify({"jobs": [progress(j) for j in current_pipeline().store.list(limit)]})
 
 
 @api.get("/jobs/<job_id>")
 def get_job(job_id: str) -> Any:
     """A job's state, counters, percent done and API calls spent, with links to its results."""
-    job = current_pipeline().get_job(job_id)
+    job = current_pipeline().store.get(job_id)
     body = progress(job)
     body["links"] = {
         "self": url_for("api.get_job", job_id=job_id),
@@ -107,13 +109,13 @@ def get_job(job_id: str) -> Any:
 @api.get("/jobs/<job_id>/chunks")
 def job_chunks(job_id: str) -> Any:
     keys = ("index", "rows", "first_row", "last_row", "state", "api", "bulk_job_id", "result", "api_calls")
-    chunks = [{k: c.get(k) for k in keys} for c in current_pipeline().chunk_docs(job_id)]
+    chunks = [{k: c.get(k) for k in keys} for c in current_pipeline().store.chunk_docs(job_id)]
     return jsonify({"chunks": chunks})
 
 
 @api.post("/jobs/<job_id>/cancel")
 def cancel_job(job_id: str) -> Any:
-    return jsonify(progress(current_pipeline().cancel(job_id)))
+    return jsonify(progress(lifecycle.cancel(current_pipeline(), job_id)))
 
 
 @api.post("/jobs/<job_id>/retry")
@@ -121,7 +123,7 @@ def retry_job(job_id: str) -> Any:
     """Retry the failed rows as a new job; with {"upload_id": ...}, retry from a corrected file instead."""
     body = request.get_json(silent=True) or {}
     corrected = _source(body["upload_id"], body.get("read_options")) if body.get("upload_id") else None
-    job = retry_failed(current_pipeline(), job_id, corrected)
+    job = lifecycle.retry_failed(current_pipeline(), job_id, corrected)
     return jsonify(progress(job)), 201, {"Location": url_for("api.get_job", job_id=job["_id"])}
 
 
@@ -129,7 +131,7 @@ def retry_job(job_id: str) -> Any:
 def job_results(job_id: str, kind: str) -> Any:
     """success.csv or errors.csv, streamed from the per-chunk result files."""
     pipeline = current_pipeline()
-    job = pipeline.get_job(job_id)
+    job = pipeline.store.get(job_id)
     if kind == "success.csv":
         stream = res.stream_success(pipeline.blobs, job)
     elif kind == "errors.csv":

@@ -23,8 +23,10 @@ def _org(connection_id: str | None, reuse_session: bool = True) -> OrgClient:
     return OrgClient(credentials, reuse_session=reuse_session)
 
 
-def _job_like(connection_id: str | None) -> dict[str, Any]:
-    return {"target": {"connection_id": connection_id or "default"}}
+def _describe(connection_id: str | None, object_name: str) -> dict[str, Any]:
+    """An object's describe through the pipeline's cache (the connection's org, logged in once)."""
+    job_like = {"target": {"connection_id": connection_id or "default", "object": object_name}}
+    return current_pipeline().job_context(job_like).describe()
 
 
 @api.get("/connections")
@@ -81,7 +83,7 @@ def list_objects() -> Any:
 def describe_object(object_name: str) -> Any:
     """An object's fields: name, label, type, length, required, picklist values, external id, references."""
     connection_id = request.args.get("connection_id")
-    describe = current_pipeline().describe(_job_like(connection_id), _org(connection_id), object_name)
+    describe = _describe(connection_id, object_name)
     keys = ("name", "label", "type", "length", "nillable", "defaultedOnCreate", "createable", "updateable",
             "externalId", "unique", "idLookup", "referenceTo", "relationshipName", "restrictedPicklist")  # fmt: skip
     fields = []
@@ -109,9 +111,7 @@ def suggest_mapping() -> Any:
     preview = current_uploads().preview(upload["_id"], **read_options)
     columns = [c["name"] for c in preview["columns"]]
     connection_id = body.get("connection_id")
-    describe = current_pipeline().describe(
-        _job_like(connection_id), _org(connection_id), str(body.get("object"))
-    )
+    describe = _describe(connection_id, str(body.get("object")))
     operation = str(body.get("operation") or "insert")
     spec = new_mapping(
         str(body.get("object")), operation, columns, describe, external_id=body.get("external_id")

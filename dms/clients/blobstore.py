@@ -204,7 +204,7 @@ def blob_store_from_url(url: str, settings: Mapping[str, Any] | None = None) -> 
     if parsed.scheme == "file":
         return LocalBlobStore(parsed.netloc + parsed.path if parsed.netloc else parsed.path)
     if parsed.scheme == "s3":
-        import boto3
+        import boto3  # only an s3:// store needs it: a local store never pays its import
 
         settings = settings or {}
         client = boto3.client(

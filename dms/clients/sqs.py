@@ -82,6 +82,7 @@ def tolerate_failed_receives() -> None:
     channel then calls `.get("Messages")` on it and the worker dies with an AttributeError. SQS does answer
     500/503 now and then, and a long poll can time out; a worker must treat that as "no messages".
     """
+    # kombu loads its SQS transport (boto3, pycurl) only for a worker on SQS: patch it when it is wanted.
     from kombu.transport.SQS import Channel
 
     if getattr(Channel._on_messages_ready, "_dms_tolerant", False):

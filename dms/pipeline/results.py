@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from dms.pipeline.sniff import ROW_COLUMN
+from dms.pipeline.csvtext import column_texts, table_csv
+from dms.pipeline.model import ROW_COLUMN
 
 SUCCESS_HEADER = ["source_row", "salesforce_id", "created"]
 ERROR_HEADER = ["source_row", "stage", "error_code", "error_message", "fields"]
@@ -34,10 +33,11 @@ def neutralise(value: str) -> str:
 
 @dataclass
 class ChunkResult:
-    """What Salesforce did with one chunk's rows (each row appears in exactly one list)."""
+    """What Salesforce did with one chunk's rows (each row is in exactly one list, or counted cancelled)."""
 
     succeeded: list[tuple[int, str, bool]]  # (source row, Salesforce Id, created)
     failed: list[tuple[int, str, str, str]]  # (source row, error code, message, fields)
+    cancelled: int = 0  # rows a cancel stopped before Salesforce processed them
 
     @property
     def counts(self) -> dict[str, int]:
@@ -48,17 +48,6 @@ class ChunkResult:
             "updated": len(self.succeeded) - created,
             "failed": len(self.failed),
         }
-
-
-def column_texts(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """A column's values as the text written to CSV (null = empty); text columns stay in Arrow's kernels."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return pc.fill_null(column.cast(pa.string()), "")
-    # Typed columns (Parquet, Excel) keep pandas' rendering of their values (1.0, True, 2024-01-31 00:00:00).
-    series = column.to_pandas()
-    return pa.array(series.astype(object).where(series.notna(), "").astype(str), pa.string())
 
 
 def safe_texts(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -212,43 +201,6 @@ def write_csv_rows(out: IO[bytes], rows: Iterable[Sequence[Any]]) -> int:
     return count
 
 
-def table_csv(table: pa.Table, header: bool = True, eol: str = "\n") -> bytes:
-    """A table as CSV, quoted as Python's csv module quotes (only values holding a comma, a quote or a line
-    break), built by Arrow kernels: the same text csv.writer would write, at a fraction of the cost."""
-    cells = [_quoted(_cell_texts(table.column(name))) for name in table.column_names]
-    head = (",".join(_quote_text(name) for name in table.column_names) + eol) if header else ""
-    if not cells or table.num_rows == 0:
-        return head.encode("utf-8")
-    lines = cells[0] if len(cells) == 1 else pc.binary_join_element_wise(*cells, ",")
-    lines = pc.binary_join_element_wise(lines, pa.scalar(""), eol)  # each line + eol
-    # The lines' characters lie end to end in the array's data buffer: that is the file.
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
-    body = memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
-    return head.encode("utf-8") + bytes(body)
-
-
-def _cell_texts(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if pa.types.is_integer(column.type):
-        combined = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        return pc.fill_null(pc.cast(combined, pa.string()), "")
-    return column_texts(column)
-
-
-_NEEDS_QUOTES = r'[,"\r\n]'
-
-
-def _quoted(texts: pa.Array) -> pa.Array:
-    needs = pc.match_substring_regex(texts, _NEEDS_QUOTES)
-    if not pc.any(needs).as_py():
-        return texts
-    escaped = pc.binary_join_element_wise('"', pc.replace_substring(texts, '"', '""'), '"', "")
-    return pc.if_else(needs, escaped, texts)
-
-
-def _quote_text(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"' if re.search(_NEEDS_QUOTES, text) else text
-
-
 def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
     batch: list[Sequence[Any]] = []
     for row in rows:
@@ -342,10 +294,16 @@ def failed_rows(blobs: Any, job: dict[str, Any]) -> set[int]:
 
 def error_part_rows(blobs: Any, job_id: str, index: int) -> list[list[str]]:
     """The rows of reader chunk `index`'s error parts: unreadable/invalid ones, then Salesforce's failures."""
-    rows: list[list[str]] = []
-    for kind in ("invalid", "errors"):
-        key = part_key(job_id, index, kind)
-        if blobs.exists(key):
-            with blobs.open_read(key) as part:
-                rows.extend(csv.reader(io.TextIOWrapper(part, encoding="utf-8", newline="")))
-    return rows
+    return [row for kind in ("invalid", "errors") for row in _part_rows(blobs, part_key(job_id, index, kind))]
+
+
+def _part_rows(blobs: Any, key: str) -> list[list[str]]:
+    if not blobs.exists(key):
+        return []
+    with blobs.open_read(key) as part:
+        return list(csv.reader(io.TextIOWrapper(part, encoding="utf-8", newline="")))
+
+
+def invalid_rows(blobs: Any, job_id: str, index: int) -> set[int]:
+    """Source rows that the plan found unreadable or invalid in reader chunk `index` (never staged)."""
+    return {int(r[0]) for r in _part_rows(blobs, part_key(job_id, index, "invalid")) if r}

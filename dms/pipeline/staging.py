@@ -6,6 +6,12 @@ import pyarrow as pa
 import redis
 
 STAGE_PREFIX = "dms:stage"
+STAGED_PARTS = ("load", "source")  # the rows as they will be sent, and their original values
+
+
+def is_staged(client: redis.Redis, job_id: str, chunk: int) -> bool:
+    """Whether a chunk's rows still wait in Redis (not yet loaded, expired or flushed)."""
+    return bool(client.exists(stage_key(job_id, chunk, "load")))
 
 
 def stage_key(job_id: str, chunk: int, part: str) -> str:
@@ -41,7 +47,7 @@ def stage_chunk(client: redis.Redis, job_id: str, chunk: int, parts: dict[str, p
 
 
 def load_staged(
-    client: redis.Redis, job_id: str, chunk: int, parts: tuple[str, ...]
+    client: redis.Redis, job_id: str, chunk: int, parts: tuple[str, ...] = STAGED_PARTS
 ) -> dict[str, pa.Table] | None:
     """The parts of a staged chunk, or None when any is gone (expired or flushed: rebuild from the source)."""
     values = client.mget([stage_key(job_id, chunk, part) for part in parts])
@@ -50,6 +56,6 @@ def load_staged(
     return {part: ipc_to_table(bytes(v)) for part, v in zip(parts, values, strict=True)}  # type: ignore[arg-type]
 
 
-def drop_staged(client: redis.Redis, job_id: str, chunk: int, parts: tuple[str, ...]) -> None:
+def drop_staged(client: redis.Redis, job_id: str, chunk: int, parts: tuple[str, ...] = STAGED_PARTS) -> None:
     """Free a chunk's staging once its results are written."""
     client.delete(*[stage_key(job_id, chunk, part) for part in parts])

@@ -11,8 +11,7 @@ from typing import Any
 from simple_salesforce import Salesforce
 
 from dms.clients.salesforce import SalesforceCredentials, connect
-
-FINAL = ("completed", "completed_with_errors", "failed", "cancelled")
+from dms.pipeline.model import FINAL_STATES
 
 
 def upload(client: Any, path: Path) -> str:
@@ -36,7 +35,7 @@ def wait_job(client: Any, job_id: str, timeout: float = 120.0) -> dict[str, Any]
     job: dict[str, Any] = {}
     while time.monotonic() < deadline:
         job = client.get(f"/api/v1/jobs/{job_id}").json
-        if job["state"] in FINAL:
+        if job["state"] in FINAL_STATES:
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish in {timeout}s: {job}")

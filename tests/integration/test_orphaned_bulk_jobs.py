@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from dms.clients.docstore import new_document_id
-from dms.pipeline.jobs import Pipeline, abort_orphaned_bulk_jobs, now, requeue_stalled_work
-from dms.pipeline.load import chunk_id
+from dms.pipeline.context import Pipeline
+from dms.pipeline.lifecycle import abort_orphaned_bulk_jobs, create_job, requeue_stalled_work
+from dms.pipeline.model import chunk_id, now
 from tests.conftest import wait_for
 from tests.integration.pipeline_helpers import org_client
 
@@ -36,13 +37,13 @@ def test_a_job_whose_messages_were_lost_is_finished_by_the_stalled_work_sweep(
         "Name,Legacy_Id__c\n" + "".join(f"Stalled {n},stalled-{n}-{tmp_path.name}\n" for n in range(5))
     )
     services.blobs.put_file(f"uploads/{tmp_path.name}/accounts.csv", path)
-    job = lost.create_job({"source": {"blob_key": f"uploads/{tmp_path.name}/accounts.csv", "filename": "accounts.csv"},
+    job = create_job(lost, {"source": {"blob_key": f"uploads/{tmp_path.name}/accounts.csv", "filename": "accounts.csv"},
                            "target": {"object": "Account", "operation": "insert"}})  # fmt: skip
     celery = app.extensions["celery"]
     live = Pipeline(services, enqueue=lambda name, args: celery.send_task(name, args=args))
     assert requeue_stalled_work(live, stalled_after=3600) == 0  # nothing is stalled yet
     assert requeue_stalled_work(live, stalled_after=-1) >= 1
     final = wait_for(
-        lambda: (j := live.get_job(job["_id"]))["state"] in ("completed", "failed") and j, timeout=60
+        lambda: (j := live.store.get(job["_id"]))["state"] in ("completed", "failed") and j, timeout=60
     )
     assert final["state"] == "completed" and final["counters"]["created"] == 5

@@ -236,7 +236,8 @@ def test_wide_rows_are_loaded_in_chunks_cut_by_size_and_every_row_arrives(
     """Long descriptions make 50,000-row chunks too big for one Bulk upload (Salesforce: 100 MB). The reader
     cuts chunks by size as well; here at 40 KB, so 12 rows of ~10 KB become several Bulk jobs, each row once."""
     from dms.clients import Services
-    from dms.pipeline.jobs import Pipeline
+    from dms.pipeline.context import Pipeline
+    from dms.pipeline.lifecycle import create_job
     from dms.pipeline.plan import plan_job
 
     settings = {
@@ -254,11 +255,11 @@ def test_wide_rows_are_loaded_in_chunks_cut_by_size_and_every_row_arrives(
     )
     key = f"uploads/test-{prefix}/wide.csv"
     p.blobs.put_file(key, path)
-    job = p.create_job({"source": {"blob_key": key, "filename": "wide.csv"},
+    job = create_job(p, {"source": {"blob_key": key, "filename": "wide.csv"},
                         "target": {"object": "Account", "operation": "insert"}, "options": {"chunk_rows": 1000}})  # fmt: skip
     assert plan_job(p, job["_id"]) == "loading"
-    final = p.refresh_counters(job["_id"])
-    chunks = list(p.chunk_docs(job["_id"]))
+    final = p.store.refresh_counters(job["_id"])
+    chunks = list(p.store.chunk_docs(job["_id"]))
     assert len(chunks) == 4 and all(c["state"] == "done" for c in chunks)  # ~110 KB / 40 KB per chunk
     assert final["state"] == "completed" and final["counters"]["succeeded"] == 12, final
     org = records_by(org_client(localorg), f"SELECT Legacy_Id__c, Description FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'", "Legacy_Id__c")  # fmt: skip

@@ -18,7 +18,9 @@ from celery import Celery
 from dms.clients.sqs import ensure_queues
 from dms.crashpoints import arm
 from dms.devstack import ProcessGroup
-from dms.pipeline.jobs import Pipeline
+from dms.pipeline.context import Pipeline
+from dms.pipeline.lifecycle import create_job
+from dms.pipeline.model import TaskName
 from dms.settings import load_settings
 from factories.celery_instance import celery_settings
 from tests.conftest import wait_for
@@ -71,7 +73,7 @@ def insert_job(pipeline: Pipeline, tmp_path: Path, prefix: str, operation: str =
     request = {"source": {"blob_key": key, "filename": "accounts.csv"},
                "target": {"object": "Account", "operation": operation, "external_id": "Legacy_Id__c" if operation == "upsert" else None},
                "options": {"chunk_rows": 10}}  # fmt: skip
-    return pipeline.create_job(request)
+    return create_job(pipeline, request)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,7 @@ def test_worker_killed_mid_load_creates_no_duplicates_and_counts_exactly(
 
     workers()
     final = wait_for(
-        lambda: (j := crash_pipeline.get_job(job["_id"]))["state"] in ("completed", "completed_with_errors", "failed") and j,
+        lambda: (j := crash_pipeline.store.get(job["_id"]))["state"] in ("completed", "completed_with_errors", "failed") and j,
         timeout=120, what="the job to finish after redelivery",
     )  # fmt: skip
     assert final["state"] == "completed", final
@@ -141,7 +143,7 @@ def test_staging_stays_bounded_when_nobody_else_loads(app: Any, localorg: Any, t
     p.blobs.put_file(job["source"]["blob_key"], path)
     assert plan_job(p, job["_id"]) == "loading"
     staged = [k for k in services.redis.scan_iter(f"{STAGE_PREFIX}:{job['_id']}:*:load")]
-    settled = [c for c in p.chunk_docs(job["_id"]) if c["state"] == "done"]
+    settled = [c for c in p.store.chunk_docs(job["_id"]) if c["state"] == "done"]
     assert len(staged) <= 3
     assert len(settled) == 9 - len(staged)
     sf = org_client(localorg)
@@ -158,13 +160,14 @@ def test_the_planner_loads_a_chunk_nobody_holds_rather_than_wait_for_one_that_is
     import threading
 
     from dms.clients import Services
-    from dms.pipeline.load import chunk_id, take_lease
+    from dms.pipeline.load import take_lease
+    from dms.pipeline.model import chunk_id
     from dms.pipeline.plan import plan_job
 
     services = Services({**app.extensions["dms"].settings, "STAGING_MAX_CHUNKS_PER_JOB": 2})
 
     def enqueue(name: str, args: list[Any]) -> None:
-        if name == "dms.load_chunk" and args[1] == 0:  # the other worker receives chunk 0 and keeps it
+        if name == TaskName.LOAD_CHUNK and args[1] == 0:  # the other worker receives chunk 0 and keeps it
             take_lease(p, chunk_id(args[0], 0), owner="another-worker", seconds=600)
 
     p = Pipeline(services, enqueue=enqueue)
@@ -176,7 +179,7 @@ def test_the_planner_loads_a_chunk_nobody_holds_rather_than_wait_for_one_that_is
     planner.join(timeout=90)
     assert not planner.is_alive(), "the planner waited behind the held chunk instead of loading others"
     assert outcome == ["loading"]
-    states = {c["index"]: c["state"] for c in p.chunk_docs(job["_id"])}
+    states = {c["index"]: c["state"] for c in p.store.chunk_docs(job["_id"])}
     assert states[0] == "loading" and states[2] == "done", states  # chunk 0 is still the other worker's
 
 
@@ -199,10 +202,10 @@ def test_a_plan_redelivered_after_its_chunks_were_loaded_finishes_without_loadin
         wait_for(lambda: processes.processes[first].poll() is not None, timeout=90,
                  what="the planner to crash after staging")  # fmt: skip
         assert not redis.exists("dms:crash:after_staging"), "the crash point was not reached"
-        assert {c["state"] for c in crash_pipeline.chunk_docs(job["_id"])} == {"done"}
+        assert {c["state"] for c in crash_pipeline.store.chunk_docs(job["_id"])} == {"done"}
         second = start_worker(concurrency=1, **env)
         final = wait_for(
-            lambda: (j := crash_pipeline.get_job(job["_id"]))["state"] in ("completed", "completed_with_errors", "failed") and j,
+            lambda: (j := crash_pipeline.store.get(job["_id"]))["state"] in ("completed", "completed_with_errors", "failed") and j,
             timeout=120, what="the redelivered plan to finish the job",
         )  # fmt: skip
         processes.stop(second)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from dms.pipeline.load import next_poll_delay, result_files_needed
+from dms.pipeline.apis.bulk import next_poll_delay, result_files_needed
 from dms.pipeline.results import bulk_chunk_result, neutralise, parse_bulk_error
 
 
@@ -80,7 +80,7 @@ def test_polls_follow_the_jobs_progress_rate() -> None:
 
 
 def test_bulk_csv_is_unquoted_unless_a_value_needs_quotes() -> None:
-    from dms.pipeline.load import to_csv
+    from dms.pipeline.apis.bulk import to_csv
 
     plain = pa.table(
         {
@@ -99,7 +99,7 @@ def test_csv_text_is_what_pythons_csv_writer_writes() -> None:
     import io
     import random
 
-    from dms.pipeline.results import table_csv
+    from dms.pipeline.csvtext import table_csv
 
     rng = random.Random(5)
     alphabet = ["a", "Z", " ", ",", '"', "\n", "\r", "ü", "漢", "'", ";", "="]

@@ -1,0 +1,231 @@
+"""The recipe of chunk n: how a job's rows are read, mapped and checked, shared by the plan and the rebuild.
+
+Chunk n of a plan is reader chunk n's valid rows, a deterministic slice of the source: the planner stages it,
+and a load whose staging was lost (Redis flushed, TTL passed) rebuilds it here from the raw file, with the
+same recipe, to exactly the rows that were staged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dms.errors import DMSError
+from dms.pipeline.context import JobContext, Pipeline, PipelineSettings
+from dms.pipeline.describe import ObjectDescribe
+from dms.pipeline.mapping import CompiledMapping, apply_profiles, compile_mapping, new_mapping
+from dms.pipeline.model import ROW_COLUMN, Operation
+from dms.pipeline.readers import Chunk, ReadOptions, SourceInfo, read_chunks, read_sample, sniff
+from dms.pipeline.results import invalid_rows
+from dms.pipeline.validate import Prepared, PrepareOptions, RowError, prepare
+from dms.pipeline.values import infer_column
+
+PROFILE_SAMPLE_ROWS = 2000
+READ_OPTION_KEYS = ("format", "encoding", "delimiter", "sheet", "has_header")
+LOOKUP_BATCH = 200  # external ids per SOQL query (keeps the query under Salesforce's length limit)
+
+
+def read_options(job: dict[str, Any], settings: PipelineSettings) -> ReadOptions:
+    """The job's read options (from the upload preview the user confirmed) with the deployment's limits."""
+    given = dict(job["source"].get("read_options") or {})
+    return ReadOptions(
+        **{k: v for k, v in given.items() if k in READ_OPTION_KEYS},
+        chunk_rows=job["options"]["chunk_rows"],
+        chunk_bytes=settings.read_chunk_max_bytes,
+        allow_pickle=settings.allow_pickle,
+    )
+
+
+@contextmanager
+def source_file(p: Pipeline, job: dict[str, Any]) -> Iterator[Path]:
+    """The job's source as a local file (a download when the blob store is remote)."""
+    with p.blobs.local_copy(job["source"]["blob_key"]) as path:
+        yield path
+
+
+def job_spec(job: dict[str, Any], columns: list[str], describe: dict[str, Any]) -> dict[str, Any]:
+    """The job's mapping (auto-mapped when none was given), with the job's target written into it."""
+    target = job["target"]
+    operation = Operation(target["operation"])
+    spec = job.get("mapping") or new_mapping(
+        target["object"], operation, columns, describe, external_id=target.get("external_id")
+    )
+    spec = {**spec, "object": target["object"], "operation": operation}
+    if target.get("external_id"):
+        spec["external_id"] = target["external_id"]
+    return spec
+
+
+def with_inferred_formats(spec: dict[str, Any], path: Path, options: ReadOptions) -> dict[str, Any]:
+    """Fill in date and number formats the file makes plain (never ambiguous ones: those stay invalid rows
+    with a message that asks for a format, rather than a silent guess)."""
+    _, sample = read_sample(path, options, rows=PROFILE_SAMPLE_ROWS)
+    profiles = {
+        name: infer_column(sample.column(name), name=name)
+        for name in sample.column_names
+        if name != ROW_COLUMN
+    }
+    return apply_profiles(spec, profiles)
+
+
+def parent_describes(ctx: JobContext, spec: dict[str, Any], describe: dict[str, Any]) -> dict[str, Any]:
+    """Describes of the parents named by relationship targets like `Account.Legacy_Id__c`."""
+    view = ObjectDescribe.of(describe)
+    parents: dict[str, Any] = {}
+    for entry in spec.get("fields", []):
+        target = str(entry.get("target", ""))
+        if "." not in target:
+            continue
+        field = view.relationship(target.split(".", 1)[0])
+        for parent in field.reference_to if field else ():
+            if parent not in parents:
+                parents[parent] = ctx.describe(parent)
+    return parents
+
+
+class LookupChecker:
+    """Answers which external ids exist on a parent object, with SOQL in batches (rehearsals and opt-in)."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.org = ctx.org
+
+    def __call__(self, object_name: str, field: str, values: set[str]) -> set[str]:
+        found: set[str] = set()
+        ordered = sorted(values)
+        for start in range(0, len(ordered), LOOKUP_BATCH):
+            quoted = ",".join(soql_text(v) for v in ordered[start : start + LOOKUP_BATCH])
+            soql = f"SELECT {field} FROM {object_name} WHERE {field} IN ({quoted})"
+            result = self.org.call(_query_all(soql), what=f"lookup {object_name}.{field}")
+            found.update(str(r[field]).lower() for r in result["records"] if r.get(field) is not None)
+        return {v for v in values if v.lower() in found}
+
+
+def soql_text(value: str) -> str:
+    """A SOQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _query_all(soql: str) -> Callable[[Any], dict[str, Any]]:
+    return lambda sf: dict(sf.query_all(soql))
+
+
+@dataclass(frozen=True)
+class ChunkRecipe:
+    """Everything that turns reader chunk n into the rows to send: the same for the plan and a rebuild."""
+
+    options: ReadOptions
+    info: SourceInfo
+    spec: dict[str, Any]
+    compiled: CompiledMapping
+    describe: dict[str, Any]
+    prepare_options: PrepareOptions
+    operation: Operation
+    external_id: str | None
+
+    @classmethod
+    def for_job(cls, ctx: JobContext, path: Path, *, infer_formats: bool, check_lookups: bool) -> ChunkRecipe:
+        """The recipe of a job's chunks (MappingError when its mapping cannot be used on this file)."""
+        job = ctx.job
+        options = read_options(job, ctx.pipeline.settings)
+        info = sniff(path, options)
+        describe = ctx.describe()
+        spec = job_spec(job, info.columns, describe)
+        if infer_formats:
+            spec = with_inferred_formats(spec, path, options)
+        parents = parent_describes(ctx, spec, describe)
+        compiled = compile_mapping(spec, describe, info.columns, parent_describes=parents)
+        lookups = LookupChecker(ctx) if check_lookups else None
+        return cls(
+            options=options,
+            info=info,
+            spec=spec,
+            compiled=compiled,
+            describe=describe,
+            prepare_options=PrepareOptions(resolve_lookups=lookups, parent_describes=parents),
+            operation=ctx.operation,
+            external_id=job["target"].get("external_id"),
+        )
+
+    def chunks(self, path: Path) -> Iterator[Chunk]:
+        return read_chunks(path, self.options, self.info)
+
+    def prepare(self, chunk: Chunk) -> Prepared:
+        """Map and check one chunk's rows."""
+        prepared = prepare(chunk.table, self.compiled, self.describe, self.prepare_options)
+        lookups = self.prepare_options.resolve_lookups
+        if lookups is not None and self.operation == Operation.UPSERT and self.external_id:
+            prepared = check_new_rows(prepared, self.describe, self.external_id, lookups)
+        return prepared
+
+
+def check_new_rows(prepared: Prepared, describe: dict[str, Any], external_id: str, lookups: Any) -> Prepared:
+    """On an upsert, rows whose external id is not in the org yet will be created: hold them to the fields
+    an insert requires, as Salesforce will (a rehearsal then rejects exactly what the load would)."""
+    table = prepared.table
+    if table.num_rows == 0 or external_id not in table.column_names:
+        return prepared
+    keys = table.column(external_id).to_pylist()
+    existing = lookups(describe["name"], external_id, {k for k in keys if k})
+    rows = table.column(ROW_COLUMN).to_pylist()
+    errors = list(prepared.errors)
+    bad: set[int] = set()
+    for field in ObjectDescribe.of(describe).required_on_create():
+        name = field.name
+        values = table.column(name).to_pylist() if name in table.column_names else [None] * table.num_rows
+        for row, key, value in zip(rows, keys, values, strict=True):
+            if key not in existing and value in (None, "", "#N/A"):
+                message = (
+                    f"{name} is required: no {describe['name']} has {external_id} '{key}' yet, "
+                    "so this row creates one."
+                )
+                errors.append(RowError(row, None, name, None, "REQUIRED_FIELD_MISSING", message))
+                bad.add(row)
+    if not bad:
+        return prepared
+    return Prepared(
+        table=without_rows(table, bad), errors=errors, invalid_rows=prepared.invalid_rows + len(bad)
+    )
+
+
+def without_rows(table: pa.Table, rows: set[int]) -> pa.Table:
+    """The table less the given source rows."""
+    drop = pc.is_in(table.column(ROW_COLUMN), value_set=pa.array(sorted(rows), type=pa.int64()))
+    return table.filter(pc.invert(drop))
+
+
+def staged_parts(chunk: Chunk, prepared: Prepared) -> dict[str, pa.Table]:
+    """What a chunk stages: `load` (the valid rows as sent) and `source` (their original values)."""
+    load_table = prepared.table
+    if load_table.num_rows == chunk.table.num_rows:
+        # Every row read is valid (the usual case): the source rows are the chunk itself, no lookup needed.
+        return {"load": load_table, "source": chunk.table}
+    kept = pa.array(load_table.column(ROW_COLUMN).to_numpy(), type=pa.int64())
+    source = chunk.table.filter(pc.is_in(chunk.table.column(ROW_COLUMN), value_set=kept))
+    return {"load": load_table, "source": source}
+
+
+def rebuild_chunk(ctx: JobContext, index: int) -> dict[str, pa.Table]:
+    """Re-read and re-prepare reader chunk `index` when its staging was lost (deterministic slices).
+
+    The rows the plan found invalid are left out by the chunk's invalid part, not by checking again: a
+    lookup in the org could answer otherwise now that other chunks have loaded."""
+    p = ctx.pipeline
+    with source_file(p, ctx.job) as path:
+        recipe = ChunkRecipe.for_job(ctx, path, infer_formats=False, check_lookups=False)
+        for chunk in recipe.chunks(path):
+            if chunk.index != index:
+                continue
+            prepared = recipe.prepare(chunk)
+            invalid = invalid_rows(p.blobs, ctx.job_id, index)
+            if invalid:
+                prepared = Prepared(
+                    without_rows(prepared.table, invalid), prepared.errors, prepared.invalid_rows
+                )
+            return staged_parts(chunk, prepared)
+    raise DMSError(f"Chunk {index} is not in the source any more.", code="SOURCE_CHANGED")

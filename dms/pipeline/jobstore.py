@@ -1,0 +1,266 @@
+"""Jobs and their chunks in the document store: create, read, list, the state machine, counters, progress.
+
+The job document is the record of truth. Per-chunk progress lives in chunk documents; the job's counters are
+always recomputed from them (never incremented), so a redelivered task can count nothing twice, and
+total = succeeded + failed + invalid + cancelled + pending holds at every moment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from dms.clients.docstore import DocumentStore, new_document_id
+from dms.errors import Conflict, DMSError
+from dms.pipeline.model import (
+    CHUNK_SETTLED,
+    COUNTERS,
+    FINAL_STATES,
+    SETTLED_COUNTERS,
+    Api,
+    JobState,
+    Operation,
+    now,
+)
+
+log = logging.getLogger(__name__)
+
+CHUNK_COUNTERS = ("succeeded", "created", "updated", "failed", "cancelled")  # what a settled chunk counts
+MAX_CHUNK_ROWS = 1_000_000
+
+
+class JobError(DMSError):
+    """A job request or action that cannot be carried out."""
+
+    code = "INVALID_JOB"
+
+
+# ---- the request --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How a job runs, as stored in its document."""
+
+    dry_run: bool = False
+    chunk_rows: int = 50_000
+    api: Api = Api.AUTO
+    collections_threshold: int = 2000
+    check_lookups: bool = False
+
+    @classmethod
+    def from_request(cls, given: Mapping[str, Any] | None, collections_threshold: int) -> JobOptions:
+        """The options a request asks for; lookups are checked in rehearsals unless it says otherwise."""
+        given = given or {}
+        dry_run = bool(given.get("dry_run", False))
+        try:
+            api = Api(given.get("api", Api.AUTO))
+        except ValueError:
+            raise JobError("`options.api` must be auto, bulk or collections.") from None
+        options = cls(
+            dry_run=dry_run,
+            chunk_rows=int(given.get("chunk_rows", cls.chunk_rows)),
+            api=api,
+            collections_threshold=int(given.get("collections_threshold", collections_threshold)),
+            check_lookups=bool(given.get("check_lookups", dry_run)),
+        )
+        if not 1 <= options.chunk_rows <= MAX_CHUNK_ROWS:
+            raise JobError(f"`options.chunk_rows` must be between 1 and {MAX_CHUNK_ROWS:,}.")
+        return options
+
+
+def new_job_document(request: Mapping[str, Any], collections_threshold: int) -> dict[str, Any]:
+    """Check a job request and build the job's document in state `created`."""
+    target = request.get("target") or {}
+    if not target.get("object"):
+        raise JobError("`target.object` is required (e.g. Account).")
+    operation = target.get("operation")
+    if operation not in tuple(Operation):
+        raise JobError(f"`target.operation` must be one of {', '.join(Operation)}.")
+    if operation == Operation.UPSERT and not target.get("external_id"):
+        raise JobError("An upsert needs `target.external_id` (the external id field).")
+    source = request.get("source") or {}
+    if not source.get("blob_key"):
+        raise JobError("`source` must name an upload (upload_id) or a blob_key.")
+    options = JobOptions.from_request(request.get("options"), collections_threshold)
+    stamp = now()
+    return {
+        "_id": new_document_id("job"),
+        "type": "job",
+        "state": JobState.CREATED,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "source": source,
+        "target": {
+            "connection_id": target.get("connection_id") or "default",
+            "object": target["object"],
+            "operation": Operation(operation),
+            "external_id": target.get("external_id"),
+        },
+        "mapping": request.get("mapping"),
+        "options": asdict(options),
+        "plan": None,
+        "counters": dict.fromkeys(COUNTERS, 0),
+        "api_calls": {"plan": 0, "load": 0},
+        "retry_of": request.get("retry_of"),
+        "cancel_requested": False,
+        "error": None,
+    }
+
+
+# ---- counters and states (pure) -----------------------------------------------------------------------
+
+
+def job_counters(plan: Mapping[str, Any] | None, chunks: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The job's counters from its plan summary and its chunk documents."""
+    chunks = list(chunks)
+    counters = dict.fromkeys(COUNTERS, 0)
+    # While planning, the total grows with the chunks staged so far (invalid rows are known at the end).
+    counters["total"] = plan["total_rows"] if plan else sum(int(c["rows"]) for c in chunks)
+    counters["invalid"] = (plan or {}).get("invalid_rows", 0)
+    for chunk in chunks:
+        result = chunk.get("result") or {}
+        for name in CHUNK_COUNTERS:
+            counters[name] += int(result.get(name, 0))
+    counters["pending"] = counters["total"] - sum(counters[n] for n in SETTLED_COUNTERS)
+    return counters
+
+
+def final_state(job: Mapping[str, Any]) -> JobState:
+    """The state a job ends in once every row is settled."""
+    counters = job["counters"]
+    if job.get("cancel_requested") and counters.get("cancelled"):
+        return JobState.CANCELLED
+    if counters["failed"] or counters["invalid"]:
+        return JobState.COMPLETED_WITH_ERRORS
+    return JobState.COMPLETED
+
+
+def is_finished_loading(job: Mapping[str, Any], settled_chunks: int) -> bool:
+    """Whether a loading job has nothing left: every planned chunk settled and no row pending."""
+    plan = job.get("plan")
+    return (
+        plan is not None
+        and job["state"] == JobState.LOADING
+        and settled_chunks == plan.get("chunks", 0)
+        and job["counters"]["pending"] == 0
+    )
+
+
+def progress(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The public view of a job: state, counters, percent done, and what it cost in API calls."""
+    counters = job["counters"]
+    plan = job.get("plan") or {}
+    return {
+        "id": job["_id"],
+        "state": job["state"],
+        "created_at": job["created_at"],
+        "updated_at": job.get("updated_at"),
+        "finished_at": job.get("finished_at"),
+        "source": {k: v for k, v in job["source"].items() if k != "blob_key"},
+        "target": job["target"],
+        "options": job["options"],
+        "counters": counters,
+        "percent": percent_done(job),
+        "chunks": plan.get("chunks"),
+        "api_calls": job.get("api_calls", {}),
+        "estimated_api_calls": plan.get("estimated_api_calls"),
+        "error": job.get("error"),
+        "retry_of": job.get("retry_of"),
+        "warnings": plan.get("warnings", []),
+    }
+
+
+def percent_done(job: Mapping[str, Any]) -> float:
+    """Share of the rows settled; 0 while planning (the total is not known yet)."""
+    counters = job["counters"]
+    total = counters.get("total") or 0
+    if total and job["state"] != JobState.PLANNING:
+        return round(100.0 * (total - counters.get("pending", 0)) / total, 1)
+    return 100.0 if job["state"] in FINAL_STATES else 0.0
+
+
+# ---- the store ----------------------------------------------------------------------------------------
+
+
+class JobStore:
+    """Job and chunk documents, and the only code that moves a job from one state to the next."""
+
+    def __init__(self, jobs: DocumentStore, chunks: DocumentStore) -> None:
+        self.jobs = jobs
+        self.chunks = chunks
+
+    def create(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return self.jobs.create(doc)
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        return self.jobs.get(job_id)
+
+    def list(self, limit: int = 50) -> list[dict[str, Any]]:
+        return list(self.jobs.iter_all("job-", descending=True, limit=limit))
+
+    def chunk_docs(self, job_id: str) -> Iterator[dict[str, Any]]:
+        return self.chunks.iter_all(f"{job_id}:")
+
+    def update(self, job_id: str, **fields: Any) -> dict[str, Any]:
+        """Write fields of a job without changing its state."""
+        return self.jobs.update(job_id, lambda doc: {**doc, **fields, "updated_at": now()})
+
+    def set_state(self, job_id: str, state: JobState, **fields: Any) -> dict[str, Any]:
+        """Move a job to a state (never out of a final one)."""
+
+        def change(doc: dict[str, Any]) -> dict[str, Any]:
+            if doc["state"] in FINAL_STATES and state != doc["state"]:
+                raise Conflict(f"Job {job_id} is already {doc['state']}.", code="JOB_FINISHED")
+            return {**doc, **fields, "state": state, "updated_at": now()}
+
+        return self.jobs.update(job_id, change)
+
+    def fail(self, job_id: str, code: str, message: str) -> None:
+        """Mark a job failed with a reason a person understands (pending rows stay counted as pending)."""
+        log.error("job failed job=%s code=%s message=%s", job_id, code, message)
+        try:
+            self.set_state(job_id, JobState.FAILED, error={"code": code, "message": message})
+        except Conflict:
+            pass
+
+    def request_cancel(self, job_id: str) -> dict[str, Any]:
+        """Record that a job should stop (its tasks see the request and stop)."""
+        job = self.jobs.get(job_id)
+        if job["state"] in FINAL_STATES:
+            raise Conflict(f"Job {job_id} is already {job['state']}.", code="JOB_FINISHED")
+        return self.update(job_id, cancel_requested=True)
+
+    def cancel_unplanned(self, job_id: str) -> None:
+        """Cancel a job the plan task had not started reading: nothing was read, nothing is owed."""
+
+        def change(doc: dict[str, Any]) -> dict[str, Any]:
+            if doc["state"] in FINAL_STATES:
+                return doc
+            stamp = now()
+            return {**doc, "state": JobState.CANCELLED, "updated_at": stamp, "finished_at": stamp}
+
+        self.jobs.update(job_id, change)
+
+    def refresh_counters(self, job_id: str) -> dict[str, Any]:
+        """Recompute the job's counters from its chunks; a loading job with nothing left moves to its final
+        state in the same write."""
+        chunks = list(self.chunk_docs(job_id))
+        settled = sum(chunk["state"] in CHUNK_SETTLED for chunk in chunks)
+        load_calls = sum(int(chunk.get("api_calls", 0)) for chunk in chunks)
+
+        def change(doc: dict[str, Any]) -> dict[str, Any]:
+            if doc["state"] in FINAL_STATES:
+                return doc
+            counters = job_counters(doc.get("plan"), chunks)
+            api_calls = {**doc.get("api_calls", {}), "load": load_calls}
+            doc = {**doc, "counters": counters, "api_calls": api_calls, "updated_at": now()}
+            if is_finished_loading(doc, settled):
+                doc["state"] = final_state(doc)
+                doc["finished_at"] = now()
+                log.info("job finished job=%s state=%s counters=%s", job_id, doc["state"], counters)
+            return doc
+
+        return self.jobs.update(job_id, change)

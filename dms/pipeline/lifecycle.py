@@ -1,0 +1,244 @@
+"""A job's life from outside its tasks: create, cancel, retry, run directly, and the housekeeping sweeps.
+
+The top floor of the pipeline: it calls the plan and the load (direct runs) and the job store; nothing below
+imports it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from dms.clients.salesforce import OrgClient
+from dms.errors import Conflict, DMSError
+from dms.pipeline import results as res
+from dms.pipeline.apis import StillProcessing, abort_bulk_job
+from dms.pipeline.chunks import read_options, source_file
+from dms.pipeline.context import Pipeline
+from dms.pipeline.jobstore import new_job_document
+from dms.pipeline.load import ChunkBusy, load_chunk
+from dms.pipeline.model import (
+    CHUNK_SETTLED,
+    FINAL_STATES,
+    ROW_COLUMN,
+    ChunkState,
+    Enqueue,
+    JobState,
+    TaskName,
+    now,
+)
+from dms.pipeline.plan import plan_job
+from dms.pipeline.readers import read_chunks, sniff
+from dms.pipeline.staging import drop_staged
+
+log = logging.getLogger(__name__)
+
+ORIGINAL_ROW_COLUMN = "dms_source_row"  # where a retried row came from in the first job's file
+DIRECT_SECONDS = 20.0  # inside API Gateway's 29 s, with room for the response
+
+
+# ---- create and cancel --------------------------------------------------------------------------------
+
+
+def create_job(p: Pipeline, request: dict[str, Any]) -> dict[str, Any]:
+    """Check a job request, store the job as `created` and enqueue its plan."""
+    doc = new_job_document(request, collections_threshold=p.settings.collections_threshold)
+    job = p.store.create(doc)
+    p.enqueue(TaskName.PLAN_JOB, [job["_id"]])
+    target = job["target"]
+    log.info(
+        "job created job=%s object=%s operation=%s dry_run=%s",
+        job["_id"],
+        target["object"],
+        target["operation"],
+        job["options"]["dry_run"],
+    )
+    return job
+
+
+def cancel(p: Pipeline, job_id: str) -> dict[str, Any]:
+    """Stop a job: staged chunks are cancelled, running Salesforce bulk jobs aborted; a job not yet
+    planned is cancelled by its plan task, which stops reading the file when it sees the request."""
+    job = p.store.request_cancel(job_id)
+    org: OrgClient | None = None
+    for chunk in p.store.chunk_docs(job_id):
+        if chunk["state"] == ChunkState.STAGED:
+            try:
+                p.chunks.update(chunk["_id"], _cancel_staged)
+            except Conflict:
+                continue  # a worker took it meanwhile: it sees the request itself
+            drop_staged(p.redis, job_id, chunk["index"])  # its rows will never load
+        elif chunk["state"] == ChunkState.LOADING and chunk.get("bulk_job_id"):
+            org = org or p.job_context(job).org
+            abort_bulk_job(org, job["target"]["object"], chunk["bulk_job_id"])
+    return p.store.refresh_counters(job_id)
+
+
+def _cancel_staged(chunk: dict[str, Any]) -> dict[str, Any]:
+    if chunk["state"] != ChunkState.STAGED:
+        raise Conflict("chunk moved on", code="REVISION_CONFLICT")
+    return {
+        **chunk,
+        "state": ChunkState.CANCELLED,
+        "result": {"cancelled": chunk["rows"]},
+        "updated_at": now(),
+    }
+
+
+# ---- retry ----------------------------------------------------------------------------------------------
+
+
+def retry_failed(p: Pipeline, job_id: str, corrected: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A new job for the failed/invalid rows of `job_id` (or for a corrected upload), same target and mapping."""
+    job = p.store.get(job_id)
+    if job["state"] not in FINAL_STATES:
+        raise DMSError(
+            f"Job {job_id} is still {job['state']}; retry it once it has finished.", code="JOB_NOT_FINISHED"
+        )
+    if job["options"].get("dry_run"):
+        raise DMSError(
+            "A rehearsal loaded nothing; run the job for real instead of retrying it.", code="JOB_IS_DRY_RUN"
+        )
+    source = corrected if corrected is not None else _failed_rows_source(p, job)
+    request = {
+        "source": source,
+        "target": job["target"],
+        "mapping": job.get("mapping"),
+        "options": {k: v for k, v in job["options"].items() if k != "dry_run"},
+        "retry_of": job_id,
+    }
+    return create_job(p, request)
+
+
+def _failed_rows_source(p: Pipeline, job: dict[str, Any]) -> dict[str, Any]:
+    """A CSV of the job's failed and invalid rows, as read from its source, to retry them from."""
+    job_id = job["_id"]
+    rows = res.failed_rows(p.blobs, job)
+    if not rows:
+        raise DMSError(f"Job {job_id} has no failed rows to retry.", code="NOTHING_TO_RETRY")
+    key = f"jobs/{job_id}/retry/{len(rows)}-rows.csv"
+    written = write_rows(p, job, rows, key)
+    log.info(
+        "retry source written job=%s rows=%d (of %d failed; unreadable rows cannot be resent)",
+        job_id,
+        written,
+        len(rows),
+    )
+    return {
+        "blob_key": key,
+        "filename": f"retry-of-{job_id}.csv",
+        "read_options": {"format": "csv", "encoding": "utf-8", "delimiter": ","},
+    }
+
+
+def write_rows(p: Pipeline, job: dict[str, Any], rows: set[int], key: str) -> int:
+    """Copy the given source rows (as read, all as text) to a CSV blob with their original row numbers."""
+    wanted = pa.array(sorted(rows), type=pa.int64())
+    written = 0
+    with source_file(p, job) as path, p.blobs.open_write(key) as out:
+        options = read_options(job, p.settings)
+        info = sniff(path, options)
+        header = True
+        for chunk in read_chunks(path, options, info):
+            picked = chunk.table.filter(pc.is_in(chunk.table.column(ROW_COLUMN), value_set=wanted))
+            if picked.num_rows == 0 and not header:
+                continue
+            columns = {name: picked.column(name).cast(pa.string()) for name in info.columns}
+            columns[ORIGINAL_ROW_COLUMN] = picked.column(ROW_COLUMN).cast(pa.string())
+            buffer = io.BytesIO()
+            write_options = pacsv.WriteOptions(include_header=header, quoting_style="needed")
+            pacsv.write_csv(pa.table(columns), buffer, write_options)
+            out.write(buffer.getvalue())
+            header = False
+            written += picked.num_rows
+    return written
+
+
+# ---- direct runs -----------------------------------------------------------------------------------------
+
+
+def run_direct(
+    make_pipeline: Callable[[Enqueue], Pipeline], request: dict[str, Any], queue: Enqueue
+) -> dict[str, Any]:
+    """Small jobs run in the web request, as the original design allowed: no queue round trips. The same
+    plan and load steps run here in order; past the time budget (or when Salesforce is still processing a
+    bulk job, or a chunk is busy) the rest goes to `queue`, so a direct job is never slower or less safe
+    than a queued one."""
+    steps: list[tuple[str, list[Any]]] = []
+    p = make_pipeline(lambda name, args: steps.append((name, args)))
+    job = create_job(p, request)
+    deadline = time.monotonic() + DIRECT_SECONDS
+    while steps:
+        name, args = steps.pop(0)
+        left = deadline - time.monotonic()
+        if left <= 1:
+            queue(name, args)
+            continue
+        try:
+            if name == TaskName.PLAN_JOB:
+                plan_job(p, args[0])
+            else:
+                job_id, index = args
+                load_chunk(p, job_id, index, lease_seconds=left)
+        except (StillProcessing, ChunkBusy):
+            log.info("direct job goes on in the queue job=%s step=%s", job["_id"], name)
+            queue(name, args)
+    return p.store.get(job["_id"])
+
+
+# ---- housekeeping sweeps -------------------------------------------------------------------------------
+
+
+def requeue_stalled_work(p: Pipeline, stalled_after: float, recent: int = 200) -> int:
+    """Enqueue again the plans and chunk loads that have made no progress for `stalled_after` seconds.
+
+    A message that SQS moved to the dead-letter queue after too many deliveries, or one lost with a purged
+    queue, would otherwise leave its job unfinished for ever. Every task is idempotent, so a message sent
+    for work that was merely slow costs one quick no-op.
+    """
+    cutoff = datetime.now(UTC).timestamp() - stalled_after
+    requeued = 0
+    for job in p.store.list(limit=recent):
+        if job["state"] in (JobState.CREATED, JobState.PLANNING) and _stamp(job.get("updated_at")) < cutoff:
+            p.enqueue(TaskName.PLAN_JOB, [job["_id"]])
+            requeued += 1
+        elif job["state"] == JobState.LOADING:
+            for chunk in p.store.chunk_docs(job["_id"]):
+                if chunk["state"] not in CHUNK_SETTLED and _last_activity(chunk) < cutoff:
+                    p.enqueue(TaskName.LOAD_CHUNK, [job["_id"], chunk["index"]])
+                    requeued += 1
+    if requeued:
+        log.warning("requeued stalled work count=%d", requeued)
+    return requeued
+
+
+def _last_activity(chunk: dict[str, Any]) -> float:
+    lease = chunk.get("lease") or {}
+    return max(_stamp(chunk.get("updated_at")), _stamp(chunk.get("created_at")), float(lease.get("until", 0)))
+
+
+def _stamp(value: str | None) -> float:
+    return datetime.fromisoformat(value).timestamp() if value else 0.0
+
+
+def abort_orphaned_bulk_jobs(p: Pipeline, recent: int = 200) -> int:
+    """Abort Salesforce bulk jobs left running by DMS jobs that ended (failed or cancelled) before them."""
+    aborted = 0
+    for job in p.store.list(limit=recent):
+        if job["state"] not in (JobState.FAILED, JobState.CANCELLED):
+            continue
+        org: OrgClient | None = None
+        for chunk in p.store.chunk_docs(job["_id"]):
+            if chunk["state"] == ChunkState.LOADING and chunk.get("bulk_job_id"):
+                org = org or p.job_context(job).org
+                abort_bulk_job(org, job["target"]["object"], chunk["bulk_job_id"])
+                aborted += 1
+    return aborted

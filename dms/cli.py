@@ -156,13 +156,31 @@ def dev(port: int, workers: int) -> None:
 )
 @click.option("--wait/--no-wait", default=False, help="Follow the job to its end.")
 @api_option
-def migrate(file: Path, object_name: str, operation: str, external_id: str | None, mapping: str | None, connection_id: str,
-            encoding: str | None, delimiter: str | None, sheet: str | None, dry_run: bool, wait: bool, url: str) -> None:  # fmt: skip
+def migrate(
+    file: Path,
+    object_name: str,
+    operation: str,
+    external_id: str | None,
+    mapping: str | None,
+    connection_id: str,
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    dry_run: bool,
+    wait: bool,
+    url: str,
+) -> None:
     """Upload FILE and load it into Salesforce (or rehearse with --dry-run)."""
     api = Api(url)
     upload = api.upload(file)
-    body: dict[str, Any] = {"upload_id": upload["id"], "object": object_name, "operation": operation,
-                            "external_id": external_id, "connection_id": connection_id, "dry_run": dry_run}  # fmt: skip
+    body: dict[str, Any] = {
+        "upload_id": upload["id"],
+        "object": object_name,
+        "operation": operation,
+        "external_id": external_id,
+        "connection_id": connection_id,
+        "dry_run": dry_run,
+    }
     read_options = {
         k: v for k, v in (("encoding", encoding), ("delimiter", delimiter), ("sheet", sheet)) if v
     }

@@ -65,9 +65,12 @@ class ConnectionStore:
         return public_view(self.store.create(doc))
 
     def list(self) -> list[dict[str, Any]]:
-        default = {"id": DEFAULT_CONNECTION, "name": "Default org (from settings)",
-                   "login_url": self.services.settings["SALESFORCE_LOGIN_URL"],
-                   "username": self.services.settings.get("SALESFORCE_USERNAME", "")}  # fmt: skip
+        default = {
+            "id": DEFAULT_CONNECTION,
+            "name": "Default org (from settings)",
+            "login_url": self.services.settings["SALESFORCE_LOGIN_URL"],
+            "username": self.services.settings.get("SALESFORCE_USERNAME", ""),
+        }
         return [default, *(public_view(d) for d in self.store.iter_all("conn-"))]
 
     def get(self, connection_id: str) -> dict[str, Any]:

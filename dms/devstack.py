@@ -97,10 +97,24 @@ def moto_spec(port: int) -> ServiceSpec:
     return ServiceSpec("sqs", command, http_ok(f"http://127.0.0.1:{port}/moto-api/"))
 
 
+def _loopback(port: int) -> list[str]:
+    """The `--host 127.0.0.1 --port PORT` options of a server that listens on loopback only."""
+    return ["--host", "127.0.0.1", "--port", str(port)]
+
+
+def _python_module(module: str, *args: str) -> list[str]:
+    """The command line that runs `python -m MODULE ARGS` with this interpreter."""
+    return [sys.executable, "-m", module, *args]
+
+
+# A worker here needs no events from its peers: no heartbeats, no gossip, no mingling at start.
+SOLITARY_WORKER_FLAGS = ("--without-heartbeat", "--without-gossip", "--without-mingle")
+
+
 def pouchdb_spec(port: int, workdir: Path, in_memory: bool = False) -> ServiceSpec:
     workdir.mkdir(parents=True, exist_ok=True)
     exe = ROOT / "node_modules" / ".bin" / "pouchdb-server"
-    command = [str(exe), "--host", "127.0.0.1", "--port", str(port), "--dir", str(workdir)]
+    command = [str(exe), *_loopback(port), "--dir", str(workdir)]
     if in_memory:
         command.append("--in-memory")
     # pouchdb-server writes config.json and log.txt into its working directory.
@@ -108,22 +122,20 @@ def pouchdb_spec(port: int, workdir: Path, in_memory: bool = False) -> ServiceSp
 
 
 def localorg_spec(port: int, db: str, cert_dir: Path) -> ServiceSpec:
-    command = [sys.executable, "-m", "localorg", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db,
-               "--cert-dir", str(cert_dir)]  # fmt: skip
+    command = _python_module("localorg", "serve", *_loopback(port), "--db", db, "--cert-dir", str(cert_dir))
     ca = cert_dir / "ca.pem"
     check = http_ok(f"https://127.0.0.1:{port}/services/data/", verify=str(ca))
     return ServiceSpec("localorg", command, lambda: ca.exists() and check())
 
 
 def web_spec(port: int, env: Mapping[str, str]) -> ServiceSpec:
-    command = [sys.executable, "-m", "flask", "--app", "application", "run", "--host", "127.0.0.1", "--port", str(port),
-               "--no-reload"]  # fmt: skip
+    command = _python_module("flask", "--app", "application", "run", *_loopback(port), "--no-reload")
     return ServiceSpec("web", command, http_ok(f"http://127.0.0.1:{port}/"), env=dict(env), echo=True)
 
 
 def worker_spec(env: Mapping[str, str], concurrency: int = 2, name: str = "worker") -> ServiceSpec:
-    command = [str(BIN / "celery"), "-A", "worker.celery", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency),
-               "--without-heartbeat", "--without-gossip", "--without-mingle", "--hostname", f"{name}@%h"]  # fmt: skip
+    celery = [str(BIN / "celery"), "-A", "worker.celery", "worker", "--loglevel", "INFO"]
+    command = [*celery, "--concurrency", str(concurrency), *SOLITARY_WORKER_FLAGS, "--hostname", f"{name}@%h"]
     return ServiceSpec(name, command, lambda: True, env=dict(env), echo=True)
 
 

@@ -35,7 +35,6 @@ from dms.pipeline.values import infer_column
 
 log = logging.getLogger(__name__)
 
-STORE_NAME = "uploads"
 COPY_BLOCK_BYTES = 1024 * 1024
 MAX_FILENAME_CHARS = 120
 PREVIEW_ROWS = 20

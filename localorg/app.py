@@ -28,7 +28,6 @@ from localorg.values import to_json_value
 
 log = logging.getLogger(__name__)
 
-_VERSION = re.compile(r"v(\d{2}\.\d)")
 _DATA_PREFIX = re.compile(r"^/services/data/(v\d{2}\.\d)(/.*)?$")
 MIN_VERSION, MAX_VERSION = 20.0, 66.0
 COLLECTION_LIMIT = 200

@@ -391,17 +391,6 @@ class BulkIngest:
                 del self.jobs[job_id]
                 shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until no job is queued or running (for tests and shutdown)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                busy = any(j.state in {"UploadComplete", "InProgress"} for j in self.jobs.values())
-            if not busy:
-                return True
-            time.sleep(0.02)
-        return False
-
     # ---- results ------------------------------------------------------------------------------------
 
     def results(self, job_id: str, successful: bool) -> Iterator[bytes]:

@@ -796,11 +796,3 @@ class Store:
                 ((now, now, options.user_id, t) for t in live),
             )
         return WriteOutcome(list(targets), [False] * len(targets), errors)
-
-    def count_records(self, obj: SObjectType) -> int:
-        """Live records of an object."""
-        with self.lock:
-            row = self.conn.execute(
-                f'SELECT COUNT(*) FROM {table_name(obj)} WHERE "IsDeleted" = 0'
-            ).fetchone()
-        return int(row[0])

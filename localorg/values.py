@@ -256,12 +256,3 @@ def to_json_value(fld: Field, stored: Any) -> Any:
     if fld.type in INTEGER_TYPES:
         return int(stored)
     return stored
-
-
-def to_csv_value(fld: Field, stored: Any) -> str:
-    """The CSV form of a stored value (Bulk query style)."""
-    if stored is None:
-        return ""
-    if fld.type == "boolean":
-        return "true" if stored else "false"
-    return str(stored)

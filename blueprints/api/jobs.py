@@ -49,8 +49,10 @@ def _run_direct(request_doc: dict[str, Any]) -> dict[str, Any]:
     limit = int(current_app.config["DIRECT_MAX_BYTES"])
     size = current_uploads().get(request_doc["source"]["upload_id"]).get("size") or 0
     if size > limit:
-        raise DMSError(f"A direct job takes files up to {limit:,} bytes; this one has {size:,}. Leave out `direct`.",
-                       code="DIRECT_TOO_LARGE")  # fmt: skip
+        raise DMSError(
+            f"A direct job takes files up to {limit:,} bytes; this one has {size:,}. Leave out `direct`.",
+            code="DIRECT_TOO_LARGE",
+        )
     queue = publisher(current_app.extensions["celery"])
     return lifecycle.run_direct(
         lambda enqueue: Pipeline(current_services(), enqueue=enqueue), request_doc, queue

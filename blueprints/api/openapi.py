@@ -11,8 +11,16 @@ from blueprints.api import api
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _op(summary: str, tag: str, *, body: dict[str, Any] | None = None, ok: str = "200", params: list[str] | None = None,
-        response: dict[str, Any] | None = None, content: str = "application/json") -> dict[str, Any]:  # fmt: skip
+def _op(
+    summary: str,
+    tag: str,
+    *,
+    body: dict[str, Any] | None = None,
+    ok: str = "200",
+    params: list[str] | None = None,
+    response: dict[str, Any] | None = None,
+    content: str = "application/json",
+) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
@@ -55,7 +63,7 @@ JOB_REQUEST = {
                 "delimiter": {"type": "string"},
                 "sheet": {"type": ["string", "integer"]},
             },
-        },  # fmt: skip
+        },
         "dry_run": {
             "type": "boolean",
             "default": False,
@@ -69,7 +77,7 @@ JOB_REQUEST = {
                 "collections_threshold": {"type": "integer"},
                 "check_lookups": {"type": "boolean"},
             },
-        },  # fmt: skip
+        },
     },
 }
 JOB = {
@@ -117,7 +125,7 @@ PATHS: dict[str, dict[str, Any]] = {
                 }
             },
         }
-    },  # fmt: skip
+    },
     "/api/v1/uploads/presign": {
         "post": _op(
             "Ask where to send a large file (S3 presigned POST or the local equivalent)",
@@ -129,7 +137,7 @@ PATHS: dict[str, dict[str, Any]] = {
                 "properties": {"filename": {"type": "string"}, "size": {"type": "integer"}},
             },
         )
-    },  # fmt: skip
+    },
     "/api/v1/uploads/{upload_id}/content": {
         "post": _op("Local stand-in for S3's presigned POST", "uploads", ok="204", params=["upload_id"])
     },
@@ -243,7 +251,7 @@ DOCUMENT: dict[str, Any] = {
                             "where": {"type": "object"},
                         },
                     }
-                },  # fmt: skip
+                },
             }
         }
     },

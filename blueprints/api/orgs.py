@@ -16,6 +16,23 @@ from dms.connections import ConnectionStore
 from dms.pipeline.mapping import new_mapping, validate_mapping
 
 GLOBAL_DESCRIBE_SECONDS = 900
+# The attributes of a field's describe that GET /objects/<name> passes on as they are.
+DESCRIBE_FIELD_KEYS = (
+    "name",
+    "label",
+    "type",
+    "length",
+    "nillable",
+    "defaultedOnCreate",
+    "createable",
+    "updateable",
+    "externalId",
+    "unique",
+    "idLookup",
+    "referenceTo",
+    "relationshipName",
+    "restrictedPicklist",
+)
 
 
 def _org(connection_id: str | None, reuse_session: bool = True) -> OrgClient:
@@ -84,11 +101,9 @@ def describe_object(object_name: str) -> Any:
     """An object's fields: name, label, type, length, required, picklist values, external id, references."""
     connection_id = request.args.get("connection_id")
     describe = _describe(connection_id, object_name)
-    keys = ("name", "label", "type", "length", "nillable", "defaultedOnCreate", "createable", "updateable",
-            "externalId", "unique", "idLookup", "referenceTo", "relationshipName", "restrictedPicklist")  # fmt: skip
     fields = []
     for f in describe.get("fields", []):
-        entry = {k: f.get(k) for k in keys}
+        entry = {k: f.get(k) for k in DESCRIBE_FIELD_KEYS}
         entry["required"] = bool(
             f.get("createable") and not f.get("nillable") and not f.get("defaultedOnCreate")
         )

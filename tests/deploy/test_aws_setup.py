@@ -43,9 +43,23 @@ def target(stage: str | None = None) -> DeployTarget:
 def run_main(
     aws: dict[str, Any], stage: str, capsys: pytest.CaptureFixture[str], *extra: str
 ) -> dict[str, Any]:
-    argv = ["--stage", stage, "--region", "eu-west-1", "--bucket", f"blobs-{stage}", "--deploy-bucket",
-            f"deploy-{stage}", "--blob-prefix", "dms", "--origin", "https://dms.example.com",
-            "--endpoint-url", aws["endpoint"], *extra]  # fmt: skip
+    argv = [
+        "--stage",
+        stage,
+        "--region",
+        "eu-west-1",
+        "--bucket",
+        f"blobs-{stage}",
+        "--deploy-bucket",
+        f"deploy-{stage}",
+        "--blob-prefix",
+        "dms",
+        "--origin",
+        "https://dms.example.com",
+        "--endpoint-url",
+        aws["endpoint"],
+        *extra,
+    ]
     assert main(argv) == 0
     return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
@@ -71,8 +85,15 @@ def test_setup_creates_queues_with_dead_letter_redrive_and_long_polling(
 def test_poison_message_lands_in_the_dead_letter_queue(aws: dict[str, Any]) -> None:
     name = f"dms-poison-{uuid.uuid4().hex[:6]}"
     sqs = aws["sqs"]
-    queues = create_queues(sqs, name, f"{name}-dead", visibility_timeout=2, longest_task_seconds=1, max_receive_count=1,
-                           wait_time_seconds=0)  # fmt: skip
+    queues = create_queues(
+        sqs,
+        name,
+        f"{name}-dead",
+        visibility_timeout=2,
+        longest_task_seconds=1,
+        max_receive_count=1,
+        wait_time_seconds=0,
+    )
     sqs.send_message(QueueUrl=queues["queue_url"], MessageBody="poison")
     first = sqs.receive_message(QueueUrl=queues["queue_url"], VisibilityTimeout=0)
     assert [m["Body"] for m in first["Messages"]] == ["poison"]
@@ -84,10 +105,22 @@ def test_poison_message_lands_in_the_dead_letter_queue(aws: dict[str, Any]) -> N
 
 def test_setup_is_idempotent_and_updates_a_changed_timeout(aws: dict[str, Any]) -> None:
     name = f"dms-again-{uuid.uuid4().hex[:6]}"
-    first = create_queues(aws["sqs"], name, f"{name}-dead", visibility_timeout=600, longest_task_seconds=500,
-                          max_receive_count=5)  # fmt: skip
-    second = create_queues(aws["sqs"], name, f"{name}-dead", visibility_timeout=900, longest_task_seconds=500,
-                           max_receive_count=5)  # fmt: skip
+    first = create_queues(
+        aws["sqs"],
+        name,
+        f"{name}-dead",
+        visibility_timeout=600,
+        longest_task_seconds=500,
+        max_receive_count=5,
+    )
+    second = create_queues(
+        aws["sqs"],
+        name,
+        f"{name}-dead",
+        visibility_timeout=900,
+        longest_task_seconds=500,
+        max_receive_count=5,
+    )
     assert first == second
     attrs = aws["sqs"].get_queue_attributes(
         QueueUrl=second["queue_url"], AttributeNames=["VisibilityTimeout"]
@@ -97,8 +130,14 @@ def test_setup_is_idempotent_and_updates_a_changed_timeout(aws: dict[str, Any]) 
 
 def test_visibility_timeout_not_above_the_longest_task_is_refused(aws: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError, match="must exceed the longest task"):
-        create_queues(aws["sqs"], "dms-x", "dms-x-dead", visibility_timeout=300, longest_task_seconds=300,
-                      max_receive_count=5)  # fmt: skip
+        create_queues(
+            aws["sqs"],
+            "dms-x",
+            "dms-x-dead",
+            visibility_timeout=300,
+            longest_task_seconds=300,
+            max_receive_count=5,
+        )
 
 
 def test_bucket_is_private_encrypted_and_accepts_browser_posts(

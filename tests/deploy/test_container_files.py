@@ -227,8 +227,12 @@ def test_dockerfile_worker_command_consumes_and_its_health_check_tracks_it(
     # kombu has no endpoint option: this publisher reaches moto_server only through this variable.
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", stack_env["DMS_SQS_ENDPOINT_URL"])
     queue = f"dms-docker-{uuid.uuid4().hex[:8]}"
-    env = {**stack_env, "DMS_SQS_QUEUE_NAME": queue, "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
-           "DMS_WORKER_LIVENESS_FILE": str(liveness_path)}  # fmt: skip
+    env = {
+        **stack_env,
+        "DMS_SQS_QUEUE_NAME": queue,
+        "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
+        "DMS_WORKER_LIVENESS_FILE": str(liveness_path),
+    }
     settings = load_settings(environ=env)
     from dms.clients.sqs import ensure_queues
 

@@ -22,11 +22,29 @@ def test_scheduled_housekeeping_sweeps_stale_uploads_on_a_worker(app: Any, worke
     stale_id = f"upl-{two_days_ago:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}"
     blob_key = f"uploads/{stale_id}/part.csv"
     services.blobs.put_bytes(blob_key, b"half an upl")
-    store.create({"_id": stale_id, "type": "upload", "filename": "part.csv", "blob_key": blob_key, "state": "pending",
-                  "created_at": f"{two_days_ago:%Y-%m-%dT%H:%M:%S}Z", "size": None})  # fmt: skip
+    store.create(
+        {
+            "_id": stale_id,
+            "type": "upload",
+            "filename": "part.csv",
+            "blob_key": blob_key,
+            "state": "pending",
+            "created_at": f"{two_days_ago:%Y-%m-%dT%H:%M:%S}Z",
+            "size": None,
+        }
+    )
     fresh_id = new_document_id("upl")
-    store.create({"_id": fresh_id, "type": "upload", "filename": "new.csv", "blob_key": f"uploads/{fresh_id}/new.csv",
-                  "state": "pending", "created_at": f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%S}Z", "size": None})  # fmt: skip
+    store.create(
+        {
+            "_id": fresh_id,
+            "type": "upload",
+            "filename": "new.csv",
+            "blob_key": f"uploads/{fresh_id}/new.csv",
+            "state": "pending",
+            "created_at": f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%S}Z",
+            "size": None,
+        }
+    )
 
     queued = enqueue({"source": "aws.events"}, None)
     result = AsyncResult(queued["task_id"], app=app.extensions["celery"])

@@ -57,8 +57,14 @@ def find_python312() -> str | None:
     return None
 
 
-def api_gateway_event(method: str, path: str, *, query: dict[str, str] | None = None,
-                      headers: dict[str, str] | None = None, body: bytes | None = None) -> dict[str, Any]:  # fmt: skip
+def api_gateway_event(
+    method: str,
+    path: str,
+    *,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> dict[str, Any]:
     """A REST API (v1) proxy event, as API Gateway sends zappa's `/{proxy+}` resource."""
     headers = {
         "Host": "abc123.execute-api.us-east-1.amazonaws.com",
@@ -150,8 +156,9 @@ def lambda_venv() -> Path:
 def ci_stage(stack_env: dict[str, str], sqs_endpoint: str) -> dict[str, Any]:
     """Where the `ci` stage's things are: its own queue (so no session worker takes its messages), buckets."""
     queue = f"dms-ci-{uuid.uuid4().hex[:8]}"
-    settings = load_settings(environ={**stack_env, "DMS_SQS_QUEUE_NAME": queue,
-                                      "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead"})  # fmt: skip
+    settings = load_settings(
+        environ={**stack_env, "DMS_SQS_QUEUE_NAME": queue, "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead"}
+    )
     ensure_queues(settings)
     s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=sqs_endpoint)
     deploy_bucket, blob_bucket = (
@@ -168,8 +175,14 @@ def ci_stage(stack_env: dict[str, str], sqs_endpoint: str) -> dict[str, Any]:
         DMS_S3_ENDPOINT_URL=sqs_endpoint,
     )
     secrets = {k: v for k, v in stack_env.items() if k.startswith("DMS_") and k[4:] in SECRETS}
-    return {"queue": queue, "deploy_bucket": deploy_bucket, "public": public, "secrets": secrets, "s3": s3,
-            "sqs_url": f"{sqs_endpoint}/{settings['AWS_ACCOUNT_ID']}/{queue}"}  # fmt: skip
+    return {
+        "queue": queue,
+        "deploy_bucket": deploy_bucket,
+        "public": public,
+        "secrets": secrets,
+        "s3": s3,
+        "sqs_url": f"{sqs_endpoint}/{settings['AWS_ACCOUNT_ID']}/{queue}",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +191,21 @@ def package(
 ) -> dict[str, Any]:
     """`zappa package ci` in a copy of the project, with no AWS credentials at all."""
     build = tmp_path_factory.mktemp("zappa") / "dms"
-    shutil.copytree(ROOT, build, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "node_modules", "var", ".*_cache", "__pycache__", "*.zip", "*.tar.gz", "handler_venv"))  # fmt: skip
+    shutil.copytree(
+        ROOT,
+        build,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "node_modules",
+            "var",
+            ".*_cache",
+            "__pycache__",
+            "*.zip",
+            "*.tar.gz",
+            "handler_venv",
+        ),
+    )
     settings = json.loads((build / "zappa_settings.json").read_text())
     production = settings["production"]
     settings["ci"] = {
@@ -192,13 +218,22 @@ def package(
     }
     (build / "zappa_settings.json").write_text(json.dumps(settings, indent=2))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DMS_", "PYTHON"))}
-    env.update(VIRTUAL_ENV=str(lambda_venv), PATH=f"{lambda_venv}/bin:{env['PATH']}", AWS_DEFAULT_REGION="us-east-1",
-               AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")  # fmt: skip
+    env.update(
+        VIRTUAL_ENV=str(lambda_venv),
+        PATH=f"{lambda_venv}/bin:{env['PATH']}",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE="/nonexistent",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+    )
     started = time.monotonic()
     result = subprocess.run(
         [str(lambda_venv / "bin" / "zappa"), "package", "ci", "--output", "handler.zip"],
-        cwd=build, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=build,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     seconds = time.monotonic() - started
     assert result.returncode == 0, f"zappa package failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     archives = list(build.glob("dms-ci-*.tar.gz"))
@@ -250,9 +285,14 @@ def lambda_process(
         "AWS_ENDPOINT_URL_S3": sqs_endpoint,
     }
     proc = subprocess.Popen(
-        [python, "-I", str(DRIVER), str(task)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=open(task / "lambda.log", "w"), env=env, text=True, cwd=task,
-    )  # fmt: skip
+        [python, "-I", str(DRIVER), str(task)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=open(task / "lambda.log", "w"),
+        env=env,
+        text=True,
+        cwd=task,
+    )
 
     def invoke(event: dict[str, Any]) -> Any:
         assert proc.stdin and proc.stdout

@@ -9,8 +9,13 @@ from typing import Any
 from tests.conftest import wait_for
 from tests.integration.pipeline_helpers import org_client, result_rows, run_job, upload, wait_job
 
-MAPPING = {"fields": [{"target": "Legacy_Id__c", "source": "legacy"}, {"target": "Name", "source": "name"},
-                      {"target": "Founded__c", "source": "founded"}]}  # fmt: skip
+MAPPING = {
+    "fields": [
+        {"target": "Legacy_Id__c", "source": "legacy"},
+        {"target": "Name", "source": "name"},
+        {"target": "Founded__c", "source": "founded"},
+    ]
+}
 
 
 def test_retry_resends_only_the_failed_rows_and_keeps_their_source_rows(
@@ -22,8 +27,14 @@ def test_retry_resends_only_the_failed_rows_and_keeps_their_source_rows(
         "legacy,name,founded\n"
         f"{prefix}-1,One,2001-01-01\n{prefix}-2,Two,31.12.2001\n{prefix}-3,Three,2001-01-03\n{prefix}-4,Four,bad\n"
     )
-    first = run_job(client, upload_id=upload(client, path), object="Account", operation="upsert",
-                    external_id="Legacy_Id__c", mapping=MAPPING)  # fmt: skip
+    first = run_job(
+        client,
+        upload_id=upload(client, path),
+        object="Account",
+        operation="upsert",
+        external_id="Legacy_Id__c",
+        mapping=MAPPING,
+    )
     assert (first["counters"]["succeeded"], first["counters"]["invalid"]) == (2, 2)
 
     # Retry as is: the same two rows fail again, and the new job's error file says where they came from.
@@ -53,8 +64,16 @@ def test_cancel_stops_pending_chunks_and_counters_still_add_up(
     path.write_text("legacy,name,founded\n" + "".join(f"{prefix}-{n},N{n},2001-01-01\n" for n in range(400)))
     localorg.set_faults(kind="latency", latency_ms=300, path_prefix="/services/data")
     try:
-        response = client.post("/api/v1/jobs", json={"upload_id": upload(client, path), "object": "Account",
-                               "operation": "insert", "mapping": MAPPING, "options": {"chunk_rows": 20}})  # fmt: skip
+        response = client.post(
+            "/api/v1/jobs",
+            json={
+                "upload_id": upload(client, path),
+                "object": "Account",
+                "operation": "insert",
+                "mapping": MAPPING,
+                "options": {"chunk_rows": 20},
+            },
+        )
         job_id = response.json["id"]
         wait_for(
             lambda: client.get(f"/api/v1/jobs/{job_id}").json["state"] == "loading",

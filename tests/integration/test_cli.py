@@ -12,8 +12,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ["examples/accounts.csv", "--object", "Account", "--operation", "upsert", "--external-id", "Legacy_Id__c",
-        "--mapping", "examples/accounts.mapping.json", "--wait"]  # fmt: skip
+DEMO = [
+    "examples/accounts.csv",
+    "--object",
+    "Account",
+    "--operation",
+    "upsert",
+    "--external-id",
+    "Legacy_Id__c",
+    "--mapping",
+    "examples/accounts.mapping.json",
+    "--wait",
+]
 
 
 def dms(web_url: str, *args: str) -> subprocess.CompletedProcess[str]:

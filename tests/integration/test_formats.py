@@ -17,8 +17,14 @@ import pytest
 
 from tests.integration.pipeline_helpers import org_client, records_by, result_rows, run_job, upload
 
-MAPPING = {"fields": [{"target": "Legacy_Id__c", "source": "legacy"}, {"target": "Name", "source": "name"},
-                      {"target": "Founded__c", "source": "founded"}, {"target": "Score__c", "source": "score"}]}  # fmt: skip
+MAPPING = {
+    "fields": [
+        {"target": "Legacy_Id__c", "source": "legacy"},
+        {"target": "Name", "source": "name"},
+        {"target": "Founded__c", "source": "founded"},
+        {"target": "Score__c", "source": "score"},
+    ]
+}
 NAMES = {
     "utf-8": ["Müller GmbH", "北京客户", 'Ωmega, "quoted"', "Line\nbreak Ltd"],
     "gb18030": ["北京客户有限公司", "上海贸易", "广州, 公司", "深圳科技"],
@@ -31,8 +37,10 @@ SCORES = [1.5, 2.25, 99.99, 0.0]
 
 
 def rows(names: list[str], prefix: str) -> list[dict[str, Any]]:
-    return [{"legacy": f"{prefix}-{i}", "name": n, "founded": d, "score": s}
-            for i, (n, d, s) in enumerate(zip(names, DATES, SCORES, strict=True))]  # fmt: skip
+    return [
+        {"legacy": f"{prefix}-{i}", "name": n, "founded": d, "score": s}
+        for i, (n, d, s) in enumerate(zip(names, DATES, SCORES, strict=True))
+    ]
 
 
 def delimited(
@@ -113,8 +121,15 @@ def test_format_loads_every_row_field_by_field(
     upload_id = upload(client, path)
     preview = client.get(f"/api/v1/uploads/{upload_id}/preview", query_string=read_options).json
     assert [c["name"] for c in preview["columns"]] == ["legacy", "name", "founded", "score"], preview
-    job = run_job(client, upload_id=upload_id, object="Account", operation="upsert", external_id="Legacy_Id__c",
-                  mapping=MAPPING, read_options=read_options)  # fmt: skip
+    job = run_job(
+        client,
+        upload_id=upload_id,
+        object="Account",
+        operation="upsert",
+        external_id="Legacy_Id__c",
+        mapping=MAPPING,
+        read_options=read_options,
+    )
     assert job["state"] == "completed", (job, result_rows(client, job["id"], "errors.csv"))
     sf = org_client(localorg)
     org = records_by(
@@ -136,10 +151,18 @@ def test_ragged_rows_are_reported_and_the_rest_loads(
 ) -> None:
     prefix = uuid.uuid4().hex[:8]
     path = tmp_path / "ragged.csv"
-    path.write_text(f"legacy,name,founded,score\n{prefix}-1,One,2001-01-01,1\n{prefix}-2,Two,2001-01-02\n"
-                    f"{prefix}-3,Three,2001-01-03,3,extra\n{prefix}-4,Four,2001-01-04,4\n\n\n")  # fmt: skip
-    job = run_job(client, upload_id=upload(client, path), object="Account", operation="upsert",
-                  external_id="Legacy_Id__c", mapping=MAPPING)  # fmt: skip
+    path.write_text(
+        f"legacy,name,founded,score\n{prefix}-1,One,2001-01-01,1\n{prefix}-2,Two,2001-01-02\n"
+        f"{prefix}-3,Three,2001-01-03,3,extra\n{prefix}-4,Four,2001-01-04,4\n\n\n"
+    )
+    job = run_job(
+        client,
+        upload_id=upload(client, path),
+        object="Account",
+        operation="upsert",
+        external_id="Legacy_Id__c",
+        mapping=MAPPING,
+    )
     assert (job["counters"]["total"], job["counters"]["succeeded"], job["counters"]["invalid"]) == (4, 2, 2)
     errors = result_rows(client, job["id"], "errors.csv")
     assert [(int(r["source_row"]), r["stage"]) for r in errors] == [(2, "read"), (3, "read")]
@@ -151,10 +174,18 @@ def test_formula_cells_are_neutralised_in_result_files(
 ) -> None:
     prefix = uuid.uuid4().hex[:8]
     path = tmp_path / "formulas.csv"
-    path.write_text(f'legacy,name,founded,score\n{prefix}-1,"=HYPERLINK(""http://evil"")",2001-01-01,1\n'
-                    f"{prefix}-2,@SUM(A1),not-a-date,2\n")  # fmt: skip
-    job = run_job(client, upload_id=upload(client, path), object="Account", operation="upsert",
-                  external_id="Legacy_Id__c", mapping=MAPPING)  # fmt: skip
+    path.write_text(
+        f'legacy,name,founded,score\n{prefix}-1,"=HYPERLINK(""http://evil"")",2001-01-01,1\n'
+        f"{prefix}-2,@SUM(A1),not-a-date,2\n"
+    )
+    job = run_job(
+        client,
+        upload_id=upload(client, path),
+        object="Account",
+        operation="upsert",
+        external_id="Legacy_Id__c",
+        mapping=MAPPING,
+    )
     success = result_rows(client, job["id"], "success.csv")
     errors = result_rows(client, job["id"], "errors.csv")
     assert success[0]["name"] == '\'=HYPERLINK("http://evil")'

@@ -14,14 +14,19 @@ MAPPING = {
     "fields": [
         {"target": "Legacy_Id__c", "source": "legacy id"},
         {"target": "Name", "source": "Company", "transforms": [{"op": "trim"}]},
-        {"target": "Tier__c", "source": "tier",
-         "transforms": [{"op": "map", "values": {"G": "Gold", "S": "Silver", "B": "Bronze"}, "else": "keep"}]},
+        {
+            "target": "Tier__c",
+            "source": "tier",
+            "transforms": [
+                {"op": "map", "values": {"G": "Gold", "S": "Silver", "B": "Bronze"}, "else": "keep"}
+            ],
+        },
         {"target": "Founded__c", "source": "founded", "format": "%d/%m/%Y"},
         {"target": "Credit_Limit__c", "source": "credit", "decimal": ",", "thousands": "."},
         {"target": "Employees_Verified__c", "source": "verified"},
         {"target": "Primary_Email__c", "source": "email"},
     ]
-}  # fmt: skip
+}
 
 
 def accounts_csv(path: Path, prefix: str) -> tuple[Path, dict[str, dict[str, Any]], dict[int, str]]:
@@ -30,9 +35,14 @@ def accounts_csv(path: Path, prefix: str) -> tuple[Path, dict[str, dict[str, Any
     lines = ["legacy id;Company;tier;founded;credit;verified;email"]
     for n in range(1, 11):
         legacy, tier = f"{prefix}-{n}", ["Gold", "Silver", "Bronze"][n % 3]
-        good[legacy] = {"Name": f"Company {n}", "Tier__c": tier, "Founded__c": f"2001-02-{n:02d}",
-                        "Credit_Limit__c": 1234.5 + n, "Employees_Verified__c": n % 2 == 0,
-                        "Primary_Email__c": f"c{n}@example.com"}  # fmt: skip
+        good[legacy] = {
+            "Name": f"Company {n}",
+            "Tier__c": tier,
+            "Founded__c": f"2001-02-{n:02d}",
+            "Credit_Limit__c": 1234.5 + n,
+            "Employees_Verified__c": n % 2 == 0,
+            "Primary_Email__c": f"c{n}@example.com",
+        }
         verified = "Y" if n % 2 == 0 else "N"
         lines.append(
             f"{legacy};  Company {n} ;{tier[0]};{n:02d}/02/2001;1.{234 + n},50;{verified};c{n}@example.com"
@@ -53,8 +63,14 @@ def test_csv_upsert_loads_good_rows_field_by_field_and_reports_bad_ones(
 ) -> None:
     prefix = uuid.uuid4().hex[:8]
     path, good, bad = accounts_csv(tmp_path / "accounts.csv", prefix)
-    job = run_job(client, upload_id=upload(client, path), object="Account", operation="upsert",
-                  external_id="Legacy_Id__c", mapping=MAPPING)  # fmt: skip
+    job = run_job(
+        client,
+        upload_id=upload(client, path),
+        object="Account",
+        operation="upsert",
+        external_id="Legacy_Id__c",
+        mapping=MAPPING,
+    )
 
     assert job["state"] == "completed_with_errors", job
     counters = job["counters"]
@@ -106,8 +122,15 @@ def test_rehearsal_loads_nothing_and_reports_every_error(
 ) -> None:
     prefix = uuid.uuid4().hex[:8]
     path, good, bad = accounts_csv(tmp_path / "accounts.csv", prefix)
-    job = run_job(client, upload_id=upload(client, path), object="Account", operation="upsert",
-                  external_id="Legacy_Id__c", mapping=MAPPING, dry_run=True)  # fmt: skip
+    job = run_job(
+        client,
+        upload_id=upload(client, path),
+        object="Account",
+        operation="upsert",
+        external_id="Legacy_Id__c",
+        mapping=MAPPING,
+        dry_run=True,
+    )
     assert job["state"] == "completed_with_errors"
     # The rehearsal looks the external ids up: the blank-Name row would be created, so it is caught here too.
     assert (job["counters"]["valid"], job["counters"]["invalid"]) == (10, 4)
@@ -191,8 +214,17 @@ def test_a_small_direct_job_finishes_within_the_request(client: Any, localorg: A
     """No worker fixture here: the job must finish in the web request itself."""
     prefix = uuid.uuid4().hex[:8]
     path, good, bad = accounts_csv(tmp_path / "accounts.csv", prefix)
-    response = client.post("/api/v1/jobs", json={"upload_id": upload(client, path), "object": "Account", "operation": "upsert",
-                                                 "external_id": "Legacy_Id__c", "mapping": MAPPING, "direct": True})  # fmt: skip
+    response = client.post(
+        "/api/v1/jobs",
+        json={
+            "upload_id": upload(client, path),
+            "object": "Account",
+            "operation": "upsert",
+            "external_id": "Legacy_Id__c",
+            "mapping": MAPPING,
+            "direct": True,
+        },
+    )
     assert response.status_code == 201, response.json
     assert response.json["state"] == "completed_with_errors"
     assert (response.json["counters"]["succeeded"], response.json["counters"]["pending"]) == (10, 0)
@@ -255,12 +287,22 @@ def test_wide_rows_are_loaded_in_chunks_cut_by_size_and_every_row_arrives(
     )
     key = f"uploads/test-{prefix}/wide.csv"
     p.blobs.put_file(key, path)
-    job = create_job(p, {"source": {"blob_key": key, "filename": "wide.csv"},
-                        "target": {"object": "Account", "operation": "insert"}, "options": {"chunk_rows": 1000}})  # fmt: skip
+    job = create_job(
+        p,
+        {
+            "source": {"blob_key": key, "filename": "wide.csv"},
+            "target": {"object": "Account", "operation": "insert"},
+            "options": {"chunk_rows": 1000},
+        },
+    )
     assert plan_job(p, job["_id"]) == "loading"
     final = p.store.refresh_counters(job["_id"])
     chunks = list(p.store.chunk_docs(job["_id"]))
     assert len(chunks) == 4 and all(c["state"] == "done" for c in chunks)  # ~110 KB / 40 KB per chunk
     assert final["state"] == "completed" and final["counters"]["succeeded"] == 12, final
-    org = records_by(org_client(localorg), f"SELECT Legacy_Id__c, Description FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'", "Legacy_Id__c")  # fmt: skip
+    org = records_by(
+        org_client(localorg),
+        f"SELECT Legacy_Id__c, Description FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'",
+        "Legacy_Id__c",
+    )
     assert {k: r["Description"] for k, r in org.items()} == {f"{prefix}-{n}": t for n, t in texts.items()}

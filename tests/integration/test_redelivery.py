@@ -33,8 +33,12 @@ VISIBILITY = "8"
 @pytest.fixture(scope="module")
 def crash_env(stack_env: dict[str, str]) -> dict[str, str]:
     queue = f"dms-crash-{uuid.uuid4().hex[:8]}"
-    env = {"DMS_SQS_QUEUE_NAME": queue, "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
-           "DMS_SQS_VISIBILITY_TIMEOUT": VISIBILITY, "DMS_CRASH_POINTS": "true"}  # fmt: skip
+    env = {
+        "DMS_SQS_QUEUE_NAME": queue,
+        "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
+        "DMS_SQS_VISIBILITY_TIMEOUT": VISIBILITY,
+        "DMS_CRASH_POINTS": "true",
+    }
     ensure_queues(load_settings(environ={**stack_env, **env}))
     return env
 
@@ -70,21 +74,39 @@ def insert_job(pipeline: Pipeline, tmp_path: Path, prefix: str, operation: str =
     )
     key = f"uploads/test-{prefix}/accounts.csv"
     pipeline.blobs.put_file(key, path)
-    request = {"source": {"blob_key": key, "filename": "accounts.csv"},
-               "target": {"object": "Account", "operation": operation, "external_id": "Legacy_Id__c" if operation == "upsert" else None},
-               "options": {"chunk_rows": 10}}  # fmt: skip
+    request = {
+        "source": {"blob_key": key, "filename": "accounts.csv"},
+        "target": {
+            "object": "Account",
+            "operation": operation,
+            "external_id": "Legacy_Id__c" if operation == "upsert" else None,
+        },
+        "options": {"chunk_rows": 10},
+    }
     return create_job(pipeline, request)
 
 
 @pytest.mark.parametrize(
     ("operation", "point"),
-    [("insert", "before_upload"), ("insert", "after_upload"), ("insert", "after_close"),
-     ("insert", "after_results"), ("insert", "after_settle"), ("upsert", "after_collections_batch")],
-)  # fmt: skip
+    [
+        ("insert", "before_upload"),
+        ("insert", "after_upload"),
+        ("insert", "after_close"),
+        ("insert", "after_results"),
+        ("insert", "after_settle"),
+        ("upsert", "after_collections_batch"),
+    ],
+)
 def test_worker_killed_mid_load_creates_no_duplicates_and_counts_exactly(
-    app: Any, processes: ProcessGroup, workers: Callable[[], str], crash_pipeline: Pipeline, localorg: Any,
-    tmp_path: Path, operation: str, point: str,
-) -> None:  # fmt: skip
+    app: Any,
+    processes: ProcessGroup,
+    workers: Callable[[], str],
+    crash_pipeline: Pipeline,
+    localorg: Any,
+    tmp_path: Path,
+    operation: str,
+    point: str,
+) -> None:
     redis = app.extensions["dms"].redis
     prefix = uuid.uuid4().hex[:8]
     arm(redis, point)
@@ -99,9 +121,14 @@ def test_worker_killed_mid_load_creates_no_duplicates_and_counts_exactly(
 
     workers()
     final = wait_for(
-        lambda: (j := crash_pipeline.store.get(job["_id"]))["state"] in ("completed", "completed_with_errors", "failed") and j,
-        timeout=120, what="the job to finish after redelivery",
-    )  # fmt: skip
+        lambda: (
+            (j := crash_pipeline.store.get(job["_id"]))["state"]
+            in ("completed", "completed_with_errors", "failed")
+            and j
+        ),
+        timeout=120,
+        what="the job to finish after redelivery",
+    )
     assert final["state"] == "completed", final
     counters = final["counters"]
     assert (counters["total"], counters["succeeded"], counters["failed"], counters["pending"]) == (
@@ -184,9 +211,14 @@ def test_the_planner_loads_a_chunk_nobody_holds_rather_than_wait_for_one_that_is
 
 
 def test_a_plan_redelivered_after_its_chunks_were_loaded_finishes_without_loading_them_again(
-    app: Any, processes: ProcessGroup, start_worker: Callable[..., str], crash_env: dict[str, str],
-    crash_pipeline: Pipeline, localorg: Any, tmp_path: Path,
-) -> None:  # fmt: skip
+    app: Any,
+    processes: ProcessGroup,
+    start_worker: Callable[..., str],
+    crash_env: dict[str, str],
+    crash_pipeline: Pipeline,
+    localorg: Any,
+    tmp_path: Path,
+) -> None:
     """With staging bounded to one chunk, the planner loads every chunk itself; it is killed just before it
     hands the job over. The plan message comes back: the new delivery must not stage the loaded chunks again
     (they would count as waiting forever) and must finish the job with each row once."""
@@ -199,15 +231,23 @@ def test_a_plan_redelivered_after_its_chunks_were_loaded_finishes_without_loadin
     first = start_worker(concurrency=1, **env)
     try:
         job = insert_job(crash_pipeline, tmp_path, prefix)
-        wait_for(lambda: processes.processes[first].poll() is not None, timeout=90,
-                 what="the planner to crash after staging")  # fmt: skip
+        wait_for(
+            lambda: processes.processes[first].poll() is not None,
+            timeout=90,
+            what="the planner to crash after staging",
+        )
         assert not redis.exists("dms:crash:after_staging"), "the crash point was not reached"
         assert {c["state"] for c in crash_pipeline.store.chunk_docs(job["_id"])} == {"done"}
         second = start_worker(concurrency=1, **env)
         final = wait_for(
-            lambda: (j := crash_pipeline.store.get(job["_id"]))["state"] in ("completed", "completed_with_errors", "failed") and j,
-            timeout=120, what="the redelivered plan to finish the job",
-        )  # fmt: skip
+            lambda: (
+                (j := crash_pipeline.store.get(job["_id"]))["state"]
+                in ("completed", "completed_with_errors", "failed")
+                and j
+            ),
+            timeout=120,
+            what="the redelivered plan to finish the job",
+        )
         processes.stop(second)
     finally:
         processes.stop(first)
@@ -218,5 +258,9 @@ def test_a_plan_redelivered_after_its_chunks_were_loaded_finishes_without_loadin
         0,
     )
     assert list(redis.scan_iter(f"{STAGE_PREFIX}:{job['_id']}:*")) == []  # nothing left staged
-    org = records_by(org_client(localorg), f"SELECT Id, Legacy_Id__c FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'", "Id")  # fmt: skip
+    org = records_by(
+        org_client(localorg),
+        f"SELECT Id, Legacy_Id__c FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'",
+        "Id",
+    )
     assert len(org) == ROWS

@@ -32,8 +32,15 @@ def test_load_survives_transient_salesforce_faults(
     upload_id = upload(client, path)
     localorg.set_faults(**fault)
     try:
-        job = run_job(client, upload_id=upload_id, object="Account", operation=operation, external_id="Legacy_Id__c",
-                      mapping=MAPPING, options={"chunk_rows": 20})  # fmt: skip
+        job = run_job(
+            client,
+            upload_id=upload_id,
+            object="Account",
+            operation=operation,
+            external_id="Legacy_Id__c",
+            mapping=MAPPING,
+            options={"chunk_rows": 20},
+        )
     finally:
         localorg.clear_faults()
     assert job["state"] == "completed", (job, result_rows(client, job["id"], "errors.csv"))
@@ -52,8 +59,15 @@ def test_rows_salesforce_could_not_lock_are_sent_again(
     upload_id = upload(client, path)
     localorg.set_faults(kind="lock_row", every_nth=7, times=6)  # six records locked once each
     try:
-        job = run_job(client, upload_id=upload_id, object="Account", operation=operation, external_id="Legacy_Id__c",
-                      mapping=MAPPING, options={"chunk_rows": 30})  # fmt: skip
+        job = run_job(
+            client,
+            upload_id=upload_id,
+            object="Account",
+            operation=operation,
+            external_id="Legacy_Id__c",
+            mapping=MAPPING,
+            options={"chunk_rows": 30},
+        )
     finally:
         localorg.clear_faults()
     assert job["state"] == "completed", (job, result_rows(client, job["id"], "errors.csv"))

@@ -63,12 +63,20 @@ def flaky_sqs(sqs_endpoint: str) -> Iterator[str]:
 
 
 def test_worker_keeps_polling_through_503s_then_runs_the_task(
-    app: Any, flaky_sqs: str, sqs_endpoint: str, stack_env: dict[str, str], processes: ProcessGroup,
+    app: Any,
+    flaky_sqs: str,
+    sqs_endpoint: str,
+    stack_env: dict[str, str],
+    processes: ProcessGroup,
     start_worker: Callable[..., str],
-) -> None:  # fmt: skip
+) -> None:
     queue = f"dms-flaky-{uuid.uuid4().hex[:8]}"
-    overrides = {"DMS_SQS_QUEUE_NAME": queue, "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
-                 "DMS_SQS_ENDPOINT_URL": flaky_sqs, "DMS_SQS_WAIT_TIME_SECONDS": "0"}  # fmt: skip
+    overrides = {
+        "DMS_SQS_QUEUE_NAME": queue,
+        "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
+        "DMS_SQS_ENDPOINT_URL": flaky_sqs,
+        "DMS_SQS_WAIT_TIME_SECONDS": "0",
+    }
     ensure_queues(load_settings(environ={**stack_env, **overrides, "DMS_SQS_ENDPOINT_URL": sqs_endpoint}))
     FlakySQS.failures = 0
     name = start_worker(**overrides)

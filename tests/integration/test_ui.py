@@ -144,8 +144,12 @@ def test_the_wizards_calls_in_order_rehearse_run_and_retry_a_load(
     describe = client.get(f"/api/v1/objects/Account?connection_id={connection_id}").json
     external_ids = [f["name"] for f in describe["fields"] if f["externalId"]]
     assert "Legacy_Id__c" in external_ids
-    target = {"connection_id": connection_id, "object": "Account", "operation": "upsert",
-              "external_id": "Legacy_Id__c"}  # fmt: skip
+    target = {
+        "connection_id": connection_id,
+        "object": "Account",
+        "operation": "upsert",
+        "external_id": "Legacy_Id__c",
+    }
 
     # 4. Suggested mapping, inferred formats applied, saved and loaded back as a template.
     suggestion = client.post(

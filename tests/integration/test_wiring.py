@@ -98,8 +98,14 @@ def test_poison_message_moves_to_the_dead_letter_queue(stack_env: dict[str, str]
     from dms.clients.sqs import sqs_client
 
     queue = f"dms-poison-{uuid.uuid4().hex[:8]}"
-    settings = load_settings(environ={**stack_env, "DMS_SQS_QUEUE_NAME": queue,
-                                      "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead", "DMS_SQS_MAX_RECEIVE_COUNT": "2"})  # fmt: skip
+    settings = load_settings(
+        environ={
+            **stack_env,
+            "DMS_SQS_QUEUE_NAME": queue,
+            "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
+            "DMS_SQS_MAX_RECEIVE_COUNT": "2",
+        }
+    )
     urls = ensure_queues(settings)
     sqs = sqs_client(settings)
     sqs.send_message(QueueUrl=urls["queue"], MessageBody="poison")

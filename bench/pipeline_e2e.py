@@ -292,7 +292,7 @@ def plan_pass(stack: Stack, path: Path, chunk_rows: int) -> PlanPass:
     """read_chunks -> prepare -> stage_chunk over the file in this process, as the plan task runs them."""
     from dms.pipeline.mapping import compile_mapping
     from dms.pipeline.plan import job_spec, read_options, staged_parts
-    from dms.pipeline.readers import read_chunks, sniff
+    from dms.pipeline.source import read_chunks, sniff
     from dms.pipeline.staging import STAGE_PREFIX, stage_chunk
     from dms.pipeline.validate import PrepareOptions, prepare
 

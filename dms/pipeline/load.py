@@ -25,7 +25,7 @@ from dms.crashpoints import crash_point
 from dms.errors import DMSError
 from dms.pipeline import results as res
 from dms.pipeline.jobs import CHUNK_SETTLED, Pipeline, now
-from dms.pipeline.sniff import ROW_COLUMN
+from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.staging import drop_staged, load_staged
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from dms.pipeline.mapping import (
     compile_mapping,
     new_mapping,
 )
-from dms.pipeline.readers import ReadOptions, read_chunks, read_sample, sniff
-from dms.pipeline.sniff import ROW_COLUMN, Chunk, SourceInfo
+from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.source import Chunk, ReadOptions, SourceInfo, read_chunks, read_sample, sniff
 from dms.pipeline.staging import stage_chunk, stage_key
 from dms.pipeline.validate import Prepared, PrepareOptions, RowError, prepare
 from dms.pipeline.values import infer_column

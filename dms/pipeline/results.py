@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from dms.pipeline.sniff import ROW_COLUMN
+from dms.pipeline.model import ROW_COLUMN
 
 SUCCESS_HEADER = ["source_row", "salesforce_id", "created"]
 ERROR_HEADER = ["source_row", "stage", "error_code", "error_message", "fields"]

@@ -13,9 +13,9 @@ import pyarrow.csv as pacsv
 from dms.errors import DMSError
 from dms.pipeline import results as res
 from dms.pipeline.jobs import FINAL_STATES, Pipeline
+from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.plan import read_options, source_file
-from dms.pipeline.readers import read_chunks, sniff
-from dms.pipeline.sniff import ROW_COLUMN
+from dms.pipeline.source import read_chunks, sniff
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from dms.pipeline.readers import ReadOptions, read_chunks, sniff
+from dms.pipeline.source import ReadOptions, read_chunks, sniff
 
 
 def write_csv(path: Path, rows: int, seed: int = 7) -> None:

@@ -29,8 +29,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from dms.clients.blobstore import BlobStore
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.errors import Conflict, DMSError, NotFound
-from dms.pipeline.readers import ROW_COLUMN, ReadOptions, read_sample
-from dms.pipeline.sniff import detect_format
+from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.source import ReadOptions, detect_format, read_sample
 from dms.pipeline.values import infer_column
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from dms.pipeline.context import JobContext, Pipeline, PipelineSettings
 from dms.pipeline.describe import ObjectDescribe
 from dms.pipeline.mapping import CompiledMapping, apply_profiles, compile_mapping, new_mapping
 from dms.pipeline.model import ROW_COLUMN, Operation
-from dms.pipeline.readers import Chunk, ReadOptions, SourceInfo, read_chunks, read_sample, sniff
 from dms.pipeline.results import invalid_rows
+from dms.pipeline.source import Chunk, ReadOptions, SourceInfo, read_chunks, read_sample, sniff
 from dms.pipeline.validate import Prepared, PrepareOptions, RowError, prepare
 from dms.pipeline.values import infer_column
 

@@ -36,7 +36,7 @@ from dms.pipeline.model import (
     now,
 )
 from dms.pipeline.plan import plan_job
-from dms.pipeline.readers import read_chunks, sniff
+from dms.pipeline.source import read_chunks, sniff
 from dms.pipeline.staging import drop_staged
 
 log = logging.getLogger(__name__)

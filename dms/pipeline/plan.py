@@ -34,7 +34,7 @@ from dms.pipeline.model import (
     chunk_id,
     now,
 )
-from dms.pipeline.readers import Chunk
+from dms.pipeline.source import Chunk
 from dms.pipeline.staging import is_staged, stage_chunk
 from dms.pipeline.validate import Prepared
 

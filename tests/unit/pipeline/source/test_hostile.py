@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.readers import ReadError, ReadOptions, read_chunks, sniff
+from dms.pipeline.source import ReadError, ReadOptions, jsonl, read_chunks, sniff
 
 ALLOW = ReadOptions(allow_pickle=True)
 
@@ -187,8 +187,6 @@ def test_deeply_nested_ndjson_line_is_a_row_problem(write_bytes, read_all):
 
 
 def test_oversized_ndjson_line_is_skipped_and_reported(write_bytes, read_all, monkeypatch):
-    from dms.pipeline.readers import jsonl
-
     monkeypatch.setattr(jsonl, "MAX_RECORD_CHARS", 1000)
     huge = json.dumps({"a": 2, "blob": "x" * 5000}).encode()
     path = write_bytes("big.ndjson", b'{"a": 1, "blob": ""}\n' + huge + b'\n{"a": 3, "blob": ""}\n')
@@ -201,8 +199,6 @@ def test_oversized_ndjson_line_is_skipped_and_reported(write_bytes, read_all, mo
 
 
 def test_oversized_json_array_record_is_refused(write_bytes, monkeypatch):
-    from dms.pipeline.readers import jsonl
-
     monkeypatch.setattr(jsonl, "MAX_RECORD_CHARS", 1000)
     monkeypatch.setattr(jsonl, "_READ_CHARS", 100)
     path = write_bytes("big.json", json.dumps([{"a": 1}, {"blob": "x" * 50_000}]).encode())

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dms.pipeline.columns import is_text
-from dms.pipeline.sniff import ROW_COLUMN, Chunk, RowProblem
+from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.source.contract import Chunk, RowProblem
 
 
 class RecordNumbering:
@@ -91,6 +92,50 @@ class ChunkAssembler:
         problems.sort(key=lambda problem: problem.row)
         chunk = Chunk(index=self._next_index, table=table, problems=problems)
         self._next_index += 1
+        return chunk
+
+
+class RecordAssembler:
+    """Collects Python records and problems; hands out chunks of exactly chunk_rows rows (the last smaller).
+
+    For the readers that parse record by record (Excel, JSON): each chunk carries the problems met since the
+    previous one, and the problems after the last record go in a last chunk of their own.
+    """
+
+    def __init__(self, columns: list[str], chunk_rows: int) -> None:
+        self.columns = columns
+        self.chunk_rows = chunk_rows
+        self._records: list[list[object]] = []
+        self._numbers: list[int] = []
+        self._problems: list[RowProblem] = []
+        self._next_index = 0
+
+    def problem(self, problem: RowProblem) -> None:
+        """Note a record that was not read; it goes with the chunk being filled."""
+        self._problems.append(problem)
+
+    def add(self, number: int, record: list[object]) -> Iterator[Chunk]:
+        """Add record `number` (one value per column); yield the chunk it completes, if it does."""
+        self._records.append(record)
+        self._numbers.append(number)
+        if len(self._records) == self.chunk_rows:
+            yield self._cut()
+
+    def finish(self) -> Iterator[Chunk]:
+        """Yield the last, short chunk, or the trailing problems in an empty one."""
+        if self._records or self._problems:
+            yield self._cut()
+
+    def _cut(self) -> Chunk:
+        if self._records:
+            table = table_from_records(self.columns, self._records, self._numbers)
+        else:
+            table = pa.schema(
+                [pa.field(name, pa.null()) for name in self.columns] + [pa.field(ROW_COLUMN, pa.int64())]
+            ).empty_table()
+        chunk = Chunk(self._next_index, table, self._problems)
+        self._next_index += 1
+        self._records, self._numbers, self._problems = [], [], []
         return chunk
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.readers import ReadOptions, RowProblem, SourceInfo, read_chunks, sniff
+from dms.pipeline.source import ReadOptions, RowProblem, SourceInfo, read_chunks, sniff
 
 
 class ReadAll:

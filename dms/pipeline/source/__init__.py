@@ -1,4 +1,4 @@
-"""The readers: any supported export in, deterministic Arrow chunks out.
+"""The source floor: any supported export in, deterministic Arrow chunks out.
 
 Call `sniff` to learn what a file is, `read_sample` for a cheap preview, and `read_chunks` to stream it.
 """
@@ -13,30 +13,27 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from dms.pipeline.readers import delimited, excel, jsonl, parquet, pickled
-from dms.pipeline.readers.chunking import bounded_by_bytes
-from dms.pipeline.sniff import (
-    FORMATS,
-    ROW_COLUMN,
+from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.source import delimited, excel, jsonl, parquet, pickled
+from dms.pipeline.source.chunking import bounded_by_bytes
+from dms.pipeline.source.contract import (
     Chunk,
     ReadError,
     ReadOptions,
     RowProblem,
     SourceInfo,
     check_readable,
-    detect_format,
-    extension_format,
     validated_options,
 )
+from dms.pipeline.source.detect import detect_format, extension_format
 
 __all__ = [
-    "FORMATS",
-    "ROW_COLUMN",
     "Chunk",
     "ReadError",
     "ReadOptions",
     "RowProblem",
     "SourceInfo",
+    "detect_format",
     "read_chunks",
     "read_sample",
     "sniff",

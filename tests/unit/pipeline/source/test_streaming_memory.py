@@ -15,7 +15,7 @@ import pytest
 # Run in a fresh interpreter so earlier tests' allocations do not blur the measurement.
 _MEASURE = r"""
 import json, sys
-from dms.pipeline.readers import ReadOptions, read_chunks, sniff
+from dms.pipeline.source import ReadOptions, read_chunks, sniff
 
 def rss_kib():
     with open("/proc/self/status") as status:

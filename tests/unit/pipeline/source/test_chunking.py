@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import random
 
+import openpyxl
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.readers import ReadOptions, delimited, read_chunks
-from dms.pipeline.readers.chunking import RecordNumbering
+from dms.pipeline.source import ReadOptions, delimited, read_chunks
+from dms.pipeline.source.chunking import RecordNumbering, row_bytes
 
 
 def _messy_csv(rows: int, seed: int = 3) -> tuple[bytes, set[int]]:
@@ -99,8 +100,6 @@ def test_json_chunks_are_exact(write_bytes):
 
 
 def test_excel_chunks_are_exact(tmp_path):
-    import openpyxl
-
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.append(["n"])
@@ -156,7 +155,6 @@ def test_wide_rows_are_cut_by_bytes_deterministically_keeping_every_row_and_prob
 
     assert [c.index for c in chunks] == list(range(len(chunks)))
     assert len(chunks) > 6000 // 2000  # the byte cap cut the 2,000-row chunks again
-    from dms.pipeline.readers.chunking import row_bytes
 
     assert all(int(row_bytes(c.table).sum()) <= 16 * 1024 for c in chunks)
     rows = [r for c in chunks for r in c.table.column("__row__").to_pylist()]

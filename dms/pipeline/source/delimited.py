@@ -12,10 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from dms.pipeline.readers.chunking import ChunkAssembler, RecordNumbering, with_row_numbers
-from dms.pipeline.sniff import (
-    ROW_COLUMN,
-    SAMPLE_BYTES,
+from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.source.chunking import ChunkAssembler, RecordNumbering, with_row_numbers
+from dms.pipeline.source.contract import (
     Chunk,
     ReadError,
     ReadOptions,
@@ -23,13 +22,16 @@ from dms.pipeline.sniff import (
     SourceInfo,
     check_readable,
     clip_raw,
+    generated_column_names,
+    unique_column_names,
+)
+from dms.pipeline.source.detect import (
+    SAMPLE_BYTES,
     decode_sample,
     detect_encoding,
     first_record,
-    generated_column_names,
     read_probes,
     sniff_delimiter,
-    unique_column_names,
 )
 
 log = logging.getLogger(__name__)
@@ -93,8 +95,6 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
         encoding_confidence=round(confidence, 3),
         delimiter=delimiter,
         columns=columns,
-        sheet=None,
-        sheet_names=[],
         warnings=warnings,
     )
 

@@ -9,8 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dms.pipeline.readers.chunking import ChunkAssembler, with_row_numbers
-from dms.pipeline.sniff import ROW_COLUMN, Chunk, ReadError, ReadOptions, SourceInfo, unique_column_names
+from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.source.chunking import ChunkAssembler, with_row_numbers
+from dms.pipeline.source.contract import Chunk, ReadError, ReadOptions, SourceInfo, unique_column_names
 
 
 def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
@@ -18,16 +19,7 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     parquet_file = _open(path)
     warnings: list[str] = []
     columns = unique_column_names(list(parquet_file.schema_arrow.names), warnings)
-    return SourceInfo(
-        format="parquet",
-        encoding=None,
-        encoding_confidence=None,
-        delimiter=None,
-        columns=columns,
-        sheet=None,
-        sheet_names=[],
-        warnings=warnings,
-    )
+    return SourceInfo(format="parquet", columns=columns, warnings=warnings)
 
 
 def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: SourceInfo) -> Iterator[Chunk]:

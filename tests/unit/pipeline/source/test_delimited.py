@@ -5,33 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.readers import ReadError, ReadOptions, read_sample, sniff
-
-
-@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
-def test_delimiter_is_sniffed_and_values_split_on_it(delimiter, write_bytes, read_all):
-    rows = [["id", "name", "amount"], ["1", "Acme, Inc.", "10,5"], ["2", "Globex", "3"]]
-    quoted = [[f'"{v}"' if delimiter in v or "," in v else v for v in row] for row in rows]
-    path = write_bytes("data.txt", "\n".join(delimiter.join(row) for row in quoted).encode() + b"\n")
-
-    info, table, problems = read_all(path)
-
-    assert info.delimiter == delimiter
-    assert info.columns == ["id", "name", "amount"]
-    assert table.column("name").to_pylist() == ["Acme, Inc.", "Globex"]
-    assert table.column("amount").to_pylist() == ["10,5", "3"]
-    assert problems == []
-
-
-def test_delimiter_override_wins_over_sniffing(write_bytes, read_all):
-    path = write_bytes("data.csv", b"a;b,c\n1;2,3\n4;5,6\n")
-
-    sniffed, _, _ = read_all(path)
-    info, table, _ = read_all(path, ReadOptions(delimiter=";"))
-
-    assert sniffed.delimiter == ","  # two columns either way; comma is preferred on a tie
-    assert info.delimiter == ";"
-    assert table.column("b,c").to_pylist() == ["2,3", "5,6"]
+from dms.pipeline.source import ReadError, ReadOptions, delimited, read_chunks, read_sample, sniff
 
 
 def test_delimiter_can_be_named(write_bytes, read_all):
@@ -173,13 +147,6 @@ def test_read_sample_returns_only_the_first_rows(write_bytes):
     assert sample.column("__row__").to_pylist() == [1, 2, 3, 4, 5]
 
 
-def test_sql_server_bracket_headers_are_csv_not_json(write_bytes, read_all):
-    path = write_bytes("export.csv", b"[ID],[Name]\n1,Acme\n")
-    info, table, _ = read_all(path)
-    assert info.format == "csv"
-    assert info.columns == ["[ID]", "[Name]"]
-
-
 def test_unclosed_quote_in_small_file_is_a_clear_error(write_bytes):
     path = write_bytes("unclosed.csv", b'"a,b\n1,2\n')
     with pytest.raises(ReadError) as caught:
@@ -188,8 +155,6 @@ def test_unclosed_quote_in_small_file_is_a_clear_error(write_bytes):
 
 
 def test_a_record_longer_than_a_block_is_read_after_a_restart(write_bytes, read_all, monkeypatch):
-    from dms.pipeline.readers import delimited
-
     monkeypatch.setattr(delimited, "BLOCK_SIZE", 1024)
     long_note = "word " * 2000  # 10 KB: ten blocks, so the first two attempts fail
     rows = (
@@ -207,8 +172,6 @@ def test_a_record_longer_than_a_block_is_read_after_a_restart(write_bytes, read_
 
 
 def test_a_quote_never_closed_mid_file_is_a_clear_error(write_bytes, monkeypatch):
-    from dms.pipeline.readers import delimited, read_chunks
-
     monkeypatch.setattr(delimited, "BLOCK_SIZE", 1024)
     monkeypatch.setattr(delimited, "MAX_BLOCK_SIZE", 8 * 1024)
     path = write_bytes("open.csv", b'id,note\n1,ok\n2,"never closed\n' + b"3,more\n" * 5000)

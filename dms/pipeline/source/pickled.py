@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import importlib
 import inspect
 import logging
 import os
 import pickle
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dms.pipeline.readers.chunking import value_text
-from dms.pipeline.sniff import (
-    ROW_COLUMN,
+from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.source.chunking import value_text
+from dms.pipeline.source.contract import (
     Chunk,
     ReadError,
     ReadOptions,
@@ -58,16 +61,7 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     frame = load_dataframe(path, options)
     warnings: list[str] = []
     columns = unique_column_names([str(name) for name in frame.columns], warnings)
-    return SourceInfo(
-        format="pickle",
-        encoding=None,
-        encoding_confidence=None,
-        delimiter=None,
-        columns=columns,
-        sheet=None,
-        sheet_names=[],
-        warnings=warnings,
-    )
+    return SourceInfo(format="pickle", columns=columns, warnings=warnings)
 
 
 def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: SourceInfo) -> Iterator[Chunk]:
@@ -165,8 +159,6 @@ class DataFrameUnpickler(pickle.Unpickler):
 
 def _restricted_getattr(target: object, attribute: str, *default: object) -> object:
     # pandas pickles use getattr only to reach ZoneInfo._unpickle; a free getattr would reach anything.
-    import zoneinfo
-
     if target is zoneinfo.ZoneInfo and attribute == "_unpickle":
         return zoneinfo.ZoneInfo._unpickle  # type: ignore[attr-defined]
     raise ForbiddenGlobal(
@@ -181,10 +173,6 @@ def _allowed_objects() -> dict[int, object]:
     """The classes and functions a DataFrame pickle may name, keyed by id (pd.NA cannot be hashed safely)."""
     if _ALLOWED:
         return _ALLOWED
-    import datetime
-    import decimal
-    import zoneinfo
-
     allowed: list[object] = [
         datetime.date,
         datetime.datetime,
@@ -242,7 +230,7 @@ def _allowed_objects() -> dict[int, object]:
             "Timedelta",
             "Period",
             "Interval",
-        ],  # fmt: skip
+        ],
         "pandas.arrays": [
             "ArrowExtensionArray",
             "ArrowStringArray",
@@ -255,7 +243,7 @@ def _allowed_objects() -> dict[int, object]:
             "PeriodArray",
             "StringArray",
             "TimedeltaArray",
-        ],  # fmt: skip
+        ],
         "pandas.core.internals.managers": ["BlockManager", "SingleBlockManager"],
         "pandas._libs.internals": ["_unpickle_block", "BlockPlacement"],
         "pandas._libs.arrays": ["__pyx_unpickle_NDArrayBacked"],

@@ -10,15 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-import pyarrow as pa
 import xlrd
 from openpyxl.utils.exceptions import InvalidFileException
 
-from dms.pipeline.readers.chunking import table_from_records, value_text
-from dms.pipeline.sniff import (
-    OLE2_MAGIC,
-    ROW_COLUMN,
-    XLSX_MAGIC,
+from dms.pipeline.source.chunking import RecordAssembler, value_text
+from dms.pipeline.source.contract import (
     Chunk,
     ReadError,
     ReadOptions,
@@ -29,6 +25,7 @@ from dms.pipeline.sniff import (
     generated_column_names,
     unique_column_names,
 )
+from dms.pipeline.source.detect import OLE2_MAGIC, XLSX_MAGIC
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +53,6 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
             columns = generated_column_names(len(_trim_trailing_empty(list(first[1]))))
         return SourceInfo(
             format="excel",
-            encoding=None,
-            encoding_confidence=None,
-            delimiter=None,
             columns=columns,
             sheet=sheet_name,
             sheet_names=workbook.sheet_names,
@@ -74,29 +68,19 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
         rows = iter(workbook.rows(sheet_name))
         if options.has_header:
             next((row for row in rows if not _is_blank(row[1])), None)
-        records: list[list[object]] = []
-        numbers: list[int] = []
-        problems: list[RowProblem] = []
-        index = 0
+        assembler = RecordAssembler(info.columns, options.chunk_rows)
         record_number = 0
         for sheet_row, values in rows:
             if _is_blank(values):
                 continue
             record_number += 1
             if len(values) > width and any(value is not None and value != "" for value in values[width:]):
-                problems.append(_beyond_header(record_number, sheet_row, values, width))
+                assembler.problem(_beyond_header(record_number, sheet_row, values, width))
             else:
                 padded = list(values[:width])
                 padded.extend([None] * (width - len(padded)))
-                records.append(padded)
-                numbers.append(record_number)
-            if len(records) == options.chunk_rows:
-                yield Chunk(index, table_from_records(info.columns, records, numbers), problems)
-                index += 1
-                records, numbers, problems = [], [], []
-        if records or problems:
-            table = table_from_records(info.columns, records, numbers) if records else _empty(info.columns)
-            yield Chunk(index, table, problems)
+                yield from assembler.add(record_number, padded)
+        yield from assembler.finish()
 
 
 def _is_blank(values: tuple[Any, ...]) -> bool:
@@ -115,12 +99,6 @@ def _beyond_header(record: int, sheet_row: int, values: tuple[Any, ...], width: 
         ),
         raw=clip_raw(raw),
     )
-
-
-def _empty(columns: list[str]) -> pa.Table:
-    return pa.schema(
-        [pa.field(name, pa.null()) for name in columns] + [pa.field(ROW_COLUMN, pa.int64())]
-    ).empty_table()
 
 
 def _trim_trailing_empty(values: list[object]) -> list[object]:

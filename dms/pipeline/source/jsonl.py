@@ -8,12 +8,8 @@ import os
 from collections.abc import Iterator
 from typing import IO
 
-import pyarrow as pa
-
-from dms.pipeline.readers.chunking import table_from_records, value_text
-from dms.pipeline.sniff import (
-    PROBE_BYTES,
-    ROW_COLUMN,
+from dms.pipeline.source.chunking import RecordAssembler, value_text
+from dms.pipeline.source.contract import (
     Chunk,
     ReadError,
     ReadOptions,
@@ -21,10 +17,9 @@ from dms.pipeline.sniff import (
     SourceInfo,
     check_readable,
     clip_raw,
-    detect_encoding,
-    read_probes,
     unique_column_names,
 )
+from dms.pipeline.source.detect import PROBE_BYTES, detect_encoding, read_probes
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +45,7 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
         format=fmt,
         encoding=encoding,
         encoding_confidence=round(confidence, 3),
-        delimiter=None,
         columns=columns,
-        sheet=None,
-        sheet_names=[],
         warnings=warnings,
     )
 
@@ -72,15 +64,12 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
             "SOURCE_CHANGED", "The file's fields differ from when it was sniffed; sniff it again.", file=path
         )
     key_columns = {key: position for position, key in enumerate(keys)}
-    records: list[list[object]] = []
-    numbers: list[int] = []
-    problems: list[RowProblem] = []
-    index = 0
+    assembler = RecordAssembler(columns, options.chunk_rows)
     with _open_text(path, encoding) as text:
         for number, record, raw in _records(text, fmt, path):
             problem = _problem(number, record, raw, key_columns)
             if problem is not None:
-                problems.append(problem)
+                assembler.problem(problem)
             else:
                 assert isinstance(record, dict)
                 row: list[object] = [None] * len(columns)
@@ -88,15 +77,8 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
                     row[key_columns[str(key)]] = (
                         value_text(value) if isinstance(value, (dict, list)) else value
                     )
-                records.append(row)
-                numbers.append(number)
-            if len(records) == options.chunk_rows:
-                yield Chunk(index, table_from_records(columns, records, numbers), problems)
-                index += 1
-                records, numbers, problems = [], [], []
-    if records or problems:
-        table = table_from_records(columns, records, numbers) if records else _empty(columns)
-        yield Chunk(index, table, problems)
+                yield from assembler.add(number, row)
+    yield from assembler.finish()
 
 
 def _leading_keys(path: str | os.PathLike[str], encoding: str, fmt: str) -> tuple[list[str], int]:
@@ -330,9 +312,3 @@ def _encoding(path: str | os.PathLike[str], options: ReadOptions, size: int) -> 
 def _open_text(path: str | os.PathLike[str], encoding: str) -> IO[str]:
     # surrogateescape keeps a bad byte visible to _undecodable instead of failing the whole file.
     return open(path, encoding=encoding, errors="surrogateescape", newline="")
-
-
-def _empty(columns: list[str]) -> pa.Table:
-    return pa.schema(
-        [pa.field(name, pa.null()) for name in columns] + [pa.field(ROW_COLUMN, pa.int64())]
-    ).empty_table()

@@ -1,34 +1,23 @@
-"""What a source file is: the readers' contract types, and detection of format, encoding and delimiter."""
+"""What a source file is: its format, text encoding, delimiter and first record, told from a sample."""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import io
-import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import charset_normalizer
-import pyarrow as pa
 
-from dms.errors import DMSError
-from dms.pipeline.model import ROW_COLUMN
-
-log = logging.getLogger(__name__)
-
-FORMATS = ("csv", "excel", "json", "ndjson", "parquet", "pickle")
-
+from dms.pipeline.source.contract import ReadError
 
 # How much of a text file detection looks at: enough for a header and a few hundred rows, never the file.
 SAMPLE_BYTES = 1024 * 1024
 PROBE_BYTES = 64 * 1024
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
-DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "caret": "^", "backquote": "`"}
 # Legacy code pages people really export in, and only those: a wider net makes short samples guess wrong.
 LEGACY_ENCODINGS = ("gb18030", "big5", "shift_jis", "cp1252")
-RAW_TEXT_LIMIT = 100_000
 
 _EXTENSION_FORMATS = {
     ".csv": "csv",
@@ -48,173 +37,10 @@ _EXTENSION_FORMATS = {
     ".pkl": "pickle",
     ".pickle": "pickle",
 }
-_FORMAT_ALIASES = {
-    "txt": "csv",
-    "tsv": "csv",
-    "delimited": "csv",
-    "xlsx": "excel",
-    "xls": "excel",
-    "jsonl": "ndjson",
-}
 
 XLSX_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 PARQUET_MAGIC = b"PAR1"
-
-
-class ReadError(DMSError):
-    """A source file cannot be read at all; says what is wrong, where, and what to do."""
-
-    code = "READ_ERROR"
-    http_status = 422
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        file: str | os.PathLike[str] | None = None,
-        row: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        self.file = Path(file).name if file is not None else None
-        self.row = row
-        self.column = column
-        super().__init__(message, code=code, file=self.file, row=row, column=column)
-
-    def __str__(self) -> str:
-        where = ", ".join(
-            f"{key} {value}"
-            for key, value in (("file", self.file), ("row", self.row), ("column", self.column))
-            if value
-        )
-        return f"{self.code}: {self.message}" + (f" ({where})" if where else "")
-
-
-@dataclass
-class ReadOptions:
-    """How to read a source; every None means detect."""
-
-    format: str | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-    sheet: str | int | None = None
-    has_header: bool = True
-    chunk_rows: int = 65_536
-    # A chunk is also cut at this much text, so wide rows (long descriptions, notes) never make a Bulk upload
-    # past Salesforce's advice of 100 MB per upload, nor a chunk that weighs more in memory than a narrow one.
-    chunk_bytes: int = 48 * 1024 * 1024
-    allow_pickle: bool = False
-    max_unzipped_bytes: int = 2 * 1024**3
-    max_zip_ratio: float = 200.0
-
-
-@dataclass
-class SourceInfo:
-    """What sniffing found: enough to show a preview and to read the file the same way every time."""
-
-    format: str
-    encoding: str | None
-    encoding_confidence: float | None
-    delimiter: str | None
-    columns: list[str]
-    sheet: str | None
-    sheet_names: list[str]
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RowProblem:
-    """A source row that could not be read; it is reported here and is not in the chunk's table."""
-
-    row: int
-    code: str
-    message: str
-    raw: str | None
-    column: str | None = None
-
-
-@dataclass
-class Chunk:
-    """A deterministic slice of the source: the same index always holds the same rows."""
-
-    index: int
-    table: pa.Table
-    problems: list[RowProblem]
-
-
-def clip_raw(text: str | None) -> str | None:
-    """Raw row text kept for error files, capped so one hostile row cannot bloat them."""
-    if text is None or len(text) <= RAW_TEXT_LIMIT:
-        return text
-    return text[:RAW_TEXT_LIMIT] + "…[truncated]"
-
-
-def validated_options(options: ReadOptions | None, path: str | os.PathLike[str]) -> ReadOptions:
-    """The options with format, encoding and delimiter checked and normalised, or a ReadError saying which."""
-    options = options or ReadOptions()
-    fmt = options.format
-    if fmt is not None:
-        fmt = _FORMAT_ALIASES.get(fmt.strip().lower(), fmt.strip().lower())
-        if fmt not in FORMATS:
-            raise ReadError(
-                "BAD_OPTION",
-                f"Unknown format {options.format!r}; use one of {', '.join(FORMATS)}.",
-                file=path,
-            )
-    encoding = options.encoding
-    if encoding is not None:
-        try:
-            encoding = codecs.lookup(encoding.strip()).name
-        except LookupError:
-            raise ReadError("BAD_OPTION", f"Unknown encoding {options.encoding!r}.", file=path) from None
-    delimiter = options.delimiter
-    if delimiter is not None:
-        delimiter = (
-            DELIMITER_NAMES.get(delimiter.strip().lower(), delimiter) if len(delimiter) > 1 else delimiter
-        )
-        if delimiter == "\\t":
-            delimiter = "\t"
-        if len(delimiter) != 1 or delimiter in '"\r\n':
-            raise ReadError(
-                "BAD_OPTION",
-                f"Delimiter {options.delimiter!r} must be one character other than a quote or a line break "
-                f"(or one of {', '.join(DELIMITER_NAMES)}).",
-                file=path,
-            )
-    if options.chunk_rows < 1:
-        raise ReadError("BAD_OPTION", f"chunk_rows must be at least 1, not {options.chunk_rows}.", file=path)
-    if options.chunk_bytes < 1:
-        raise ReadError(
-            "BAD_OPTION", f"chunk_bytes must be at least 1, not {options.chunk_bytes}.", file=path
-        )
-    if isinstance(options.sheet, bool):
-        raise ReadError("BAD_OPTION", "sheet must be a sheet name or a 0-based index.", file=path)
-    return ReadOptions(
-        format=fmt,
-        encoding=encoding,
-        delimiter=delimiter,
-        sheet=options.sheet,
-        has_header=options.has_header,
-        chunk_rows=options.chunk_rows,
-        chunk_bytes=options.chunk_bytes,
-        allow_pickle=options.allow_pickle,
-        max_unzipped_bytes=options.max_unzipped_bytes,
-        max_zip_ratio=options.max_zip_ratio,
-    )
-
-
-def check_readable(path: str | os.PathLike[str]) -> int:
-    """The file's size in bytes, or a ReadError when it is missing, not a file, or empty."""
-    source = Path(path)
-    if not source.exists():
-        raise ReadError("NOT_FOUND", "The file does not exist.", file=path)
-    if not source.is_file():
-        raise ReadError("NOT_A_FILE", "The path is not a regular file.", file=path)
-    size = source.stat().st_size
-    if size == 0:
-        raise ReadError("EMPTY_FILE", "The file is empty (0 bytes): there is nothing to read.", file=path)
-    return size
 
 
 def detect_format(path: str | os.PathLike[str], head: bytes) -> str:
@@ -447,50 +273,3 @@ def first_record(text: str, delimiter: str) -> tuple[list[str] | None, int]:
             if "unexpected end of data" in str(exc):
                 return None, len(text)
     return None, len(text)
-
-
-def unique_column_names(raw_names: list[object], warnings: list[str]) -> list[str]:
-    """Header cells made into unique, non-empty column names; each rename is explained in warnings."""
-    names: list[str] = []
-    taken = {ROW_COLUMN}
-    cleaned = [_header_text(value) for value in raw_names]
-    # Names present in the header are taken first, so a generated "Name_2" never hides a real "Name_2".
-    taken.update(name for name in cleaned if name)
-    seen: set[str] = set()
-    for position, name in enumerate(cleaned, start=1):
-        if not name:
-            new_name = _free_name(f"column_{position}", taken)
-            warnings.append(f"Column {position} has an empty header; it is named {new_name!r}.")
-        elif name == ROW_COLUMN or name in seen:
-            new_name = _free_name(name, taken, start=2)
-            warnings.append(f"Column {position} repeats the header {name!r}; it is renamed {new_name!r}.")
-        else:
-            new_name = name
-        seen.add(name)
-        taken.add(new_name)
-        names.append(new_name)
-    return names
-
-
-def _free_name(base: str, taken: set[str], start: int | None = None) -> str:
-    if start is None and base not in taken:
-        return base
-    suffix = start or 2
-    while f"{base}_{suffix}" in taken:
-        suffix += 1
-    return f"{base}_{suffix}"
-
-
-def _header_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def generated_column_names(count: int) -> list[str]:
-    """Names for a file without a header row: column_1 .. column_N."""
-    return [f"column_{position}" for position in range(1, count + 1)]

@@ -1,4 +1,4 @@
-"""Encodings legacy exports really use, written with Python's codecs and detected back."""
+"""Detection: the encodings legacy exports really use, formats told by content, delimiters sniffed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from dms.pipeline.readers import ReadError, ReadOptions, sniff
+from dms.pipeline.source import ReadError, ReadOptions, sniff
 
 SIMPLIFIED = "客户名称,金额,城市\n北京科技有限公司,1200.50,北京\n上海贸易公司,300,上海\n"
 TRADITIONAL = "客戶名稱,金額,城市\n台北科技有限公司,1200.50,台北\n高雄貿易公司,300,高雄\n"
@@ -98,3 +98,63 @@ def test_bomless_utf16_is_recognised(write_bytes, read_all):
     info, table, _ = read_all(path)
     assert info.encoding == "utf-16-le"
     assert table.column("name").to_pylist() == ["Zoë", "Ana"]
+
+
+def test_json_detected_by_content_whatever_its_name(write_bytes):
+    assert sniff(write_bytes("x.txt", b' [ {"a": 1} ]')).format == "json"
+    assert sniff(write_bytes("y.txt", b'{"a": 1}\n{"a": 2}\n')).format == "ndjson"
+
+
+def test_pretty_printed_single_object_is_not_mistaken_for_ndjson(write_bytes):
+    path = write_bytes("one.txt", b'{\n  "a": 1\n}\n')
+    with pytest.raises(ReadError) as caught:
+        sniff(path)
+    assert caught.value.code == "INVALID_JSON"
+
+
+def test_unrecognisable_binary_is_refused(write_bytes):
+    path = write_bytes("blob.bin", bytes(range(256)) * 20)
+    with pytest.raises(ReadError) as caught:
+        sniff(path)
+    assert caught.value.code == "UNKNOWN_FORMAT"
+
+
+def test_tab_separated_text_named_xls_is_read_as_text_with_a_warning(write_bytes, read_all):
+    path = write_bytes("legacy.xls", "Name\tCity\nJosé\tLyon\n".encode("cp1252"))
+    info, table, _ = read_all(path)
+    assert info.format == "csv" and info.delimiter == "\t"
+    assert table.column("Name").to_pylist() == ["José"]
+    assert any("'.xls'" in warning for warning in info.warnings)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiter_is_sniffed_and_values_split_on_it(delimiter, write_bytes, read_all):
+    rows = [["id", "name", "amount"], ["1", "Acme, Inc.", "10,5"], ["2", "Globex", "3"]]
+    quoted = [[f'"{v}"' if delimiter in v or "," in v else v for v in row] for row in rows]
+    path = write_bytes("data.txt", "\n".join(delimiter.join(row) for row in quoted).encode() + b"\n")
+
+    info, table, problems = read_all(path)
+
+    assert info.delimiter == delimiter
+    assert info.columns == ["id", "name", "amount"]
+    assert table.column("name").to_pylist() == ["Acme, Inc.", "Globex"]
+    assert table.column("amount").to_pylist() == ["10,5", "3"]
+    assert problems == []
+
+
+def test_delimiter_override_wins_over_sniffing(write_bytes, read_all):
+    path = write_bytes("data.csv", b"a;b,c\n1;2,3\n4;5,6\n")
+
+    sniffed, _, _ = read_all(path)
+    info, table, _ = read_all(path, ReadOptions(delimiter=";"))
+
+    assert sniffed.delimiter == ","  # two columns either way; comma is preferred on a tie
+    assert info.delimiter == ";"
+    assert table.column("b,c").to_pylist() == ["2,3", "5,6"]
+
+
+def test_sql_server_bracket_headers_are_csv_not_json(write_bytes, read_all):
+    path = write_bytes("export.csv", b"[ID],[Name]\n1,Acme\n")
+    info, table, _ = read_all(path)
+    assert info.format == "csv"
+    assert info.columns == ["[ID]", "[Name]"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pyarrow as pa
 
-from dms.pipeline.apis.bulk import next_poll_delay, result_files_needed
-from dms.pipeline.results import bulk_chunk_result, neutralise, parse_bulk_error
+from dms.pipeline.results import ChunkResult, bulk_chunk_result, neutralise, parse_bulk_error, success_part
 
 
 def sent(rows: list[int], names: list[str | None]) -> pa.Table:
@@ -47,7 +49,10 @@ def test_unprocessed_rows_carry_the_given_code() -> None:
 
 def test_bulk_error_text_splits_into_code_message_fields() -> None:
     assert parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name") == (
-        "REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", "Name")  # fmt: skip
+        "REQUIRED_FIELD_MISSING",
+        "Required fields are missing: [Name]",
+        "Name",
+    )
     assert parse_bulk_error("INVALID_FIELD:No such column 'Foo'") == (
         "INVALID_FIELD",
         "No such column 'Foo'",
@@ -57,69 +62,14 @@ def test_bulk_error_text_splits_into_code_message_fields() -> None:
 
 def test_formula_like_cells_are_neutralised() -> None:
     assert [neutralise(v) for v in ["=1+1", "+49 30", "-5", "@SUM(A1)", "\tx", "plain", ""]] == [
-        "'=1+1", "'+49 30", "'-5", "'@SUM(A1)", "'\tx", "plain", ""]  # fmt: skip
-
-
-def test_only_result_files_that_can_hold_rows_are_fetched() -> None:
-    done = {"state": "JobComplete", "numberRecordsProcessed": 10, "numberRecordsFailed": 0}
-    assert result_files_needed(done, 10) == {"successfulResults"}
-    assert result_files_needed({**done, "numberRecordsFailed": 10}, 10) == {"failedResults"}
-    aborted = {"state": "Aborted", "numberRecordsProcessed": 4, "numberRecordsFailed": 1}
-    assert result_files_needed(aborted, 10) == {"successfulResults", "failedResults", "unprocessedrecords"}
-    assert len(result_files_needed({"state": "JobComplete"}, 10)) == 3  # no counters: fetch everything
-
-
-def test_polls_follow_the_jobs_progress_rate() -> None:
-    assert next_poll_delay(0.2, None, (0.0, 0), 1000) == 0.2 * 1.5
-    # 500 of 1000 rows in 1 s: about 1 s more (plus 10 %)
-    assert abs(next_poll_delay(0.2, (0.0, 0), (1.0, 500), 1000) - 1.1) < 1e-9
-    assert next_poll_delay(0.2, (0.0, 0), (1.0, 1000), 1000) <= 0.2  # all processed: look again soon
-    assert next_poll_delay(4.0, (0.0, 10), (1.0, 10), 1000) == min(
-        6.0, next_poll_delay(4.0, None, (1.0, 10), 1000)
-    )
-
-
-def test_bulk_csv_is_unquoted_unless_a_value_needs_quotes() -> None:
-    from dms.pipeline.apis.bulk import to_csv
-
-    plain = pa.table(
-        {
-            "__row__": pa.array([1, 2], pa.int64()),
-            "Name": ["Acme", "Globex Inc"],
-            "Account.Legacy_Id__c": [None, "A-1"],
-        }
-    )
-    assert to_csv(plain) == b"Name,Account.Legacy_Id__c\nAcme,\nGlobex Inc,A-1\n"
-    tricky = pa.table({"Name": ["Acme, Inc.", 'Say "hi"', "two\nlines"]})
-    assert to_csv(tricky) == b'Name\n"Acme, Inc."\n"Say ""hi"""\n"two\nlines"\n'
-
-
-def test_csv_text_is_what_pythons_csv_writer_writes() -> None:
-    import csv
-    import io
-    import random
-
-    from dms.pipeline.csvtext import table_csv
-
-    rng = random.Random(5)
-    alphabet = ["a", "Z", " ", ",", '"', "\n", "\r", "ü", "漢", "'", ";", "="]
-
-    def cell() -> str | None:
-        return None if rng.random() < 0.1 else "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
-
-    rows = [[rng.randint(1, 10**6), cell(), cell(), cell()] for _ in range(2000)]
-    table = pa.table({"row": pa.array([r[0] for r in rows], pa.int64()),
-                      **{f"c,{i}": pa.array([r[i] for r in rows], pa.string()) for i in (1, 2, 3)}})  # fmt: skip
-    expected = io.StringIO()
-    writer = csv.writer(expected, lineterminator="\r\n")
-    writer.writerow(table.column_names)
-    writer.writerows([["" if v is None else v for v in r] for r in rows])
-    assert table_csv(table, eol="\r\n").decode("utf-8") == expected.getvalue()
-    part = io.StringIO()
-    csv.writer(part, lineterminator="\r\n").writerows(
-        [["" if v is None else v for v in r] for r in rows[1:6]]
-    )
-    assert table_csv(table.slice(1, 5), header=False, eol="\r\n").decode("utf-8") == part.getvalue()
+        "'=1+1",
+        "'+49 30",
+        "'-5",
+        "'@SUM(A1)",
+        "'\tx",
+        "plain",
+        "",
+    ]
 
 
 def test_values_that_would_run_together_in_a_joined_key_stay_apart() -> None:
@@ -158,10 +108,6 @@ def test_results_with_quotes_commas_and_line_breaks_match() -> None:
 
 
 def test_success_part_holds_the_original_values_neutralised_in_source_order() -> None:
-    import csv
-    import io
-
-    from dms.pipeline.results import ChunkResult, success_part
 
     source = pa.table(
         {

@@ -1,0 +1,123 @@
+"""The job's state machine, counters and public view, on literal documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dms.pipeline.jobstore import (
+    JobError,
+    final_state,
+    is_finished_loading,
+    job_counters,
+    new_job_document,
+    percent_done,
+    progress,
+)
+from dms.pipeline.model import COUNTERS, Api, JobState, Operation
+
+
+def job(state: str = "loading", **counters: int) -> dict[str, Any]:
+    return {
+        "_id": "job-1",
+        "state": state,
+        "created_at": "2026-12-02T00:00:00.000+00:00",
+        "source": {"blob_key": "uploads/x/a.csv", "filename": "a.csv"},
+        "target": {"object": "Account", "operation": "insert"},
+        "options": {"dry_run": False},
+        "counters": {**dict.fromkeys(COUNTERS, 0), **counters},
+        "plan": {"chunks": 2, "total_rows": counters.get("total", 0)},
+    }
+
+
+def test_a_job_with_failed_or_invalid_rows_completes_with_errors() -> None:
+    assert final_state(job(total=3, succeeded=3)) == JobState.COMPLETED
+    assert final_state(job(total=3, succeeded=2, failed=1)) == JobState.COMPLETED_WITH_ERRORS
+    assert final_state(job(total=3, succeeded=2, invalid=1)) == JobState.COMPLETED_WITH_ERRORS
+
+
+def test_a_job_ends_cancelled_only_when_a_cancel_was_asked_and_rows_were_cancelled() -> None:
+    asked = {**job(total=3, succeeded=1, cancelled=2), "cancel_requested": True}
+    assert final_state(asked) == JobState.CANCELLED
+    assert final_state({**job(total=3, succeeded=3), "cancel_requested": True}) == JobState.COMPLETED
+
+
+def test_counters_add_up_from_the_chunks_and_pending_is_what_is_left() -> None:
+    chunks = [
+        {"rows": 4, "result": {"succeeded": 3, "created": 2, "updated": 1, "failed": 1}},
+        {"rows": 5, "result": {"cancelled": 5}},
+        {"rows": 6},  # staged, not loaded yet
+    ]
+    counters = job_counters({"total_rows": 17, "invalid_rows": 2}, chunks)
+    assert counters == {
+        "total": 17,
+        "succeeded": 3,
+        "created": 2,
+        "updated": 1,
+        "failed": 1,
+        "invalid": 2,
+        "cancelled": 5,
+        "pending": 6,
+    }
+
+
+def test_while_planning_the_total_is_the_rows_of_the_chunks_staged_so_far() -> None:
+    counters = job_counters(None, [{"rows": 4}, {"rows": 5, "result": {"succeeded": 5}}])
+    assert (counters["total"], counters["succeeded"], counters["pending"]) == (9, 5, 4)
+
+
+def test_a_loading_job_finishes_when_every_planned_chunk_is_settled_and_nothing_is_pending() -> None:
+    assert is_finished_loading(job(total=3, succeeded=3), settled_chunks=2)
+    assert not is_finished_loading(job(total=3, succeeded=3), settled_chunks=1)
+    assert not is_finished_loading(job(total=3, succeeded=2, pending=1), settled_chunks=2)
+    assert not is_finished_loading(job("planning", total=3, succeeded=3), settled_chunks=2)
+
+
+def test_percent_done_counts_settled_rows_and_is_zero_while_planning() -> None:
+    assert percent_done(job(total=4, succeeded=1, pending=3)) == 25.0
+    assert percent_done(job("planning", total=4, succeeded=4)) == 0.0
+    assert percent_done(job("completed")) == 100.0  # an empty file's job
+
+
+def test_progress_hides_the_blob_key_and_carries_the_plan_warnings() -> None:
+    doc = {
+        **job(total=2, succeeded=2),
+        "plan": {"chunks": 1, "warnings": ["ragged"], "estimated_api_calls": 8},
+    }
+    view = progress(doc)
+    assert view["source"] == {"filename": "a.csv"}
+    assert (view["chunks"], view["warnings"], view["estimated_api_calls"]) == (1, ["ragged"], 8)
+
+
+def request(**target: Any) -> dict[str, Any]:
+    return {"source": {"blob_key": "uploads/x/a.csv"}, "target": {"object": "Account", **target}}
+
+
+def test_a_job_request_becomes_a_created_job_with_typed_options() -> None:
+    doc = new_job_document({**request(operation="hardDelete"), "options": {"dry_run": True}}, 2000)
+    assert doc["state"] == JobState.CREATED and doc["target"]["operation"] == Operation.HARD_DELETE
+    assert doc["options"] == {
+        "dry_run": True,
+        "chunk_rows": 50_000,
+        "api": Api.AUTO,
+        "collections_threshold": 2000,
+        "check_lookups": True,  # a rehearsal checks lookups unless told otherwise
+    }
+    assert doc["counters"] == dict.fromkeys(COUNTERS, 0)
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"target": {"object": "Account", "operation": "insert"}}, "source"),
+        (request(operation="merge"), "target.operation"),
+        (request(operation="upsert"), "external_id"),
+        ({**request(operation="insert"), "options": {"api": "soap"}}, "options.api"),
+        ({**request(operation="insert"), "options": {"chunk_rows": 0}}, "chunk_rows"),
+        ({"source": {"blob_key": "k"}, "target": {"operation": "insert"}}, "target.object"),
+    ],
+)
+def test_a_job_request_that_cannot_run_says_which_field_is_wrong(body: dict[str, Any], words: str) -> None:
+    with pytest.raises(JobError, match=words):
+        new_job_document(body, 2000)

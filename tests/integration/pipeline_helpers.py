@@ -13,6 +13,9 @@ from simple_salesforce import Salesforce
 from dms.clients.salesforce import SalesforceCredentials, connect
 from dms.pipeline.model import FINAL_STATES
 
+# The target most tests load into: Accounts upserted by their legacy key.
+ACCOUNT_UPSERT = {"object": "Account", "operation": "upsert", "external_id": "Legacy_Id__c"}
+
 
 def upload(client: Any, path: Path) -> str:
     with path.open("rb") as handle:

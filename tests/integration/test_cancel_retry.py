@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import wait_for
-from tests.integration.pipeline_helpers import org_client, result_rows, run_job, upload, wait_job
+from tests.integration.pipeline_helpers import (
+    ACCOUNT_UPSERT,
+    org_client,
+    result_rows,
+    run_job,
+    upload,
+    wait_job,
+)
 
 MAPPING = {
     "fields": [
@@ -30,9 +37,7 @@ def test_retry_resends_only_the_failed_rows_and_keeps_their_source_rows(
     first = run_job(
         client,
         upload_id=upload(client, path),
-        object="Account",
-        operation="upsert",
-        external_id="Legacy_Id__c",
+        **ACCOUNT_UPSERT,
         mapping=MAPPING,
     )
     assert (first["counters"]["succeeded"], first["counters"]["invalid"]) == (2, 2)

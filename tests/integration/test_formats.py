@@ -15,7 +15,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.integration.pipeline_helpers import org_client, records_by, result_rows, run_job, upload
+from tests.integration.pipeline_helpers import (
+    ACCOUNT_UPSERT,
+    org_client,
+    records_by,
+    result_rows,
+    run_job,
+    upload,
+)
 
 MAPPING = {
     "fields": [
@@ -124,9 +131,7 @@ def test_format_loads_every_row_field_by_field(
     job = run_job(
         client,
         upload_id=upload_id,
-        object="Account",
-        operation="upsert",
-        external_id="Legacy_Id__c",
+        **ACCOUNT_UPSERT,
         mapping=MAPPING,
         read_options=read_options,
     )
@@ -158,9 +163,7 @@ def test_ragged_rows_are_reported_and_the_rest_loads(
     job = run_job(
         client,
         upload_id=upload(client, path),
-        object="Account",
-        operation="upsert",
-        external_id="Legacy_Id__c",
+        **ACCOUNT_UPSERT,
         mapping=MAPPING,
     )
     assert (job["counters"]["total"], job["counters"]["succeeded"], job["counters"]["invalid"]) == (4, 2, 2)
@@ -181,9 +184,7 @@ def test_formula_cells_are_neutralised_in_result_files(
     job = run_job(
         client,
         upload_id=upload(client, path),
-        object="Account",
-        operation="upsert",
-        external_id="Legacy_Id__c",
+        **ACCOUNT_UPSERT,
         mapping=MAPPING,
     )
     success = result_rows(client, job["id"], "success.csv")

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.pipeline_helpers import org_client, records_by, result_rows, run_job, upload
+from tests.integration.pipeline_helpers import (
+    ACCOUNT_UPSERT,
+    org_client,
+    records_by,
+    result_rows,
+    run_job,
+    upload,
+)
 
 MAPPING = {
     "fields": [
@@ -66,9 +73,7 @@ def test_csv_upsert_loads_good_rows_field_by_field_and_reports_bad_ones(
     job = run_job(
         client,
         upload_id=upload(client, path),
-        object="Account",
-        operation="upsert",
-        external_id="Legacy_Id__c",
+        **ACCOUNT_UPSERT,
         mapping=MAPPING,
     )
 
@@ -125,9 +130,7 @@ def test_rehearsal_loads_nothing_and_reports_every_error(
     job = run_job(
         client,
         upload_id=upload(client, path),
-        object="Account",
-        operation="upsert",
-        external_id="Legacy_Id__c",
+        **ACCOUNT_UPSERT,
         mapping=MAPPING,
         dry_run=True,
     )
@@ -149,17 +152,13 @@ def test_second_upsert_updates_instead_of_duplicating(
     first = run_job(
         client,
         upload_id=upload_id,
-        object="Account",
-        operation="upsert",
-        external_id="Legacy_Id__c",
+        **ACCOUNT_UPSERT,
         mapping=MAPPING,
     )
     second = run_job(
         client,
         upload_id=upload_id,
-        object="Account",
-        operation="upsert",
-        external_id="Legacy_Id__c",
+        **ACCOUNT_UPSERT,
         mapping=MAPPING,
     )
     assert first["counters"]["created"] == 10

@@ -290,11 +290,10 @@ class PlanPass:
 
 def plan_pass(stack: Stack, path: Path, chunk_rows: int) -> PlanPass:
     """read_chunks -> prepare -> stage_chunk over the file in this process, as the plan task runs them."""
-    from dms.pipeline.mapping import compile_mapping
     from dms.pipeline.plan import job_spec, read_options, staged_parts
+    from dms.pipeline.prepare import PrepareOptions, compile_mapping, prepare
     from dms.pipeline.readers import read_chunks, sniff
     from dms.pipeline.staging import STAGE_PREFIX, stage_chunk
-    from dms.pipeline.validate import PrepareOptions, prepare
 
     p = stack.pipeline
     job: dict[str, Any] = {"_id": f"bench-{uuid.uuid4().hex[:8]}", "source": {}, "options": {"chunk_rows": chunk_rows},

@@ -29,9 +29,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from dms.clients.blobstore import BlobStore
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.errors import Conflict, DMSError, NotFound
+from dms.pipeline.prepare import infer_column
 from dms.pipeline.readers import ROW_COLUMN, ReadOptions, read_sample
 from dms.pipeline.sniff import detect_format
-from dms.pipeline.values import infer_column
 
 log = logging.getLogger(__name__)
 

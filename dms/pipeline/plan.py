@@ -24,18 +24,21 @@ from dms.errors import Conflict, DMSError
 from dms.pipeline import results as res
 from dms.pipeline.jobs import CHUNK_SETTLED, FINAL_STATES, Pipeline, now
 from dms.pipeline.load import STAGED_PARTS, choose_api, chunk_id, result_key
-from dms.pipeline.mapping import (
+from dms.pipeline.prepare import (
     CompiledMapping,
     MappingError,
+    Prepared,
+    PrepareOptions,
+    RowError,
     apply_profiles,
     compile_mapping,
+    infer_column,
     new_mapping,
+    prepare,
 )
 from dms.pipeline.readers import ReadOptions, read_chunks, read_sample, sniff
 from dms.pipeline.sniff import ROW_COLUMN, Chunk, SourceInfo
 from dms.pipeline.staging import stage_chunk, stage_key
-from dms.pipeline.validate import Prepared, PrepareOptions, RowError, prepare
-from dms.pipeline.values import infer_column
 
 log = logging.getLogger(__name__)
 

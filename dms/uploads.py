@@ -30,8 +30,8 @@ from dms.clients.blobstore import BlobStore
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.errors import Conflict, DMSError, NotFound
 from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.prepare import infer_column
 from dms.pipeline.source import ReadOptions, detect_format, read_sample
-from dms.pipeline.values import infer_column
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ JOB_REQUEST = {
         "connection_id": {"type": "string", "default": "default"},
         "mapping": {
             "type": "object",
-            "description": "A mapping spec (see dms/pipeline/mapping.py); auto-mapped when absent",
+            "description": "A mapping spec (see dms/pipeline/prepare/spec.py); auto-mapped when absent",
         },
         "template": {"type": "string", "description": "Name of a saved mapping template for the object"},
         "read_options": {

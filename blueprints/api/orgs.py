@@ -13,7 +13,7 @@ from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.clients.salesforce import OrgClient
 from dms.connections import ConnectionStore
-from dms.pipeline.mapping import new_mapping, validate_mapping
+from dms.pipeline.prepare import check_mapping, new_mapping
 
 GLOBAL_DESCRIBE_SECONDS = 900
 # The attributes of a field's describe that GET /objects/<name> passes on as they are.
@@ -131,5 +131,5 @@ def suggest_mapping() -> Any:
     spec = new_mapping(
         str(body.get("object")), operation, columns, describe, external_id=body.get("external_id")
     )
-    problems = validate_mapping(spec, describe, columns)
+    problems = check_mapping(spec, describe, columns)
     return jsonify({"mapping": spec, "problems": [p.to_dict() for p in problems]})

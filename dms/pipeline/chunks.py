@@ -19,12 +19,20 @@ import pyarrow.compute as pc
 from dms.errors import DMSError
 from dms.pipeline.context import JobContext, Pipeline, PipelineSettings
 from dms.pipeline.describe import ObjectDescribe
-from dms.pipeline.mapping import CompiledMapping, apply_profiles, compile_mapping, new_mapping
 from dms.pipeline.model import ROW_COLUMN, Operation
+from dms.pipeline.prepare import (
+    CompiledMapping,
+    Prepared,
+    PrepareOptions,
+    RowError,
+    apply_profiles,
+    compile_mapping,
+    infer_column,
+    new_mapping,
+    prepare,
+)
 from dms.pipeline.results import invalid_rows
 from dms.pipeline.source import Chunk, ReadOptions, SourceInfo, read_chunks, read_sample, sniff
-from dms.pipeline.validate import Prepared, PrepareOptions, RowError, prepare
-from dms.pipeline.values import infer_column
 
 PROFILE_SAMPLE_ROWS = 2000
 READ_OPTION_KEYS = ("format", "encoding", "delimiter", "sheet", "has_header")

@@ -23,7 +23,6 @@ from dms.pipeline.apis import StillProcessing, estimate_calls
 from dms.pipeline.chunks import ChunkRecipe, source_file, staged_parts
 from dms.pipeline.context import JobContext, Pipeline
 from dms.pipeline.load import ChunkBusy, load_chunk
-from dms.pipeline.mapping import MappingError
 from dms.pipeline.model import (
     CHUNK_SETTLED,
     FINAL_STATES,
@@ -34,9 +33,9 @@ from dms.pipeline.model import (
     chunk_id,
     now,
 )
+from dms.pipeline.prepare import MappingError, Prepared
 from dms.pipeline.source import Chunk
 from dms.pipeline.staging import is_staged, stage_chunk
-from dms.pipeline.validate import Prepared
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from dms.pipeline.chunks import check_new_rows, staged_parts, without_rows
+from dms.pipeline.prepare import Prepared
 from dms.pipeline.source import Chunk
-from dms.pipeline.validate import Prepared
 
 DESCRIBE = {
     "name": "Account",

@@ -8,28 +8,77 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from dms.pipeline.validate import _URL, PrepareOptions, _web_address_shape, prepare
-from dms.pipeline.values import (
+from dms.pipeline.prepare.checks import _URL, _web_address_shape
+from dms.pipeline.prepare.chunk import prepare
+from dms.pipeline.prepare.numbers import (
     _number_regex,
     _number_shape,
     _swap_ascii_byte,
     _tidy_all,
     _tidy_numbers,
-    clean_text,
-    is_trimmed,
-    lower_text,
     parse_numbers,
 )
-from tests.unit.semantic.describes import ACCOUNT, describe, field
+from dms.pipeline.prepare.options import PrepareOptions
+from dms.pipeline.prepare.text import clean_text, is_trimmed, lower_text
+from tests.unit.pipeline.prepare.describes import ACCOUNT, describe, field
 
 # Pieces that sit on the edges of the fast paths: separators, signs, leading zeros, Unicode spaces and
 # digits, currency, exponents, multi-byte characters, control bytes, URL prefixes and host stops.
 _PIECES = (
-    "0", "00", "1", "7", "12", "123", "000123", ".", ",", "'", " ", "\u00a0", "\u202f", "_", "+", "-",
-    "(", ")", "$", "€", "USD", "e", "E-3", "abc", "\t", "\n", "\r", "\x0b", "\x00", "\x85", "０", "١",
-    "\u3000", "é", "漢", "😀", "#", "/", "?", "@", ":", "http://", "https://", "HTTP://", "ftp://", "www.",
-    "example.com", ".com", ":8080", "/path", "?q=1", "#frag", "a b",
-)  # fmt: skip
+    "0",
+    "00",
+    "1",
+    "7",
+    "12",
+    "123",
+    "000123",
+    ".",
+    ",",
+    "'",
+    " ",
+    "\u00a0",
+    "\u202f",
+    "_",
+    "+",
+    "-",
+    "(",
+    ")",
+    "$",
+    "€",
+    "USD",
+    "e",
+    "E-3",
+    "abc",
+    "\t",
+    "\n",
+    "\r",
+    "\x0b",
+    "\x00",
+    "\x85",
+    "０",
+    "١",
+    "\u3000",
+    "é",
+    "漢",
+    "😀",
+    "#",
+    "/",
+    "?",
+    "@",
+    ":",
+    "http://",
+    "https://",
+    "HTTP://",
+    "ftp://",
+    "www.",
+    "example.com",
+    ".com",
+    ":8080",
+    "/path",
+    "?q=1",
+    "#frag",
+    "a b",
+)
 _SEPARATORS = [(".", None), (".", ","), (",", "."), (",", " "), (".", "'"), (",", None), (".", "_")]
 
 

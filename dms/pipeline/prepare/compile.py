@@ -1,312 +1,33 @@
-"""Mapping specs: plain JSON that says which target field gets what, auto-mapping and checks against a describe.
-
-A spec (stored in Cloudant as a named template per object, and inside each job) looks like:
-
-    {"object": "Contact", "operation": "upsert", "external_id": "Legacy_Id__c", "blank_means": "ignore",
-     "timezone": "Europe/Berlin",
-     "fields": [
-        {"target": "LastName", "source": "Surname", "transforms": [{"op": "trim"}]},
-        {"target": "Level__c", "source": "lvl", "transforms": [{"op": "map", "values": {"G": "Gold"},
-                                                                  "else": "keep"}]},
-        {"target": "Birthdate", "source": "born", "format": "%d/%m/%Y"},
-        {"target": "Description", "constant": "Migrated by DMS"},
-        {"target": "Phone", "source": "phone", "default": "n/a"},
-        {"target": "MailingStreet", "concat": ["street1", "street2"], "separator": "\\n"},
-        {"target": "Account.Legacy_Id__c", "source": "acct_ref"}]}
-
-Field keys: target; one of source / concat (+ separator) / constant; default (used when the value is blank);
-transforms (applied in order); parse settings for the target's type: format (strftime-style or "excel"),
-decimal and thousands (number separators), true_values / false_values (boolean tokens), timezone.
-Transforms: trim, upper, lower, title, map, replace, regex_replace, split, truncate, and date / datetime /
-number / boolean (parse with the given format and emit Salesforce's canonical text).
-"""
+"""Checking a mapping spec against a describe and the source columns, and compiling it into rules."""
 
 from __future__ import annotations
 
 import difflib
-import logging
 import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from dms.errors import DMSError
 from dms.pipeline.describe import FieldInfo, ObjectDescribe
-from dms.pipeline.model import ROW_COLUMN
-from dms.pipeline.values import (
-    EXCEL_FORMAT,
-    FormatError,
-    check_number_format,
-    compile_date_format,
+from dms.pipeline.model import ROW_COLUMN, Operation
+from dms.pipeline.prepare.automap import normalize_name
+from dms.pipeline.prepare.date_formats import check_date_format
+from dms.pipeline.prepare.dates import is_known_timezone
+from dms.pipeline.prepare.numbers import check_number_format
+from dms.pipeline.prepare.parsed import FormatError
+from dms.pipeline.prepare.spec import (
+    BLANK_MEANS,
+    FIELD_KEYS,
+    SPEC_KEYS,
+    CompiledMapping,
+    FieldRule,
+    MappingError,
+    MappingProblem,
+    Target,
 )
-
-logger = logging.getLogger(__name__)
-
-
-OPERATIONS = ("insert", "update", "upsert", "delete", "hard_delete")
-_OPERATION_ALIASES = {"harddelete": "hard_delete", "hard-delete": "hard_delete"}
-BLANK_MEANS = ("ignore", "null")
-MAP_ELSE = ("keep", "null", "default", "error")
-_SPEC_KEYS = {"object", "operation", "external_id", "blank_means", "fields", "timezone", "name", "version"}
-_FIELD_KEYS = {
-    "target",
-    "source",
-    "concat",
-    "separator",
-    "constant",
-    "default",
-    "transforms",
-    "format",
-    "decimal",
-    "thousands",
-    "true_values",
-    "false_values",
-    "timezone",
-}
-_TRANSFORM_KEYS: dict[str, set[str]] = {
-    "trim": set(),
-    "upper": set(),
-    "lower": set(),
-    "title": set(),
-    "map": {"values", "else", "default", "ignore_case"},
-    "replace": {"find", "with"},
-    "regex_replace": {"pattern", "with"},
-    "split": {"separator", "index"},
-    "truncate": {"length"},
-    "date": {"format"},
-    "datetime": {"format", "timezone"},
-    "number": {"decimal", "thousands"},
-    "boolean": {"true_values", "false_values"},
-}
+from dms.pipeline.prepare.transforms import TRANSFORM_KEYS, is_word_list, transform_problem
 
 
-class MappingError(DMSError):
-    """A mapping spec that cannot be applied; `problems` says every reason."""
-
-    code = "INVALID_MAPPING"
-
-    def __init__(self, problems: Sequence[MappingProblem]):
-        errors = [p for p in problems if p.severity == "error"]
-        first = errors[0].message if errors else "invalid mapping"
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        super().__init__(first + more)
-        self.problems = list(problems)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON error body with every problem listed."""
-        body = super().to_dict()
-        body["problems"] = [p.to_dict() for p in self.problems]
-        return body
-
-
-@dataclass(frozen=True)
-class MappingProblem:
-    """One thing wrong (severity 'error') or worth a look ('warning') in a mapping spec."""
-
-    severity: str
-    code: str
-    message: str
-    target: str | None = None
-    source: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form."""
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a mapped value goes: a field, or a parent lookup by external id (`Account.Legacy_Id__c`)."""
-
-    header: str  # the Bulk API CSV header
-    field: FieldInfo  # the field that gets filled (the reference field for a lookup)
-    parent_object: str | None = None
-    parent_field: str | None = None
-    parent_info: FieldInfo | None = None  # the parent's field, when the parent's describe is known
-
-    @property
-    def is_lookup(self) -> bool:
-        """Whether the value is a parent's external id rather than the field's own value."""
-        return self.parent_object is not None
-
-
-@dataclass(frozen=True)
-class FieldRule:
-    """One compiled entry of spec['fields']."""
-
-    position: int
-    target: Target
-    source: str | None = None
-    concat: tuple[str, ...] = ()
-    separator: str = " "
-    constant: str | None = None
-    has_constant: bool = False
-    default: str | None = None
-    transforms: tuple[Mapping[str, Any], ...] = ()
-    format: str | None = None
-    decimal: str = "."
-    thousands: str | None = None
-    true_values: tuple[str, ...] | None = None
-    false_values: tuple[str, ...] | None = None
-    timezone: str | None = None
-
-    @property
-    def column_label(self) -> str | None:
-        """The source column(s) in words, for error reports."""
-        if self.source is not None:
-            return self.source
-        if self.concat:
-            return "+".join(self.concat)
-        return None
-
-
-@dataclass
-class CompiledMapping:
-    """A checked spec bound to a describe, ready for `prepare`."""
-
-    object: str
-    operation: str
-    external_id: str | None
-    blank_means: str
-    timezone: str
-    rules: list[FieldRule]
-    describe: ObjectDescribe
-    problems: list[MappingProblem] = field(default_factory=list)
-
-    def rule_for(self, field_name: str) -> FieldRule | None:
-        """The rule that fills `field_name` (case-insensitive), if any."""
-        for rule in self.rules:
-            if rule.target.field.name.lower() == field_name.lower() and not rule.target.is_lookup:
-                return rule
-        return None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Auto-mapping
-# ---------------------------------------------------------------------------------------------------------
-
-
-def normalize_name(name: str) -> str:
-    """Fold a column or field name for matching: case, accents, spaces, punctuation and `__c` ignored."""
-    text = re.sub(r"__c$", "", name.strip(), flags=re.IGNORECASE)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
-def _writable(info: FieldInfo, operation: str) -> bool:
-    if operation == "insert":
-        return info.createable
-    if operation == "update":
-        return info.updateable or info.name == "Id"
-    if operation == "upsert":
-        return info.createable or info.updateable or info.name == "Id"
-    return info.name == "Id"
-
-
-def auto_map(
-    source_columns: Iterable[str],
-    describe: ObjectDescribe | Mapping[str, Any],
-    operation: str = "insert",
-) -> list[dict[str, Any]]:
-    """Suggest spec fields: each source column matched to a writable field by API name, then by label."""
-    view = ObjectDescribe.of(describe)
-    operation = _OPERATION_ALIASES.get(operation, operation)
-    by_exact: dict[str, str] = {}
-    by_name: dict[str, str] = {}
-    by_label: dict[str, str] = {}
-    for info in view.fields.values():
-        if not _writable(info, operation):
-            continue
-        by_exact.setdefault(info.name.lower(), info.name)
-        by_name.setdefault(normalize_name(info.name), info.name)
-        by_label.setdefault(normalize_name(info.label), info.name)
-    taken: set[str] = set()
-    fields: list[dict[str, Any]] = []
-    for column in source_columns:
-        if column == ROW_COLUMN or not isinstance(column, str) or not column.strip():
-            continue
-        target = _relationship_header(column, view, operation)
-        if target is None:
-            folded = normalize_name(column)
-            target = by_exact.get(column.strip().lower()) or by_name.get(folded) or by_label.get(folded)
-        if target is None or target.lower() in taken:
-            continue
-        taken.add(target.lower())
-        fields.append({"target": target, "source": column})
-    return fields
-
-
-def _relationship_header(column: str, view: ObjectDescribe, operation: str) -> str | None:
-    """A column already named like `Account.Legacy_Id__c` maps to that lookup."""
-    match = re.fullmatch(r"\s*(?:([A-Za-z]\w*):)?([A-Za-z]\w*)\.([A-Za-z]\w*)\s*", column)
-    if not match:
-        return None
-    info = view.relationship(match.group(2))
-    if info is None or not _writable(info, operation):
-        return None
-    return column.strip()
-
-
-def new_mapping(
-    object_name: str,
-    operation: str,
-    source_columns: Iterable[str],
-    describe: ObjectDescribe | Mapping[str, Any],
-    *,
-    external_id: str | None = None,
-    blank_means: str = "ignore",
-) -> dict[str, Any]:
-    """A complete auto-mapped spec, ready to edit."""
-    spec: dict[str, Any] = {
-        "object": object_name,
-        "operation": operation,
-        "blank_means": blank_means,
-        "fields": auto_map(source_columns, describe, operation),
-    }
-    if external_id:
-        spec["external_id"] = external_id
-    return spec
-
-
-def apply_profiles(spec: Mapping[str, Any], profiles: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy of `spec` with inferred formats (ColumnProfile or dict, by source column) filled where unset.
-
-    Ambiguous profiles (dd/mm vs mm/dd, 1,234 vs 1.234) are not applied: a person has to choose.
-    """
-    result = dict(spec)
-    fields = []
-    for entry in spec.get("fields") or []:
-        entry = dict(entry) if isinstance(entry, Mapping) else entry
-        source = entry.get("source") if isinstance(entry, dict) else None
-        profile = profiles.get(source) if isinstance(source, str) else None
-        if profile is not None:
-            data = profile if isinstance(profile, Mapping) else profile.to_dict()
-            if data.get("ambiguous"):
-                fields.append(entry)
-                continue  # a guess the data cannot back is left for the person to choose
-            kind = data.get("kind")
-            if kind in ("date", "datetime") and data.get("format") and "format" not in entry:
-                entry["format"] = data["format"]
-            if kind in ("integer", "number") and data.get("decimal") and "decimal" not in entry:
-                entry["decimal"] = data["decimal"]
-                if data.get("thousands") is not None and "thousands" not in entry:
-                    entry["thousands"] = data["thousands"]
-        fields.append(entry)
-    result["fields"] = fields
-    return result
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Checking and compiling
-# ---------------------------------------------------------------------------------------------------------
-
-
-def validate_mapping(
+def check_mapping(
     spec: Mapping[str, Any],
     describe: ObjectDescribe | Mapping[str, Any],
     source_columns: Iterable[str] | None,
@@ -359,7 +80,7 @@ class _Compiler:
         spec = self.spec
         compiled = CompiledMapping(
             object=self.view.name,
-            operation="insert",
+            operation=Operation.INSERT,
             external_id=None,
             blank_means="ignore",
             timezone="UTC",
@@ -371,7 +92,7 @@ class _Compiler:
             self.error("INVALID_SPEC", "a mapping must be a JSON object")
             return compiled
         for key in spec:
-            if key not in _SPEC_KEYS:
+            if key not in SPEC_KEYS:
                 self.warn("UNKNOWN_KEY", f"mapping key {key!r} is not used and was ignored")
         object_name = spec.get("object")
         if not isinstance(object_name, str) or not object_name:
@@ -382,14 +103,13 @@ class _Compiler:
                 f"the mapping is for {object_name} but the describe is of {self.view.name}",
             )
         compiled.object = object_name if isinstance(object_name, str) and object_name else self.view.name
-        operation = spec.get("operation", "insert")
-        operation = _OPERATION_ALIASES.get(str(operation).lower(), str(operation).lower())
-        if operation not in OPERATIONS:
+        operation = Operation.parse(spec.get("operation", Operation.INSERT))
+        if operation is None:
             self.error(
                 "INVALID_OPERATION",
-                f"operation {spec.get('operation')!r} is not one of {', '.join(OPERATIONS)}",
+                f"operation {spec.get('operation')!r} is not one of {', '.join(Operation)}",
             )
-            operation = "insert"
+            operation = Operation.INSERT
         compiled.operation = operation
         blank_means = spec.get("blank_means", "ignore")
         if blank_means not in BLANK_MEANS:
@@ -425,7 +145,7 @@ class _Compiler:
 
     # -- one field ------------------------------------------------------------------------------------------
 
-    def _field(self, position: int, entry: Any, operation: str) -> FieldRule | None:
+    def _field(self, position: int, entry: Any, operation: Operation) -> FieldRule | None:
         where = f"fields[{position}]"
         if not isinstance(entry, Mapping):
             self.error("INVALID_SPEC", f"{where} must be an object with at least 'target'")
@@ -437,7 +157,7 @@ class _Compiler:
         header = header.strip()
         where = f"{where} ({header})"
         for key in entry:
-            if key not in _FIELD_KEYS:
+            if key not in FIELD_KEYS:
                 self.error("UNKNOWN_KEY", f"{where}: key {key!r} is not understood", target=header)
         target = self._target(header, operation)
         if target is None:
@@ -509,7 +229,7 @@ class _Compiler:
             source=column,
         )
 
-    def _target(self, header: str, operation: str) -> Target | None:
+    def _target(self, header: str, operation: Operation) -> Target | None:
         lookup = re.fullmatch(r"(?:([A-Za-z]\w*):)?([A-Za-z]\w*)\.([A-Za-z]\w*)", header)
         if lookup:
             return self._lookup_target(header, operation, lookup.group(1), lookup.group(2), lookup.group(3))
@@ -528,7 +248,7 @@ class _Compiler:
         return Target(header=info.name, field=info)
 
     def _lookup_target(
-        self, header: str, operation: str, type_name: str | None, relationship: str, parent_field: str
+        self, header: str, operation: Operation, type_name: str | None, relationship: str, parent_field: str
     ) -> Target | None:
         info = self.view.relationship(relationship)
         if info is None:
@@ -586,16 +306,16 @@ class _Compiler:
             parent_info=parent_info,
         )
 
-    def _check_writable(self, info: FieldInfo, operation: str, header: str) -> None:
-        if info.name == "Id" or operation in ("delete", "hard_delete"):
+    def _check_writable(self, info: FieldInfo, operation: Operation, header: str) -> None:
+        if info.name == "Id" or operation.deletes:
             return
-        if operation == "insert" and not info.createable:
+        if operation == Operation.INSERT and not info.createable:
             self.error(
                 "FIELD_NOT_CREATEABLE", f"{info.name} cannot be set when records are created", target=header
             )
-        elif operation == "update" and not info.updateable:
+        elif operation == Operation.UPDATE and not info.updateable:
             self.error("FIELD_NOT_UPDATEABLE", f"{info.name} cannot be changed by an update", target=header)
-        elif operation == "upsert":
+        elif operation == Operation.UPSERT:
             if not info.createable and not info.updateable:
                 self.error("FIELD_NOT_WRITABLE", f"{info.name} cannot be written", target=header)
             elif not info.updateable and not info.external_id:
@@ -620,22 +340,22 @@ class _Compiler:
         result = []
         for index, step in enumerate(raw):
             label = f"{where} transform {index + 1}"
-            if not isinstance(step, Mapping) or step.get("op") not in _TRANSFORM_KEYS:
+            if not isinstance(step, Mapping) or step.get("op") not in TRANSFORM_KEYS:
                 op = step.get("op") if isinstance(step, Mapping) else step
                 self.error(
                     "INVALID_TRANSFORM",
-                    f"{label}: unknown op {op!r} (one of {', '.join(_TRANSFORM_KEYS)})",
+                    f"{label}: unknown op {op!r} (one of {', '.join(TRANSFORM_KEYS)})",
                     target=header,
                 )
                 continue
             op = step["op"]
-            extra = set(step) - {"op"} - _TRANSFORM_KEYS[op]
+            extra = set(step) - {"op"} - TRANSFORM_KEYS[op]
             if extra:
                 self.error(
                     "INVALID_TRANSFORM", f"{label} ({op}): unknown keys {sorted(extra)}", target=header
                 )
                 continue
-            problem = _transform_problem(step)
+            problem = transform_problem(step)
             if problem:
                 self.error("INVALID_TRANSFORM", f"{label} ({op}): {problem}", target=header)
                 continue
@@ -646,12 +366,11 @@ class _Compiler:
         settings: dict[str, Any] = {}
         fmt = entry.get("format")
         if fmt is not None:
-            if fmt != EXCEL_FORMAT:
-                try:
-                    compile_date_format(fmt)
-                except FormatError as exc:
-                    self.error("INVALID_FORMAT", f"{where}: {exc.message}", target=header)
-                    fmt = None
+            try:
+                check_date_format(fmt)
+            except FormatError as exc:
+                self.error("INVALID_FORMAT", f"{where}: {exc.message}", target=header)
+                fmt = None
             if info.type not in ("date", "datetime"):
                 self.warn(
                     "FORMAT_IGNORED", f"{where}: 'format' is for date and datetime fields", target=header
@@ -669,7 +388,7 @@ class _Compiler:
             tokens = entry.get(key)
             if tokens is None:
                 continue
-            if not isinstance(tokens, list) or not all(isinstance(t, str) and t.strip() for t in tokens):
+            if not is_word_list(tokens):
                 self.error("INVALID_FORMAT", f"{where}: '{key}' must be a list of words", target=header)
                 continue
             settings[key] = tuple(tokens)
@@ -685,9 +404,7 @@ class _Compiler:
             return None
         if name.upper() in ("UTC", "Z"):
             return "UTC"
-        try:
-            pc.assume_timezone(pa.array([0], pa.timestamp("s")), name)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if not is_known_timezone(name):
             self.error("INVALID_TIMEZONE", f"unknown timezone {name!r}", target=header)
             return None
         return name
@@ -697,7 +414,7 @@ class _Compiler:
     def _operation_checks(self, compiled: CompiledMapping, external_id: Any) -> None:
         operation = compiled.operation
         mapped = {rule.target.field.name.lower() for rule in compiled.rules}
-        if operation == "upsert":
+        if operation == Operation.UPSERT:
             if not isinstance(external_id, str) or not external_id:
                 self.error(
                     "MISSING_EXTERNAL_ID", "an upsert needs 'external_id', the field that matches records"
@@ -724,11 +441,11 @@ class _Compiler:
                         )
         elif external_id not in (None, ""):
             self.warn("EXTERNAL_ID_IGNORED", f"'external_id' is only used by upsert, not {operation}")
-        if operation in ("update", "delete", "hard_delete") and "id" not in mapped:
+        if operation.needs_id and "id" not in mapped:
             self.error(
                 "MISSING_ID", f"{operation} needs the record Id mapped to a source column", target="Id"
             )
-        if operation in ("delete", "hard_delete"):
+        if operation.deletes:
             for rule in compiled.rules:
                 if rule.target.field.name != "Id":
                     self.warn(
@@ -737,12 +454,12 @@ class _Compiler:
                         target=rule.target.header,
                     )
             compiled.rules = [rule for rule in compiled.rules if rule.target.field.name == "Id"]
-        if operation in ("insert", "upsert"):
+        if operation in (Operation.INSERT, Operation.UPSERT):
             for info in self.view.required_on_create():
                 if info.name.lower() in mapped:
                     continue
                 message = f"{info.name} ({info.label}) is required to create {self.view.name} records"
-                if operation == "insert":
+                if operation == Operation.INSERT:
                     self.error("REQUIRED_FIELD_NOT_MAPPED", message + " and is not mapped", target=info.name)
                 else:
                     self.warn(
@@ -750,7 +467,7 @@ class _Compiler:
                         message + ": rows that do not match an existing record will fail",
                         target=info.name,
                     )
-        if operation == "insert" and "id" in mapped:
+        if operation == Operation.INSERT and "id" in mapped:
             self.error(
                 "FIELD_NOT_CREATEABLE", "Id cannot be set on insert (Salesforce assigns it)", target="Id"
             )
@@ -787,72 +504,4 @@ def _scalar_text(value: Any) -> str | None:
         return repr(value) if isinstance(value, float) else str(value)
     if isinstance(value, str):
         return value
-    return None
-
-
-def _transform_problem(step: Mapping[str, Any]) -> str | None:
-    """Why a transform step cannot run, or None."""
-    op = step["op"]
-    if op == "map":
-        values = step.get("values")
-        if not isinstance(values, Mapping) or not all(
-            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in values.items()
-        ):
-            return "'values' must map text to text (or null)"
-        if step.get("else", "keep") not in MAP_ELSE:
-            return f"'else' must be one of {', '.join(MAP_ELSE)}"
-        if step.get("else") == "default" and not isinstance(step.get("default"), str):
-            return "'else': 'default' needs 'default', the value for unmapped codes"
-        if not isinstance(step.get("ignore_case", False), bool):
-            return "'ignore_case' must be true or false"
-    elif op == "replace":
-        if not isinstance(step.get("find"), str) or not step["find"]:
-            return "'find' must be non-empty text"
-        if not isinstance(step.get("with", ""), str):
-            return "'with' must be text"
-    elif op == "regex_replace":
-        pattern = step.get("pattern")
-        replacement = step.get("with", "")
-        if not isinstance(pattern, str) or not pattern or not isinstance(replacement, str):
-            return "'pattern' and 'with' must be text"
-        try:
-            pc.replace_substring_regex(pa.array(["probe"]), pattern, replacement)
-        except pa.ArrowInvalid as exc:
-            return f"the pattern is not a valid RE2 regular expression: {exc}"
-    elif op == "split":
-        separator = step.get("separator")
-        index = step.get("index")
-        if not isinstance(separator, str) or not separator:
-            return "'separator' must be non-empty text"
-        if not isinstance(index, int) or isinstance(index, bool):
-            return "'index' must be a whole number (0 = first part, -1 = last part)"
-    elif op == "truncate":
-        length = step.get("length")
-        if not isinstance(length, int) or isinstance(length, bool) or length < 1:
-            return "'length' must be a positive whole number"
-    elif op in ("date", "datetime"):
-        fmt = step.get("format")
-        if fmt is not None and fmt != EXCEL_FORMAT:
-            try:
-                compile_date_format(fmt)
-            except FormatError as exc:
-                return exc.message
-        timezone = step.get("timezone")
-        if timezone is not None:
-            try:
-                pc.assume_timezone(pa.array([0], pa.timestamp("s")), timezone)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
-                return f"unknown timezone {timezone!r}"
-    elif op == "number":
-        try:
-            check_number_format(step.get("decimal", "."), step.get("thousands"))
-        except FormatError as exc:
-            return exc.message
-    elif op == "boolean":
-        for key in ("true_values", "false_values"):
-            tokens = step.get(key)
-            if tokens is not None and (
-                not isinstance(tokens, list) or not all(isinstance(t, str) and t.strip() for t in tokens)
-            ):
-                return f"'{key}' must be a list of words"
     return None

@@ -7,7 +7,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.values import infer_column
+from dms.pipeline.prepare.infer import infer_column
 
 
 def infer(*values: str | None, **kwargs):

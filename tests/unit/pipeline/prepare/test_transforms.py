@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.transforms import apply_transform, apply_transforms, map_values, split_part
+from dms.pipeline.prepare.transforms import apply_transform, apply_transforms, map_values, split_part
 
 
 def text(*values: str | None) -> pa.Array:

@@ -1,4 +1,4 @@
-"""Parsers for values as legacy exports write them: each pinned on small literal inputs."""
+"""Date and datetime parsers for values as legacy exports write them: each pinned on small literal inputs."""
 
 from __future__ import annotations
 
@@ -7,17 +7,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.values import (
-    FormatError,
-    compile_date_format,
-    format_booleans,
-    format_dates,
-    format_datetimes,
-    parse_booleans,
-    parse_dates,
-    parse_datetimes,
-    parse_numbers,
-)
+from dms.pipeline.prepare.dates import format_dates, format_datetimes, parse_dates, parse_datetimes
 
 UTC = dt.UTC
 
@@ -176,131 +166,3 @@ def test_format_datetimes_is_bulk_api_utc() -> None:
         "2024-03-07T09:00:05.500Z",
         "1969-07-20T20:17:00.000Z",
     ]
-
-
-@pytest.mark.parametrize("pattern", ["%Y-%m", "%d/%m/%Q", "%Y-%m-%d %M", "%Y-%Y-%d", "", "%I:%M %d/%m/%Y"])
-def test_unusable_formats_are_refused_with_a_reason(pattern: str) -> None:
-    with pytest.raises(FormatError) as caught:
-        compile_date_format(pattern)
-    assert caught.value.code == "INVALID_FORMAT"
-    assert caught.value.message
-
-
-def test_format_labels_read_like_people_write_them() -> None:
-    assert compile_date_format("%d/%m/%Y").label == "dd/mm/yyyy"
-    assert compile_date_format("%Y-%m-%dT%H:%M:%S%z").label == "yyyy-mm-ddTHH:MM:SS+HH:MM"
-
-
-# Numbers -------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "decimal", "thousands", "expected"),
-    [
-        ("1.234,56", ",", ".", "1234.56"),
-        ("1,234.56", ".", ",", "1234.56"),
-        ("1 234,56", ",", " ", "1234.56"),
-        ("1\u00a0234,56", ",", " ", "1234.56"),
-        ("1'234.56", ".", "'", "1234.56"),
-        ("-0,5", ",", None, "-0.5"),
-        ("+007.50", ".", None, "7.50"),
-        (".5", ".", None, "0.5"),
-        ("5.", ".", None, "5"),
-        ("-0", ".", None, "0"),
-        ("$1,234.00", ".", ",", "1234.00"),
-        ("€ 12,00", ",", ".", "12.00"),
-        ("(1.234,00)", ",", ".", "-1234.00"),
-        ("12-", ".", None, "-12"),
-        ("1.5E3", ".", None, "1500"),
-        ("1,2e-2", ",", None, "0.012"),
-        ("1234", ",", ".", "1234"),
-    ],
-)
-def test_parse_numbers(value: str, decimal: str, thousands: str | None, expected: str) -> None:
-    parsed = parse_numbers(text(value), decimal=decimal, thousands=thousands)
-    assert parsed.values.to_pylist() == [expected]
-    assert parsed.invalid.to_pylist() == [False]
-
-
-@pytest.mark.parametrize(
-    ("value", "decimal", "thousands"),
-    [
-        ("1,5", ".", ","),  # grouped digits come in threes: never silently 15
-        ("1,234", ".", None),  # a separator the user did not choose
-        ("1.234.5", ".", None),
-        ("abc", ".", None),
-        ("12 kg", ".", None),
-        ("--5", ".", None),
-        ("1,234.56", ",", " "),
-    ],
-)
-def test_parse_numbers_rejects_misread_risks(value: str, decimal: str, thousands: str | None) -> None:
-    parsed = parse_numbers(text(value), decimal=decimal, thousands=thousands)
-    assert parsed.values.to_pylist() == [None]
-    assert parsed.invalid.to_pylist() == [True]
-
-
-def test_native_numbers_become_plain_decimal_text() -> None:
-    parsed = parse_numbers(pa.array([1.5, 1e20, 12.0, None, float("nan")]))
-    assert parsed.values.to_pylist() == ["1.5", "100000000000000000000", "12", None, None]
-    assert parsed.invalid.to_pylist() == [False, False, False, False, True]
-    assert parse_numbers(pa.array([7, None], pa.int64())).values.to_pylist() == ["7", None]
-
-
-@pytest.mark.parametrize(("decimal", "thousands"), [(",", ","), (";", None), (".", "x")])
-def test_bad_separator_choices_are_refused(decimal: str, thousands: str | None) -> None:
-    with pytest.raises(FormatError):
-        parse_numbers(text("1"), decimal=decimal, thousands=thousands)
-
-
-# Booleans ------------------------------------------------------------------------------------------------
-
-
-def test_parse_booleans_default_tokens() -> None:
-    parsed = parse_booleans(
-        text("Y", "n", "Yes", "NO", "true", "False", "1", "0", "是", "否", " y ", None, "maybe")
-    )
-    assert parsed.values.to_pylist() == [
-        True,
-        False,
-        True,
-        False,
-        True,
-        False,
-        True,
-        False,
-        True,
-        False,
-        True,
-        None,
-        None,
-    ]
-    assert parsed.invalid.to_pylist() == [False] * 12 + [True]
-
-
-def test_parse_booleans_custom_tokens() -> None:
-    parsed = parse_booleans(text("X", "-", "Y"), true_values=["x"], false_values=["-"])
-    assert parsed.values.to_pylist() == [True, False, None]
-    assert parsed.invalid.to_pylist() == [False, False, True]
-    with pytest.raises(FormatError):
-        parse_booleans(text("x"), true_values=["x"], false_values=["X"])
-
-
-def test_native_booleans_and_zero_one_numbers() -> None:
-    assert parse_booleans(pa.array([True, None])).values.to_pylist() == [True, None]
-    parsed = parse_booleans(pa.array([1, 0, 2]))
-    assert parsed.values.to_pylist() == [True, False, None]
-    assert parsed.invalid.to_pylist() == [False, False, True]
-    assert format_booleans(pa.array([True, False, None])).to_pylist() == ["true", "false", None]
-
-
-def test_large_string_columns_parse_like_string_columns() -> None:
-    # Parquet files written by some tools hold large_string; the loose number path joins texts.
-    values = ["1.234,5", " 12 ", "1,5 €", "x", None]
-    small = parse_numbers(pa.array(values, pa.string()), decimal=",", thousands=".")
-    large = parse_numbers(pa.array(values, pa.large_string()), decimal=",", thousands=".")
-    assert large.values.to_pylist() == small.values.to_pylist()
-    assert large.invalid.to_pylist() == small.invalid.to_pylist() == [False, False, False, True, False]
-    parsed = parse_dates(pa.array(["07.03.2024", None], pa.large_string()), "%d.%m.%Y")
-    assert parsed.values.to_pylist() == [dt.date(2024, 3, 7), None]
-    assert parse_booleans(pa.array(["Y", "n"], pa.large_string())).values.to_pylist() == [True, False]

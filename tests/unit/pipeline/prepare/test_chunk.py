@@ -8,9 +8,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.mapping import MappingError, compile_mapping
-from dms.pipeline.validate import NULL_MARKER, PrepareOptions, prepare
-from tests.unit.semantic.describes import ACCOUNT, CONTACT
+from dms.pipeline.prepare.chunk import NULL_MARKER, prepare
+from dms.pipeline.prepare.compile import compile_mapping
+from dms.pipeline.prepare.options import PrepareOptions
+from dms.pipeline.prepare.spec import MappingError
+from tests.unit.pipeline.prepare.describes import ACCOUNT, CONTACT
 
 
 def id18(id15: str) -> str:

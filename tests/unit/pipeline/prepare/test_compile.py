@@ -1,4 +1,4 @@
-"""Mapping specs: auto-mapping by name and label, and every check validate_mapping makes."""
+"""Mapping specs: every check check_mapping makes, and compile_mapping raising with every problem."""
 
 from __future__ import annotations
 
@@ -6,17 +6,9 @@ from typing import Any
 
 import pytest
 
-from dms.pipeline.mapping import (
-    MappingError,
-    apply_profiles,
-    auto_map,
-    compile_mapping,
-    new_mapping,
-    normalize_name,
-    validate_mapping,
-)
-from dms.pipeline.values import ColumnProfile
-from tests.unit.semantic.describes import ACCOUNT, CONTACT, TASK
+from dms.pipeline.prepare.compile import check_mapping, compile_mapping
+from dms.pipeline.prepare.spec import MappingError
+from tests.unit.pipeline.prepare.describes import ACCOUNT, CONTACT, TASK
 
 
 def codes(problems, severity: str = "error") -> list[str]:
@@ -29,64 +21,6 @@ def spec(operation: str = "insert", *fields: dict[str, Any], **extra: Any) -> di
 
 NAME = {"target": "Name", "source": "Company"}
 COLUMNS = ["Company", "legacy id", "tier", "founded", "acct_ref", "a", "b", "Id"]
-
-
-@pytest.mark.parametrize(
-    ("left", "right"),
-    [
-        ("Billing City", "BillingCity"),
-        ("legacy id", "Legacy_Id__c"),
-        ("Région Code", "region_code__c"),
-        ("E-Mail", "email"),
-        ("  NAME ", "Name"),
-    ],
-)
-def test_normalize_name_ignores_case_spaces_punctuation_accents_and_suffix(left: str, right: str) -> None:
-    assert normalize_name(left) == normalize_name(right)
-
-
-def test_auto_map_by_api_name_and_label() -> None:
-    columns = [
-        "Billing City",
-        "legacy id",
-        "Account Name",
-        "TIER",
-        "Région Code",
-        "website",
-        "nothing",
-        "__row__",
-    ]
-    fields = auto_map(columns, ACCOUNT, "insert")
-    assert fields == [
-        {"target": "BillingCity", "source": "Billing City"},
-        {"target": "Legacy_Id__c", "source": "legacy id"},
-        {"target": "Name", "source": "Account Name"},
-        {"target": "Tier__c", "source": "TIER"},
-        {"target": "Region_Code__c", "source": "Région Code"},
-        {"target": "Website", "source": "website"},
-    ]
-
-
-def test_auto_map_skips_fields_the_operation_cannot_write_and_takes_each_target_once() -> None:
-    fields = auto_map(["Id", "Created Date", "Rating Formula", "Name", "name"], ACCOUNT, "insert")
-    assert fields == [{"target": "Name", "source": "Name"}]
-    assert {"target": "Id", "source": "Id"} in auto_map(["Id"], ACCOUNT, "update")
-    assert auto_map(["Région Code"], ACCOUNT, "update") == []  # createable only
-
-
-def test_auto_map_takes_relationship_headers() -> None:
-    assert auto_map(["Account.Legacy_Id__c", "Last Name"], CONTACT, "insert") == [
-        {"target": "Account.Legacy_Id__c", "source": "Account.Legacy_Id__c"},
-        {"target": "LastName", "source": "Last Name"},
-    ]
-
-
-def test_new_mapping_is_a_valid_editable_spec() -> None:
-    mapping = new_mapping(
-        "Account", "upsert", ["Account Name", "Legacy ID"], ACCOUNT, external_id="Legacy_Id__c"
-    )
-    assert mapping["external_id"] == "Legacy_Id__c"
-    assert codes(validate_mapping(mapping, ACCOUNT, ["Account Name", "Legacy ID"])) == []
 
 
 def test_a_good_spec_has_no_problems() -> None:
@@ -107,19 +41,17 @@ def test_a_good_spec_has_no_problems() -> None:
         external_id="Legacy_Id__c",
         blank_means="null",
     )
-    assert validate_mapping(good, ACCOUNT, COLUMNS, parent_describes={"Account": ACCOUNT}) == []
+    assert check_mapping(good, ACCOUNT, COLUMNS, parent_describes={"Account": ACCOUNT}) == []
 
 
 def test_unknown_field_with_suggestion() -> None:
-    problems = validate_mapping(
-        spec("insert", NAME, {"target": "BillingCty", "source": "a"}), ACCOUNT, COLUMNS
-    )
+    problems = check_mapping(spec("insert", NAME, {"target": "BillingCty", "source": "a"}), ACCOUNT, COLUMNS)
     assert codes(problems) == ["UNKNOWN_FIELD"]
     assert "did you mean BillingCity" in problems[0].message
 
 
 def test_unknown_source_column_with_suggestion() -> None:
-    problems = validate_mapping(spec("insert", {"target": "Name", "source": "company"}), ACCOUNT, COLUMNS)
+    problems = check_mapping(spec("insert", {"target": "Name", "source": "company"}), ACCOUNT, COLUMNS)
     assert codes(problems) == ["UNKNOWN_COLUMN"]
     assert "'Company'" in problems[0].message
 
@@ -138,7 +70,7 @@ def test_targets_must_be_writable_for_the_operation(operation, target, code, sev
     fields = [NAME, {"target": target, "source": "a"}]
     if operation != "insert":
         fields.append({"target": "Id" if operation == "update" else "Legacy_Id__c", "source": "Id"})
-    problems = validate_mapping(
+    problems = check_mapping(
         spec(operation, *fields, external_id="Legacy_Id__c" if operation == "upsert" else None),
         ACCOUNT,
         COLUMNS,
@@ -147,10 +79,10 @@ def test_targets_must_be_writable_for_the_operation(operation, target, code, sev
 
 
 def test_upsert_needs_a_real_mapped_external_id() -> None:
-    assert "MISSING_EXTERNAL_ID" in codes(validate_mapping(spec("upsert", NAME), ACCOUNT, COLUMNS))
-    not_mapped = validate_mapping(spec("upsert", NAME, external_id="Legacy_Id__c"), ACCOUNT, COLUMNS)
+    assert "MISSING_EXTERNAL_ID" in codes(check_mapping(spec("upsert", NAME), ACCOUNT, COLUMNS))
+    not_mapped = check_mapping(spec("upsert", NAME, external_id="Legacy_Id__c"), ACCOUNT, COLUMNS)
     assert "MISSING_EXTERNAL_ID" in codes(not_mapped)
-    not_external = validate_mapping(
+    not_external = check_mapping(
         spec("upsert", NAME, {"target": "AccountNumber", "source": "a"}, external_id="AccountNumber"),
         ACCOUNT,
         COLUMNS,
@@ -160,25 +92,25 @@ def test_upsert_needs_a_real_mapped_external_id() -> None:
 
 @pytest.mark.parametrize("operation", ["update", "delete", "hard_delete"])
 def test_update_and_delete_need_the_id(operation: str) -> None:
-    assert "MISSING_ID" in codes(validate_mapping(spec(operation, NAME), ACCOUNT, COLUMNS))
+    assert "MISSING_ID" in codes(check_mapping(spec(operation, NAME), ACCOUNT, COLUMNS))
 
 
 def test_delete_ignores_other_fields_with_a_warning() -> None:
-    problems = validate_mapping(spec("delete", {"target": "Id", "source": "Id"}, NAME), ACCOUNT, COLUMNS)
+    problems = check_mapping(spec("delete", {"target": "Id", "source": "Id"}, NAME), ACCOUNT, COLUMNS)
     assert codes(problems) == [] and codes(problems, "warning") == ["FIELD_IGNORED"]
     compiled = compile_mapping(spec("delete", {"target": "Id", "source": "Id"}, NAME), ACCOUNT, COLUMNS)
     assert [r.target.header for r in compiled.rules] == ["Id"]
 
 
 def test_required_fields_must_be_mapped_for_insert_only() -> None:
-    problems = validate_mapping(
+    problems = check_mapping(
         {"object": "Contact", "operation": "insert", "fields": [{"target": "FirstName", "source": "a"}]},
         CONTACT,
         COLUMNS,
     )
     assert codes(problems) == ["REQUIRED_FIELD_NOT_MAPPED"]
     assert "LastName" in problems[0].message
-    upsert = validate_mapping(
+    upsert = check_mapping(
         {
             "object": "Contact",
             "operation": "upsert",
@@ -190,16 +122,16 @@ def test_required_fields_must_be_mapped_for_insert_only() -> None:
     )
     assert codes(upsert) == [] and codes(upsert, "warning") == ["REQUIRED_FIELD_NOT_MAPPED"]
     # A default or constant counts as mapped; booleans and defaulted fields are never required.
-    constant = validate_mapping(
+    constant = check_mapping(
         {"object": "Contact", "fields": [{"target": "LastName", "constant": "Unknown"}]}, CONTACT, COLUMNS
     )
     assert constant == []
 
 
 def test_the_same_target_twice_and_a_lookup_filling_a_mapped_reference() -> None:
-    twice = validate_mapping(spec("insert", NAME, {"target": "name", "source": "a"}), ACCOUNT, COLUMNS)
+    twice = check_mapping(spec("insert", NAME, {"target": "name", "source": "a"}), ACCOUNT, COLUMNS)
     assert codes(twice) == ["DUPLICATE_TARGET"]
-    both = validate_mapping(
+    both = check_mapping(
         {
             "object": "Contact",
             "fields": [
@@ -219,7 +151,7 @@ def test_lookup_targets_are_checked_against_relationships_and_parents() -> None:
     base = {"object": "Contact", "fields": [{"target": "LastName", "source": "a"}]}
 
     def check(target: str, **kwargs):
-        return validate_mapping(
+        return check_mapping(
             {**base, "fields": base["fields"] + [{"target": target, "source": "b"}]},
             CONTACT,
             COLUMNS,
@@ -237,12 +169,12 @@ def test_lookup_targets_are_checked_against_relationships_and_parents() -> None:
 
 def test_polymorphic_lookups_name_the_parent_type() -> None:
     base = {"object": "Task", "fields": [{"target": "Subject", "source": "a"}]}
-    vague = validate_mapping(
+    vague = check_mapping(
         {**base, "fields": base["fields"] + [{"target": "Who.Legacy_Id__c", "source": "b"}]}, TASK, COLUMNS
     )
     assert codes(vague) == ["POLYMORPHIC_LOOKUP"]
     assert "Contact:Who.Legacy_Id__c" in vague[0].message
-    typed = validate_mapping(
+    typed = check_mapping(
         {**base, "fields": base["fields"] + [{"target": "Contact:Who.Legacy_Id__c", "source": "b"}]},
         TASK,
         COLUMNS,
@@ -300,7 +232,7 @@ def test_polymorphic_lookups_name_the_parent_type() -> None:
     ],
 )
 def test_malformed_field_entries(entry: dict[str, Any], code: str) -> None:
-    assert code in codes(validate_mapping(spec("insert", NAME, entry), ACCOUNT, COLUMNS))
+    assert code in codes(check_mapping(spec("insert", NAME, entry), ACCOUNT, COLUMNS))
 
 
 @pytest.mark.parametrize(
@@ -313,11 +245,11 @@ def test_malformed_field_entries(entry: dict[str, Any], code: str) -> None:
     ],
 )
 def test_malformed_specs(bad: dict[str, Any], code: str) -> None:
-    assert code in codes(validate_mapping({**spec("insert", NAME), **bad}, ACCOUNT, COLUMNS))
+    assert code in codes(check_mapping({**spec("insert", NAME), **bad}, ACCOUNT, COLUMNS))
 
 
 def test_not_even_an_object_is_reported_not_raised() -> None:
-    assert codes(validate_mapping(["Name"], ACCOUNT, COLUMNS)) == ["INVALID_SPEC"]  # type: ignore[arg-type]
+    assert codes(check_mapping(["Name"], ACCOUNT, COLUMNS)) == ["INVALID_SPEC"]  # type: ignore[arg-type]
 
 
 def test_compile_raises_with_every_problem() -> None:
@@ -327,25 +259,3 @@ def test_compile_raises_with_every_problem() -> None:
     assert body["code"] == "INVALID_MAPPING"
     assert {p["code"] for p in body["problems"]} == {"UNKNOWN_FIELD", "REQUIRED_FIELD_NOT_MAPPED"}
     assert "Account has no field Nope" in body["message"]
-
-
-def test_apply_profiles_fills_inferred_formats_only_where_unset() -> None:
-    profiles = {
-        "founded": ColumnProfile(name="founded", kind="date", format="%d/%m/%Y"),
-        "rev": {"kind": "number", "decimal": ",", "thousands": "."},
-        "when": ColumnProfile(name="when", kind="date", format="%d/%m/%Y", ambiguous=True),
-    }
-    filled = apply_profiles(
-        spec(
-            "insert",
-            {"target": "Founded__c", "source": "founded"},
-            {"target": "AnnualRevenue", "source": "rev"},
-            {"target": "Last_Audit__c", "source": "founded", "format": "%Y"},
-        ),
-        profiles,
-    )
-    assert filled["fields"][0]["format"] == "%d/%m/%Y"
-    assert (filled["fields"][1]["decimal"], filled["fields"][1]["thousands"]) == (",", ".")
-    assert filled["fields"][2]["format"] == "%Y"
-    guess = apply_profiles(spec("insert", {"target": "Founded__c", "source": "when"}), profiles)
-    assert "format" not in guess["fields"][0]

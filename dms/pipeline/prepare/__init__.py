@@ -1,0 +1,36 @@
+"""The prepare floor: parse values, compile a mapping spec, and apply it to a chunk with every row checked.
+
+Other floors import from here only: `compile_mapping` once per job, `prepare` per chunk, and for the
+preview and the mapping editor `infer_column`, `new_mapping`, `apply_profiles` and `check_mapping`.
+"""
+
+from dms.pipeline.prepare.automap import apply_profiles, auto_map, new_mapping, normalize_name
+from dms.pipeline.prepare.chunk import NULL_MARKER, Prepared, prepare
+from dms.pipeline.prepare.compile import check_mapping, compile_mapping
+from dms.pipeline.prepare.infer import ColumnProfile, infer_column
+from dms.pipeline.prepare.options import LookupResolver, PrepareOptions
+from dms.pipeline.prepare.parsed import FormatError
+from dms.pipeline.prepare.rejections import ErrorCode, RowError
+from dms.pipeline.prepare.spec import CompiledMapping, MappingError, MappingProblem
+
+__all__ = [
+    "NULL_MARKER",
+    "ColumnProfile",
+    "CompiledMapping",
+    "ErrorCode",
+    "FormatError",
+    "LookupResolver",
+    "MappingError",
+    "MappingProblem",
+    "PrepareOptions",
+    "Prepared",
+    "RowError",
+    "apply_profiles",
+    "auto_map",
+    "check_mapping",
+    "compile_mapping",
+    "infer_column",
+    "new_mapping",
+    "normalize_name",
+    "prepare",
+]

@@ -1,0 +1,183 @@
+"""Date and datetime formats: strftime-style patterns compiled to RE2, the forms read when none is set."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from dms.pipeline.prepare.parsed import FormatError
+
+EXCEL_FORMAT = "excel"  # pseudo-format: Excel serial day numbers (1900 date system)
+
+
+@dataclass(frozen=True)
+class DateFormat:
+    """A compiled strftime-style format: an anchored RE2 pattern with named groups per directive."""
+
+    pattern: str
+    regex: str
+    groups: frozenset[str]
+    label: str
+    fixed: str | None = None  # a strftime pattern for the fixed-width fast path, when one applies
+
+    @property
+    def has_time(self) -> bool:
+        """Tell whether the format carries a time of day."""
+        return "H" in self.groups or "I" in self.groups
+
+    @property
+    def day_first(self) -> bool | None:
+        """Tell whether the day comes before the month (None when the year leads or there is no day)."""
+        day = self.pattern.find("%d")
+        month = max(self.pattern.find("%m"), self.pattern.find("%b"), self.pattern.find("%B"))
+        if day < 0 or month < 0 or self.pattern.find("%Y") in range(0, min(day, month)):
+            return None
+        return day < month
+
+
+_DIRECTIVES: dict[str, tuple[str, str, str]] = {
+    # directive: (group name, regex, label)
+    "Y": ("Y", r"(?P<Y>\d{4})", "yyyy"),
+    "y": ("y", r"(?P<y>\d{2})", "yy"),
+    "m": ("m", r"(?P<m>\d{1,2})", "mm"),
+    "d": ("d", r"(?P<d>\d{1,2})", "dd"),
+    "e": ("d", r"(?P<d>\d{1,2})", "d"),
+    "b": ("b", r"(?P<b>[A-Za-z]{3,9})\.?", "Mon"),
+    "B": ("b", r"(?P<b>[A-Za-z]{3,9})", "Month"),
+    "h": ("b", r"(?P<b>[A-Za-z]{3,9})\.?", "Mon"),
+    "H": ("H", r"(?P<H>\d{1,2})", "HH"),
+    "I": ("I", r"(?P<I>\d{1,2})", "hh"),
+    "M": ("M", r"(?P<M>\d{2})", "MM"),
+    # Seconds accept an optional fraction: exports add milliseconds to some rows and not others.
+    "S": ("S", r"(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?", "SS"),
+    "f": ("f", r"(?P<f>\d{1,9})", "ffffff"),
+    "p": ("p", r"(?P<p>[AaPp]\.?[Mm]\.?)", "AM/PM"),
+    "z": ("z", r"(?P<z>[Zz]|[+-]\d{2}(?::?\d{2})?)", "+HH:MM"),
+}
+_EXPANSIONS = {"T": "%H:%M:%S", "F": "%Y-%m-%d", "D": "%m/%d/%y", "R": "%H:%M"}
+
+
+@lru_cache(maxsize=256)
+def compile_date_format(pattern: str) -> DateFormat:
+    """Compile a strftime-style format (%Y %y %m %d %b %B %H %I %M %S %f %p %z) into a DateFormat."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise FormatError("a date format must be a non-empty string such as '%d/%m/%Y'")
+    for short, long in _EXPANSIONS.items():
+        pattern_expanded = pattern.replace("%" + short, long)
+        pattern = pattern_expanded
+    regex = ["^"]
+    label = []
+    groups: set[str] = set()
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "%":
+            if i + 1 >= len(pattern):
+                raise FormatError(f"format {pattern!r} ends with a lone '%'")
+            directive = pattern[i + 1]
+            i += 2
+            if directive == "%":
+                regex.append("%")
+                label.append("%")
+                continue
+            if directive == "-" and i < len(pattern):  # %-d / %-m (unpadded) parse like %d / %m
+                directive = pattern[i]
+                i += 1
+            if directive not in _DIRECTIVES:
+                raise FormatError(f"format {pattern!r} uses %{directive}, which is not supported")
+            group, piece, text = _DIRECTIVES[directive]
+            if group in groups:
+                raise FormatError(f"format {pattern!r} uses %{directive} twice")
+            if group == "f" and "f" in groups:
+                raise FormatError(f"format {pattern!r} gives fractions of a second twice")
+            if group == "S" and pattern[i : i + 3] in (".%f", ",%f"):
+                piece = r"(?P<S>\d{2})"  # the fraction is given explicitly right after
+            groups.add(group)
+            if group == "S" and "(?P<f>" in piece:
+                groups.add("f")
+            regex.append(piece)
+            label.append(text)
+            continue
+        if char.isspace():
+            while i < len(pattern) and pattern[i].isspace():
+                i += 1
+            regex.append(r"\s+")
+            label.append(" ")
+            continue
+        if char == "Z" and "z" not in groups:
+            # A literal trailing Z means UTC, so treat it as the offset.
+            groups.add("z")
+            regex.append(r"(?P<z>[Zz])")
+            label.append("Z")
+            i += 1
+            continue
+        regex.append(re.escape(char))
+        label.append(char)
+        i += 1
+    regex.append("$")
+    if "Y" in groups and "y" in groups:
+        raise FormatError(f"format {pattern!r} gives the year twice")
+    if not ({"Y", "y"} & groups and {"m", "b"} & groups and "d" in groups):
+        raise FormatError(f"format {pattern!r} needs a year, a month and a day (e.g. %Y, %m, %d)")
+    if ("I" in groups) != ("p" in groups):
+        raise FormatError(f"format {pattern!r}: %I (12-hour clock) and %p (AM/PM) go together")
+    if "H" in groups and "I" in groups:
+        raise FormatError(f"format {pattern!r} gives the hour twice")
+    if ({"M", "S"} & groups) and not ({"H", "I"} & groups):
+        raise FormatError(f"format {pattern!r} has minutes or seconds but no hour")
+    return DateFormat(
+        pattern=pattern, regex="".join(regex), groups=frozenset(groups), label="".join(label), fixed=pattern
+    )
+
+
+def _raw_format(regex: str, label: str, groups: Iterable[str], fixed: str | None = None) -> DateFormat:
+    return DateFormat(pattern=label, regex=regex, groups=frozenset(groups), label=label, fixed=fixed)
+
+
+_TIME_TAIL = (
+    r"(?:[T ](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?)?"
+    r"\s*(?P<z>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+# Unambiguous forms accepted when the user sets no format: ISO (with optional time/offset), year-first
+# with slashes or dots, Chinese/Japanese 年月日, and compact yyyymmdd.
+AUTO_FORMATS: tuple[DateFormat, ...] = (
+    _raw_format(
+        r"^(?P<Y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})" + _TIME_TAIL + "$",
+        "yyyy-mm-dd",
+        "YmdHMSfz",
+        "%Y-%m-%d",
+    ),
+    _raw_format(
+        r"^(?P<Y>\d{4})[/.](?P<m>\d{1,2})[/.](?P<d>\d{1,2})" + _TIME_TAIL + "$",
+        "yyyy/mm/dd",
+        "YmdHMSfz",
+    ),
+    _raw_format(
+        r"^(?P<Y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日"
+        r"(?:\s*(?P<H>\d{1,2})\s*[:时時]\s*(?P<M>\d{2})(?:\s*[:分]\s*(?P<S>\d{2})\s*秒?)?)?$",
+        "yyyy年mm月dd日",
+        "YmdHMS",
+    ),
+    _raw_format(r"^(?P<Y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$", "yyyymmdd", "Ymd"),
+)
+AUTO_LABEL = "yyyy-mm-dd (ISO), yyyy/mm/dd, yyyy年m月d日, yyyymmdd or an Excel serial number"
+
+
+def describe_format(fmt: str | None) -> str:
+    """Say in words what a format expects (for error messages)."""
+    if fmt is None:
+        return AUTO_LABEL
+    if fmt == EXCEL_FORMAT:
+        return "an Excel serial day number"
+    try:
+        return compile_date_format(fmt).label
+    except FormatError:
+        return fmt
+
+
+def check_date_format(fmt: str) -> None:
+    """Raise FormatError unless `fmt` is 'excel' or a usable strftime-style format."""
+    if fmt != EXCEL_FORMAT:
+        compile_date_format(fmt)

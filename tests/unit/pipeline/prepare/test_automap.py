@@ -1,0 +1,100 @@
+"""Auto-mapping by name and label, the auto-mapped spec, and inferred formats filled into a spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dms.pipeline.prepare.automap import apply_profiles, auto_map, new_mapping, normalize_name
+from dms.pipeline.prepare.compile import check_mapping
+from dms.pipeline.prepare.infer import ColumnProfile
+from tests.unit.pipeline.prepare.describes import ACCOUNT, CONTACT
+
+
+def codes(problems, severity: str = "error") -> list[str]:
+    return [p.code for p in problems if p.severity == severity]
+
+
+def spec(operation: str = "insert", *fields: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"object": "Account", "operation": operation, "fields": list(fields), **extra}
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Billing City", "BillingCity"),
+        ("legacy id", "Legacy_Id__c"),
+        ("Région Code", "region_code__c"),
+        ("E-Mail", "email"),
+        ("  NAME ", "Name"),
+    ],
+)
+def test_normalize_name_ignores_case_spaces_punctuation_accents_and_suffix(left: str, right: str) -> None:
+    assert normalize_name(left) == normalize_name(right)
+
+
+def test_auto_map_by_api_name_and_label() -> None:
+    columns = [
+        "Billing City",
+        "legacy id",
+        "Account Name",
+        "TIER",
+        "Région Code",
+        "website",
+        "nothing",
+        "__row__",
+    ]
+    fields = auto_map(columns, ACCOUNT, "insert")
+    assert fields == [
+        {"target": "BillingCity", "source": "Billing City"},
+        {"target": "Legacy_Id__c", "source": "legacy id"},
+        {"target": "Name", "source": "Account Name"},
+        {"target": "Tier__c", "source": "TIER"},
+        {"target": "Region_Code__c", "source": "Région Code"},
+        {"target": "Website", "source": "website"},
+    ]
+
+
+def test_auto_map_skips_fields_the_operation_cannot_write_and_takes_each_target_once() -> None:
+    fields = auto_map(["Id", "Created Date", "Rating Formula", "Name", "name"], ACCOUNT, "insert")
+    assert fields == [{"target": "Name", "source": "Name"}]
+    assert {"target": "Id", "source": "Id"} in auto_map(["Id"], ACCOUNT, "update")
+    assert auto_map(["Région Code"], ACCOUNT, "update") == []  # createable only
+
+
+def test_auto_map_takes_relationship_headers() -> None:
+    assert auto_map(["Account.Legacy_Id__c", "Last Name"], CONTACT, "insert") == [
+        {"target": "Account.Legacy_Id__c", "source": "Account.Legacy_Id__c"},
+        {"target": "LastName", "source": "Last Name"},
+    ]
+
+
+def test_new_mapping_is_a_valid_editable_spec() -> None:
+    mapping = new_mapping(
+        "Account", "upsert", ["Account Name", "Legacy ID"], ACCOUNT, external_id="Legacy_Id__c"
+    )
+    assert mapping["external_id"] == "Legacy_Id__c"
+    assert codes(check_mapping(mapping, ACCOUNT, ["Account Name", "Legacy ID"])) == []
+
+
+def test_apply_profiles_fills_inferred_formats_only_where_unset() -> None:
+    profiles = {
+        "founded": ColumnProfile(name="founded", kind="date", format="%d/%m/%Y"),
+        "rev": {"kind": "number", "decimal": ",", "thousands": "."},
+        "when": ColumnProfile(name="when", kind="date", format="%d/%m/%Y", ambiguous=True),
+    }
+    filled = apply_profiles(
+        spec(
+            "insert",
+            {"target": "Founded__c", "source": "founded"},
+            {"target": "AnnualRevenue", "source": "rev"},
+            {"target": "Last_Audit__c", "source": "founded", "format": "%Y"},
+        ),
+        profiles,
+    )
+    assert filled["fields"][0]["format"] == "%d/%m/%Y"
+    assert (filled["fields"][1]["decimal"], filled["fields"][1]["thousands"]) == (",", ".")
+    assert filled["fields"][2]["format"] == "%Y"
+    guess = apply_profiles(spec("insert", {"target": "Founded__c", "source": "when"}), profiles)
+    assert "format" not in guess["fields"][0]

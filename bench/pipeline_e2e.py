@@ -371,9 +371,11 @@ def dms_run(stack: Stack, path: Path, rows: int, chunk_rows: int, workers: int, 
     started_workers = start_workers(stack, workers, concurrency=1)
     try:
         idle = max(tree_rss(pid)[0] for pid in started_workers.values())
-        request = {"source": {"blob_key": key, "filename": path.name},
-                   "target": {"object": OBJECT, "operation": "upsert", "external_id": EXTERNAL_ID},
-                   "options": {"chunk_rows": chunk_rows}}  # fmt: skip
+        request = {
+            "source": {"blob_key": key, "filename": path.name},
+            "target": {"object": OBJECT, "operation": "upsert", "external_id": EXTERNAL_ID},
+            "options": {"chunk_rows": chunk_rows},
+        }
         org_pid = child_running(b"localorg")
         org_cpu = cpu_seconds(org_pid) if org_pid else 0.0
         with RssSampler(started_workers) as sampler:
@@ -404,9 +406,20 @@ def dms_run(stack: Stack, path: Path, rows: int, chunk_rows: int, workers: int, 
     if len(job.get("mapping", {}).get("fields", [])) != 10:
         raise RuntimeError(f"expected 10 mapped columns, the job mapped {job.get('mapping')}")
     mib = 1024 * 1024
-    return DmsRun(rows, seconds, plan_seconds, int(plan.get("chunks", 0)), counters, job.get("api_calls", {}),
-                  max(sampler.peak_tree.values()) / mib, max(sampler.peak_process.values()) / mib, idle / mib,
-                  sampler.cpu_seconds, org_cpu, int(p.redis.info("memory")["used_memory_peak"]) / mib)  # fmt: skip
+    return DmsRun(
+        rows,
+        seconds,
+        plan_seconds,
+        int(plan.get("chunks", 0)),
+        counters,
+        job.get("api_calls", {}),
+        max(sampler.peak_tree.values()) / mib,
+        max(sampler.peak_process.values()) / mib,
+        idle / mib,
+        sampler.cpu_seconds,
+        org_cpu,
+        int(p.redis.info("memory")["used_memory_peak"]) / mib,
+    )
 
 
 # ---- 3. the hand-written baseline ------------------------------------------------------------------------
@@ -460,44 +473,79 @@ def report(
     big_size_mb: float,
 ) -> str:
     """The side-by-side table printed at the end."""
-    lines = [f"\n== DMS end-to-end bench: {rows:,} rows x 10 columns, {size_mb:,.0f} MB CSV, Account upsert on "
-             f"{EXTERNAL_ID}; {os.cpu_count()} CPUs =="]  # fmt: skip
+    lines = [
+        f"\n== DMS end-to-end bench: {rows:,} rows x 10 columns, {size_mb:,.0f} MB CSV, Account upsert on "
+        f"{EXTERNAL_ID}; {os.cpu_count()} CPUs =="
+    ]
     row = "{:<52}{:>14}{:>10}  {}"
     lines.append(row.format("measure", "rows/s", "seconds", "note"))
     if planned:
-        note = (f"read {planned.read_s:.1f}s prepare {planned.prepare_s:.1f}s stage {planned.stage_s:.1f}s; "
-                f"{planned.staged_bytes / 1e6:,.0f} MB staged; target >= 500,000")  # fmt: skip
-        lines.append(row.format("1. plan pass (read+map+validate+stage), 1 process", f"{planned.rate:,.0f}",
-                                f"{planned.seconds:.1f}", note))  # fmt: skip
+        note = (
+            f"read {planned.read_s:.1f}s prepare {planned.prepare_s:.1f}s stage {planned.stage_s:.1f}s; "
+            f"{planned.staged_bytes / 1e6:,.0f} MB staged; target >= 500,000"
+        )
+        lines.append(
+            row.format(
+                "1. plan pass (read+map+validate+stage), 1 process",
+                f"{planned.rate:,.0f}",
+                f"{planned.seconds:.1f}",
+                note,
+            )
+        )
     if dms:
-        note = (f"plan task {dms.plan_seconds:.1f}s; {dms.chunks} chunks; {sum(dms.api_calls.values())} API calls; "
-                f"CPU s: workers {dms.worker_cpu_s:.0f}, localorg {dms.localorg_cpu_s:.0f}")  # fmt: skip
-        lines.append(row.format("2. DMS end to end, 2 workers x concurrency 1", f"{dms.rate:,.0f}",
-                                f"{dms.seconds:.1f}", note))  # fmt: skip
+        note = (
+            f"plan task {dms.plan_seconds:.1f}s; {dms.chunks} chunks; {sum(dms.api_calls.values())} API calls; "
+            f"CPU s: workers {dms.worker_cpu_s:.0f}, localorg {dms.localorg_cpu_s:.0f}"
+        )
+        lines.append(
+            row.format(
+                "2. DMS end to end, 2 workers x concurrency 1", f"{dms.rate:,.0f}", f"{dms.seconds:.1f}", note
+            )
+        )
     if direct:
-        note = (f"{direct.jobs} bulk job(s), library defaults (polls every ~5 s); "
-                f"CPU s: localorg {direct.localorg_cpu_s:.0f}")  # fmt: skip
-        lines.append(row.format("3. simple-salesforce bulk2 upsert (direct)", f"{direct.rate:,.0f}",
-                                f"{direct.seconds:.1f}", note))  # fmt: skip
+        note = (
+            f"{direct.jobs} bulk job(s), library defaults (polls every ~5 s); "
+            f"CPU s: localorg {direct.localorg_cpu_s:.0f}"
+        )
+        lines.append(
+            row.format(
+                "3. simple-salesforce bulk2 upsert (direct)",
+                f"{direct.rate:,.0f}",
+                f"{direct.seconds:.1f}",
+                note,
+            )
+        )
     if direct_tight:
-        note = (f"{direct_tight.jobs} bulk job(s), wait=1 (polls every second, the tightest the library takes); "
-                f"CPU s: localorg {direct_tight.localorg_cpu_s:.0f}")  # fmt: skip
-        lines.append(row.format("3b. the same, polling every second", f"{direct_tight.rate:,.0f}",
-                                f"{direct_tight.seconds:.1f}", note))  # fmt: skip
+        note = (
+            f"{direct_tight.jobs} bulk job(s), wait=1 (polls every second, the tightest the library takes); "
+            f"CPU s: localorg {direct_tight.localorg_cpu_s:.0f}"
+        )
+        lines.append(
+            row.format(
+                "3b. the same, polling every second",
+                f"{direct_tight.rate:,.0f}",
+                f"{direct_tight.seconds:.1f}",
+                note,
+            )
+        )
     if dms and direct:
         versus = f"; against 3b: {dms.rate / direct_tight.rate:.2f}x" if direct_tight else ""
         lines.append(f"4. DMS / direct: {dms.rate / direct.rate:.2f}x{versus}")
     if dms:
         mem = "5. worker tree peak RSS (sum over a worker and its pool process; largest single process)"
         lines.append(mem)
-        lines.append(f"   {size_mb:>7,.0f} MB file: tree {dms.peak_tree_mib:,.0f} MiB, process "
-                     f"{dms.peak_process_mib:,.0f} MiB (idle tree {dms.idle_tree_mib:,.0f} MiB); "
-                     f"Redis peak so far {dms.redis_peak_mib:,.0f} MiB")  # fmt: skip
+        lines.append(
+            f"   {size_mb:>7,.0f} MB file: tree {dms.peak_tree_mib:,.0f} MiB, process "
+            f"{dms.peak_process_mib:,.0f} MiB (idle tree {dms.idle_tree_mib:,.0f} MiB); "
+            f"Redis peak so far {dms.redis_peak_mib:,.0f} MiB"
+        )
     if dms and big:
         growth = big.peak_tree_mib / dms.peak_tree_mib - 1
-        lines.append(f"   {big_size_mb:>7,.0f} MB file: tree {big.peak_tree_mib:,.0f} MiB, process "
-                     f"{big.peak_process_mib:,.0f} MiB; {big.rows:,} rows end to end at {big.rate:,.0f} rows/s "
-                     f"in {big.seconds:.0f}s; Redis peak {big.redis_peak_mib:,.0f} MiB")  # fmt: skip
+        lines.append(
+            f"   {big_size_mb:>7,.0f} MB file: tree {big.peak_tree_mib:,.0f} MiB, process "
+            f"{big.peak_process_mib:,.0f} MiB; {big.rows:,} rows end to end at {big.rate:,.0f} rows/s "
+            f"in {big.seconds:.0f}s; Redis peak {big.redis_peak_mib:,.0f} MiB"
+        )
         lines.append(f"   growth 100 MB -> 1 GB: {growth:+.0%} (target: within 20%)")
     return "\n".join(lines)
 
@@ -512,8 +560,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (each --concurrency 1)")
     parser.add_argument("--localorg-db", choices=["file", "memory"], default="file")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per DMS job")
-    parser.add_argument("--only", choices=["plan", "dms", "direct"], action="append",
-                        help="run only these measures (repeatable; default all)")  # fmt: skip
+    parser.add_argument(
+        "--only",
+        choices=["plan", "dms", "direct"],
+        action="append",
+        help="run only these measures (repeatable; default all)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) for inspection")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -525,8 +577,11 @@ def main(argv: list[str] | None = None) -> int:
         path = workdir / "accounts.csv"
         t = time.monotonic()
         size_mb = write_csv(path, args.rows) / 1e6
-        print(f"file: {args.rows:,} rows, {size_mb:,.1f} MB (written in {time.monotonic() - t:.1f}s); "
-              f"work dir {workdir}", flush=True)  # fmt: skip
+        print(
+            f"file: {args.rows:,} rows, {size_mb:,.1f} MB (written in {time.monotonic() - t:.1f}s); "
+            f"work dir {workdir}",
+            flush=True,
+        )
         with running_stack(workdir, args.localorg_db) as stack:
             print("stack up: redis, moto_server, pouchdb-server, localorg", flush=True)
             if "plan" in wanted:
@@ -548,15 +603,21 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 direct_tight = direct_run(stack, path, args.rows, wait=1)
-                print(f"direct bulk2 upsert, wait=1: {direct_tight.rate:,.0f} rows/s in "
-                      f"{direct_tight.seconds:.1f}s; {machine_load()}", flush=True)  # fmt: skip
+                print(
+                    f"direct bulk2 upsert, wait=1: {direct_tight.rate:,.0f} rows/s in "
+                    f"{direct_tight.seconds:.1f}s; {machine_load()}",
+                    flush=True,
+                )
             if "dms" in wanted and not args.skip_1gb:
                 big_path = workdir / "accounts-big.csv"
                 t = time.monotonic()
                 big_size_mb = write_csv(big_path, args.big_rows) / 1e6
                 path.unlink()
-                print(f"big file: {args.big_rows:,} rows, {big_size_mb:,.1f} MB "
-                      f"(written in {time.monotonic() - t:.1f}s)", flush=True)  # fmt: skip
+                print(
+                    f"big file: {args.big_rows:,} rows, {big_size_mb:,.1f} MB "
+                    f"(written in {time.monotonic() - t:.1f}s)",
+                    flush=True,
+                )
                 big = dms_run(stack, big_path, args.big_rows, args.chunk_rows, args.workers, args.timeout)
                 print(
                     f"DMS end to end (big): {big.rate:,.0f} rows/s in {big.seconds:.1f}s; {machine_load()}",

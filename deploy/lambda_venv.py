@@ -91,10 +91,22 @@ def build_lambda_venv(
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--quiet"]
     platform_args = [arg for tag in PLATFORM_TAGS for arg in ("--platform", tag)]
     subprocess.run(
-        [*pip, "install", "--only-binary=:all:", *platform_args, "--python-version", LAMBDA_PYTHON,
-         "--implementation", "cp", "--target", str(site_packages(venv)), "--upgrade", *requirements],
+        [
+            *pip,
+            "install",
+            "--only-binary=:all:",
+            *platform_args,
+            "--python-version",
+            LAMBDA_PYTHON,
+            "--implementation",
+            "cp",
+            "--target",
+            str(site_packages(venv)),
+            "--upgrade",
+            *requirements,
+        ],
         check=True,
-    )  # fmt: skip
+    )
     # zappa runs only on the build machine; its dependencies reuse what is already there where they can.
     subprocess.run([*pip, "install", zappa], check=True)
     marker.write_text(json.dumps({"fingerprint": fingerprint, "requirements": requirements, "zappa": zappa}))

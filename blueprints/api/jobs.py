@@ -111,7 +111,9 @@ def get_job(job_id: str) -> Any:
 @api.get("/jobs/<job_id>/chunks")
 def job_chunks(job_id: str) -> Any:
     keys = ("index", "rows", "first_row", "last_row", "state", "api", "bulk_job_id", "result", "api_calls")
-    chunks = [{k: c.get(k) for k in keys} for c in current_pipeline().store.chunk_docs(job_id)]
+    store = current_pipeline().store
+    store.get(job_id)  # 404 for a job that does not exist, rather than an empty list
+    chunks = [{k: c.get(k) for k in keys} for c in store.chunk_docs(job_id)]
     return jsonify({"chunks": chunks})
 
 

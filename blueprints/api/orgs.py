@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import jsonify, request
@@ -13,9 +12,9 @@ from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.clients.salesforce import OrgClient
 from dms.connections import ConnectionStore
+from dms.pipeline.context import JobContext
 from dms.pipeline.prepare import check_mapping, new_mapping
 
-GLOBAL_DESCRIBE_SECONDS = 900
 # The attributes of a field's describe that GET /objects/<name> passes on as they are.
 DESCRIBE_FIELD_KEYS = (
     "name",
@@ -40,10 +39,14 @@ def _org(connection_id: str | None, reuse_session: bool = True) -> OrgClient:
     return OrgClient(credentials, reuse_session=reuse_session)
 
 
-def _describe(connection_id: str | None, object_name: str) -> dict[str, Any]:
-    """An object's describe through the pipeline's cache (the connection's org, logged in once)."""
+def _job_context(connection_id: str | None, object_name: str = "") -> JobContext:
+    """The pipeline's view of a connection's org: describes and the object list, cached."""
     job_like = {"target": {"connection_id": connection_id or "default", "object": object_name}}
-    return current_pipeline().job_context(job_like).describe()
+    return current_pipeline().job_context(job_like)
+
+
+def _describe(connection_id: str | None, object_name: str) -> dict[str, Any]:
+    return _job_context(connection_id, object_name).describe()
 
 
 @api.get("/connections")
@@ -74,25 +77,14 @@ def test_connection(connection_id: str) -> Any:
 @api.get("/objects")
 def list_objects() -> Any:
     """The org's objects a migration can write (describe global, cached)."""
-    connection_id = request.args.get("connection_id")
-    redis = current_services().redis
-    key = f"dms:describe-global:{connection_id or 'default'}"
-    cached = redis.get(key)
-    if cached:
-        objects = json.loads(cached)
-    else:
-        sobjects = dict(_org(connection_id).call(lambda sf: sf.describe(), what="describe global") or {})[
-            "sobjects"
-        ]
-        objects = [
-            {
-                k: o.get(k)
-                for k in ("name", "label", "keyPrefix", "custom", "createable", "updateable", "deletable")
-            }
-            for o in sobjects
-            if o.get("createable") or o.get("updateable")
-        ]
-        redis.set(key, json.dumps(objects), ex=GLOBAL_DESCRIBE_SECONDS)
+    objects = [
+        {
+            k: o.get(k)
+            for k in ("name", "label", "keyPrefix", "custom", "createable", "updateable", "deletable")
+        }
+        for o in _job_context(request.args.get("connection_id")).objects()
+        if o.get("createable") or o.get("updateable")
+    ]
     return jsonify({"objects": objects})
 
 

@@ -48,6 +48,13 @@ def new_document_id(kind: str) -> str:
     return f"{kind}-{stamp}-{secrets.token_hex(3)}"
 
 
+def check_document_id(doc_id: object, db: str) -> None:
+    """Refuse ids that are not a document's: `_all_docs`, `_design/...` and `..` are CouchDB's own paths
+    (`..` would even reach the server's root), so asking for one is asking for a document that is not there."""
+    if not isinstance(doc_id, str) or not doc_id or doc_id.startswith("_") or doc_id in (".", ".."):
+        raise NotFound(f"{db}/{str(doc_id)[:80]} does not exist.", code="NOT_FOUND")
+
+
 class DocumentStore:
     """One CouchDB database: get, create, update with revision-conflict retry, list."""
 
@@ -69,6 +76,7 @@ class DocumentStore:
 
     def get(self, doc_id: str) -> Document:
         """The current revision of a document."""
+        check_document_id(doc_id, self.db)
         self.ensure_database()
         try:
             return dict(self.service.get_document(db=self.db, doc_id=doc_id).get_result())
@@ -81,6 +89,7 @@ class DocumentStore:
 
     def put(self, doc: Document) -> Document:
         """Write a document at the revision it carries; Conflict if someone wrote in between."""
+        check_document_id(doc["_id"], self.db)
         self.ensure_database()
         try:
             result = self.service.put_document(db=self.db, doc_id=doc["_id"], document=doc).get_result()

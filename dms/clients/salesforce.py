@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -123,6 +124,20 @@ class SalesforceTransientError(DMSError):
 
     code = "SALESFORCE_BUSY"
     http_status = 503
+
+
+OBJECT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")  # Salesforce API names: letters, digits, underscores
+
+
+def check_object_name(name: object) -> str:
+    """An sObject API name, or a 400 that says what a name looks like (never a path or a query)."""
+    if not isinstance(name, str) or not OBJECT_NAME.fullmatch(name):
+        shown = repr(name)[:60]
+        raise DMSError(
+            f"{shown} is not a Salesforce object name (letters, digits and underscores, e.g. Account).",
+            code="INVALID_OBJECT_NAME",
+        )
+    return name
 
 
 class SalesforceRequestError(DMSError):
@@ -269,8 +284,13 @@ class OrgClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def describe(self, object_name: str) -> dict[str, Any]:
-        """The object's describe JSON."""
-        return dict(self.call(lambda sf: getattr(sf, object_name).describe(), what=f"describe {object_name}"))
+        """The object's describe JSON (the name is checked first: it becomes part of a URL)."""
+        check_object_name(object_name)
+        return dict(self.rest("GET", f"sobjects/{object_name}/describe"))
+
+    def describe_global(self) -> list[dict[str, Any]]:
+        """Every object of the org, as describe global lists them."""
+        return list(self.rest("GET", "sobjects").get("sobjects") or [])
 
     def bulk(self, object_name: str) -> _Bulk2Client:
         """simple-salesforce's step-by-step Bulk 2.0 client for one object (current session)."""

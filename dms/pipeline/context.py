@@ -7,19 +7,22 @@ take the one they need instead of re-deriving the org and the describe from a ra
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import redis
+from simple_salesforce.exceptions import SalesforceResourceNotFound
 
 from dms.clients import Services
 from dms.clients.blobstore import BlobStore
 from dms.clients.docstore import DocumentStore
 from dms.clients.salesforce import OrgClient
 from dms.connections import ConnectionStore
+from dms.errors import DMSError
 from dms.pipeline.jobstore import JobStore
 from dms.pipeline.model import Enqueue, Operation
 from dms.settings import task_time_limits
@@ -121,19 +124,44 @@ class JobContext:
     def operation(self) -> Operation:
         return Operation(self.job["target"]["operation"])
 
+    @property
+    def connection_id(self) -> str:
+        return str(self.job["target"].get("connection_id") or "default")
+
     def describe(self, object_name: str | None = None) -> dict[str, Any]:
         """The object's describe (the job's target by default), cached in Redis per connection: describes
-        change rarely, and each call costs."""
+        change rarely, and each call costs. An object the org does not have is a 422 with a suggestion."""
         name = object_name or self.object_name
-        if name in self._describes:
-            return self._describes[name]
-        key = f"dms:describe:{self.job['target'].get('connection_id') or 'default'}:{name}"
+        if name not in self._describes:
+            key = f"dms:describe:{self.connection_id}:{name}"
+            try:
+                self._describes[name] = self._cached(key, lambda: self.org.describe(name))
+            except SalesforceResourceNotFound:
+                raise unknown_object(name, [o["name"] for o in self.objects()]) from None
+        return self._describes[name]
+
+    def objects(self) -> list[dict[str, Any]]:
+        """The org's objects as describe global lists them (cached like describes)."""
+        return list(self._cached(f"dms:describe-global:{self.connection_id}", self.org.describe_global))
+
+    def _cached(self, key: str, fetch: Callable[[], Any]) -> Any:
         cached = self.pipeline.redis.get(key)
         if cached:
-            describe = dict(json.loads(cached))
-        else:
-            describe = self.org.describe(name)
-            ttl = self.pipeline.settings.describe_cache_seconds
-            self.pipeline.redis.set(key, json.dumps(describe), ex=ttl)
-        self._describes[name] = describe
-        return describe
+            return json.loads(cached)
+        value = fetch()
+        self.pipeline.redis.set(key, json.dumps(value), ex=self.pipeline.settings.describe_cache_seconds)
+        return value
+
+
+def unknown_object(name: str, known: list[str]) -> DMSError:
+    """The error for an object the org does not have, with the closest names it does have."""
+    by_lower = {k.lower(): k for k in known}
+    close = [by_lower[m] for m in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)]
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    return DMSError(
+        f"The org has no object {name!r}.{hint}",
+        code="INVALID_TYPE",
+        http_status=422,
+        field="target.object",
+        suggestions=close or None,
+    )

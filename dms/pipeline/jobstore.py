@@ -55,35 +55,57 @@ class JobOptions:
         """The options a request asks for; lookups are checked in rehearsals unless it says otherwise."""
         given = given or {}
         dry_run = bool(given.get("dry_run", False))
-        try:
-            api = Api(given.get("api", Api.AUTO))
-        except ValueError:
-            raise JobError("`options.api` must be auto, bulk or collections.") from None
+        if given.get("api", Api.AUTO) not in tuple(Api):
+            raise JobError("`options.api` must be auto, bulk or collections.", field="options.api")
         options = cls(
             dry_run=dry_run,
-            chunk_rows=int(given.get("chunk_rows", cls.chunk_rows)),
-            api=api,
-            collections_threshold=int(given.get("collections_threshold", collections_threshold)),
+            chunk_rows=_whole_number(given.get("chunk_rows", cls.chunk_rows), "options.chunk_rows"),
+            api=Api(given.get("api", Api.AUTO)),
+            collections_threshold=_whole_number(
+                given.get("collections_threshold", collections_threshold), "options.collections_threshold"
+            ),
             check_lookups=bool(given.get("check_lookups", dry_run)),
         )
         if not 1 <= options.chunk_rows <= MAX_CHUNK_ROWS:
-            raise JobError(f"`options.chunk_rows` must be between 1 and {MAX_CHUNK_ROWS:,}.")
+            raise JobError(
+                f"`options.chunk_rows` must be between 1 and {MAX_CHUNK_ROWS:,}.", field="options.chunk_rows"
+            )
         return options
+
+
+def _whole_number(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobError(f"`{where}` must be a whole number.", field=where)
+    return value
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+    """A request field of the JSON type it must have (None when absent), or a 400 naming the field."""
+    if value is not None and not isinstance(value, kind):
+        raise JobError(f"`{where}` must be {what}, not {type(value).__name__}.", field=where)
+    return value
 
 
 def new_job_document(request: Mapping[str, Any], collections_threshold: int) -> dict[str, Any]:
     """Check a job request and build the job's document in state `created`."""
-    target = request.get("target") or {}
+    target = _typed(request.get("target"), dict, "target", "an object") or {}
+    for name in ("object", "operation", "external_id", "connection_id"):
+        _typed(target.get(name), str, f"target.{name}", "a string")
     if not target.get("object"):
-        raise JobError("`target.object` is required (e.g. Account).")
-    operation = target.get("operation")
-    if operation not in tuple(Operation):
-        raise JobError(f"`target.operation` must be one of {', '.join(Operation)}.")
+        raise JobError("`target.object` is required (e.g. Account).", field="target.object")
+    operation = Operation.parse(target.get("operation"))
+    if operation is None:
+        raise JobError(f"`target.operation` must be one of {', '.join(Operation)}.", field="target.operation")
     if operation == Operation.UPSERT and not target.get("external_id"):
-        raise JobError("An upsert needs `target.external_id` (the external id field).")
-    source = request.get("source") or {}
+        raise JobError(
+            "An upsert needs `target.external_id` (the external id field).", field="target.external_id"
+        )
+    source = _typed(request.get("source"), dict, "source", "an object") or {}
     if not source.get("blob_key"):
-        raise JobError("`source` must name an upload (upload_id) or a blob_key.")
+        raise JobError("`source` must name an upload (upload_id) or a blob_key.", field="source")
+    _typed(source.get("read_options"), dict, "read_options", "an object")
+    _typed(request.get("mapping"), dict, "mapping", "a mapping object (see GET /api/v1/mappings/suggest)")
+    _typed(request.get("options"), dict, "options", "an object")
     options = JobOptions.from_request(request.get("options"), collections_threshold)
     stamp = now()
     return {
@@ -96,7 +118,7 @@ def new_job_document(request: Mapping[str, Any], collections_threshold: int) -> 
         "target": {
             "connection_id": target.get("connection_id") or "default",
             "object": target["object"],
-            "operation": Operation(operation),
+            "operation": operation,
             "external_id": target.get("external_id"),
         },
         "mapping": request.get("mapping"),

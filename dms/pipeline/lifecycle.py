@@ -22,7 +22,8 @@ from dms.errors import Conflict, DMSError
 from dms.pipeline import results as res
 from dms.pipeline.apis import StillProcessing, abort_bulk_job
 from dms.pipeline.chunks import read_options, source_file
-from dms.pipeline.context import Pipeline
+from dms.pipeline.context import JobContext, Pipeline
+from dms.pipeline.describe import ObjectDescribe
 from dms.pipeline.jobstore import new_job_document
 from dms.pipeline.load import ChunkBusy, load_chunk
 from dms.pipeline.model import (
@@ -51,6 +52,7 @@ DIRECT_SECONDS = 20.0  # inside API Gateway's 29 s, with room for the response
 def create_job(p: Pipeline, request: dict[str, Any]) -> dict[str, Any]:
     """Check a job request, store the job as `created` and enqueue its plan."""
     doc = new_job_document(request, collections_threshold=p.settings.collections_threshold)
+    check_target(p.job_context(doc), doc["target"])
     job = p.store.create(doc)
     p.enqueue(TaskName.PLAN_JOB, [job["_id"]])
     target = job["target"]
@@ -62,6 +64,29 @@ def create_job(p: Pipeline, request: dict[str, Any]) -> dict[str, Any]:
         job["options"]["dry_run"],
     )
     return job
+
+
+def check_target(ctx: JobContext, target: dict[str, Any]) -> None:
+    """What the org's describe can tell before anything is read: the object exists (its name as the org
+    spells it is kept) and the external id is a field that can match records. Answers 422 with `where`."""
+    describe = ctx.describe(target["object"])
+    target["object"] = describe.get("name") or target["object"]
+    external_id = target.get("external_id")
+    if not external_id:
+        return
+    view = ObjectDescribe.of(describe)
+    field = view.field(external_id)
+    if field is None or not (field.external_id or field.id_lookup):
+        matching = sorted(f.name for f in view.fields.values() if f.external_id or f.name == "Id")
+        raise DMSError(
+            f"{target['object']}.{external_id} cannot match records: use an external id field "
+            f"({', '.join(matching) or 'the object has none'}).",
+            code="INVALID_EXTERNAL_ID",
+            http_status=422,
+            field="target.external_id",
+            suggestions=matching or None,
+        )
+    target["external_id"] = field.name
 
 
 def cancel(p: Pipeline, job_id: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from dms.crashpoints import crash_point
-from dms.errors import Conflict, DMSError
+from dms.errors import Conflict, DMSError, ServiceUnavailable
 from dms.pipeline import results as res
 from dms.pipeline.apis import StillProcessing, estimate_calls
 from dms.pipeline.chunks import ChunkRecipe, source_file, staged_parts
@@ -69,6 +69,8 @@ def plan_job(p: Pipeline, job_id: str) -> str:
             store.update(job_id, mapping=recipe.spec)
             summary = _stage_all(ctx, path, recipe)
             crash_point("after_staging")
+    except ServiceUnavailable:
+        raise  # the document store did not answer: the task waits for it (never a failed job)
     except DMSError as exc:
         store.fail(job_id, exc.code, exc.message)
         return "failed"

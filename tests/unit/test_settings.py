@@ -12,8 +12,14 @@ from dms.settings import load_settings, redacted
 
 
 def test_environment_overrides_are_cast_to_the_default_type() -> None:
-    settings = load_settings(environ={"DMS_SQS_VISIBILITY_TIMEOUT": "7200", "DMS_SQS_CREATE_QUEUES": "no",
-                                      "DMS_SQS_POLLING_INTERVAL": "0.5", "DMS_REDIS_URL": "redis://x:1/2"})  # fmt: skip
+    settings = load_settings(
+        environ={
+            "DMS_SQS_VISIBILITY_TIMEOUT": "7200",
+            "DMS_SQS_CREATE_QUEUES": "no",
+            "DMS_SQS_POLLING_INTERVAL": "0.5",
+            "DMS_REDIS_URL": "redis://x:1/2",
+        }
+    )
     assert settings["SQS_VISIBILITY_TIMEOUT"] == 7200
     assert settings["SQS_CREATE_QUEUES"] is False
     assert settings["SQS_POLLING_INTERVAL"] == 0.5

@@ -50,7 +50,13 @@ def test_chunks_are_exact_contiguous_and_carry_their_problems(write_bytes):
     assert set(problem_rows) == ragged
     assert sorted(rows + problem_rows) == list(range(1, 10_001))
     # The id column says which source record a row is; __row__ must agree with it.
-    assert all(int(i) == r for chunk in chunks for i, r in zip(chunk.table.column("id").to_pylist(), chunk.table.column("__row__").to_pylist(), strict=True))  # fmt: skip
+    assert all(
+        int(i) == r
+        for chunk in chunks
+        for i, r in zip(
+            chunk.table.column("id").to_pylist(), chunk.table.column("__row__").to_pylist(), strict=True
+        )
+    )
     previous_last = 0
     for chunk in chunks:
         last = chunk.table.column("__row__")[-1].as_py()

@@ -153,10 +153,17 @@ class JobContext:
         return value
 
 
+def closest(word: str, candidates: list[str], cutoff: float = 0.75) -> list[str]:
+    """The candidates nearest to a misspelt word: the best match and any about as good (at most three)."""
+    scored = sorted(((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in candidates), reverse=True)
+    best = scored[0][0] if scored else 0.0
+    return [c for score, c in scored[:3] if score >= cutoff and score >= best - 0.1]
+
+
 def unknown_object(name: str, known: list[str]) -> DMSError:
     """The error for an object the org does not have, with the closest names it does have."""
     by_lower = {k.lower(): k for k in known}
-    close = [by_lower[m] for m in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)]
+    close = [by_lower[m] for m in closest(name.lower(), list(by_lower))]
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     return DMSError(
         f"The org has no object {name!r}.{hint}",

@@ -243,9 +243,23 @@ class BulkIngest:
             if job.state == "InProgress":
                 job.state = "Failed"
                 job.error_message = "localorg restarted while the job was in progress"
+                self._recount(job)
             self.jobs[job.id] = job
             if job.state == "UploadComplete":
                 self._queue.put(job.id)
+
+    def _recount(self, job: IngestJob) -> None:
+        """A job cut short: its counters from the outcomes it wrote (the rows it processed, as committed)."""
+        path = self.jobs_dir / job.id / "outcomes.csv"
+        processed = failed = 0
+        if path.exists():
+            with path.open(encoding="utf-8", newline="") as outcomes:
+                for outcome in csv.reader(outcomes):
+                    processed += 1
+                    failed += outcome[:1] == ["E"]
+        job.processed = job.rows_consumed = processed
+        job.failed = failed
+        self._save(job)
 
     def _save(self, job: IngestJob) -> None:
         job.system_modstamp = _now()
@@ -619,6 +633,9 @@ class BulkIngest:
         )
         outcome = self.store.write_outcome(obj, job.operation, batch, options)
         outcome_file.write(_outcome_lines(outcome, batch.ids))
+        # Out of this process at once: a restart must find every committed row's outcome (Salesforce's
+        # results of a job that failed part way list what it processed).
+        outcome_file.flush()
         count = len(outcome.errors)
         failed = count - outcome.errors.count(None)
         with self._lock:

@@ -28,6 +28,13 @@ class SalesforceLoginError(DMSError):
     http_status = 502
 
 
+class SalesforceUnreachable(SalesforceLoginError):
+    """The login could not reach the org, or the org answered it with a server error: try again later."""
+
+    code = "SALESFORCE_UNREACHABLE"
+    http_status = 503
+
+
 @dataclass(frozen=True)
 class SalesforceCredentials:
     """How to reach one org. `password` already includes the security token when the org wants one."""
@@ -82,9 +89,13 @@ def login(credentials: SalesforceCredentials, session: requests.Session | None =
     try:
         response = session.post(url, data=form, timeout=30)
     except requests.RequestException as exc:
-        raise SalesforceLoginError(
+        raise SalesforceUnreachable(
             f"Could not reach {credentials.login_url}: {exc.__class__.__name__}."
         ) from exc
+    if response.status_code in TRANSIENT_HTTP_STATUSES:
+        raise SalesforceUnreachable(
+            f"{credentials.login_url} answered the login with HTTP {response.status_code}."
+        )
     if response.status_code != 200:
         try:
             detail = response.json().get("error_description") or response.text[:200]
@@ -156,7 +167,7 @@ def error_codes(exc: SalesforceError) -> list[str]:
 
 def is_transient(exc: Exception) -> bool:
     """Whether an error is Salesforce being busy (retry) rather than the request being wrong."""
-    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+    if isinstance(exc, requests.ConnectionError | requests.Timeout | SalesforceUnreachable):
         return True
     if isinstance(exc, SalesforceError):
         return exc.status in TRANSIENT_HTTP_STATUSES or bool(TRANSIENT_ERROR_CODES & set(error_codes(exc)))

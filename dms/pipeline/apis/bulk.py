@@ -26,6 +26,8 @@ from dms.pipeline.model import ROW_COLUMN, Api
 log = logging.getLogger(__name__)
 
 BULK_FINAL = ("JobComplete", "Failed", "Aborted")
+JOB_FAILED = "BULK_JOB_FAILED"  # a row a Failed job never processed: sent again in a new job, then reported
+RESENT_CODES = frozenset({LOCK_ERROR, JOB_FAILED})
 MIN_POLL_SECONDS, MAX_POLL_SECONDS = 0.2, 5.0  # each bulk status poll is an API request, and they cost
 
 
@@ -40,8 +42,11 @@ class StillProcessing(DMSError):
 
 
 class BulkSender:
-    """Loads a chunk through Bulk 2.0, resending rows Salesforce could not lock (UNABLE_TO_LOCK_ROW) in a
-    new bulk job, a few times with backoff.
+    """Loads a chunk through Bulk 2.0, resending rows Salesforce could not lock (UNABLE_TO_LOCK_ROW), and rows
+    a Failed job never processed, in a new bulk job, a few times with backoff.
+
+    A Failed job is read like any finished one: Salesforce does not roll back the rows it processed before it
+    failed, so they count by its result files; only the rows it lists as unprocessed are sent again.
 
     Every attempt's bulk job id is recorded before its upload; on redelivery the finished attempts' results
     are read back from Salesforce (they stay there for days), so the rows of attempt n+1 are rebuilt exactly.
@@ -67,7 +72,7 @@ class BulkSender:
             known = ids[attempt] if attempt < len(ids) else None
             outcome, used = self.attempt(remaining, known, ids[:attempt])
             ids = [*ids[:attempt], used, *ids[attempt + 1 :]] if used != known else ids
-            locked = {f[0] for f in outcome.failed if f[1] == LOCK_ERROR}
+            locked = {f[0] for f in outcome.failed if f[1] in RESENT_CODES}
             last = attempt == LOCK_RETRIES or outcome.cancelled > 0 or not locked
             total.succeeded += outcome.succeeded
             total.failed += outcome.failed if last else [f for f in outcome.failed if f[0] not in locked]
@@ -75,7 +80,7 @@ class BulkSender:
                 total.cancelled = outcome.cancelled
                 return total
             log.info(
-                "resending rows salesforce could not lock job=%s chunk=%d rows=%d attempt=%d",
+                "resending rows salesforce could not lock or never processed job=%s chunk=%d rows=%d attempt=%d",
                 self.ctx.job_id,
                 chunk["index"],
                 len(locked),
@@ -103,10 +108,6 @@ class BulkSender:
         info = wait_for_bulk(
             org, obj, bulk_id, deadline=time.monotonic() + self.wait_seconds, rows=table.num_rows
         )
-        if info["state"] == "Failed":
-            message = info.get("errorMessage") or "Salesforce failed the bulk job."
-            failed = [(int(r), "BULK_JOB_FAILED", message, "") for r in table.column(ROW_COLUMN).to_pylist()]
-            return res.ChunkResult([], failed), bulk_id
         wanted = result_files_needed(info, table.num_rows)
         finished_id = bulk_id
 
@@ -125,7 +126,18 @@ class BulkSender:
             self.ctx.pipeline.jobs.get(self.ctx.job_id).get("cancel_requested")
         )
         unprocessed_code = "CANCELLED" if cancelled_run else "NOT_PROCESSED"
+        if info["state"] == "Failed":
+            unprocessed_code = JOB_FAILED
+            log.warning(
+                "bulk job failed; reading what it processed job=%s bulk=%s error=%s",
+                self.ctx.job_id,
+                bulk_id,
+                info.get("errorMessage"),
+            )
         outcome = res.bulk_chunk_result(table, successful, failed_csv, unprocessed, unprocessed_code)
+        if info["state"] == "Failed":
+            message = info.get("errorMessage") or "Salesforce failed the bulk job."
+            outcome.failed = [(r, c, message if c == JOB_FAILED else m, f) for r, c, m, f in outcome.failed]
         if cancelled_run:
             outcome.cancelled = sum(1 for f in outcome.failed if f[1] == "CANCELLED")
             outcome.failed = [f for f in outcome.failed if f[1] != "CANCELLED"]
@@ -193,6 +205,8 @@ def result_files_needed(info: dict[str, Any], rows: int) -> set[str]:
     """The result files that can hold rows, by the final job's counters: a file the counters say is empty
     costs an API request (and the org the work of joining every row to find none) for nothing. A row
     that none of the fetched files names is still reported, as RESULT_MISSING."""
+    if info.get("state") != "JobComplete":  # a Failed or Aborted job's counters may lag behind its results
+        return {"successfulResults", "failedResults", "unprocessedrecords"}
     processed = int(info.get("numberRecordsProcessed") or 0)
     failed = int(info.get("numberRecordsFailed") or 0)
     wanted = set()

@@ -29,6 +29,7 @@ STATE_LABELS = {
     "created": "Queued",
     "planning": "Reading and checking rows",
     "loading": "Loading into Salesforce",
+    "cancelling": "Cancelling",
     "completed": "Completed",
     "completed_with_errors": "Completed with errors",
     "failed": "Failed",

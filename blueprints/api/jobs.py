@@ -102,6 +102,7 @@ def get_job(job_id: str) -> Any:
         "self": url_for("api.get_job", job_id=job_id),
         "success": url_for("api.job_results", job_id=job_id, kind="success.csv"),
         "errors": url_for("api.job_results", job_id=job_id, kind="errors.csv"),
+        "unsent": url_for("api.job_results", job_id=job_id, kind="unsent.csv"),
         "cancel": url_for("api.cancel_job", job_id=job_id),
         "retry": url_for("api.retry_job", job_id=job_id),
     }
@@ -140,8 +141,12 @@ def job_results(job_id: str, kind: str) -> Any:
         stream = res.stream_success(pipeline.blobs, job)
     elif kind == "errors.csv":
         stream = res.stream_errors(pipeline.blobs, job)
+    elif kind == "unsent.csv":
+        stream = lifecycle.unsent_rows_csv(pipeline, job)
     else:
-        raise DMSError("Results are success.csv or errors.csv.", code="NOT_FOUND", http_status=404)
+        raise DMSError(
+            "Results are success.csv, errors.csv or unsent.csv.", code="NOT_FOUND", http_status=404
+        )
     headers = {"Content-Disposition": f'attachment; filename="{job_id}-{kind}"'}
     return Response(stream_with_context(stream), mimetype="text/csv", headers=headers)
 

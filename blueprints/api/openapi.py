@@ -7,6 +7,7 @@ from typing import Any
 from flask import jsonify
 
 from blueprints.api import api
+from dms.pipeline.model import JobState
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -84,17 +85,7 @@ JOB = {
     "type": "object",
     "properties": {
         "id": {"type": "string"},
-        "state": {
-            "enum": [
-                "created",
-                "planning",
-                "loading",
-                "completed",
-                "completed_with_errors",
-                "failed",
-                "cancelled",
-            ]
-        },
+        "state": {"enum": list(JobState)},
         "counters": {
             "type": "object",
             "description": "total = succeeded + failed + invalid + cancelled + pending",
@@ -214,7 +205,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/jobs/{job_id}/results/{kind}": {
         "get": _op(
-            "success.csv or errors.csv, row-accurate to the source",
+            "success.csv, errors.csv or unsent.csv (rows a cancel kept from being sent), row-accurate to the source",
             "jobs",
             params=["job_id", "kind"],
             response=CSV,

@@ -142,6 +142,7 @@ def job_counters(plan: Mapping[str, Any] | None, chunks: Iterable[Mapping[str, A
     # While planning, the total grows with the chunks staged so far (invalid rows are known at the end).
     counters["total"] = plan["total_rows"] if plan else sum(int(c["rows"]) for c in chunks)
     counters["invalid"] = (plan or {}).get("invalid_rows", 0)
+    counters["cancelled"] = (plan or {}).get("cancelled_rows", 0)  # read after a cancel: never prepared
     for chunk in chunks:
         result = chunk.get("result") or {}
         for name in CHUNK_COUNTERS:
@@ -165,7 +166,7 @@ def is_finished_loading(job: Mapping[str, Any], settled_chunks: int) -> bool:
     plan = job.get("plan")
     return (
         plan is not None
-        and job["state"] == JobState.LOADING
+        and job["state"] in (JobState.LOADING, JobState.CANCELLING)
         and settled_chunks == plan.get("chunks", 0)
         and job["counters"]["pending"] == 0
     )
@@ -196,12 +197,14 @@ def progress(job: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def percent_done(job: Mapping[str, Any]) -> float:
-    """Share of the rows settled; 0 while planning (the total is not known yet)."""
+    """Share of the rows settled; 0 while planning (the total is not known yet). Cancelled rows were never
+    done: a cancelled job shows how far it got, not 100 %."""
     counters = job["counters"]
     total = counters.get("total") or 0
     if total and job["state"] != JobState.PLANNING:
-        return round(100.0 * (total - counters.get("pending", 0)) / total, 1)
-    return 100.0 if job["state"] in FINAL_STATES else 0.0
+        done = total - counters.get("pending", 0) - counters.get("cancelled", 0)
+        return round(100.0 * done / total, 1)
+    return 100.0 if job["state"] in FINAL_STATES - {JobState.CANCELLED} else 0.0
 
 
 # ---- the store ----------------------------------------------------------------------------------------
@@ -236,7 +239,9 @@ class JobStore:
         def change(doc: dict[str, Any]) -> dict[str, Any]:
             if doc["state"] in FINAL_STATES and state != doc["state"]:
                 raise Conflict(f"Job {job_id} is already {doc['state']}.", code="JOB_FINISHED")
-            return {**doc, **fields, "state": state, "updated_at": now()}
+            # A cancelling job goes on planning or loading what it must settle, but it stays cancelling.
+            keep = doc["state"] == JobState.CANCELLING and state not in FINAL_STATES
+            return {**doc, **fields, "state": JobState.CANCELLING if keep else state, "updated_at": now()}
 
         return self.jobs.update(job_id, change)
 
@@ -249,22 +254,16 @@ class JobStore:
             pass
 
     def request_cancel(self, job_id: str) -> dict[str, Any]:
-        """Record that a job should stop (its tasks see the request and stop)."""
-        job = self.jobs.get(job_id)
-        if job["state"] in FINAL_STATES:
-            raise Conflict(f"Job {job_id} is already {job['state']}.", code="JOB_FINISHED")
-        return self.update(job_id, cancel_requested=True)
-
-    def cancel_unplanned(self, job_id: str) -> None:
-        """Cancel a job the plan task had not started reading: nothing was read, nothing is owed."""
+        """Record that a job should stop: it is cancelling until its tasks have settled every row."""
 
         def change(doc: dict[str, Any]) -> dict[str, Any]:
             if doc["state"] in FINAL_STATES:
-                return doc
+                raise Conflict(f"Job {job_id} is already {doc['state']}.", code="JOB_FINISHED")
             stamp = now()
-            return {**doc, "state": JobState.CANCELLED, "updated_at": stamp, "finished_at": stamp}
+            fields = {"cancel_requested": True, "cancel_requested_at": stamp, "updated_at": stamp}
+            return {**doc, **fields, "state": JobState.CANCELLING}
 
-        self.jobs.update(job_id, change)
+        return self.jobs.update(job_id, change)
 
     def refresh_counters(self, job_id: str) -> dict[str, Any]:
         """Recompute the job's counters from its chunks; a loading job with nothing left moves to its final

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -144,18 +144,20 @@ def retry_failed(p: Pipeline, job_id: str, corrected: dict[str, Any] | None = No
 
 
 def _failed_rows_source(p: Pipeline, job: dict[str, Any]) -> dict[str, Any]:
-    """A CSV of the job's failed and invalid rows, as read from its source, to retry them from."""
+    """A CSV of every row of the job that did not load (failed, invalid, or never sent because of a
+    cancel), as read from its source, to retry them from."""
     job_id = job["_id"]
-    rows = res.failed_rows(p.blobs, job)
-    if not rows:
+    counters = job["counters"]
+    owed = sum(int(counters.get(name) or 0) for name in ("failed", "invalid", "cancelled", "pending"))
+    if not owed:
         raise DMSError(f"Job {job_id} has no failed rows to retry.", code="NOTHING_TO_RETRY")
-    key = f"jobs/{job_id}/retry/{len(rows)}-rows.csv"
-    written = write_rows(p, job, rows, key)
+    key = f"jobs/{job_id}/retry/{owed}-rows.csv"
+    written = write_unloaded_rows(p, job, key)
     log.info(
-        "retry source written job=%s rows=%d (of %d failed; unreadable rows cannot be resent)",
+        "retry source written job=%s rows=%d (of %d not loaded; unreadable rows cannot be resent)",
         job_id,
         written,
-        len(rows),
+        owed,
     )
     return {
         "blob_key": key,
@@ -164,16 +166,42 @@ def _failed_rows_source(p: Pipeline, job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_rows(p: Pipeline, job: dict[str, Any], rows: set[int], key: str) -> int:
-    """Copy the given source rows (as read, all as text) to a CSV blob with their original row numbers."""
-    wanted = pa.array(sorted(rows), type=pa.int64())
+def write_unloaded_rows(p: Pipeline, job: dict[str, Any], key: str) -> int:
+    """Copy the source rows that did not load (as read, all as text) to a CSV blob with their original row
+    numbers."""
     written = 0
-    with source_file(p, job) as path, p.blobs.open_write(key) as out:
+    with p.blobs.open_write(key) as out:
+        for block, rows in source_rows_csv(p, job, res.succeeded_rows):
+            out.write(block)
+            written += rows
+    return written
+
+
+def unsent_rows_csv(p: Pipeline, job: dict[str, Any]) -> Iterator[bytes]:
+    """unsent.csv: the source rows never sent to Salesforce (a cancel stopped them), as read."""
+
+    def settled(blobs: Any, job_id: str, index: int) -> set[int]:
+        parts = res.succeeded_rows(blobs, job_id, index) | res.invalid_rows(blobs, job_id, index)
+        return parts | {int(r[0]) for r in res.error_part_rows(blobs, job_id, index) if r}
+
+    yield ("\ufeff").encode("utf-8")  # for spreadsheets, as every exported file
+    for block, _ in source_rows_csv(p, job, settled):
+        yield block
+
+
+def source_rows_csv(
+    p: Pipeline, job: dict[str, Any], leave_out: Callable[[Any, str, int], set[int]]
+) -> Iterator[tuple[bytes, int]]:
+    """The job's source rows as CSV (all as text, with their original row numbers), chunk by chunk, less the
+    rows `leave_out` names for each reader chunk: only one chunk's rows are ever held."""
+    with source_file(p, job) as path:
         options = read_options(job, p.settings)
         info = sniff(path, options)
         header = True
         for chunk in read_chunks(path, options, info):
-            picked = chunk.table.filter(pc.is_in(chunk.table.column(ROW_COLUMN), value_set=wanted))
+            left_out = pa.array(sorted(leave_out(p.blobs, job["_id"], chunk.index)), type=pa.int64())
+            keep = pc.invert(pc.is_in(chunk.table.column(ROW_COLUMN), value_set=left_out))
+            picked = chunk.table.filter(keep)
             if picked.num_rows == 0 and not header:
                 continue
             columns = {name: picked.column(name).cast(pa.string()) for name in info.columns}
@@ -181,10 +209,8 @@ def write_rows(p: Pipeline, job: dict[str, Any], rows: set[int], key: str) -> in
             buffer = io.BytesIO()
             write_options = pacsv.WriteOptions(include_header=header, quoting_style="needed")
             pacsv.write_csv(pa.table(columns), buffer, write_options)
-            out.write(buffer.getvalue())
             header = False
-            written += picked.num_rows
-    return written
+            yield buffer.getvalue(), picked.num_rows
 
 
 # ---- direct runs -----------------------------------------------------------------------------------------

@@ -16,11 +16,13 @@ ROW_COLUMN = "__row__"  # the number of the source row a row was read from; it t
 
 
 class JobState(StrEnum):
-    """created -> planning -> loading -> one of the final states."""
+    """created -> planning -> loading -> one of the final states; a cancel moves any of the first three to
+    cancelling, which ends in a final state once every row is settled."""
 
     CREATED = "created"
     PLANNING = "planning"
     LOADING = "loading"
+    CANCELLING = "cancelling"
     COMPLETED = "completed"
     COMPLETED_WITH_ERRORS = "completed_with_errors"
     FAILED = "failed"

@@ -20,7 +20,7 @@ from dms.crashpoints import crash_point
 from dms.errors import Conflict, DMSError, ServiceUnavailable
 from dms.pipeline import results as res
 from dms.pipeline.apis import StillProcessing, estimate_calls
-from dms.pipeline.chunks import ChunkRecipe, source_file, staged_parts
+from dms.pipeline.chunks import ChunkRecipe, read_options, source_file, staged_parts
 from dms.pipeline.context import JobContext, Pipeline
 from dms.pipeline.load import ChunkBusy, load_chunk
 from dms.pipeline.model import (
@@ -34,7 +34,7 @@ from dms.pipeline.model import (
     now,
 )
 from dms.pipeline.prepare import MappingError, Prepared
-from dms.pipeline.source import Chunk
+from dms.pipeline.source import Chunk, read_chunks, sniff
 from dms.pipeline.staging import is_staged, stage_chunk
 
 log = logging.getLogger(__name__)
@@ -48,15 +48,14 @@ def plan_job(p: Pipeline, job_id: str) -> str:
     job = store.get(job_id)
     if job["state"] in FINAL_STATES or job["state"] == JobState.LOADING:
         return "already_" + job["state"]
-    if job.get("cancel_requested") and job["state"] == JobState.CREATED:
-        store.cancel_unplanned(job_id)
-        return "cancelled"
     if job.get("plan") is not None:  # planned before a crash: only the hand-over to loading is left
         return _hand_over(p, job_id, requeue=True)
     job = store.set_state(job_id, JobState.PLANNING, planning_started_at=now())
     ctx = p.job_context(job)
     try:
         with source_file(p, job) as path:
+            if job.get("cancel_requested"):  # cancelled before a row was read: every row is cancelled
+                return _finish_unread(p, ctx, path)
             check_lookups = bool(job["options"].get("check_lookups"))
             try:
                 recipe = ChunkRecipe.for_job(ctx, path, infer_formats=True, check_lookups=check_lookups)
@@ -98,6 +97,7 @@ class PlanTally:
     total: int = 0
     invalid: int = 0
     valid: int = 0
+    cancelled: int = 0  # rows read after a cancel: counted, never prepared or sent
     reader_chunks: int = 0
     estimated_calls: int = 0
     chunk_indexes: list[int] = field(default_factory=list)
@@ -111,10 +111,17 @@ def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, An
     # A redelivered plan (its worker died before the hand-over) reads the file again: chunks an earlier
     # delivery already loaded are counted and listed, never staged or queued again.
     settled = {c["index"] for c in p.store.chunk_docs(job_id) if c["state"] in CHUNK_SETTLED}
+    cancelled = False
     for chunk in recipe.chunks(path):
         tally.reader_chunks += 1
+        rows_read = chunk.table.num_rows + len(chunk.problems)
+        tally.total += rows_read
+        # Past a cancel the file is still read to the end, only to count it: the total is every row.
+        cancelled = cancelled or bool(p.store.get(job_id).get("cancel_requested"))
+        if cancelled:
+            tally.cancelled += rows_read
+            continue
         prepared = recipe.prepare(chunk)
-        tally.total += chunk.table.num_rows + len(chunk.problems)
         tally.invalid += write_invalid_part(p, job_id, chunk, prepared)
         rows = prepared.table.num_rows
         tally.valid += rows
@@ -132,8 +139,6 @@ def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, An
         p.enqueue(TaskName.LOAD_CHUNK, [job_id, chunk.index])
         tally.waiting.append(chunk.index)
         relieve_staging(p, job_id, tally.waiting)
-        if p.store.get(job_id).get("cancel_requested"):
-            break
     log.info(
         "job planned job=%s total=%d invalid=%d valid=%d chunks=%d",
         job_id,
@@ -146,6 +151,7 @@ def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, An
         "total_rows": tally.total,
         "invalid_rows": tally.invalid,
         "valid_rows": tally.valid,
+        "cancelled_rows": tally.cancelled,
         "chunks": len(tally.chunk_indexes),
         "chunk_indexes": tally.chunk_indexes,
         "reader_chunks": tally.reader_chunks,
@@ -154,6 +160,31 @@ def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, An
         "estimated_api_calls": tally.estimated_calls,
         "planned_at": now(),
     }
+
+
+def _finish_unread(p: Pipeline, ctx: JobContext, path: Path) -> str:
+    """A job cancelled before its plan read a row: count the file's rows, every one cancelled, and end."""
+    options = read_options(ctx.job, p.settings)
+    info = sniff(path, options)
+    total = reader_chunks = 0
+    for chunk in read_chunks(path, options, info):
+        total += chunk.table.num_rows + len(chunk.problems)
+        reader_chunks += 1
+    summary = {
+        "total_rows": total,
+        "invalid_rows": 0,
+        "valid_rows": 0,
+        "cancelled_rows": total,
+        "chunks": 0,
+        "chunk_indexes": [],
+        "reader_chunks": reader_chunks,
+        "columns": info.columns,
+        "source_info": asdict(info),
+        "estimated_api_calls": 0,
+        "planned_at": now(),
+    }
+    p.store.update(ctx.job_id, plan=summary)
+    return _hand_over(p, ctx.job_id, requeue=False)
 
 
 def relieve_staging(p: Pipeline, job_id: str, waiting: list[int]) -> None:
@@ -245,16 +276,19 @@ def _hand_over(p: Pipeline, job_id: str, requeue: bool) -> str:
 
 
 def _finish_rehearsal(p: Pipeline, job_id: str, summary: dict[str, Any]) -> str:
-    """A dry run ends after planning: every row is either valid (would load) or invalid."""
+    """A dry run ends after planning: every row is either valid (would load), invalid, or cancelled."""
     counted = {
         "total": summary["total_rows"],
         "invalid": summary["invalid_rows"],
         "valid": summary["valid_rows"],
+        "cancelled": summary["cancelled_rows"],
     }
 
     def finish(doc: dict[str, Any]) -> dict[str, Any]:
         counters = {**doc["counters"], **counted, "pending": 0}
         state = JobState.COMPLETED_WITH_ERRORS if summary["invalid_rows"] else JobState.COMPLETED
+        if summary["cancelled_rows"]:
+            state = JobState.CANCELLED
         stamp = now()
         return {**doc, "counters": counters, "state": state, "finished_at": stamp, "updated_at": stamp}
 

@@ -283,15 +283,6 @@ def stream_errors(blobs: Any, job: dict[str, Any]) -> Iterator[bytes]:
     return concatenate_csv(merged_parts(), header)
 
 
-def failed_rows(blobs: Any, job: dict[str, Any]) -> set[int]:
-    """Source rows of every unreadable, invalid or failed row (for a retry)."""
-    plan = job.get("plan") or {}
-    rows: set[int] = set()
-    for index in range(plan.get("reader_chunks", 0)):
-        rows.update(int(r[0]) for r in error_part_rows(blobs, job["_id"], index) if r)
-    return rows
-
-
 def error_part_rows(blobs: Any, job_id: str, index: int) -> list[list[str]]:
     """The rows of reader chunk `index`'s error parts: unreadable/invalid ones, then Salesforce's failures."""
     return [row for kind in ("invalid", "errors") for row in _part_rows(blobs, part_key(job_id, index, kind))]
@@ -302,6 +293,11 @@ def _part_rows(blobs: Any, key: str) -> list[list[str]]:
         return []
     with blobs.open_read(key) as part:
         return list(csv.reader(io.TextIOWrapper(part, encoding="utf-8", newline="")))
+
+
+def succeeded_rows(blobs: Any, job_id: str, index: int) -> set[int]:
+    """Source rows of reader chunk `index` that Salesforce loaded."""
+    return {int(r[0]) for r in _part_rows(blobs, part_key(job_id, index, "success")) if r}
 
 
 def invalid_rows(blobs: Any, job_id: str, index: int) -> set[int]:

@@ -112,8 +112,9 @@ export class JobPanel {
     this.link("errors").href = results("errors");
     this.link("success").hidden = !final || dryRun;
     this.link("errors").hidden = !final || (job.state === "failed" && !counters.total);
-    this.button("cancel").hidden = final;
-    this.button("retry").hidden = !final || dryRun || !((counters.failed || 0) + (counters.invalid || 0));
+    this.button("cancel").hidden = final || job.state === "cancelling";
+    const unloaded = (counters.failed || 0) + (counters.invalid || 0) + (counters.cancelled || 0);
+    this.button("retry").hidden = !final || dryRun || !unloaded;
     const page = this.link("page");
     page.href = `/jobs/${encodeURIComponent(job.id)}`;
     page.hidden = location.pathname === page.pathname;

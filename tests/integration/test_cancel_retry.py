@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,58 @@ def test_cancel_stops_pending_chunks_and_counters_still_add_up(
 
     staged = list(app.extensions["dms"].redis.scan_iter(f"{STAGE_PREFIX}:{job_id}:*"))
     assert staged == [], "cancelled chunks must not leave their rows in Redis"
+
+
+def test_a_job_cancelled_while_planning_ends_cancelled_counting_every_row_and_its_retry_loads_the_rest(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    rows = 60_000
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "long.csv"
+    path.write_text("legacy,name,founded\n" + "".join(f"{prefix}-{n},N{n},2001-01-01\n" for n in range(rows)))
+    body = {"upload_id": upload(client, path), "object": "Account", "operation": "insert", "mapping": MAPPING}
+    job_id = client.post("/api/v1/jobs", json={**body, "options": {"chunk_rows": 500}}).json["id"]
+    wait_for(
+        lambda: (
+            (j := client.get(f"/api/v1/jobs/{job_id}").json)["state"] == "planning"
+            and j["counters"]["succeeded"] > 0
+        ),
+        timeout=90,
+        what="a plan that has loaded some chunks",
+    )
+    answer = client.post(f"/api/v1/jobs/{job_id}/cancel")
+    assert answer.status_code == 200 and answer.json["state"] == "cancelling", answer.json
+    asked = datetime.now(UTC)
+    job = wait_job(client, job_id, timeout=60)  # bounded: a cancel settles within a minute
+
+    counters = job["counters"]
+    assert job["state"] == "cancelled", job
+    assert counters["total"] == rows  # the rows never read count too
+    assert counters["cancelled"] > 0 and counters["pending"] == 0
+    assert rows == counters["succeeded"] + counters["failed"] + counters["invalid"] + counters["cancelled"]
+    assert job["percent"] < 100
+    sf = org_client(localorg)
+    loaded = sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")["totalSize"]
+    assert loaded == counters["succeeded"]
+    late = [
+        j
+        for j in sf.restful("jobs/ingest")["records"]
+        if datetime.fromisoformat(j["createdDate"].replace("+0000", "+00:00")) > asked + timedelta(seconds=1)
+    ]
+    assert late == [], "no bulk job may be created after the cancel"
+
+    unsent = result_rows(client, job_id, "unsent.csv")
+    assert len(unsent) == counters["cancelled"]
+    assert {r["legacy"] for r in unsent}.isdisjoint(
+        r["Legacy_Id__c"]
+        for r in sf.query_all(f"SELECT Legacy_Id__c FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")[
+            "records"
+        ]
+    )
+
+    retried = client.post(f"/api/v1/jobs/{job_id}/retry")
+    assert retried.status_code == 201, retried.json
+    again = wait_job(client, retried.json["id"], timeout=180)
+    assert again["state"] == "completed" and again["counters"]["succeeded"] == counters["cancelled"], again
+    loaded = sf.query(f"SELECT COUNT() FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'")["totalSize"]
+    assert loaded == rows  # every row once: the retry resumed exactly the rows never sent

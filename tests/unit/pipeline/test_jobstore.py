@@ -121,3 +121,20 @@ def test_a_job_request_becomes_a_created_job_with_typed_options() -> None:
 def test_a_job_request_that_cannot_run_says_which_field_is_wrong(body: dict[str, Any], words: str) -> None:
     with pytest.raises(JobError, match=words):
         new_job_document(body, 2000)
+
+
+def test_a_cancelled_job_shows_how_far_it_got_not_100_percent() -> None:
+    assert percent_done(job("cancelled", total=10, succeeded=4, cancelled=6)) == 40.0
+    assert percent_done(job("cancelling", total=10, succeeded=4, cancelled=2, pending=4)) == 40.0
+    assert percent_done({**job("cancelled"), "counters": dict.fromkeys(COUNTERS, 0)}) == 0.0
+
+
+def test_rows_read_after_a_cancel_count_as_cancelled() -> None:
+    counters = job_counters(
+        {"total_rows": 10, "invalid_rows": 1, "cancelled_rows": 5}, [{"rows": 4, "result": {"succeeded": 4}}]
+    )
+    assert (counters["cancelled"], counters["pending"]) == (5, 0)
+
+
+def test_a_cancelling_job_finishes_like_a_loading_one() -> None:
+    assert is_finished_loading(job("cancelling", total=3, succeeded=1, cancelled=2), settled_chunks=2)

@@ -21,7 +21,7 @@ from dms.clients.salesforce import OrgClient
 from dms.errors import Conflict, DMSError
 from dms.pipeline import results as res
 from dms.pipeline.apis import StillProcessing, abort_bulk_job
-from dms.pipeline.chunks import read_options, source_file
+from dms.pipeline.chunks import job_spec, parent_describes, read_options, source_file
 from dms.pipeline.context import JobContext, Pipeline
 from dms.pipeline.describe import ObjectDescribe
 from dms.pipeline.jobstore import new_job_document
@@ -37,7 +37,8 @@ from dms.pipeline.model import (
     now,
 )
 from dms.pipeline.plan import plan_job
-from dms.pipeline.source import read_chunks, sniff
+from dms.pipeline.prepare import check_mapping
+from dms.pipeline.source import read_chunks, sniff, validated_options
 from dms.pipeline.staging import drop_staged
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ DIRECT_SECONDS = 20.0  # inside API Gateway's 29 s, with room for the response
 def create_job(p: Pipeline, request: dict[str, Any]) -> dict[str, Any]:
     """Check a job request, store the job as `created` and enqueue its plan."""
     doc = new_job_document(request, collections_threshold=p.settings.collections_threshold)
-    check_target(p.job_context(doc), doc["target"])
+    check_job(p.job_context(doc), doc)
     job = p.store.create(doc)
     p.enqueue(TaskName.PLAN_JOB, [job["_id"]])
     target = job["target"]
@@ -66,14 +67,39 @@ def create_job(p: Pipeline, request: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-def check_target(ctx: JobContext, target: dict[str, Any]) -> None:
+def check_job(ctx: JobContext, job: dict[str, Any]) -> None:
+    """Check at creation what can be checked before a row is read: the target against the org's describe,
+    the read options, and the mapping (its fields, formats and transforms). Answers 4xx with `where`."""
+    describe = check_target(ctx, job["target"])
+    try:
+        validated_options(read_options(job, ctx.pipeline.settings), job["source"].get("filename") or "upload")
+    except (TypeError, AttributeError, ValueError):
+        raise DMSError(
+            "`read_options` holds a value of the wrong type.", code="INVALID_REQUEST", field="read_options"
+        ) from None
+    if job.get("mapping") is None:
+        return  # auto-mapped from the file's columns when the plan reads them
+    spec = job_spec(job, [], describe)
+    problems = check_mapping(spec, describe, None, parent_describes=parent_describes(ctx, spec, describe))
+    errors = [problem for problem in problems if problem.severity == "error"]
+    if errors:
+        raise DMSError(
+            "The mapping cannot be used: " + "; ".join(problem.message for problem in errors),
+            code="MAPPING_INVALID",
+            http_status=422,
+            field="mapping",
+            problems=[problem.to_dict() for problem in errors],
+        )
+
+
+def check_target(ctx: JobContext, target: dict[str, Any]) -> dict[str, Any]:
     """What the org's describe can tell before anything is read: the object exists (its name as the org
     spells it is kept) and the external id is a field that can match records. Answers 422 with `where`."""
     describe = ctx.describe(target["object"])
     target["object"] = describe.get("name") or target["object"]
     external_id = target.get("external_id")
     if not external_id:
-        return
+        return describe
     view = ObjectDescribe.of(describe)
     field = view.field(external_id)
     if field is None or not (field.external_id or field.id_lookup):
@@ -87,6 +113,7 @@ def check_target(ctx: JobContext, target: dict[str, Any]) -> None:
             suggestions=matching or None,
         )
     target["external_id"] = field.name
+    return describe
 
 
 def cancel(p: Pipeline, job_id: str) -> dict[str, Any]:

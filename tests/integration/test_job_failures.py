@@ -109,3 +109,25 @@ def test_a_job_whose_connection_was_deleted_fails_within_seconds(
         client, queue_without_checks(app, {"source": source(client, upload_id), "target": target}), 30
     )
     assert job["state"] == "failed" and job["error"]["code"] == "CONNECTION_NOT_FOUND", job
+
+
+def test_a_mapping_that_cannot_compile_is_refused_at_creation(client: Any, upload_id: str) -> None:
+    mapping = {
+        "fields": [
+            {"target": "Name", "source": "Name"},
+            {"target": "Founded__c", "source": "Name", "format": "%Q-%d"},
+        ]
+    }
+    response = client.post("/api/v1/jobs", json=job_body(upload_id, mapping=mapping))
+    assert response.status_code == 422, response.json
+    error = response.json["error"]
+    assert error["code"] == "MAPPING_INVALID" and error["where"]["field"] == "mapping"
+    assert any(p.get("target") == "Founded__c" for p in error["where"]["problems"]), error
+
+
+def test_read_options_that_cannot_be_used_are_refused_at_creation(client: Any, upload_id: str) -> None:
+    response = client.post(
+        "/api/v1/jobs", json=job_body(upload_id, read_options={"encoding": "no-such-codec"})
+    )
+    assert 400 <= response.status_code < 500, response.json
+    assert "no-such-codec" in response.json["error"]["message"]

@@ -37,6 +37,7 @@ __all__ = [
     "read_chunks",
     "read_sample",
     "sniff",
+    "validated_options",
 ]
 
 log = logging.getLogger(__name__)

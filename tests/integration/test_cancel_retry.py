@@ -127,7 +127,8 @@ def test_a_job_cancelled_while_planning_ends_cancelled_counting_every_row_and_it
         what="a plan that has loaded some chunks",
     )
     answer = client.post(f"/api/v1/jobs/{job_id}/cancel")
-    assert answer.status_code == 200 and answer.json["state"] == "cancelling", answer.json
+    # cancelling until every row is settled (the plan may settle them all before this answer is sent)
+    assert answer.status_code == 200 and answer.json["state"] in ("cancelling", "cancelled"), answer.json
     asked = datetime.now(UTC)
     job = wait_job(client, job_id, timeout=60)  # bounded: a cancel settles within a minute
 

@@ -7,7 +7,8 @@ import io
 
 import pyarrow as pa
 
-from dms.pipeline.results import ChunkResult, bulk_chunk_result, neutralise, parse_bulk_error, success_part
+from dms.pipeline.exported import neutralise
+from dms.pipeline.results import ChunkResult, bulk_chunk_result, parse_bulk_error, success_part
 
 
 def sent(rows: list[int], names: list[str | None]) -> pa.Table:

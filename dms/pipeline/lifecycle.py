@@ -29,6 +29,7 @@ from dms.pipeline.load import ChunkBusy, load_chunk
 from dms.pipeline.model import (
     CHUNK_SETTLED,
     FINAL_STATES,
+    ORIGINAL_ROW_COLUMN,
     ROW_COLUMN,
     ChunkState,
     Enqueue,
@@ -43,7 +44,6 @@ from dms.pipeline.staging import drop_staged
 
 log = logging.getLogger(__name__)
 
-ORIGINAL_ROW_COLUMN = "dms_source_row"  # where a retried row came from in the first job's file
 DIRECT_SECONDS = 20.0  # inside API Gateway's 29 s, with room for the response
 
 
@@ -232,7 +232,8 @@ def source_rows_csv(
             if picked.num_rows == 0 and not header:
                 continue
             columns = {name: picked.column(name).cast(pa.string()) for name in info.columns}
-            columns[ORIGINAL_ROW_COLUMN] = picked.column(ROW_COLUMN).cast(pa.string())
+            if ORIGINAL_ROW_COLUMN not in columns:  # a retry of a retry keeps the first job's rows
+                columns[ORIGINAL_ROW_COLUMN] = picked.column(ROW_COLUMN).cast(pa.string())
             buffer = io.BytesIO()
             write_options = pacsv.WriteOptions(include_header=header, quoting_style="needed")
             pacsv.write_csv(pa.table(columns), buffer, write_options)

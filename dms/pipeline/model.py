@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 ROW_COLUMN = "__row__"  # the number of the source row a row was read from; it travels with the row
+ORIGINAL_ROW_COLUMN = "dms_source_row"  # where a retried row came from in the first job's file
 
 
 class JobState(StrEnum):

@@ -22,6 +22,7 @@ from dms.pipeline import results as res
 from dms.pipeline.apis import StillProcessing, estimate_calls
 from dms.pipeline.chunks import ChunkRecipe, read_options, source_file, staged_parts
 from dms.pipeline.context import JobContext, Pipeline
+from dms.pipeline.exported import neutralise
 from dms.pipeline.load import ChunkBusy, load_chunk
 from dms.pipeline.model import (
     CHUNK_SETTLED,
@@ -255,6 +256,9 @@ def write_invalid_part(p: Pipeline, job_id: str, chunk: Chunk, prepared: Prepare
         )
     # Only the failing rows' original values are needed: converting the whole chunk cost more than reading it.
     originals = res.source_values(chunk.table, rows=[f[0] for f in failures]) if failures else {}
+    for problem in chunk.problems:  # a row that could not be read keeps the fields it has
+        if problem.values is not None:
+            originals[problem.row] = tuple(neutralise(value) for value in problem.values)
     with p.blobs.open_write(res.part_key(job_id, chunk.index, "invalid")) as out:
         res.write_csv_rows(out, res.error_rows(failures, originals))
     return len(chunk.problems) + prepared.invalid_rows

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import pandas as pd
@@ -19,16 +21,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from dms.pipeline.csvtext import column_texts, table_csv
+from dms.pipeline.exported import ERROR_COLUMNS, SUCCESS_COLUMNS, neutralise, safe_texts
 from dms.pipeline.model import ROW_COLUMN
 
-SUCCESS_HEADER = ["source_row", "salesforce_id", "created"]
-ERROR_HEADER = ["source_row", "stage", "error_code", "error_message", "fields"]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str) -> str:
-    """Defuse spreadsheet formula injection: a cell that starts like a formula is prefixed with a quote."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,17 +44,6 @@ class ChunkResult:
             "updated": len(self.succeeded) - created,
             "failed": len(self.failed),
         }
-
-
-def safe_texts(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """column_texts with every cell neutralised, checked by Arrow kernels rather than a Python call per cell."""
-    texts = column_texts(column)
-    risky = pc.starts_with(texts, FORMULA_STARTS[0])
-    for start in FORMULA_STARTS[1:]:
-        risky = pc.or_(risky, pc.starts_with(texts, start))
-    if not pc.any(risky).as_py():
-        return texts
-    return pc.if_else(risky, pc.binary_join_element_wise("'", texts, ""), texts)
 
 
 def row_keys(columns: Sequence[pa.Array], rows: int) -> pa.Array:
@@ -83,6 +68,23 @@ def _unique(keys: pa.Array) -> bool:
     return bool(pc.count_distinct(keys).as_py() == len(keys))
 
 
+def _pair(sent: pa.Array, returned: pa.Array) -> pa.Array:
+    """The position among `sent` of each returned key (the n-th repeat takes the n-th repeat; null: none)."""
+    if not (_unique(sent) and _unique(returned)):
+        sent, returned = with_occurrences(sent), with_occurrences(returned)
+    return pc.index_in(returned, value_set=sent)
+
+
+# Characters an org may drop or rewrite in what it echoes (control characters, line ends, spaces).
+_LOOSE_CHARACTERS = r"[\p{Cc}\p{Z}]+"
+
+
+def loose_texts(texts: pa.Array) -> pa.Array:
+    """Values with every control character and space taken out: what is left of them whatever the org
+    normalised (a bare CR dropped, CRLF made LF, a value trimmed)."""
+    return pc.replace_substring_regex(texts, _LOOSE_CHARACTERS, "")
+
+
 class RowMatcher:
     """Finds the source row of each result row by its values; the n-th identical result takes the n-th
     identical sent row, across all three result files, so no source row is claimed twice. Column-wise:
@@ -91,17 +93,30 @@ class RowMatcher:
     def __init__(self, table: pa.Table) -> None:
         self.columns = [c for c in table.column_names if c != ROW_COLUMN]
         self.rows = table.column(ROW_COLUMN).combine_chunks().cast(pa.int64())
-        self.keys = row_keys([column_texts(table.column(c)) for c in self.columns], table.num_rows)
+        self.texts = [column_texts(table.column(c)) for c in self.columns]
+        self.keys = row_keys(self.texts, table.num_rows)
 
-    def keys_of(self, returned: pa.Table) -> pa.Array:
-        return row_keys([returned.column(c).combine_chunks() for c in self.columns], returned.num_rows)
+    def texts_of(self, returned: pa.Table) -> list[pa.Array]:
+        """The matched columns of a result file, in the sent table's order."""
+        return [returned.column(c).combine_chunks() for c in self.columns]
 
-    def claim(self, returned_keys: pa.Array) -> pa.Array:
-        """The source row of each returned key, in order (null when no sent row is left with its values)."""
-        sent = self.keys
-        if not (_unique(sent) and _unique(returned_keys)):  # repeats pair up by occurrence
-            sent, returned_keys = with_occurrences(sent), with_occurrences(returned_keys)
-        return pc.take(self.rows, pc.index_in(returned_keys, value_set=sent))
+    def claim(self, returned: list[pa.Array], count: int) -> pa.Array:
+        """The source row of each of `count` returned rows, in order (null when no sent row is left with
+        its values). A row exists in the org once its result names it, so the results that match no sent
+        row exactly (the org echoed a value changed) are matched again, on loose_texts, among the sent rows
+        no exact match claimed."""
+        exact = pc.take(self.rows, _pair(self.keys, row_keys(returned, count)))
+        lost = pc.is_null(exact)
+        if count == 0 or not pc.any(lost).as_py():
+            return exact
+        free = pc.invert(pc.is_in(self.rows, value_set=pc.drop_null(exact)))
+        if not pc.any(free).as_py():
+            return exact
+        where = pc.indices_nonzero(lost)
+        sent = row_keys([loose_texts(t.filter(free)) for t in self.texts], int(pc.sum(free).as_py()))
+        again = row_keys([loose_texts(t.take(where)) for t in returned], len(where))
+        found = pc.take(self.rows.filter(free), _pair(sent, again))
+        return pc.replace_with_mask(exact, lost, found)
 
 
 def parse_bulk_error(text: str) -> tuple[str, str, str]:
@@ -113,22 +128,59 @@ def parse_bulk_error(text: str) -> tuple[str, str, str]:
     return code.strip() or "UNKNOWN_ERROR", message.strip(), fields.strip()
 
 
-def read_result_csv(text: str) -> pa.Table:
-    """A Bulk 2.0 result CSV as all-text columns (empty stays empty, nothing is guessed)."""
+@dataclass
+class ResultFile:
+    """A Bulk 2.0 result file as all-text columns, and the text of any line that could not be read."""
+
+    table: pa.Table
+    unreadable: list[str] = field(default_factory=list)
+
+
+_BARE_CR = re.compile(r"\r(?!\n)")
+
+
+def read_result_csv(text: str) -> ResultFile:
+    """A Bulk 2.0 result CSV as all-text columns (empty stays empty, nothing is guessed).
+
+    Whatever the org sends is read: a value with a bare CR that the org did not quote (Python's csv module
+    quotes a CR only when its line end holds one) is kept whole rather than cut into two lines, and a line
+    that still does not fit the header is set aside, never a reason to lose the other rows' results."""
     if not text.strip():
-        return pa.table({})
+        return ResultFile(pa.table({}))
     first_line = text[: text.find("\n")] if "\n" in text else text
     header = next(csv.reader([first_line.lstrip("\ufeff").rstrip("\r")]))
-    return pacsv.read_csv(
+    stand_in = _absent_character(text) if "\r" in text else None
+    if stand_in is not None:
+        text = _BARE_CR.sub(stand_in, text)
+    unreadable: list[str] = []
+
+    def set_aside(row: pacsv.InvalidRow) -> str:
+        unreadable.append(row.text or "")
+        return "skip"
+
+    table = pacsv.read_csv(
         io.BytesIO(text.encode("utf-8")),
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=set_aside),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()),
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
     )
+    if stand_in is not None:
+        table = pa.table({name: pc.replace_substring(table.column(name), stand_in, "\r") for name in header})
+    if unreadable:
+        log.warning("bulk result lines unreadable count=%d first=%r", len(unreadable), unreadable[0][:200])
+    return ResultFile(table, unreadable)
+
+
+def _absent_character(text: str) -> str:
+    """A character the text does not hold (from the private use area), to stand in for another."""
+    for code in range(0xE000, 0xF900):
+        if chr(code) not in text:
+            return chr(code)
+    raise ValueError("no free character")  # pragma: no cover - a text holding all 6400 of them
 
 
 def bulk_chunk_result(
@@ -136,10 +188,12 @@ def bulk_chunk_result(
 ) -> ChunkResult:
     """Match the three Bulk 2.0 result files to the sent rows; rows in none of them count as failed."""
     matcher = RowMatcher(sent_table)
-    files = [read_result_csv(text) for text in (successful, failed, unprocessed)]
+    parsed = [read_result_csv(text) for text in (successful, failed, unprocessed)]
+    files = [p.table for p in parsed]
     sizes = [t.num_rows for t in files]
-    keys = [matcher.keys_of(t) for t in files if t.num_rows]
-    claimed = matcher.claim(pa.concat_arrays(keys)) if keys else pa.array([], pa.int64())
+    texts = [matcher.texts_of(t) for t in files if t.num_rows]
+    returned = [pa.concat_arrays(column) for column in zip(*texts, strict=True)] if texts else []
+    claimed = matcher.claim(returned, sum(sizes)) if texts else pa.array([], pa.int64())
     ok_rows, bad_rows, rest_rows = (
         claimed.slice(0, sizes[0]),
         claimed.slice(sizes[0], sizes[1]),
@@ -164,8 +218,15 @@ def bulk_chunk_result(
         if row is not None:
             result.failed.append((row, unprocessed_code, "Salesforce did not process this row.", ""))
     missing = pc.invert(pc.is_in(matcher.rows, value_set=pc.drop_null(claimed)))
+    code, message = "RESULT_MISSING", "Salesforce reported no result for this row."
+    if any(p.unreadable for p in parsed):
+        code = "RESULT_UNREADABLE"
+        message = (
+            "Salesforce's result for this row could not be read, so it may have loaded: look it up in the org "
+            "before you load it again."
+        )
     for row in matcher.rows.filter(missing).to_pylist():
-        result.failed.append((row, "RESULT_MISSING", "Salesforce reported no result for this row.", ""))
+        result.failed.append((row, code, message, ""))
     return result
 
 
@@ -237,7 +298,8 @@ def success_part(result: ChunkResult, source: pa.Table | None) -> bytes:
 def error_rows(
     failed: Iterable[tuple[int, str, str, str, str]], originals: Originals
 ) -> Iterator[Sequence[Any]]:
-    """(row, stage, code, message, fields) with the row's original values, in source order."""
+    """Error part rows: (row, stage, code, message, fields) with the row's original values, in source order
+    (one per problem; errors.csv joins a row's problems into one line)."""
     for row, stage, code, message, fields in sorted(failed, key=lambda f: f[0]):
         yield (row, _safe(stage), _safe(code), _safe(message), _safe(fields), *originals.get(row, ()))
 
@@ -263,24 +325,42 @@ def stream_success(blobs: Any, job: dict[str, Any]) -> Iterator[bytes]:
     plan = job.get("plan") or {}
     keys = [part_key(job["_id"], i, "success") for i in plan.get("chunk_indexes", [])]
     parts = (blobs.open_read(k) for k in keys if blobs.exists(k))
-    return concatenate_csv(parts, SUCCESS_HEADER + list(plan.get("columns", [])))
+    return concatenate_csv(parts, SUCCESS_COLUMNS + list(plan.get("columns", [])))
 
 
 def stream_errors(blobs: Any, job: dict[str, Any]) -> Iterator[bytes]:
-    """errors.csv: every unreadable, invalid and failed row with its reason and original values, in source order."""
+    """errors.csv as Data Loader writes its error file: one line per unreadable, invalid or failed source
+    row, in source order, with the row's original values in the source's columns, then its problems.
+
+    Every line is as wide as the header (a row that could not be read has its fields as far as they go),
+    so the file opens in a spreadsheet, gets fixed, and goes back in as it is."""
     plan = job.get("plan") or {}
-    header = ERROR_HEADER + list(plan.get("columns", []))
+    columns = list(plan.get("columns", []))
 
     def merged_parts() -> Iterator[IO[bytes]]:
         for index in range(plan.get("reader_chunks", 0)):
             rows = error_part_rows(blobs, job["_id"], index)
             if rows:
-                rows.sort(key=lambda r: int(r[0]))
                 buffer = io.StringIO()
-                csv.writer(buffer).writerows(rows)  # already neutralised when the parts were written
+                csv.writer(buffer).writerows(error_lines(rows, len(columns)))  # neutralised in the parts
                 yield io.BytesIO(buffer.getvalue().encode("utf-8"))
 
-    return concatenate_csv(merged_parts(), header)
+    return concatenate_csv(merged_parts(), columns + ERROR_COLUMNS)
+
+
+def error_lines(part_rows: list[list[str]], width: int) -> Iterator[list[str]]:
+    """Error part rows (row, stage, code, message, fields, originals...) as errors.csv lines: one per
+    source row, its `width` original values first, then its problems joined in the order they were found."""
+    by_row: dict[int, list[list[str]]] = {}
+    for part_row in part_rows:
+        by_row.setdefault(int(part_row[0]), []).append(part_row)
+    for row in sorted(by_row):
+        problems = by_row[row]
+        values = max((p[5:] for p in problems), key=len)  # a row's problems carry the same values
+        stages, fields = (list(dict.fromkeys(p[i] for p in problems if p[i])) for i in (1, 4))
+        codes, messages = ("; ".join(p[i] for p in problems) for i in (2, 3))
+        padding = [""] * (width - len(values))
+        yield [*values[:width], *padding, str(row), "; ".join(stages), codes, messages, "; ".join(fields)]
 
 
 def error_part_rows(blobs: Any, job_id: str, index: int) -> list[list[str]]:

@@ -5,6 +5,7 @@ Call `sniff` to learn what a file is, `read_sample` for a cheap preview, and `re
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator
@@ -13,7 +14,10 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.columns import is_text
+from dms.pipeline.csvtext import column_texts
+from dms.pipeline.exported import ExportLayout, export_layout, restore, restored_texts
+from dms.pipeline.model import ORIGINAL_ROW_COLUMN, ROW_COLUMN
 from dms.pipeline.source import delimited, excel, jsonl, parquet, pickled
 from dms.pipeline.source.chunking import bounded_by_bytes
 from dms.pipeline.source.contract import (
@@ -66,6 +70,7 @@ def sniff(path: str | os.PathLike[str], options: ReadOptions | None = None) -> S
         info.warnings.append(
             f"The file is named {Path(path).suffix!r} but holds {fmt} data; it was read as {fmt}."
         )
+    _recognise_export(info)
     log.info(
         "reader=sniff file=%s format=%s encoding=%s confidence=%s delimiter=%r columns=%d warnings=%d",
         Path(path).name,
@@ -88,7 +93,11 @@ def read_chunks(
     if info is None:
         info = sniff(path, options)
     options = _with_format(options, info.format)
-    yield from bounded_by_bytes(_READERS[info.format].iter_chunks(path, options, info), options.chunk_bytes)
+    chunks = bounded_by_bytes(
+        _READERS[info.format].iter_chunks(path, options, _as_in_file(info)), options.chunk_bytes
+    )
+    layout = _layout(info)
+    yield from chunks if layout is None else (_read_back(chunk, layout) for chunk in chunks)
 
 
 def read_sample(
@@ -99,14 +108,67 @@ def read_sample(
     info = sniff(path, options)
     sample_options = _with_format(options, info.format)
     sample_options.chunk_rows = max(1, rows)
-    chunks = _READERS[info.format].iter_chunks(path, sample_options, info)
+    chunks = _READERS[info.format].iter_chunks(path, sample_options, _as_in_file(info))
     try:
         first = next(chunks, None)
     finally:
         chunks.close()
     if first is None:
         return info, _empty_table(info)
-    return info, first.table.slice(0, rows)
+    layout = _layout(info)
+    table = first.table if layout is None else _read_back(first, layout).table
+    return info, table.slice(0, rows)
+
+
+# ---- files DMS exported, coming back -----------------------------------------------------------------
+
+
+def _recognise_export(info: SourceInfo) -> None:
+    """A file with DMS's export header is read as the source it was exported from (see exported.py)."""
+    layout = export_layout(info.columns)
+    if layout is None:
+        return
+    info.export, info.file_columns, info.columns = layout.kind, info.columns, layout.columns
+    info.warnings.append(
+        f"This is a {layout.kind} file DMS exported: its columns {', '.join(_dms_columns(info, layout))} are "
+        f"DMS's and are not read as data (source_row is kept as {ORIGINAL_ROW_COLUMN}), and the ' DMS put "
+        "before values that start like a formula is taken off."
+    )
+
+
+def _dms_columns(info: SourceInfo, layout: ExportLayout) -> list[str]:
+    kept = set(layout.values)
+    return [name for i, name in enumerate(info.file_columns) if i not in kept]
+
+
+def _layout(info: SourceInfo) -> ExportLayout | None:
+    return export_layout(info.file_columns) if info.export else None
+
+
+def _as_in_file(info: SourceInfo) -> SourceInfo:
+    """The info a reader reads the file by: the header as it is in the file."""
+    return dataclasses.replace(info, columns=info.file_columns) if info.export else info
+
+
+def _read_back(chunk: Chunk, layout: ExportLayout) -> Chunk:
+    """A chunk of an exported file as the source's rows: DMS's columns out, DMS's quotes off."""
+    table = chunk.table
+    columns: dict[str, pa.ChunkedArray | pa.Array] = {}
+    for position, name in zip(layout.values, layout.columns, strict=False):
+        column = table.column(position)
+        columns[name] = restored_texts(column) if is_text(column) else column
+    if layout.adds_source_row:
+        columns[ORIGINAL_ROW_COLUMN] = column_texts(table.column(layout.source_row))
+    columns[ROW_COLUMN] = table.column(ROW_COLUMN)
+    for problem in chunk.problems:
+        if problem.values is not None:
+            fields = problem.values
+            problem.values = [restore(fields[i]) for i in layout.values if i < len(fields)]
+            if layout.adds_source_row and layout.source_row < len(fields):
+                problem.values += [""] * (len(layout.values) - len(problem.values)) + [
+                    fields[layout.source_row]
+                ]
+    return Chunk(index=chunk.index, table=pa.table(columns), problems=chunk.problems)
 
 
 def _with_format(options: ReadOptions, fmt: str) -> ReadOptions:

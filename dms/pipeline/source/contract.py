@@ -89,6 +89,10 @@ class SourceInfo:
     sheet: str | None = None
     sheet_names: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # A file DMS exported (success or errors) comes back with DMS's columns left out: `columns` are then the
+    # source's own, and `file_columns` the header as it is in the file.
+    export: str | None = None
+    file_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +104,7 @@ class RowProblem:
     message: str
     raw: str | None
     column: str | None = None
+    values: list[str] | None = None  # its fields as far as they could be told apart (for the error file)
 
 
 @dataclass

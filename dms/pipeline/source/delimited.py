@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ import pyarrow.csv as pa_csv
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.source.chunking import ChunkAssembler, RecordNumbering, with_row_numbers
 from dms.pipeline.source.contract import (
+    RAW_TEXT_LIMIT,
     Chunk,
     ReadError,
     ReadOptions,
@@ -149,6 +152,7 @@ def _stream(
                     "extra delimiter, or an unclosed quote."
                 ),
                 raw=clip_raw(row.text),
+                values=_fields(row.text, info.delimiter or ","),
             )
         )
         return "skip"
@@ -249,12 +253,23 @@ def _validated_utf8(table: pa.Table, info: SourceInfo, encoding: str) -> tuple[p
                 ),
                 raw=clip_raw(raw),
                 column=column_name,
+                values=["" if v is None else v.decode("utf-8", "backslashreplace") for v in values],
             )
         )
     strings = [pc.cast(kept.column(name), pa.string()) for name in info.columns]
     return pa.Table.from_arrays(
         [*strings, kept.column(ROW_COLUMN)], names=[*info.columns, ROW_COLUMN]
     ), problems
+
+
+def _fields(text: str | None, delimiter: str) -> list[str] | None:
+    """The fields of a row Arrow could not fit to the header, as Python's csv module splits its text."""
+    if text is None or len(text) > RAW_TEXT_LIMIT:
+        return None
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    except csv.Error:
+        return None
 
 
 def _is_utf8(value: bytes) -> bool:

@@ -7,7 +7,8 @@ import io
 
 import pyarrow as pa
 
-from dms.pipeline.results import ChunkResult, bulk_chunk_result, neutralise, parse_bulk_error, success_part
+from dms.pipeline.exported import neutralise
+from dms.pipeline.results import ChunkResult, bulk_chunk_result, error_lines, parse_bulk_error, success_part
 
 
 def sent(rows: list[int], names: list[str | None]) -> pa.Table:
@@ -122,4 +123,47 @@ def test_success_part_holds_the_original_values_neutralised_in_source_order() ->
         ["2", "001A", "true", "'=HYPERLINK()", "1.5"],
         ["3", "001B", "true", "Acme, Inc.", ""],
         ["5", "001C", "false", "", "3.0"],
+    ]
+
+
+def test_a_bare_cr_the_org_did_not_quote_stays_in_its_value() -> None:
+    # Python's csv module with LF line ends (as localorg writes) quotes a value with a line feed, not a CR.
+    table = sent([1, 2, 3], ["a\rb", "\rstarts", "plain"])
+    ok = "sf__Id,sf__Created,Name\n001A,true,a\rb\n001B,true,\rstarts\n001C,true,plain\n"
+    result = bulk_chunk_result(table, ok, "", "", "NOT_PROCESSED")
+    assert sorted(result.succeeded) == [(1, "001A", True), (2, "001B", True), (3, "001C", True)]
+
+
+def test_a_value_the_org_echoes_changed_still_finds_its_row() -> None:
+    table = sent([1, 2, 3], ["ends\r", "tab\tin", "same"])
+    ok = "sf__Id,sf__Created,Name\n001A,true,ends\r\n001B,true,tab in\n001C,true,same\n"
+    result = bulk_chunk_result(table, ok, "", "", "NOT_PROCESSED")
+    assert sorted(result.succeeded) == [(1, "001A", True), (2, "001B", True), (3, "001C", True)]
+
+
+def test_an_unreadable_result_line_never_reports_its_row_as_not_loaded() -> None:
+    table = sent([1, 2], ["Acme", "Globex"])
+    ok = 'sf__Id,sf__Created,Name\n001A,true,Acme\n001B,true,Globex,"extra\n'
+    result = bulk_chunk_result(table, ok, "", "", "NOT_PROCESSED")
+    assert result.succeeded == [(1, "001A", True)]
+    assert result.failed[0][:2] == (2, "RESULT_UNREADABLE")
+
+
+def test_error_lines_are_one_per_source_row_as_wide_as_the_header() -> None:
+    parts = [
+        ["4", "validation", "INVALID_DATE", "bad date", "Founded__c", "K-4", "x"],
+        ["2", "read", "RAGGED_ROW", "short. Raw text: K-2", "", "K-2"],
+        ["4", "validation", "INVALID_NUMBER", "bad number", "Score__c", "K-4", "x"],
+    ]
+    assert list(error_lines(parts, width=2)) == [
+        ["K-2", "", "2", "read", "RAGGED_ROW", "short. Raw text: K-2", ""],
+        [
+            "K-4",
+            "x",
+            "4",
+            "validation",
+            "INVALID_DATE; INVALID_NUMBER",
+            "bad date; bad number",
+            "Founded__c; Score__c",
+        ],
     ]

@@ -17,6 +17,7 @@ from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.source import delimited, excel, jsonl, parquet, pickled
 from dms.pipeline.source.chunking import bounded_by_bytes
 from dms.pipeline.source.contract import (
+    BadReadOption,
     Chunk,
     ReadError,
     ReadOptions,
@@ -28,6 +29,7 @@ from dms.pipeline.source.contract import (
 from dms.pipeline.source.detect import detect_format, extension_format
 
 __all__ = [
+    "BadReadOption",
     "Chunk",
     "ReadError",
     "ReadOptions",
@@ -37,6 +39,7 @@ __all__ = [
     "read_chunks",
     "read_sample",
     "sniff",
+    "validated_options",
 ]
 
 log = logging.getLogger(__name__)

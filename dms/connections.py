@@ -10,11 +10,19 @@ from cryptography.fernet import Fernet, InvalidToken
 from dms.clients import Services
 from dms.clients.docstore import new_document_id
 from dms.clients.salesforce import SalesforceCredentials
-from dms.errors import ConfigurationError, DMSError, NotFound
+from dms.errors import ConfigurationError, DMSError, NotFound, typed_field
 
 DEFAULT_CONNECTION = "default"  # the deployment's own org from settings (localorg in development)
 SECRET_FIELDS = ("password", "security_token", "client_secret")
+# Every field a connection spec may give; each is a string.
+SPEC_FIELDS = ("name", "login_url", "flow", "username", "client_id", "api_version", *SECRET_FIELDS)
 FLOWS = ("password", "client_credentials")
+
+
+class InvalidConnection(DMSError):
+    """A connection spec that cannot log in as given; `where.field` names what to fix."""
+
+    code = "INVALID_CONNECTION"
 
 
 class ConnectionStore:
@@ -37,17 +45,20 @@ class ConnectionStore:
 
     def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Store a connection; returns its public view."""
-        name = str(spec.get("name") or "").strip()
-        login_url = str(spec.get("login_url") or "").strip().rstrip("/")
-        flow = spec.get("flow", "password")
+        for key in SPEC_FIELDS:
+            typed_field(spec.get(key), str, key, "a string", error=InvalidConnection)
+        name = (spec.get("name") or "").strip()
+        login_url = (spec.get("login_url") or "").strip().rstrip("/")
+        flow = spec.get("flow") or "password"
         if not name or not login_url.startswith("https://"):
-            raise DMSError(
-                "A connection needs a `name` and an https:// `login_url`.", code="INVALID_CONNECTION"
+            raise InvalidConnection(
+                "A connection needs a `name` and an https:// `login_url`.",
+                field="login_url" if name else "name",
             )
         if flow not in FLOWS:
-            raise DMSError(f"`flow` must be one of {', '.join(FLOWS)}.", code="INVALID_CONNECTION")
+            raise InvalidConnection(f"`flow` must be one of {', '.join(FLOWS)}.", field="flow")
         if flow == "password" and not spec.get("username"):
-            raise DMSError("The password flow needs a `username`.", code="INVALID_CONNECTION")
+            raise InvalidConnection("The password flow needs a `username`.", field="username")
         fernet = self._fernet()
         secrets = {k: fernet.encrypt(str(spec[k]).encode()).decode() for k in SECRET_FIELDS if spec.get(k)}
         doc = {
@@ -55,8 +66,8 @@ class ConnectionStore:
             "type": "connection",
             "name": name,
             "login_url": login_url,
-            "username": spec.get("username", ""),
-            "client_id": spec.get("client_id", ""),
+            "username": spec.get("username") or "",
+            "client_id": spec.get("client_id") or "",
             "flow": flow,
             "api_version": spec.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"],
             "secrets": secrets,

@@ -56,3 +56,41 @@ class ServiceUnavailable(DMSError):
 
     code = "SERVICE_UNAVAILABLE"
     http_status = 503
+
+
+class InvalidRequest(DMSError):
+    """A request field is missing, of the wrong JSON type, or out of range; `where.field` names it."""
+
+    code = "INVALID_REQUEST"
+    http_status = 400
+
+
+# The JSON type names a person reads in an error, for the Python types json.loads makes.
+_JSON_TYPE_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer"}
+
+
+def json_type_name(value: Any) -> str:
+    """The JSON name of a decoded value's type (`object`, `array`, `number`...), for error messages."""
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPE_NAMES.items() if type(value) is kind), "number")
+
+
+def typed_field(
+    value: Any,
+    kind: type | tuple[type, ...],
+    field: str,
+    what: str,
+    *,
+    error: type[DMSError] = InvalidRequest,
+) -> Any:
+    """A request field of the JSON type it must have (None when absent), or a 400 naming the field.
+
+    JSON's true and false decode to bool, a subclass of int: they pass as a number only when bool is asked for.
+    """
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if value is None:
+        return None
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise error(f"`{field}` must be {what}, not {json_type_name(value)}.", field=field)
+    return value

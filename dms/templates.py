@@ -32,7 +32,11 @@ class TemplateStore:
 
     def save(self, object_name: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(spec, dict) or not isinstance(spec.get("fields"), list):
-            raise DMSError("`mapping` must be a mapping spec with a `fields` list.", code="INVALID_TEMPLATE")
+            raise DMSError(
+                "`mapping` must be a mapping spec with a `fields` list.",
+                code="INVALID_TEMPLATE",
+                field="mapping",
+            )
         doc_id = template_id(object_name, name)
         body = {"type": "template", "object": object_name, "name": name, "mapping": spec, "updated_at": now()}
         try:

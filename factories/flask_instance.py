@@ -83,7 +83,9 @@ def register_error_handlers(app: Flask) -> None:
         if not wants_json():
             return exc  # pages get werkzeug's HTML error page, not JSON
         code = (exc.name or "error").upper().replace(" ", "_")
-        return jsonify({"error": {"code": code, "message": exc.description}}), exc.code
+        # werkzeug's own headers (Allow on a 405, WWW-Authenticate...) stay; its HTML content type does not.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return jsonify({"error": {"code": code, "message": exc.description}}), exc.code, headers
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

@@ -9,30 +9,36 @@ from flask import Response, current_app, jsonify, request, stream_with_context, 
 from blueprints.api import api
 from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
-from dms.errors import DMSError
+from dms.errors import DMSError, InvalidRequest, typed_field
 from dms.pipeline import lifecycle
 from dms.pipeline import results as res
 from dms.pipeline.context import Pipeline, publisher
 from dms.pipeline.jobstore import progress
 from dms.templates import TemplateStore
 
+MAX_LISTED_JOBS = 500
+
 
 def current_pipeline() -> Pipeline:
     return Pipeline(current_services(), enqueue=publisher(current_app.extensions["celery"]))
 
 
-def _body() -> dict[str, Any]:
+def _body(optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object; with `optional`, no body at all reads as {} (anything else is a 400)."""
     body = request.get_json(silent=True)
+    if body is None and optional and not request.get_data():
+        return {}
     if not isinstance(body, dict):
-        raise DMSError("The request body must be a JSON object.", code="INVALID_REQUEST")
+        raise InvalidRequest("The request body must be a JSON object.")
     return body
 
 
 def _source(upload_id: Any, read_options: Any) -> dict[str, Any]:
-    if not isinstance(upload_id, str):
-        raise DMSError(
-            "`upload_id` is required: upload the file first (POST /api/v1/uploads).", code="INVALID_REQUEST"
+    if not typed_field(upload_id, str, "upload_id", "a string"):
+        raise InvalidRequest(
+            "`upload_id` is required: upload the file first (POST /api/v1/uploads).", field="upload_id"
         )
+    typed_field(read_options, dict, "read_options", "an object")
     upload = current_uploads().get(upload_id)
     if upload.get("state") != "ready":
         raise DMSError(f"Upload {upload_id} is not complete yet.", code="UPLOAD_NOT_READY", http_status=409)
@@ -64,10 +70,13 @@ def create_job() -> Any:
     """Create a job (a rehearsal with "dry_run": true) from an upload, a target and a mapping or template."""
     body = _body()
     mapping = body.get("mapping")
-    if mapping is None and body.get("template"):
-        mapping = TemplateStore(current_services()).get(str(body.get("object")), str(body["template"]))[
-            "mapping"
-        ]
+    template = typed_field(body.get("template"), str, "template", "the name of a saved template")
+    if mapping is None and template:
+        object_name = typed_field(body.get("object"), str, "object", "a string") or ""
+        mapping = TemplateStore(current_services()).get(object_name, template)["mapping"]
+    options = typed_field(body.get("options"), dict, "options", "an object") or {}
+    dry_run = typed_field(body.get("dry_run"), bool, "dry_run", "true or false") or False
+    direct = typed_field(body.get("direct"), bool, "direct", "true or false") or False
     request_doc = {
         "source": _source(body.get("upload_id"), body.get("read_options")),
         "target": {
@@ -77,9 +86,9 @@ def create_job() -> Any:
             "external_id": body.get("external_id"),
         },
         "mapping": mapping,
-        "options": {**(body.get("options") or {}), "dry_run": bool(body.get("dry_run", False))},
+        "options": {**options, "dry_run": dry_run},
     }
-    if body.get("direct"):
+    if direct:
         job = _run_direct(request_doc)
     else:
         job = lifecycle.create_job(current_pipeline(), request_doc)
@@ -89,8 +98,10 @@ def create_job() -> Any:
 
 @api.get("/jobs")
 def list_jobs() -> Any:
-    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 500)
-    return jsonify({"jobs": [progress(j) for j in current_pipeline().store.list(limit)]})
+    limit = request.args.get("limit", "50")
+    if not limit.isdecimal() or not 1 <= int(limit) <= MAX_LISTED_JOBS:
+        raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LISTED_JOBS}.", field="limit")
+    return jsonify({"jobs": [progress(j) for j in current_pipeline().store.list(int(limit))]})
 
 
 @api.get("/jobs/<job_id>")
@@ -126,8 +137,9 @@ def cancel_job(job_id: str) -> Any:
 @api.post("/jobs/<job_id>/retry")
 def retry_job(job_id: str) -> Any:
     """Retry the failed rows as a new job; with {"upload_id": ...}, retry from a corrected file instead."""
-    body = request.get_json(silent=True) or {}
-    corrected = _source(body["upload_id"], body.get("read_options")) if body.get("upload_id") else None
+    body = _body(optional=True)
+    upload_id = body.get("upload_id")
+    corrected = _source(upload_id, body.get("read_options")) if upload_id is not None else None
     job = lifecycle.retry_failed(current_pipeline(), job_id, corrected)
     return jsonify(progress(job)), 201, {"Location": url_for("api.get_job", job_id=job["_id"])}
 
@@ -161,7 +173,8 @@ def list_templates() -> Any:
 
 @api.put("/templates/<object_name>/<name>")
 def save_template(object_name: str, name: str) -> Any:
-    return jsonify(TemplateStore(current_services()).save(object_name, name, _body().get("mapping") or {}))
+    mapping = typed_field(_body().get("mapping"), dict, "mapping", "a mapping object") or {}
+    return jsonify(TemplateStore(current_services()).save(object_name, name, mapping))
 
 
 @api.get("/templates/<object_name>/<name>")

@@ -17,29 +17,57 @@ def _op(
     tag: str,
     *,
     body: dict[str, Any] | None = None,
+    body_required: bool = True,
     ok: str = "200",
     params: list[str] | None = None,
+    query: dict[str, dict[str, Any]] | None = None,
     response: dict[str, Any] | None = None,
     content: str = "application/json",
 ) -> dict[str, Any]:
+    """One operation: its answer when it works (a 204 has no body), and the error shape for every other."""
+    answer: dict[str, Any] = {"description": "OK"}
+    if ok != "204":
+        answer["content"] = {content: {"schema": response or {"type": "object"}}}
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
         "responses": {
-            ok: {"description": "OK", "content": {content: {"schema": response or {"type": "object"}}}},
+            ok: answer,
             "default": {
                 "description": "An error with a stable code",
                 "content": {"application/json": {"schema": ERROR}},
             },
         },
     }
-    if params:
-        operation["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
-        ]
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params or []
+    ]
+    parameters += [{"name": name, "in": "query", "schema": schema} for name, schema in (query or {}).items()]
+    if parameters:
+        operation["parameters"] = parameters
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {
+            "required": body_required,
+            "content": {"application/json": {"schema": body}},
+        }
     return operation
+
+
+STRING = {"type": "string"}
+FORMAT = {"enum": ["csv", "excel", "json", "ndjson", "parquet", "pickle", "txt", "tsv", "xlsx", "jsonl"]}
+READ_OPTIONS: dict[str, Any] = {
+    "type": "object",
+    "description": "How to read the file; each one left out is detected",
+    "properties": {
+        "format": {
+            "enum": ["csv", "excel", "json", "ndjson", "parquet", "pickle", "txt", "tsv", "xlsx", "jsonl"]
+        },
+        "encoding": {"type": "string", "examples": ["utf-8", "cp1252"]},
+        "delimiter": {"type": "string", "examples": [",", ";", "tab"]},
+        "sheet": {"type": ["string", "integer"], "description": "A sheet name or a 0-based index"},
+        "has_header": {"type": "boolean", "default": True},
+    },
+}
 
 
 JOB_REQUEST = {
@@ -56,19 +84,16 @@ JOB_REQUEST = {
             "description": "A mapping spec (see dms/pipeline/prepare/spec.py); auto-mapped when absent",
         },
         "template": {"type": "string", "description": "Name of a saved mapping template for the object"},
-        "read_options": {
-            "type": "object",
-            "properties": {
-                "format": {"type": "string"},
-                "encoding": {"type": "string"},
-                "delimiter": {"type": "string"},
-                "sheet": {"type": ["string", "integer"]},
-            },
-        },
+        "read_options": READ_OPTIONS,
         "dry_run": {
             "type": "boolean",
             "default": False,
             "description": "Rehearse: validate everything, load nothing",
+        },
+        "direct": {
+            "type": "boolean",
+            "default": False,
+            "description": "Run a small job within this request rather than on the queue",
         },
         "options": {
             "type": "object",
@@ -96,6 +121,50 @@ JOB = {
         "error": {"type": ["object", "null"]},
     },
 }
+CONNECTION = {
+    "type": "object",
+    "required": ["name", "login_url"],
+    "properties": {
+        "name": STRING,
+        "login_url": {"type": "string", "examples": ["https://login.salesforce.com"]},
+        "flow": {"enum": ["password", "client_credentials"], "default": "password"},
+        "username": STRING,
+        "password": STRING,
+        "security_token": STRING,
+        "client_id": STRING,
+        "client_secret": STRING,
+        "api_version": {"type": "string", "examples": ["61.0"]},
+    },
+}
+SUGGEST_REQUEST = {
+    "type": "object",
+    "required": ["upload_id", "object"],
+    "properties": {
+        "upload_id": STRING,
+        "object": {"type": "string", "examples": ["Account"]},
+        "operation": {"enum": ["insert", "update", "upsert", "delete", "hardDelete"], "default": "insert"},
+        "external_id": STRING,
+        "connection_id": STRING,
+        "read_options": READ_OPTIONS,
+    },
+}
+RETRY_REQUEST = {
+    "type": "object",
+    "description": "Leave out to retry the failed rows from the original file",
+    "properties": {"upload_id": STRING, "read_options": READ_OPTIONS},
+}
+TEMPLATE_REQUEST = {
+    "type": "object",
+    "properties": {"mapping": {"type": "object", "description": "A mapping spec with a `fields` list"}},
+}
+ECHO_REQUEST = {"type": "object", "properties": {"message": {"type": "string", "maxLength": 1000}}}
+PREVIEW_QUERY: dict[str, dict[str, Any]] = {
+    "format": FORMAT,
+    "encoding": {"type": "string", "maxLength": 100},
+    "delimiter": {"type": "string", "maxLength": 100},
+    "sheet": {"type": "string", "maxLength": 100, "description": "A sheet name or a 0-based index"},
+}
+CONNECTION_QUERY = {"connection_id": {"type": "string", "default": "default"}}
 CSV = {
     "type": "string",
     "description": "UTF-8 CSV with a BOM; cells that start like a formula are prefixed with '",
@@ -130,7 +199,19 @@ PATHS: dict[str, dict[str, Any]] = {
         )
     },
     "/api/v1/uploads/{upload_id}/content": {
-        "post": _op("Local stand-in for S3's presigned POST", "uploads", ok="204", params=["upload_id"])
+        "post": {
+            **_op("Local stand-in for S3's presigned POST", "uploads", ok="204", params=["upload_id"]),
+            "requestBody": {
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"token": STRING, "file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                }
+            },
+        }
     },
     "/api/v1/uploads/{upload_id}/complete": {
         "post": _op("Confirm a presigned upload arrived", "uploads", params=["upload_id"])
@@ -141,13 +222,12 @@ PATHS: dict[str, dict[str, Any]] = {
             "Columns, inferred types, sample rows, detected format/encoding/delimiter",
             "uploads",
             params=["upload_id"],
+            query=PREVIEW_QUERY,
         )
     },
     "/api/v1/connections": {
         "get": _op("Salesforce connections (no secrets)", "orgs"),
-        "post": _op(
-            "Store a connection (secrets encrypted at rest)", "orgs", ok="201", body={"type": "object"}
-        ),
+        "post": _op("Store a connection (secrets encrypted at rest)", "orgs", ok="201", body=CONNECTION),
     },
     "/api/v1/connections/{connection_id}": {
         "delete": _op("Delete a connection", "orgs", ok="204", params=["connection_id"])
@@ -155,27 +235,31 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/connections/{connection_id}/test": {
         "post": _op("Log in and read the org's limits", "orgs", params=["connection_id"])
     },
-    "/api/v1/objects": {"get": _op("Objects a migration can write (describe global, cached)", "orgs")},
+    "/api/v1/objects": {
+        "get": _op("Objects a migration can write (describe global, cached)", "orgs", query=CONNECTION_QUERY)
+    },
     "/api/v1/objects/{object_name}": {
-        "get": _op("An object's fields (describe, cached)", "orgs", params=["object_name"])
+        "get": _op(
+            "An object's fields (describe, cached)", "orgs", params=["object_name"], query=CONNECTION_QUERY
+        )
     },
     "/api/v1/mappings/suggest": {
         "post": _op(
             "An auto-mapped spec for an upload and a target, with its problems",
             "mappings",
-            body={"type": "object"},
+            body=SUGGEST_REQUEST,
         )
     },
-    "/api/v1/templates": {"get": _op("Saved mapping templates", "mappings")},
+    "/api/v1/templates": {"get": _op("Saved mapping templates", "mappings", query={"object": STRING})},
     "/api/v1/templates/{object_name}/{name}": {
         "get": _op("A mapping template", "mappings", params=["object_name", "name"]),
         "put": _op(
-            "Save a mapping template", "mappings", params=["object_name", "name"], body={"type": "object"}
+            "Save a mapping template", "mappings", params=["object_name", "name"], body=TEMPLATE_REQUEST
         ),
         "delete": _op("Delete a mapping template", "mappings", ok="204", params=["object_name", "name"]),
     },
     "/api/v1/jobs": {
-        "get": _op("Recent jobs", "jobs"),
+        "get": _op("Recent jobs", "jobs", query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}}),
         "post": _op(
             "Create a job (or a rehearsal with dry_run)", "jobs", ok="201", body=JOB_REQUEST, response=JOB
         ),
@@ -200,6 +284,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "jobs",
             ok="201",
             params=["job_id"],
+            body=RETRY_REQUEST,
+            body_required=False,
             response=JOB,
         )
     },
@@ -214,7 +300,9 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/tasks/{task_id}": {"get": _op("A Celery task's state and result", "tasks", params=["task_id"])},
     "/api/v1/diagnostics/echo": {
-        "post": _op("A round trip through SQS and a worker", "tasks", ok="202", body={"type": "object"})
+        "post": _op(
+            "A round trip through SQS and a worker", "tasks", ok="202", body=ECHO_REQUEST, body_required=False
+        )
     },
     "/api/v1/openapi.json": {"get": _op("This document", "meta")},
 }

@@ -12,8 +12,11 @@ from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.clients.salesforce import OrgClient
 from dms.connections import ConnectionStore
+from dms.errors import InvalidRequest, typed_field
 from dms.pipeline.context import JobContext
+from dms.pipeline.model import Operation
 from dms.pipeline.prepare import check_mapping, new_mapping
+from dms.pipeline.source import ReadOptions, validated_options
 
 # The attributes of a field's describe that GET /objects/<name> passes on as they are.
 DESCRIBE_FIELD_KEYS = (
@@ -32,6 +35,9 @@ DESCRIBE_FIELD_KEYS = (
     "relationshipName",
     "restrictedPicklist",
 )
+
+# The text fields of POST /mappings/suggest.
+SUGGEST_TEXT_FIELDS = ("upload_id", "object", "operation", "external_id", "connection_id")
 
 
 def _org(connection_id: str | None, reuse_session: bool = True) -> OrgClient:
@@ -109,19 +115,26 @@ def describe_object(object_name: str) -> Any:
 def suggest_mapping() -> Any:
     """An auto-mapped spec for an upload and a target, with the problems a load would hit."""
     body = _body()
-    upload = current_uploads().get(str(body.get("upload_id")))
-    read_options = {
-        k: v
-        for k, v in (body.get("read_options") or {}).items()
-        if k in ("format", "encoding", "delimiter", "sheet")
-    }
-    preview = current_uploads().preview(upload["_id"], **read_options)
-    columns = [c["name"] for c in preview["columns"]]
-    connection_id = body.get("connection_id")
-    describe = _describe(connection_id, str(body.get("object")))
-    operation = str(body.get("operation") or "insert")
-    spec = new_mapping(
-        str(body.get("object")), operation, columns, describe, external_id=body.get("external_id")
+    fields = {name: typed_field(body.get(name), str, name, "a string") for name in SUGGEST_TEXT_FIELDS}
+    for name in ("upload_id", "object"):
+        if not fields[name]:
+            raise InvalidRequest(f"`{name}` is required.", field=name)
+    operation = Operation.parse(fields["operation"] or "insert")
+    if operation is None:
+        raise InvalidRequest(f"`operation` must be one of {', '.join(Operation)}.", field="operation")
+    given = typed_field(body.get("read_options"), dict, "read_options", "an object")
+    read_options = validated_options(
+        ReadOptions.from_json(given, prefix="read_options."), None, prefix="read_options."
     )
+    preview = current_uploads().preview(
+        fields["upload_id"],
+        format=read_options.format,
+        encoding=read_options.encoding,
+        delimiter=read_options.delimiter,
+        sheet=read_options.sheet,
+    )
+    columns = [c["name"] for c in preview["columns"]]
+    describe = _describe(fields["connection_id"], fields["object"])
+    spec = new_mapping(fields["object"], operation, columns, describe, external_id=fields["external_id"])
     problems = check_mapping(spec, describe, columns)
     return jsonify({"mapping": spec, "problems": [p.to_dict() for p in problems]})

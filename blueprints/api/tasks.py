@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery.result import AsyncResult
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, jsonify, url_for
 
 from blueprints.api import api
-from dms.errors import DMSError
+from blueprints.api.jobs import _body
+from dms.errors import InvalidRequest, typed_field
 
 
 @api.get("/tasks/<task_id>")
@@ -26,10 +27,9 @@ def task_status(task_id: str) -> Any:
 @api.post("/diagnostics/echo")
 def diagnostics_echo() -> Any:
     """Send a message through SQS to a worker and back: proves the queue and a worker are alive."""
-    payload = request.get_json(silent=True) or {}
-    message = payload.get("message", "ping")
-    if not isinstance(message, str) or len(message) > 1000:
-        raise DMSError("`message` must be a string of at most 1000 characters.", code="INVALID_REQUEST")
+    message = typed_field(_body(optional=True).get("message"), str, "message", "a string") or "ping"
+    if len(message) > 1000:
+        raise InvalidRequest("`message` must be a string of at most 1000 characters.", field="message")
     task = current_app.extensions["celery"].send_task("dms.diagnostics.echo", args=[message])
     status_url = url_for("api.task_status", task_id=task.id)
     return jsonify({"task_id": task.id, "status_url": status_url}), 202, {"Location": status_url}

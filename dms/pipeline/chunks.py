@@ -35,15 +35,14 @@ from dms.pipeline.results import invalid_rows
 from dms.pipeline.source import Chunk, ReadOptions, SourceInfo, read_chunks, read_sample, sniff
 
 PROFILE_SAMPLE_ROWS = 2000
-READ_OPTION_KEYS = ("format", "encoding", "delimiter", "sheet", "has_header")
 LOOKUP_BATCH = 200  # external ids per SOQL query (keeps the query under Salesforce's length limit)
 
 
 def read_options(job: dict[str, Any], settings: PipelineSettings) -> ReadOptions:
     """The job's read options (from the upload preview the user confirmed) with the deployment's limits."""
-    given = dict(job["source"].get("read_options") or {})
-    return ReadOptions(
-        **{k: v for k, v in given.items() if k in READ_OPTION_KEYS},
+    return ReadOptions.from_json(
+        job["source"].get("read_options"),
+        prefix="read_options.",
         chunk_rows=job["options"]["chunk_rows"],
         chunk_bytes=settings.read_chunk_max_bytes,
         allow_pickle=settings.allow_pickle,

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dms.clients.docstore import DocumentStore, new_document_id
-from dms.errors import Conflict, DMSError
+from dms.errors import Conflict, DMSError, typed_field
 from dms.pipeline.model import (
     CHUNK_SETTLED,
     COUNTERS,
@@ -24,6 +24,7 @@ from dms.pipeline.model import (
     Operation,
     now,
 )
+from dms.pipeline.source import ReadOptions, validated_options
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,7 @@ def _whole_number(value: Any, where: str) -> int:
 
 
 def _typed(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
-    """A request field of the JSON type it must have (None when absent), or a 400 naming the field."""
-    if value is not None and not isinstance(value, kind):
-        raise JobError(f"`{where}` must be {what}, not {type(value).__name__}.", field=where)
-    return value
+    return typed_field(value, kind, where, what, error=JobError)
 
 
 def new_job_document(request: Mapping[str, Any], collections_threshold: int) -> dict[str, Any]:
@@ -103,7 +101,11 @@ def new_job_document(request: Mapping[str, Any], collections_threshold: int) -> 
     source = _typed(request.get("source"), dict, "source", "an object") or {}
     if not source.get("blob_key"):
         raise JobError("`source` must name an upload (upload_id) or a blob_key.", field="source")
-    _typed(source.get("read_options"), dict, "read_options", "an object")
+    read_options = _typed(source.get("read_options"), dict, "read_options", "an object")
+    # A read option no file can be read with is the request's fault: said now, not when the plan runs.
+    validated_options(
+        ReadOptions.from_json(read_options, prefix="read_options."), None, prefix="read_options."
+    )
     _typed(request.get("mapping"), dict, "mapping", "a mapping object (see GET /api/v1/mappings/suggest)")
     _typed(request.get("options"), dict, "options", "an object")
     options = JobOptions.from_request(request.get("options"), collections_threshold)

@@ -98,8 +98,9 @@ def test_preview_options_override_detection(client: Any) -> None:
 def test_preview_rejects_an_unknown_encoding_with_a_stable_code(client: Any) -> None:
     upload_id = upload(client, LEGACY_CSV).json["id"]
     response = client.get(f"/api/v1/uploads/{upload_id}/preview?encoding=klingon-8")
-    assert response.status_code == 422
-    assert response.json["error"]["code"] == "BAD_OPTION"
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "INVALID_ENCODING"
+    assert response.json["error"]["where"]["field"] == "encoding"
 
 
 def test_excel_preview_lists_sheets_and_reads_the_one_asked_for(client: Any, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from dms.pipeline.model import ORIGINAL_ROW_COLUMN, ROW_COLUMN
 from dms.pipeline.source import delimited, excel, jsonl, parquet, pickled
 from dms.pipeline.source.chunking import bounded_by_bytes
 from dms.pipeline.source.contract import (
+    BadReadOption,
     Chunk,
     ReadError,
     ReadOptions,
@@ -32,6 +33,7 @@ from dms.pipeline.source.contract import (
 from dms.pipeline.source.detect import detect_format, extension_format
 
 __all__ = [
+    "BadReadOption",
     "Chunk",
     "ReadError",
     "ReadOptions",

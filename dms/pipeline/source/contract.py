@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import codecs
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
-from dms.errors import DMSError
+from dms.errors import DMSError, typed_field
 from dms.pipeline.model import ROW_COLUMN
 
 FORMATS = ("csv", "excel", "json", "ndjson", "parquet", "pickle")
@@ -25,6 +27,17 @@ _FORMAT_ALIASES = {
 # Delimiters an option may name in words, for the ones awkward to type into a form.
 DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "caret": "^", "backquote": "`"}
 RAW_TEXT_LIMIT = 100_000  # characters of a bad row's raw text kept for the error file
+# Text codecs that cannot read a file: IDNA and Punycode encode host names, `undefined` refuses everything.
+# (Codecs that are not text encodings at all, like zlib, base64 or rot13, are told by Python itself.)
+NOT_FILE_ENCODINGS = ("idna", "punycode", "undefined")
+# The read options a request may give, with the JSON types each takes.
+READ_OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "format": ((str,), "a string"),
+    "encoding": ((str,), "a string"),
+    "delimiter": ((str,), "a string"),
+    "sheet": ((str, int), "a sheet name or a 0-based index"),
+    "has_header": ((bool,), "true or false"),
+}
 
 
 class ReadError(DMSError):
@@ -56,6 +69,18 @@ class ReadError(DMSError):
         return f"{self.code}: {self.message}" + (f" ({where})" if where else "")
 
 
+class BadReadOption(ReadError):
+    """A read option no file can be read with: the request is wrong, not the file (400, `where.field`)."""
+
+    http_status = 400
+
+    def __init__(
+        self, code: str, message: str, *, option: str, file: str | os.PathLike[str] | None = None
+    ) -> None:
+        super().__init__(code, message, file=file)
+        self.where["field"] = option
+
+
 @dataclass
 class ReadOptions:
     """How to read a source; every None means detect."""
@@ -72,6 +97,24 @@ class ReadOptions:
     allow_pickle: bool = False
     max_unzipped_bytes: int = 2 * 1024**3
     max_zip_ratio: float = 200.0
+
+    @classmethod
+    def from_json(cls, given: Mapping[str, Any] | None, *, prefix: str = "", **limits: Any) -> ReadOptions:
+        """The options a JSON request names (other keys are ignored), each of its JSON type or a 400."""
+        picked: dict[str, Any] = {}
+        for name, (kinds, what) in READ_OPTION_TYPES.items():
+            value = (given or {}).get(name)
+            picked[name] = typed_field(value, kinds, f"{prefix}{name}", what, error=_TypeRefused)
+        if picked["has_header"] is None:
+            del picked["has_header"]
+        return cls(**picked, **limits)
+
+
+class _TypeRefused(BadReadOption):
+    """A read option of the wrong JSON type (raised through `typed_field`)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__("BAD_OPTION", message, option=field)
 
 
 @dataclass(kw_only=True)
@@ -123,24 +166,25 @@ def clip_raw(text: str | None) -> str | None:
     return text[:RAW_TEXT_LIMIT] + "…[truncated]"
 
 
-def validated_options(options: ReadOptions | None, path: str | os.PathLike[str]) -> ReadOptions:
-    """The options with format, encoding and delimiter checked and normalised, or a ReadError saying which."""
+def validated_options(
+    options: ReadOptions | None, path: str | os.PathLike[str] | None, *, prefix: str = ""
+) -> ReadOptions:
+    """The options with format, encoding and delimiter checked and normalised, or a BadReadOption naming
+    the option (`prefix` + its name: `read_options.encoding` in a job request, `encoding` in a preview)."""
     options = options or ReadOptions()
     fmt = options.format
     if fmt is not None:
         fmt = _FORMAT_ALIASES.get(fmt.strip().lower(), fmt.strip().lower())
         if fmt not in FORMATS:
-            raise ReadError(
+            raise BadReadOption(
                 "BAD_OPTION",
                 f"Unknown format {options.format!r}; use one of {', '.join(FORMATS)}.",
+                option=f"{prefix}format",
                 file=path,
             )
     encoding = options.encoding
     if encoding is not None:
-        try:
-            encoding = codecs.lookup(encoding.strip()).name
-        except LookupError:
-            raise ReadError("BAD_OPTION", f"Unknown encoding {options.encoding!r}.", file=path) from None
+        encoding = text_encoding(encoding, option=f"{prefix}encoding", file=path)
     delimiter = options.delimiter
     if delimiter is not None:
         delimiter = (
@@ -148,21 +192,36 @@ def validated_options(options: ReadOptions | None, path: str | os.PathLike[str])
         )
         if delimiter == "\\t":
             delimiter = "\t"
-        if len(delimiter) != 1 or delimiter in '"\r\n':
-            raise ReadError(
+        # The CSV parser splits bytes on one ASCII byte; NUL, quotes and line breaks already mean something.
+        if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n\x00':
+            raise BadReadOption(
                 "BAD_OPTION",
-                f"Delimiter {options.delimiter!r} must be one character other than a quote or a line break "
-                f"(or one of {', '.join(DELIMITER_NAMES)}).",
+                f"Delimiter {options.delimiter!r} must be one ASCII character other than a quote, a line "
+                f"break or NUL (or one of {', '.join(DELIMITER_NAMES)}).",
+                option=f"{prefix}delimiter",
                 file=path,
             )
     if options.chunk_rows < 1:
-        raise ReadError("BAD_OPTION", f"chunk_rows must be at least 1, not {options.chunk_rows}.", file=path)
-    if options.chunk_bytes < 1:
-        raise ReadError(
-            "BAD_OPTION", f"chunk_bytes must be at least 1, not {options.chunk_bytes}.", file=path
+        raise BadReadOption(
+            "BAD_OPTION",
+            f"chunk_rows must be at least 1, not {options.chunk_rows}.",
+            option="chunk_rows",
+            file=path,
         )
-    if isinstance(options.sheet, bool):
-        raise ReadError("BAD_OPTION", "sheet must be a sheet name or a 0-based index.", file=path)
+    if options.chunk_bytes < 1:
+        raise BadReadOption(
+            "BAD_OPTION",
+            f"chunk_bytes must be at least 1, not {options.chunk_bytes}.",
+            option="chunk_bytes",
+            file=path,
+        )
+    if isinstance(options.sheet, bool) or not isinstance(options.sheet, (str, int, type(None))):
+        raise BadReadOption(
+            "BAD_OPTION",
+            "sheet must be a sheet name or a 0-based index.",
+            option=f"{prefix}sheet",
+            file=path,
+        )
     return ReadOptions(
         format=fmt,
         encoding=encoding,
@@ -175,6 +234,28 @@ def validated_options(options: ReadOptions | None, path: str | os.PathLike[str])
         max_unzipped_bytes=options.max_unzipped_bytes,
         max_zip_ratio=options.max_zip_ratio,
     )
+
+
+def text_encoding(name: str, *, option: str, file: str | os.PathLike[str] | None = None) -> str:
+    """Python's name for a text encoding a file can be read in, or a 400 INVALID_ENCODING naming the option.
+
+    Python's codec registry also holds codecs from bytes to bytes (zlib, bz2, base64, hex, uu, quopri) and
+    from text to text (rot13): looked up by name they would "decode" a file into garbage or crash the reader.
+    """
+    try:
+        python_name = codecs.lookup(name.strip()).name
+        "".encode(python_name)  # LookupError for a codec that is not a text encoding
+    except (LookupError, ValueError):  # ValueError: a name with NUL in it
+        python_name = ""
+    if not python_name or python_name in NOT_FILE_ENCODINGS:
+        raise BadReadOption(
+            "INVALID_ENCODING",
+            f"{name[:80]!r} is not a text encoding a file can be read in; use one such as utf-8, cp1252, "
+            "latin-1 or utf-16, or leave it out to detect it.",
+            option=option,
+            file=file,
+        )
+    return python_name
 
 
 def check_readable(path: str | os.PathLike[str]) -> int:

@@ -35,6 +35,8 @@ MAX_XLS_BYTES = 256 * 1024 * 1024
 MAX_ZIP_ENTRIES = 10_000
 # An entry smaller than this cannot hurt however well it compresses; ratios only matter above it.
 RATIO_FLOOR_BYTES = 1024 * 1024
+# A DTD can stand only in an XML part's prolog, before its root element; no real part has a prolog this long.
+XML_PROLOG_BYTES = 64 * 1024
 
 
 def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
@@ -159,7 +161,8 @@ class _XlsxWorkbook(_Workbook):
         self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
         try:
             self._book = openpyxl.load_workbook(self._file, read_only=True, data_only=True, keep_links=False)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        # SyntaxError: the XML parsers' errors (lxml's XMLSyntaxError, ElementTree's ParseError) for a bad part.
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError) as exc:
             self._file.close()
             raise ReadError(
                 "CORRUPT_FILE",
@@ -177,7 +180,7 @@ class _XlsxWorkbook(_Workbook):
         sheet = self._book[sheet_name]
         try:
             yield from enumerate(sheet.iter_rows(values_only=True), start=1)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError) as exc:
             raise ReadError(
                 "CORRUPT_FILE", f"Sheet {sheet_name!r} is damaged: {exc}.", file=self.path
             ) from exc
@@ -256,7 +259,7 @@ def _open_workbook(path: str | os.PathLike[str], options: ReadOptions) -> _Workb
 
 
 def _check_zip(path: str | os.PathLike[str], options: ReadOptions) -> None:
-    """Refuse a zip bomb before any XML is inflated, from the sizes in the central directory.
+    """Refuse a zip bomb (from the sizes in the central directory) and XML with a DTD, before openpyxl runs.
 
     The declared sizes can be trusted as limits: zipfile stops each entry at its declared size and fails the
     CRC if the data says otherwise, so an entry cannot inflate beyond what is checked here.
@@ -264,12 +267,19 @@ def _check_zip(path: str | os.PathLike[str], options: ReadOptions) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            _check_sizes(path, entries, options)
+            _refuse_dtds(path, archive, entries)
+    # RuntimeError: an encrypted part; NotImplementedError: a compression method zipfile does not have.
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise ReadError(
             "CORRUPT_FILE",
             f"The file is not a readable .xlsx workbook ({exc}). Save it again from Excel.",
             file=path,
         ) from exc
+    log.debug("reader=excel file=%s zip_entries=%d", Path(path).name, len(entries))
+
+
+def _check_sizes(path: str | os.PathLike[str], entries: list[zipfile.ZipInfo], options: ReadOptions) -> None:
     if len(entries) > MAX_ZIP_ENTRIES:
         raise ReadError(
             "ZIP_BOMB",
@@ -303,4 +313,65 @@ def _check_zip(path: str | os.PathLike[str], options: ReadOptions) -> None:
                 "zip bomb. Export the sheet as CSV if it is genuine.",
                 file=path,
             )
-    log.debug("reader=excel file=%s zip_entries=%d unzipped_bytes=%d", Path(path).name, len(entries), total)
+
+
+def _refuse_dtds(
+    path: str | os.PathLike[str], archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo]
+) -> None:
+    """Refuse a workbook any of whose XML parts declares a DTD, before openpyxl parses one.
+
+    No part Excel writes has a DTD, and a DTD is how XML attacks come: entities that expand a few bytes into
+    gigabytes ("billion laughs"), or external entities that read files or URLs on this side.
+    """
+    for entry in entries:
+        if entry.is_dir():
+            continue
+        with archive.open(entry) as part:
+            text = _xml_text(part.read(XML_PROLOG_BYTES))
+        verdict = _prolog_verdict(text)
+        if verdict == "dtd":
+            raise ReadError(
+                "XML_DTD",
+                f"Part {entry.filename!r} of the workbook declares a DTD (<!DOCTYPE ...>), which Excel never "
+                "writes and which can hide an XML attack; the file was not read. Save it again from Excel.",
+                file=path,
+            )
+        if verdict == "unfinished":
+            raise ReadError(
+                "XML_DTD",
+                f"Part {entry.filename!r} of the workbook has no root element in its first "
+                f"{XML_PROLOG_BYTES:,} bytes, which Excel never writes; the file was not read. Save it again "
+                "from Excel.",
+                file=path,
+            )
+
+
+def _xml_text(head: bytes) -> str:
+    """The head of a part as text, in UTF-16 when it has that BOM or layout (XML's only other encoding)."""
+    if head.startswith((b"\xff\xfe", b"<\x00")):
+        return head.decode("utf-16-le", errors="replace").lstrip("\ufeff")
+    if head.startswith((b"\xfe\xff", b"\x00<")):
+        return head.decode("utf-16-be", errors="replace").lstrip("\ufeff")
+    return head.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+def _prolog_verdict(text: str) -> str:
+    """What an XML part's prolog holds: "dtd", "root" (the root element starts first), "unfinished" (the
+    head ended inside the prolog) or "not_xml" (a picture or other binary part)."""
+    position = len(text) - len(text.lstrip())
+    if not text.startswith("<", position):
+        return "not_xml"
+    while True:
+        position += len(text[position:]) - len(text[position:].lstrip())
+        if position >= len(text):
+            return "unfinished"
+        for opening, closing in (("<?", "?>"), ("<!--", "-->")):
+            if text.startswith(opening, position):
+                end = text.find(closing, position + len(opening))
+                if end < 0:
+                    return "unfinished"
+                position = end + len(closing)
+                break
+        else:
+            # `<!DOCTYPE` or any other declaration before the root element; a bare `<` starts the root.
+            return "dtd" if text.startswith("<!", position) else "root"

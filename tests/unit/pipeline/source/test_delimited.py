@@ -22,6 +22,15 @@ def test_bad_delimiter_option_is_refused(write_bytes):
     assert caught.value.code == "BAD_OPTION"
 
 
+@pytest.mark.parametrize("delimiter", ["\x00", "", ";;", "\n", "\r", '"', "é", "§"])
+def test_delimiter_that_no_parser_can_split_on_is_a_400_naming_the_option(write_bytes, delimiter):
+    path = write_bytes("data.csv", b"a,b\n1,2\n")
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ReadOptions(delimiter=delimiter))
+    assert (caught.value.code, caught.value.http_status) == ("BAD_OPTION", 400)
+    assert caught.value.where["field"] == "delimiter"
+
+
 def test_quoted_fields_keep_delimiters_newlines_and_doubled_quotes(write_bytes, read_all):
     data = b'id,note,city\r\n1,"line one\r\nline two, still note",Paris\r\n2,"He said ""hi""",Berlin\r\n'
     path = write_bytes("quoted.csv", data)

@@ -69,7 +69,38 @@ def test_unknown_encoding_option_is_refused(write_bytes):
     path = write_bytes("a.csv", b"a\n1\n")
     with pytest.raises(ReadError) as caught:
         sniff(path, ReadOptions(encoding="klingon-8"))
-    assert caught.value.code == "BAD_OPTION"
+    assert (caught.value.code, caught.value.http_status) == ("INVALID_ENCODING", 400)
+    assert caught.value.where["field"] == "encoding"
+
+
+@pytest.mark.parametrize(
+    "codec",
+    ["zlib", "rot13", "base64", "hex", "uu", "bz2", "quopri", "idna", "punycode", "undefined", "utf\x00-8"],
+)
+@pytest.mark.parametrize("name", ["a.csv", "a.jsonl"])
+def test_codec_that_is_not_a_text_encoding_is_refused_as_an_option(write_bytes, codec, name):
+    path = write_bytes(name, b'{"a": 1}\n' if name.endswith("jsonl") else b"a,b\n1,2\n")
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ReadOptions(encoding=codec))
+    assert (caught.value.code, caught.value.http_status) == ("INVALID_ENCODING", 400)
+    assert caught.value.where["field"] == "encoding"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "cp1252", "utf-8-sig"])
+def test_text_encodings_with_wide_or_legacy_bytes_still_read(write_bytes, read_all, encoding):
+    path = write_bytes("wide.csv", "name,n\nZoë,1\n".encode(encoding))
+    _, table, _ = read_all(path, ReadOptions(encoding=encoding))
+    assert table.column("name").to_pylist() == ["Zoë"]
+
+
+def test_read_options_of_the_wrong_json_type_are_refused_naming_the_option():
+    with pytest.raises(ReadError) as caught:
+        ReadOptions.from_json({"encoding": ["utf-8"]}, prefix="read_options.")
+    assert (caught.value.http_status, caught.value.where["field"]) == (400, "read_options.encoding")
+    with pytest.raises(ReadError) as caught:
+        ReadOptions.from_json({"sheet": True})
+    assert caught.value.where["field"] == "sheet"
+    assert ReadOptions.from_json({"sheet": 2, "has_header": False, "other": 1}).sheet == 2
 
 
 def test_legacy_bytes_far_down_the_file_are_seen_by_detection(write_bytes, read_all):

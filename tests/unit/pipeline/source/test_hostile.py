@@ -7,7 +7,9 @@ import json
 import os
 import pickle
 import zipfile
+from collections.abc import Callable
 
+import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -206,3 +208,76 @@ def test_oversized_json_array_record_is_refused(write_bytes, monkeypatch):
         list(read_chunks(path))
     assert caught.value.code == "INVALID_JSON"
     assert caught.value.row == 2
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{n} "{("&lol" + (str(n - 1) if n > 1 else "") + ";") * 10}">' for n in range(1, 10)
+    )
+    + "]>\n"
+)
+
+
+def _after_declaration(prefix: bytes) -> Callable[[bytes], bytes]:
+    """A rewrite of an XML part that puts `prefix` where its XML declaration was."""
+    return lambda data: prefix + (data.split(b"?>", 1)[1] if data.startswith(b"<?xml") else data)
+
+
+def _workbook_with_part(tmp_path, part: str, rewrite: Callable[[bytes], bytes]) -> os.PathLike[str]:
+    """A real workbook (Name / Acme) with one of its parts rewritten."""
+    plain = tmp_path / "plain.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["Name"])
+    book.active.append(["Acme"])
+    book.save(plain)
+    hostile = tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(hostile, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            target.writestr(entry.filename, rewrite(data) if entry.filename == part else data)
+    return hostile
+
+
+@pytest.mark.parametrize(
+    ("part", "rewrite"),
+    [
+        ("xl/worksheets/sheet1.xml", _after_declaration(BILLION_LAUGHS.encode())),
+        (
+            "[Content_Types].xml",
+            _after_declaration(b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "file:///etc/passwd">'),
+        ),
+        ("xl/workbook.xml", _after_declaration(b"<!-- " + b"padding " * 1000 + b"-->\n<!DOCTYPE workbook>")),
+        ("xl/styles.xml", lambda data: "\ufeff<!DOCTYPE styleSheet><styleSheet/>".encode("utf-16-le")),
+    ],
+    ids=["entity-expansion-in-a-sheet", "external-entity", "after-a-long-comment", "utf-16"],
+)
+def test_xml_dtd_in_any_part_of_an_xlsx_is_refused_before_parsing(tmp_path, part, rewrite, monkeypatch):
+    path = _workbook_with_part(tmp_path, part, rewrite)
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: pytest.fail("openpyxl saw the file"))
+    with pytest.raises(ReadError) as caught:
+        sniff(path)
+    assert (caught.value.code, caught.value.http_status) == ("XML_DTD", 422)
+    assert part in caught.value.message
+
+
+def test_xlsx_part_with_no_root_element_in_its_head_is_refused(tmp_path):
+    path = _workbook_with_part(tmp_path, "xl/workbook.xml", _after_declaration(b"<!-- " + b"x" * 70_000))
+    with pytest.raises(ReadError) as caught:
+        sniff(path)
+    assert caught.value.code == "XML_DTD"
+
+
+def test_xlsx_with_comments_and_declarations_but_no_dtd_still_reads(tmp_path, read_all):
+    rewrite = _after_declaration(b'<?xml version="1.0"?>\n<!-- made by hand -->\n')
+    info, table, _ = read_all(_workbook_with_part(tmp_path, "xl/workbook.xml", rewrite))
+    assert info.columns == ["Name"]
+    assert table.column("Name").to_pylist() == ["Acme"]
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/workbook.xml"])
+def test_xlsx_with_malformed_xml_is_a_corrupt_file_not_a_crash(tmp_path, read_all, part):
+    path = _workbook_with_part(tmp_path, part, lambda data: data[: len(data) // 2])
+    with pytest.raises(ReadError) as caught:
+        read_all(path)
+    assert caught.value.code == "CORRUPT_FILE"

@@ -235,7 +235,7 @@ function renderPreview(preview) {
   notes.hidden = !ambiguous.length;
   notes.replaceChildren(...ambiguous.map((column) =>
     el("li", {}, el("strong", {}, column.name), `: ${column.ambiguity || "the values fit more than one reading"}`,
-      column.alternatives && column.alternatives.length ? ` (also possible: ${column.alternatives.join(", ")})` : "",
+      column.alternatives && column.alternatives.length ? ` (${column.format ? "also possible" : "one of"}: ${column.alternatives.join(", ")})` : "",
       ". Choose the format in the mapping step."),
   ));
 }

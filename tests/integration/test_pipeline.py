@@ -305,3 +305,36 @@ def test_wide_rows_are_loaded_in_chunks_cut_by_size_and_every_row_arrives(
         "Legacy_Id__c",
     )
     assert {k: r["Description"] for k, r in org.items()} == {f"{prefix}-{n}": t for n, t in texts.items()}
+
+
+def test_preview_and_rehearsal_agree_on_dates_the_data_cannot_order(
+    client: Any, worker: str, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "founded.csv"
+    rows = [f"{prefix}-{n};Company {n};0{n}/0{n + 1}/2001" for n in range(1, 6)]  # no day above 12
+    path.write_text("\n".join(["Legacy Id;Name;Founded", *rows]) + "\n", encoding="utf-8")
+    upload_id = upload(client, path)
+    preview = client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    founded = next(column for column in preview["columns"] if column["name"] == "Founded")
+    # The preview claims no reading it will not apply: no format, five values a job without one rejects.
+    assert (founded["kind"], founded["ambiguous"], founded["format"]) == ("date", True, None)
+    assert founded["alternatives"] == ["%d/%m/%Y", "%m/%d/%Y"] and founded["invalid_count"] == 5
+    suggested = client.post("/api/v1/mappings/suggest", json={"upload_id": upload_id, **ACCOUNT_UPSERT}).json
+    as_suggested = run_job(
+        client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping=suggested["mapping"], dry_run=True
+    )
+    assert (as_suggested["counters"]["valid"], as_suggested["counters"]["invalid"]) == (0, 5)
+    assert {r["error_code"] for r in result_rows(client, as_suggested["id"], "errors.csv")} == {
+        "INVALID_DATE"
+    }
+    # Choosing one of the preview's alternatives reads every row.
+    chosen = {
+        **suggested["mapping"],
+        "fields": [
+            {**entry, "format": founded["alternatives"][0]} if entry["source"] == "Founded" else entry
+            for entry in suggested["mapping"]["fields"]
+        ],
+    }
+    rehearsal = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping=chosen, dry_run=True)
+    assert (rehearsal["counters"]["valid"], rehearsal["counters"]["invalid"]) == (5, 0)

@@ -21,6 +21,7 @@ from dms.pipeline.source.contract import (
     ReadError,
     ReadOptions,
     RowProblem,
+    Sample,
     SourceInfo,
     check_readable,
     validated_options,
@@ -32,9 +33,11 @@ __all__ = [
     "ReadError",
     "ReadOptions",
     "RowProblem",
+    "Sample",
     "SourceInfo",
     "detect_format",
     "read_chunks",
+    "read_head",
     "read_sample",
     "sniff",
 ]
@@ -94,6 +97,13 @@ def read_sample(
     path: str | os.PathLike[str], options: ReadOptions | None = None, rows: int = 20
 ) -> tuple[SourceInfo, pa.Table]:
     """The file's SourceInfo and its first `rows` rows (with __row__), reading no more than that needs."""
+    head = read_head(path, options, rows)
+    return head.info, head.table
+
+
+def read_head(path: str | os.PathLike[str], options: ReadOptions | None = None, rows: int = 20) -> Sample:
+    """The file's first `rows` rows with the rows among them that could not be read, reading no more than that
+    needs."""
     options = validated_options(options, path)
     info = sniff(path, options)
     sample_options = _with_format(options, info.format)
@@ -104,8 +114,10 @@ def read_sample(
     finally:
         chunks.close()
     if first is None:
-        return info, _empty_table(info)
-    return info, first.table.slice(0, rows)
+        return Sample(info, _empty_table(info), [], whole=True)
+    # A chunk short of chunk_rows is the last one: the file ended within the sample.
+    whole = first.table.num_rows < sample_options.chunk_rows
+    return Sample(info, first.table.slice(0, rows), list(first.problems), whole=whole)
 
 
 def _with_format(options: ReadOptions, fmt: str) -> ReadOptions:

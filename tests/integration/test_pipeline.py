@@ -338,3 +338,39 @@ def test_preview_and_rehearsal_agree_on_dates_the_data_cannot_order(
     }
     rehearsal = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping=chosen, dry_run=True)
     assert (rehearsal["counters"]["valid"], rehearsal["counters"]["invalid"]) == (5, 0)
+
+
+def test_java_style_date_patterns_load_like_strftime_and_unknown_letters_are_named(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "audits.csv"
+    path.write_text(
+        "Legacy Id;Name;Founded;Audited\n"
+        f"{prefix}-1;Audit One;07/03/2001;2024-03-07T10:11:12.345+0100\n"
+        f"{prefix}-2;Audit Two;25/12/1999;2024-12-31T23:00:00.000Z\n",
+        encoding="utf-8",
+    )
+    upload_id = upload(client, path)
+    fields = [
+        {"target": "Legacy_Id__c", "source": "Legacy Id"},
+        {"target": "Name", "source": "Name"},
+        {"target": "Founded__c", "source": "Founded", "format": "dd/MM/yyyy"},
+        {"target": "Last_Audit__c", "source": "Audited", "format": "yyyy-MM-dd'T'HH:mm:ss.SSSZ"},
+    ]
+    job = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping={"fields": fields})
+    assert (job["state"], job["counters"]["succeeded"]) == ("completed", 2), job
+    org = records_by(
+        org_client(localorg),
+        f"SELECT Legacy_Id__c, Founded__c, Last_Audit__c FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'",
+        "Legacy_Id__c",
+    )
+    assert org[f"{prefix}-1"]["Founded__c"] == "2001-03-07"
+    assert org[f"{prefix}-2"]["Founded__c"] == "1999-12-25"
+    assert org[f"{prefix}-1"]["Last_Audit__c"].startswith("2024-03-07T09:11:12.345")
+    assert org[f"{prefix}-2"]["Last_Audit__c"].startswith("2024-12-31T23:00:00.000")
+
+    fields[2] = {**fields[2], "format": "dd/MM/YYYY"}
+    refused = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping={"fields": fields})
+    assert (refused["state"], refused["error"]["code"]) == ("failed", "MAPPING_INVALID"), refused
+    assert "'Y' is the week-based year" in refused["error"]["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from dms.pipeline.prepare.date_formats import check_date_format
 from tests.integration.pipeline_helpers import org_client, result_rows, wait_job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +76,17 @@ def test_pages_forbid_inline_and_foreign_scripts(client: Any) -> None:
         # Every <script> either loads from this origin or is inert JSON data.
         for tag in re.findall(r"<script\b[^>]*>", response.get_data(as_text=True)):
             assert 'src="/static/' in tag or 'type="application/json"' in tag, tag
+
+
+def test_the_date_format_input_offers_and_explains_both_pattern_styles() -> None:
+    wizard = (ROOT / "static" / "js" / "wizard.js").read_text(encoding="utf-8")
+    offered = json.loads(re.search(r"const DATE_FORMATS = (\[.*?\]);", wizard, re.S).group(1))
+    assert "dd/MM/yyyy" in offered and "yyyy-MM-dd'T'HH:mm:ss.SSSZ" in offered
+    for fmt in offered:
+        check_date_format(fmt)  # every format the input offers is one the server accepts
+    hint = re.search(r"const DATE_FORMAT_HINT = \"([^\"]+)\"", wizard).group(1)
+    assert "%d/%m/%Y" in hint and "dd/MM/yyyy" in hint
+    assert "title: DATE_FORMAT_HINT" in wizard
 
 
 @pytest.mark.parametrize(

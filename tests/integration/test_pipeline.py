@@ -374,3 +374,40 @@ def test_java_style_date_patterns_load_like_strftime_and_unknown_letters_are_nam
     refused = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping={"fields": fields})
     assert (refused["state"], refused["error"]["code"]) == ("failed", "MAPPING_INVALID"), refused
     assert "'Y' is the week-based year" in refused["error"]["message"]
+
+
+def test_headers_in_other_languages_are_auto_mapped_and_loaded(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "客户导出.csv"
+    path.write_text(
+        "Legacy Id;公司名称;电话;网站;城市;Branche\n"
+        f"{prefix}-1;北京科技有限公司;010-12345678;https://example.cn;北京;Technology\n",
+        encoding="utf-8",
+    )
+    upload_id = upload(client, path)
+    suggested = client.post("/api/v1/mappings/suggest", json={"upload_id": upload_id, **ACCOUNT_UPSERT}).json
+    assert {e["source"]: e["target"] for e in suggested["mapping"]["fields"]} == {
+        "Legacy Id": "Legacy_Id__c",
+        "公司名称": "Name",
+        "电话": "Phone",
+        "网站": "Website",
+        "城市": "BillingCity",
+        "Branche": "Industry",
+    }
+    job = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT)  # no mapping: auto-mapped in the plan
+    assert (job["state"], job["counters"]["succeeded"]) == ("completed", 1), job
+    org = records_by(
+        org_client(localorg),
+        "SELECT Legacy_Id__c, Name, Phone, Website, BillingCity, Industry FROM Account "
+        f"WHERE Legacy_Id__c LIKE '{prefix}-%'",
+        "Legacy_Id__c",
+    )
+    account = org[f"{prefix}-1"]
+    assert (account["Name"], account["Phone"], account["BillingCity"], account["Industry"]) == (
+        "北京科技有限公司",
+        "010-12345678",
+        "北京",
+        "Technology",
+    )

@@ -8,6 +8,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -87,6 +88,34 @@ def test_the_date_format_input_offers_and_explains_both_pattern_styles() -> None
     hint = re.search(r"const DATE_FORMAT_HINT = \"([^\"]+)\"", wizard).group(1)
     assert "%d/%m/%Y" in hint and "dd/MM/yyyy" in hint
     assert "title: DATE_FORMAT_HINT" in wizard
+
+
+def test_template_names_in_any_script_are_saved_listed_loaded_and_used(client: Any) -> None:
+    mapping = {"fields": [{"target": "Name", "source": "公司名称"}]}
+    name = f"中文客户导出 {uuid.uuid4().hex[:6]}"
+    path = f"/api/v1/templates/Account/{quote(name, safe='')}"
+    saved = client.put(path, json={"mapping": mapping})
+    assert saved.status_code == 200, saved.json
+    assert saved.json["name"] == name and saved.json["id"].isascii()  # the document id is encoded
+    assert name in {t["name"] for t in client.get("/api/v1/templates?object=Account").json["templates"]}
+    assert client.get(path).json["mapping"] == mapping
+    again = client.put(path, json={"mapping": {"fields": []}}).json
+    assert again["id"] == saved.json["id"]  # the same name is the same template
+    other = client.put(
+        f"/api/v1/templates/Account/{quote('Müller Export', safe='')}", json={"mapping": mapping}
+    )
+    assert other.status_code == 200 and other.json["id"] != saved.json["id"]
+    assert client.delete(path).status_code == 204
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["a\\b", "tab\there", "bell\x07", "\u202eevil"])
+def test_template_names_with_path_or_control_characters_are_refused(client: Any, name: str) -> None:
+    response = client.put(
+        f"/api/v1/templates/Account/{quote(name, safe='')}", json={"mapping": {"fields": []}}
+    )
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["code"] == "INVALID_TEMPLATE"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from dms.clients import Services
@@ -10,18 +11,54 @@ from dms.clients.docstore import DocumentStore
 from dms.errors import DMSError, NotFound
 from dms.pipeline.model import now
 
-_SLUG = re.compile(r"[^a-z0-9]+")
+MAX_NAME_CHARS = 100
+PATH_CHARACTERS = frozenset("/\\")
+_LEGACY_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def template_name(name: object) -> str:
+    """The name as a person gave it (NFC): letters and digits of any script with spaces and punctuation, never
+    path or control characters; INVALID_TEMPLATE names the character it cannot hold."""
+    if not isinstance(name, str):
+        raise DMSError("A template name must be text.", code="INVALID_TEMPLATE")
+    cleaned = unicodedata.normalize("NFC", name).strip()
+    if not cleaned or len(cleaned) > MAX_NAME_CHARS:
+        raise DMSError(
+            f"A template needs a name of 1 to {MAX_NAME_CHARS} characters.", code="INVALID_TEMPLATE"
+        )
+    for char in cleaned:
+        if char in PATH_CHARACTERS or unicodedata.category(char)[0] == "C":
+            shown = repr(char) if char in PATH_CHARACTERS else f"U+{ord(char):04X}"
+            raise DMSError(
+                f"A template name cannot hold {shown} (no slashes or control characters); letters and digits "
+                "of any language, spaces and punctuation are fine.",
+                code="INVALID_TEMPLATE",
+            )
+    return cleaned
 
 
 def template_id(object_name: str, name: str) -> str:
-    """A stable id per (object, name): saving the same name again replaces the template."""
-    slug = _SLUG.sub("-", name.lower()).strip("-")
+    """A stable id per (object, name): saving the same name again replaces the template.
+
+    ASCII names keep the ids they always had (`tpl-Account-legacy-accounts`); others are Punycode-encoded
+    behind `xn--` (which no ASCII slug holds, as every run of other characters folds to one "-"), so every id
+    is plain ASCII, safe in a CouchDB URL and in a prefix listing.
+    """
+    folded = unicodedata.normalize("NFKC", template_name(name)).casefold()
+    slug = "-".join(word for word in re.split(r"[\W_]+", folded) if word)
     if not slug or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", object_name):
         raise DMSError(
             "A template needs a name with letters or digits and a valid object API name.",
             code="INVALID_TEMPLATE",
         )
+    if not slug.isascii():
+        slug = "xn--" + slug.encode("punycode").decode("ascii")
     return f"tpl-{object_name}-{slug}"
+
+
+def legacy_template_id(object_name: str, name: str) -> str:
+    """The id a template got before names could be in any script (non-ASCII letters folded to "-")."""
+    return f"tpl-{object_name}-{_LEGACY_SLUG.sub('-', name.lower()).strip('-')}"
 
 
 class TemplateStore:
@@ -37,8 +74,14 @@ class TemplateStore:
                 code="INVALID_TEMPLATE",
                 field="mapping",
             )
-        doc_id = template_id(object_name, name)
-        body = {"type": "template", "object": object_name, "name": name, "mapping": spec, "updated_at": now()}
+        doc_id = self._stored_id(object_name, name)
+        body = {
+            "type": "template",
+            "object": object_name,
+            "name": template_name(name),
+            "mapping": spec,
+            "updated_at": now(),
+        }
         try:
             saved = self.store.update(doc_id, lambda d: {**d, **body})
         except NotFound:
@@ -51,14 +94,30 @@ class TemplateStore:
 
     def get(self, object_name: str, name: str) -> dict[str, Any]:
         try:
-            return public_template(self.store.get(template_id(object_name, name)))
+            return public_template(self.store.get(self._stored_id(object_name, name)))
         except NotFound:
             raise NotFound(
                 f"There is no template {name!r} for {object_name}.", code="TEMPLATE_NOT_FOUND"
             ) from None
 
     def delete(self, object_name: str, name: str) -> None:
-        self.store.delete(template_id(object_name, name))
+        self.store.delete(self._stored_id(object_name, name))
+
+    def _stored_id(self, object_name: str, name: str) -> str:
+        """The template's id, or the id it was saved under before names could be in any script."""
+        doc_id = template_id(object_name, name)
+        legacy = legacy_template_id(object_name, name)
+        if legacy == doc_id or legacy.endswith("-"):
+            return doc_id
+        try:
+            self.store.get(doc_id)
+        except NotFound:
+            try:
+                self.store.get(legacy)
+            except NotFound:
+                return doc_id
+            return legacy
+        return doc_id
 
 
 def public_template(doc: dict[str, Any]) -> dict[str, Any]:

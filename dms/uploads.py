@@ -30,14 +30,15 @@ from dms.clients.blobstore import BlobStore
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.errors import Conflict, DMSError, NotFound
 from dms.pipeline.model import ROW_COLUMN
-from dms.pipeline.prepare import infer_column
-from dms.pipeline.source import ReadOptions, detect_format, read_sample
+from dms.pipeline.prepare import PROFILE_ROWS, profile_columns
+from dms.pipeline.source import ReadOptions, RowProblem, Sample, detect_format, read_head
 
 log = logging.getLogger(__name__)
 
 COPY_BLOCK_BYTES = 1024 * 1024
 MAX_FILENAME_CHARS = 120
 PREVIEW_ROWS = 20
+UNREADABLE_ROWS_LISTED = 10
 # Text formats preview from the head of the file alone, so a 5 GB CSV on S3 is never fetched whole for it.
 PREVIEW_HEAD_FORMATS = ("csv", "ndjson")
 UPLOAD_ID_PATTERN = re.compile(r"^upl-[0-9A-Za-z]{1,40}-[0-9a-f]{6}$")
@@ -364,14 +365,20 @@ class Uploads:
             allow_pickle=self.limits.allow_pickle,
         )
         with self._preview_copy(doc, format) as (path, partial):
-            info, table = read_sample(path, options, rows=rows)
+            # Column types come from the rows a job's plan infers them from, so both read the values alike;
+            # only the first `rows` of them are shown.
+            sample = read_head(path, options, rows=max(rows, PROFILE_ROWS))
+        info, table = sample.info, sample.table
+        profiles = profile_columns(table)
         columns = []
         for name in info.columns:
-            if name in table.column_names:
-                columns.append(infer_column(table.column(name), name=name).to_dict())
+            if name in profiles:
+                columns.append(profiles[name].to_dict())
             else:
                 columns.append({"name": name, "kind": "empty"})
         warnings = list(info.warnings)
+        if sample.problems:
+            warnings.append(_unreadable_rows(sample, partial))
         if partial:
             warnings.append(
                 f"The preview read the first {self.limits.preview_head_bytes:,} bytes of {doc['size']:,}."
@@ -385,7 +392,7 @@ class Uploads:
             "sheet": info.sheet,
             "sheet_names": list(info.sheet_names),
             "columns": columns,
-            "rows": _json_rows(table),
+            "rows": _json_rows(table.slice(0, rows)),
             "warnings": warnings,
         }
 
@@ -437,6 +444,19 @@ class Uploads:
             removed += 1
             log.info("upload swept upload=%s created_at=%s", doc["_id"], doc.get("created_at"))
         return removed
+
+
+def _unreadable_rows(sample: Sample, partial: bool) -> str:
+    """'3 of 5 rows could not be read (rows 2, 3, 5): ...', for the rows the preview leaves out."""
+    problems: list[RowProblem] = sample.problems
+    of = f"{sample.rows_seen:,}" if sample.whole and not partial else f"the first {sample.rows_seen:,}"
+    listed = ", ".join(str(p.row) for p in problems[:UNREADABLE_ROWS_LISTED])
+    more = ", ..." if len(problems) > UNREADABLE_ROWS_LISTED else ""
+    plural = "s" if len(problems) > 1 else ""
+    return (
+        f"{len(problems):,} of {of} rows could not be read (row{plural} {listed}{more}) and are not shown; a job "
+        f"reports each in its error file. {problems[0].message}"
+    )
 
 
 def _whole_lines(data: bytes) -> bytes:

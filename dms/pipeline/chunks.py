@@ -21,20 +21,20 @@ from dms.pipeline.context import JobContext, Pipeline, PipelineSettings
 from dms.pipeline.describe import ObjectDescribe
 from dms.pipeline.model import ROW_COLUMN, Operation
 from dms.pipeline.prepare import (
+    PROFILE_ROWS,
     CompiledMapping,
     Prepared,
     PrepareOptions,
     RowError,
     apply_profiles,
     compile_mapping,
-    infer_column,
     new_mapping,
     prepare,
+    profile_columns,
 )
 from dms.pipeline.results import invalid_rows
 from dms.pipeline.source import Chunk, ReadOptions, SourceInfo, read_chunks, read_sample, sniff
 
-PROFILE_SAMPLE_ROWS = 2000
 LOOKUP_BATCH = 200  # external ids per SOQL query (keeps the query under Salesforce's length limit)
 
 
@@ -72,13 +72,9 @@ def job_spec(job: dict[str, Any], columns: list[str], describe: dict[str, Any]) 
 def with_inferred_formats(spec: dict[str, Any], path: Path, options: ReadOptions) -> dict[str, Any]:
     """Fill in date and number formats the file makes plain (never ambiguous ones: those stay invalid rows
     with a message that asks for a format, rather than a silent guess)."""
-    _, sample = read_sample(path, options, rows=PROFILE_SAMPLE_ROWS)
-    profiles = {
-        name: infer_column(sample.column(name), name=name)
-        for name in sample.column_names
-        if name != ROW_COLUMN
-    }
-    return apply_profiles(spec, profiles)
+    # The same rows and the same inference as the upload preview, so the job reads what the preview showed.
+    _, sample = read_sample(path, options, rows=PROFILE_ROWS)
+    return apply_profiles(spec, profile_columns(sample))
 
 
 def parent_describes(ctx: JobContext, spec: dict[str, Any], describe: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,10 @@ const SCROLL = window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "
 const MAX_CELL_CHARS = 200;
 const NUMBER_TYPES = new Set(["double", "currency", "percent", "int", "long"]);
 const DATE_TYPES = new Set(["date", "datetime"]);
-const DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S", "excel"];
+// Both styles are accepted: strftime (%d/%m/%Y) and the Java/Data Loader patterns (dd/MM/yyyy) the server translates.
+const DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S",
+  "dd/MM/yyyy", "MM/dd/yyyy", "yyyy-MM-dd'T'HH:mm:ss.SSSZ", "excel"];
+const DATE_FORMAT_HINT = "A strftime format such as %d/%m/%Y, or a Java/Data Loader pattern such as dd/MM/yyyy or yyyy-MM-dd'T'HH:mm:ss.SSSZ";
 const NUMBER_STYLES = [
   { label: "1234.56 / 1,234.56", decimal: ".", thousands: "," },
   { label: "1234,56 / 1.234,56", decimal: ",", thousands: "." },
@@ -235,7 +238,7 @@ function renderPreview(preview) {
   notes.hidden = !ambiguous.length;
   notes.replaceChildren(...ambiguous.map((column) =>
     el("li", {}, el("strong", {}, column.name), `: ${column.ambiguity || "the values fit more than one reading"}`,
-      column.alternatives && column.alternatives.length ? ` (also possible: ${column.alternatives.join(", ")})` : "",
+      column.alternatives && column.alternatives.length ? ` (${column.format ? "also possible" : "one of"}: ${column.alternatives.join(", ")})` : "",
       ". Choose the format in the mapping step."),
   ));
 }
@@ -536,7 +539,7 @@ function formatControl(field, entry, label) {
     const options = [...new Set([...(profile && profile.alternatives ? profile.alternatives : []), ...(profile && profile.format ? [profile.format] : []), ...DATE_FORMATS])];
     return [
       el("input", { type: "text", value: entry.format || "", placeholder: "as detected", list: listId, size: 14, maxlength: 60,
-        spellcheck: "false", autocomplete: "off", "aria-label": `Date format of ${label}`, dataset: { role: "format" } }),
+        spellcheck: "false", autocomplete: "off", title: DATE_FORMAT_HINT, "aria-label": `Date format of ${label}`, dataset: { role: "format" } }),
       el("datalist", { id: listId }, options.map((f) => el("option", { value: f }))),
     ];
   }

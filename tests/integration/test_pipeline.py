@@ -305,3 +305,109 @@ def test_wide_rows_are_loaded_in_chunks_cut_by_size_and_every_row_arrives(
         "Legacy_Id__c",
     )
     assert {k: r["Description"] for k, r in org.items()} == {f"{prefix}-{n}": t for n, t in texts.items()}
+
+
+def test_preview_and_rehearsal_agree_on_dates_the_data_cannot_order(
+    client: Any, worker: str, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "founded.csv"
+    rows = [f"{prefix}-{n};Company {n};0{n}/0{n + 1}/2001" for n in range(1, 6)]  # no day above 12
+    path.write_text("\n".join(["Legacy Id;Name;Founded", *rows]) + "\n", encoding="utf-8")
+    upload_id = upload(client, path)
+    preview = client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    founded = next(column for column in preview["columns"] if column["name"] == "Founded")
+    # The preview claims no reading it will not apply: no format, five values a job without one rejects.
+    assert (founded["kind"], founded["ambiguous"], founded["format"]) == ("date", True, None)
+    assert founded["alternatives"] == ["%d/%m/%Y", "%m/%d/%Y"] and founded["invalid_count"] == 5
+    suggested = client.post("/api/v1/mappings/suggest", json={"upload_id": upload_id, **ACCOUNT_UPSERT}).json
+    as_suggested = run_job(
+        client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping=suggested["mapping"], dry_run=True
+    )
+    assert (as_suggested["counters"]["valid"], as_suggested["counters"]["invalid"]) == (0, 5)
+    assert {r["error_code"] for r in result_rows(client, as_suggested["id"], "errors.csv")} == {
+        "INVALID_DATE"
+    }
+    # Choosing one of the preview's alternatives reads every row.
+    chosen = {
+        **suggested["mapping"],
+        "fields": [
+            {**entry, "format": founded["alternatives"][0]} if entry["source"] == "Founded" else entry
+            for entry in suggested["mapping"]["fields"]
+        ],
+    }
+    rehearsal = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping=chosen, dry_run=True)
+    assert (rehearsal["counters"]["valid"], rehearsal["counters"]["invalid"]) == (5, 0)
+
+
+def test_java_style_date_patterns_load_like_strftime_and_unknown_letters_are_named(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "audits.csv"
+    path.write_text(
+        "Legacy Id;Name;Founded;Audited\n"
+        f"{prefix}-1;Audit One;07/03/2001;2024-03-07T10:11:12.345+0100\n"
+        f"{prefix}-2;Audit Two;25/12/1999;2024-12-31T23:00:00.000Z\n",
+        encoding="utf-8",
+    )
+    upload_id = upload(client, path)
+    fields = [
+        {"target": "Legacy_Id__c", "source": "Legacy Id"},
+        {"target": "Name", "source": "Name"},
+        {"target": "Founded__c", "source": "Founded", "format": "dd/MM/yyyy"},
+        {"target": "Last_Audit__c", "source": "Audited", "format": "yyyy-MM-dd'T'HH:mm:ss.SSSZ"},
+    ]
+    job = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping={"fields": fields})
+    assert (job["state"], job["counters"]["succeeded"]) == ("completed", 2), job
+    org = records_by(
+        org_client(localorg),
+        f"SELECT Legacy_Id__c, Founded__c, Last_Audit__c FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'",
+        "Legacy_Id__c",
+    )
+    assert org[f"{prefix}-1"]["Founded__c"] == "2001-03-07"
+    assert org[f"{prefix}-2"]["Founded__c"] == "1999-12-25"
+    assert org[f"{prefix}-1"]["Last_Audit__c"].startswith("2024-03-07T09:11:12.345")
+    assert org[f"{prefix}-2"]["Last_Audit__c"].startswith("2024-12-31T23:00:00.000")
+
+    fields[2] = {**fields[2], "format": "dd/MM/YYYY"}
+    refused = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping={"fields": fields})
+    assert (refused["state"], refused["error"]["code"]) == ("failed", "MAPPING_INVALID"), refused
+    assert "'Y' is the week-based year" in refused["error"]["message"]
+
+
+def test_headers_in_other_languages_are_auto_mapped_and_loaded(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "客户导出.csv"
+    path.write_text(
+        "Legacy Id;公司名称;电话;网站;城市;Branche\n"
+        f"{prefix}-1;北京科技有限公司;010-12345678;https://example.cn;北京;Technology\n",
+        encoding="utf-8",
+    )
+    upload_id = upload(client, path)
+    suggested = client.post("/api/v1/mappings/suggest", json={"upload_id": upload_id, **ACCOUNT_UPSERT}).json
+    assert {e["source"]: e["target"] for e in suggested["mapping"]["fields"]} == {
+        "Legacy Id": "Legacy_Id__c",
+        "公司名称": "Name",
+        "电话": "Phone",
+        "网站": "Website",
+        "城市": "BillingCity",
+        "Branche": "Industry",
+    }
+    job = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT)  # no mapping: auto-mapped in the plan
+    assert (job["state"], job["counters"]["succeeded"]) == ("completed", 1), job
+    org = records_by(
+        org_client(localorg),
+        "SELECT Legacy_Id__c, Name, Phone, Website, BillingCity, Industry FROM Account "
+        f"WHERE Legacy_Id__c LIKE '{prefix}-%'",
+        "Legacy_Id__c",
+    )
+    account = org[f"{prefix}-1"]
+    assert (account["Name"], account["Phone"], account["BillingCity"], account["Industry"]) == (
+        "北京科技有限公司",
+        "010-12345678",
+        "北京",
+        "Technology",
+    )

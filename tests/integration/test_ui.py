@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from dms.pipeline.prepare.date_formats import check_date_format
 from tests.integration.pipeline_helpers import org_client, result_rows, wait_job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +77,46 @@ def test_pages_forbid_inline_and_foreign_scripts(client: Any) -> None:
         # Every <script> either loads from this origin or is inert JSON data.
         for tag in re.findall(r"<script\b[^>]*>", response.get_data(as_text=True)):
             assert 'src="/static/' in tag or 'type="application/json"' in tag, tag
+
+
+def test_the_date_format_input_offers_and_explains_both_pattern_styles() -> None:
+    wizard = (ROOT / "static" / "js" / "wizard.js").read_text(encoding="utf-8")
+    offered = json.loads(re.search(r"const DATE_FORMATS = (\[.*?\]);", wizard, re.S).group(1))
+    assert "dd/MM/yyyy" in offered and "yyyy-MM-dd'T'HH:mm:ss.SSSZ" in offered
+    for fmt in offered:
+        check_date_format(fmt)  # every format the input offers is one the server accepts
+    hint = re.search(r"const DATE_FORMAT_HINT = \"([^\"]+)\"", wizard).group(1)
+    assert "%d/%m/%Y" in hint and "dd/MM/yyyy" in hint
+    assert "title: DATE_FORMAT_HINT" in wizard
+
+
+def test_template_names_in_any_script_are_saved_listed_loaded_and_used(client: Any) -> None:
+    mapping = {"fields": [{"target": "Name", "source": "公司名称"}]}
+    saved = {}
+    # Names that differ only in their non-ASCII letters are different templates.
+    for name in ("中文客户导出", "中文客户导入", "Müller Export", "Møller Export"):
+        response = client.put(f"/api/v1/templates/Account/{quote(name, safe='')}", json={"mapping": mapping})
+        assert response.status_code == 200, response.json
+        assert response.json["name"] == name and response.json["id"].isascii()  # the document id is encoded
+        saved[name] = response.json["id"]
+    assert len(set(saved.values())) == 4
+    listed = {t["name"] for t in client.get("/api/v1/templates?object=Account").json["templates"]}
+    assert set(saved) <= listed
+    path = f"/api/v1/templates/Account/{quote('中文客户导出', safe='')}"
+    assert client.get(path).json["mapping"] == mapping
+    again = client.put(path, json={"mapping": {"fields": []}}).json
+    assert again["id"] == saved["中文客户导出"]  # the same name is the same template
+    assert client.delete(path).status_code == 204
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["a\\b", "tab\there", "bell\x07", "\u202eevil"])
+def test_template_names_with_path_or_control_characters_are_refused(client: Any, name: str) -> None:
+    response = client.put(
+        f"/api/v1/templates/Account/{quote(name, safe='')}", json={"mapping": {"fields": []}}
+    )
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["code"] == "INVALID_TEMPLATE"
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,47 @@ def test_preview_rejects_an_unknown_encoding_with_a_stable_code(client: Any) -> 
     assert response.json["error"]["where"]["field"] == "encoding"
 
 
+def test_preview_says_how_many_rows_it_could_not_read(client: Any) -> None:
+    ragged = b"a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n13\n"
+    preview = client.get(f"/api/v1/uploads/{upload(client, ragged).json['id']}/preview").json
+    assert [row["__row__"] for row in preview["rows"]] == [1, 4]
+    unreadable = [w for w in preview["warnings"] if "could not be read" in w]
+    assert len(unreadable) == 1 and unreadable[0].startswith("3 of 5 rows could not be read (rows 2, 3, 5)")
+    assert "Row 2 has 2 fields but the file has 3 columns" in unreadable[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "written_as", "chosen", "reads_as"),
+    [
+        ("Name;City\nMüller;Köln\nZoë;Zürich\n", "utf-8", "latin-1", "utf-8"),  # mojibake: MÃ¼ller
+        ("名称;城市\n张三;北京\n李四;上海\n", "gb18030", "cp1252", "gb18030"),  # Ãû³Æ
+        ("Name;City\nMüller;Köln\nZoë;Zürich\n", "cp1252", "utf-8", "cp1252"),  # M\ufffdller
+    ],
+)
+def test_a_chosen_encoding_that_garbles_the_text_is_flagged(
+    client: Any, text: str, written_as: str, chosen: str, reads_as: str
+) -> None:
+    upload_id = upload(client, text.encode(written_as)).json["id"]
+    preview = client.get(f"/api/v1/uploads/{upload_id}/preview?encoding={chosen}").json
+    assert preview["encoding_confidence"] < 0.5
+    doubt = next(w for w in preview["warnings"] if w.startswith("The text read as"))
+    assert f"choose {reads_as}" in doubt
+    right = client.get(f"/api/v1/uploads/{upload_id}/preview?encoding={reads_as}").json
+    assert (right["encoding_confidence"], right["warnings"]) == (1.0, [])
+
+
+def test_preview_shows_twenty_rows_and_reads_their_types_from_the_rows_a_job_reads(client: Any) -> None:
+    # The first 40 dates fit dd/mm and mm/dd alike; row 41 settles it. A job infers from the first 2,000 rows,
+    # so the preview must too (from the 20 it shows it would call the column ambiguous).
+    lines = ["n;when"] + [f"{n};0{n % 9 + 1}/0{n % 9 + 1}/2020" for n in range(1, 41)]
+    lines += [f"{n};25/12/2020" for n in range(41, 61)]
+    upload_id = upload(client, ("\n".join(lines) + "\n").encode()).json["id"]
+    preview = client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    assert [row["__row__"] for row in preview["rows"]] == list(range(1, 21))
+    when = next(column for column in preview["columns"] if column["name"] == "when")
+    assert (when["format"], when["ambiguous"], when["non_blank"]) == ("%d/%m/%Y", False, 60)
+
+
 def test_excel_preview_lists_sheets_and_reads_the_one_asked_for(client: Any, tmp_path: Path) -> None:
     book = openpyxl.Workbook()
     book.active.title = "Accounts"

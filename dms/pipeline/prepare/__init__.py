@@ -1,13 +1,13 @@
 """The prepare floor: parse values, compile a mapping spec, and apply it to a chunk with every row checked.
 
 Other floors import from here only: `compile_mapping` once per job, `prepare` per chunk, and for the
-preview and the mapping editor `infer_column`, `new_mapping`, `apply_profiles` and `check_mapping`.
+preview and the mapping editor `profile_columns` (over the first PROFILE_ROWS rows), `infer_column`, `new_mapping`, `apply_profiles` and `check_mapping`.
 """
 
 from dms.pipeline.prepare.automap import apply_profiles, auto_map, new_mapping, normalize_name
 from dms.pipeline.prepare.chunk import NULL_MARKER, Prepared, prepare
 from dms.pipeline.prepare.compile import check_mapping, compile_mapping
-from dms.pipeline.prepare.infer import ColumnProfile, infer_column
+from dms.pipeline.prepare.infer import PROFILE_ROWS, ColumnProfile, infer_column, profile_columns
 from dms.pipeline.prepare.options import LookupResolver, PrepareOptions
 from dms.pipeline.prepare.parsed import FormatError
 from dms.pipeline.prepare.rejections import ErrorCode, RowError
@@ -15,6 +15,7 @@ from dms.pipeline.prepare.spec import CompiledMapping, MappingError, MappingProb
 
 __all__ = [
     "NULL_MARKER",
+    "PROFILE_ROWS",
     "ColumnProfile",
     "CompiledMapping",
     "ErrorCode",
@@ -33,4 +34,5 @@ __all__ = [
     "new_mapping",
     "normalize_name",
     "prepare",
+    "profile_columns",
 ]

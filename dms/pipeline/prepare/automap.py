@@ -9,6 +9,7 @@ from typing import Any
 
 from dms.pipeline.describe import FieldInfo, ObjectDescribe
 from dms.pipeline.model import ROW_COLUMN, Operation
+from dms.pipeline.prepare.synonyms import field_synonyms
 
 
 def normalize_name(name: str) -> str:
@@ -34,7 +35,8 @@ def auto_map(
     describe: ObjectDescribe | Mapping[str, Any],
     operation: str = Operation.INSERT,
 ) -> list[dict[str, Any]]:
-    """Suggest spec fields: each source column matched to a writable field by API name, then by label."""
+    """Suggest spec fields: each source column matched to a writable field by API name, then by label (in the
+    org's language), then by the headers people write for standard fields in other languages."""
     view = ObjectDescribe.of(describe)
     known = Operation.parse(operation)
     by_exact: dict[str, str] = {}
@@ -46,6 +48,12 @@ def auto_map(
         by_exact.setdefault(info.name.lower(), info.name)
         by_name.setdefault(normalize_name(info.name), info.name)
         by_label.setdefault(normalize_name(info.label), info.name)
+    by_synonym: dict[str, str] = {}
+    for name, words in field_synonyms(view.name).items():
+        synonym_of = view.field(name)
+        if synonym_of is not None and _writable(synonym_of, known):
+            for word in words:
+                by_synonym.setdefault(normalize_name(word), synonym_of.name)
     taken: set[str] = set()
     fields: list[dict[str, Any]] = []
     for column in source_columns:
@@ -54,7 +62,12 @@ def auto_map(
         target = _relationship_header(column, view, known)
         if target is None:
             folded = normalize_name(column)
-            target = by_exact.get(column.strip().lower()) or by_name.get(folded) or by_label.get(folded)
+            target = (
+                by_exact.get(column.strip().lower())
+                or by_name.get(folded)
+                or by_label.get(folded)
+                or by_synonym.get(folded)
+            )
         if target is None or target.lower() in taken:
             continue
         taken.add(target.lower())

@@ -367,7 +367,7 @@ class _Compiler:
         fmt = entry.get("format")
         if fmt is not None:
             try:
-                check_date_format(fmt)
+                fmt = check_date_format(fmt)  # Java-style patterns (dd/MM/yyyy) become strftime style here
             except FormatError as exc:
                 self.error("INVALID_FORMAT", f"{where}: {exc.message}", target=header)
                 fmt = None

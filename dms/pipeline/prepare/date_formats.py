@@ -59,11 +59,92 @@ _DIRECTIVES: dict[str, tuple[str, str, str]] = {
 _EXPANSIONS = {"T": "%H:%M:%S", "F": "%Y-%m-%d", "D": "%m/%d/%y", "R": "%H:%M"}
 
 
+# Java SimpleDateFormat / Unicode pattern letters (what Data Loader users write) as strftime directives, by
+# letter and the longest run each count stands for: yy is a two-digit year, y/yyy/yyyy the full year; M/MM a
+# month number, MMM a month's short name, MMMM its full name.
+_JAVA_LETTERS: dict[str, tuple[tuple[int, str], ...]] = {
+    "y": ((1, "%Y"), (2, "%y"), (99, "%Y")),
+    "u": ((1, "%Y"), (2, "%y"), (99, "%Y")),
+    "M": ((2, "%m"), (3, "%b"), (99, "%B")),
+    "d": ((2, "%d"),),
+    "H": ((2, "%H"),),
+    "h": ((2, "%I"),),
+    "m": ((2, "%M"),),
+    "s": ((2, "%S"),),
+    "S": ((9, "%f"),),
+    "a": ((2, "%p"),),
+    "Z": ((3, "%z"), (4, ""), (5, "%z")),
+    "X": ((3, "%z"),),
+    "x": ((3, "%z"),),
+}
+_JAVA_HINTS = {
+    "Y": "'Y' is the week-based year in Java patterns; use 'yyyy' for the year",
+    "D": "'D' is the day of the year in Java patterns; use 'dd' for the day of the month",
+    "E": "day names (E) are not read; drop them from the format",
+    "z": "time zone names (z) are not read; use 'Z' or 'XXX' for an offset such as +01:00",
+}
+
+
+def strftime_pattern(pattern: str) -> str:
+    """A date format in strftime style: as given when it has % directives, else translated from a Java
+    SimpleDateFormat / Unicode pattern ('dd/MM/yyyy', "yyyy-MM-dd'T'HH:mm:ss.SSSZ"); FormatError names any
+    letter that means nothing here."""
+    if "%" in re.sub(r"'[^']*'", "", pattern) or pattern == EXCEL_FORMAT:
+        return pattern
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "'":
+            if pattern[i + 1 : i + 2] == "'":  # '' is a quote itself
+                out.append("'")
+                i += 2
+                continue
+            literal, i = _quoted_literal(pattern, i)
+            out.append(literal.replace("%", "%%"))
+            continue
+        if not ("a" <= char <= "z" or "A" <= char <= "Z"):
+            out.append("%%" if char == "%" else char)
+            i += 1
+            continue
+        run = len(pattern) - i - len(pattern[i:].lstrip(char))
+        directive = next((d for most, d in _JAVA_LETTERS.get(char, ()) if run <= most), None)
+        if not directive:
+            what = _JAVA_HINTS.get(char) or (
+                f"{char * run!r} is not a date pattern letter here"
+                if char not in _JAVA_LETTERS
+                else f"{char * run!r} has too many letters"
+            )
+            raise FormatError(
+                f"format {pattern!r}: {what}. Use Java-style letters y M d H h m s S a Z X with quoted "
+                "literals ('T'), e.g. dd/MM/yyyy, or strftime directives, e.g. %d/%m/%Y"
+            )
+        out.append(directive)
+        i += run
+    return "".join(out)
+
+
+def _quoted_literal(pattern: str, start: int) -> tuple[str, int]:
+    """The text of the quoted literal opening at `start` ('' inside it is a quote) and where it ends."""
+    text: list[str] = []
+    i = start + 1
+    while i < len(pattern):
+        if pattern[i] == "'":
+            if pattern[i + 1 : i + 2] != "'":
+                return "".join(text), i + 1
+            i += 1
+        text.append(pattern[i])
+        i += 1
+    raise FormatError(f"format {pattern!r} opens a quote (') that is never closed")
+
+
 @lru_cache(maxsize=256)
 def compile_date_format(pattern: str) -> DateFormat:
-    """Compile a strftime-style format (%Y %y %m %d %b %B %H %I %M %S %f %p %z) into a DateFormat."""
+    """Compile a strftime-style format (%Y %y %m %d %b %B %H %I %M %S %f %p %z), or the same in Java style
+    (yyyy yy MM dd MMM MMMM HH hh mm ss SSS a Z X, 'quoted' literals), into a DateFormat."""
     if not isinstance(pattern, str) or not pattern.strip():
-        raise FormatError("a date format must be a non-empty string such as '%d/%m/%Y'")
+        raise FormatError("a date format must be a non-empty string such as '%d/%m/%Y' or 'dd/MM/yyyy'")
+    pattern = strftime_pattern(pattern)
     for short, long in _EXPANSIONS.items():
         pattern_expanded = pattern.replace("%" + short, long)
         pattern = pattern_expanded
@@ -177,7 +258,11 @@ def describe_format(fmt: str | None) -> str:
         return fmt
 
 
-def check_date_format(fmt: str) -> None:
-    """Raise FormatError unless `fmt` is 'excel' or a usable strftime-style format."""
-    if fmt != EXCEL_FORMAT:
-        compile_date_format(fmt)
+def check_date_format(fmt: str) -> str:
+    """`fmt` as the parsers take it ('excel' or strftime style, Java-style patterns translated); FormatError
+    unless it is usable."""
+    if not isinstance(fmt, str):
+        raise FormatError("a date format must be a string such as '%d/%m/%Y' or 'dd/MM/yyyy'")
+    if fmt == EXCEL_FORMAT:
+        return fmt
+    return compile_date_format(fmt).pattern

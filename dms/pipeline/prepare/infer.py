@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dms.pipeline.columns import as_array, is_text
+from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.prepare.booleans import FALSE_TOKENS, TRUE_TOKENS
 from dms.pipeline.prepare.date_formats import compile_date_format
 from dms.pipeline.prepare.dates import MS_PER_DAY, parse_dates, parse_datetimes
@@ -19,6 +20,9 @@ from dms.pipeline.prepare.text import clean_text, to_text
 KINDS = ("empty", "boolean", "integer", "number", "date", "datetime", "text")
 # A kind is chosen when at least this share of the sampled non-blank values parse; the rest are reported.
 MATCH_SHARE = 0.95
+# The leading rows both the preview and a job's plan infer formats from: the same rows give the same answer,
+# so what the preview says it reads is what the rehearsal reads.
+PROFILE_ROWS = 2000
 
 
 def _best_readings(readings: list[Any]) -> list[Any]:
@@ -116,6 +120,13 @@ def infer_column(
         if attempt(values, profile, day_first):
             return profile
     return profile
+
+
+def profile_columns(table: pa.Table) -> dict[str, ColumnProfile]:
+    """Profiles of every column of a sample (the __row__ column aside), by column name."""
+    return {
+        name: infer_column(table.column(name), name=name) for name in table.column_names if name != ROW_COLUMN
+    }
 
 
 def _infer_native(array: pa.Array, name: str | None, sampled: int) -> ColumnProfile:
@@ -258,6 +269,20 @@ def _infer_date(values: pa.Array, profile: ColumnProfile, day_first: bool | None
     tied.sort(key=lambda s: s[1].day_first is not preferred)
     share, fmt, parsed, bad = tied[0]
     profile.kind = "datetime" if has_time else "date"
+    if len(orders - {None}) > 1 and day_first is None:
+        # Nobody said which order the dates are in and the data cannot tell: no reading is chosen, so the
+        # profile says what a job without a format does with these values (the plan applies only chosen ones).
+        unread = (parse_datetimes if has_time else parse_dates)(values).invalid
+        profile.ambiguous = True
+        profile.alternatives = [s[1].pattern for s in tied if s[1].day_first is not None]
+        profile.invalid_count, _ = _share(unread)
+        profile.invalid_examples = _examples(values, unread) or None
+        others = [s[1] for s in tied if s[1].day_first is not fmt.day_first]
+        profile.ambiguity = (
+            f"every date fits both {fmt.label} and {others[0].label} (no day above 12): choose the format; "
+            "until you do, these dates are not read and their rows are rejected"
+        )
+        return True
     profile.format = fmt.pattern
     profile.day_first = fmt.day_first
     profile.invalid_count = bad
@@ -268,6 +293,6 @@ def _infer_date(values: pa.Array, profile: ColumnProfile, day_first: bool | None
         profile.alternatives = [o.pattern for o in others]
         profile.ambiguity = (
             f"every date fits both {fmt.label} and {others[0].label} (no day above 12): "
-            f"read as {fmt.label} until you choose"
+            f"read as {fmt.label}, as asked"
         )
     return True

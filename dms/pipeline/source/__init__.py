@@ -26,6 +26,7 @@ from dms.pipeline.source.contract import (
     ReadError,
     ReadOptions,
     RowProblem,
+    Sample,
     SourceInfo,
     check_readable,
     validated_options,
@@ -38,9 +39,11 @@ __all__ = [
     "ReadError",
     "ReadOptions",
     "RowProblem",
+    "Sample",
     "SourceInfo",
     "detect_format",
     "read_chunks",
+    "read_head",
     "read_sample",
     "sniff",
     "validated_options",
@@ -106,6 +109,13 @@ def read_sample(
     path: str | os.PathLike[str], options: ReadOptions | None = None, rows: int = 20
 ) -> tuple[SourceInfo, pa.Table]:
     """The file's SourceInfo and its first `rows` rows (with __row__), reading no more than that needs."""
+    head = read_head(path, options, rows)
+    return head.info, head.table
+
+
+def read_head(path: str | os.PathLike[str], options: ReadOptions | None = None, rows: int = 20) -> Sample:
+    """The file's first `rows` rows with the rows among them that could not be read, reading no more than that
+    needs."""
     options = validated_options(options, path)
     info = sniff(path, options)
     sample_options = _with_format(options, info.format)
@@ -116,10 +126,13 @@ def read_sample(
     finally:
         chunks.close()
     if first is None:
-        return info, _empty_table(info)
+        return Sample(info, _empty_table(info), [], whole=True)
     layout = _layout(info)
-    table = first.table if layout is None else _read_back(first, layout).table
-    return info, table.slice(0, rows)
+    if layout is not None:
+        first = _read_back(first, layout)
+    # A chunk short of chunk_rows is the last one: the file ended within the sample.
+    whole = first.table.num_rows < sample_options.chunk_rows
+    return Sample(info, first.table.slice(0, rows), list(first.problems), whole=whole)
 
 
 # ---- files DMS exported, coming back -----------------------------------------------------------------

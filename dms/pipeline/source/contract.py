@@ -159,6 +159,25 @@ class Chunk:
     problems: list[RowProblem]
 
 
+@dataclass
+class Sample:
+    """The head of a source: what sniffing found, its first rows, and the rows among them that could not be read.
+
+    `problems` are the unreadable rows numbered up to the sample's last row (all of them when `whole`), so the
+    sample spans len(table) + len(problems) source rows.
+    """
+
+    info: SourceInfo
+    table: pa.Table
+    problems: list[RowProblem]
+    whole: bool  # the sample holds every row of the file
+
+    @property
+    def rows_seen(self) -> int:
+        """Source rows the sample spans: the rows read plus the rows that could not be."""
+        return self.table.num_rows + len(self.problems)
+
+
 def clip_raw(text: str | None) -> str | None:
     """Raw row text kept for error files, capped so one hostile row cannot bloat them."""
     if text is None or len(text) <= RAW_TEXT_LIMIT:

@@ -30,6 +30,7 @@ from dms.pipeline.source.contract import (
 )
 from dms.pipeline.source.detect import (
     SAMPLE_BYTES,
+    chosen_encoding_check,
     decode_sample,
     detect_encoding,
     first_record,
@@ -53,9 +54,13 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     head, extra = read_probes(path, size)
     warnings: list[str] = []
     if options.encoding:
-        encoding, confidence = options.encoding, 1.0
+        encoding = options.encoding
         if encoding == "utf-8" and head.startswith(b"\xef\xbb\xbf"):
             encoding = "utf-8-sig"
+        # A chosen encoding is not a guess, but it can still be the wrong one: say so when the text is garbled.
+        confidence, doubt = chosen_encoding_check(head, extra, encoding)
+        if doubt:
+            warnings.append(doubt)
     else:
         encoding, confidence = detect_encoding(head, extra)
         if confidence < 0.5:

@@ -6,9 +6,11 @@ import codecs
 import csv
 import io
 import os
+import re
 from pathlib import Path
 
 import charset_normalizer
+from charset_normalizer.md import mess_ratio
 
 from dms.pipeline.source.contract import ReadError
 
@@ -18,6 +20,11 @@ PROBE_BYTES = 64 * 1024
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
 # Legacy code pages people really export in, and only those: a wider net makes short samples guess wrong.
 LEGACY_ENCODINGS = ("gb18030", "big5", "shift_jis", "cp1252")
+# How much decoded text the garbling check reads, and the mess ratio above which text reads as garbled
+# (charset_normalizer's own threshold: clean text of any language scores near 0, mojibake well above).
+GARBLE_CHECK_CHARS = 64 * 1024
+GARBLED_MESS = 0.2
+_UNICODE_NAMES = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32")
 
 _EXTENSION_FORMATS = {
     ".csv": "csv",
@@ -201,6 +208,65 @@ def _decodes(data: bytes, encoding: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def chosen_encoding_check(head: bytes, extra: bytes, encoding: str) -> tuple[float, str | None]:
+    """How well an encoding a person chose reads the sample (0..1), and a warning when the text comes out
+    garbled: replacement characters, UTF-8 read as a code page (mojibake), or text no language looks like."""
+    text = _decoded(head, encoding)[:GARBLE_CHECK_CHARS]
+    if not text:
+        return 1.0, None
+    replaced = text.count("\ufffd")
+    utf8_as_code_page = (
+        encoding not in _UNICODE_NAMES and not head.isascii() and _is_strict_utf8(_whole_lines(head))
+    )
+    mess = mess_ratio(text, maximum_threshold=1.0)
+    if not (replaced or utf8_as_code_page or mess > GARBLED_MESS):
+        return 1.0, None
+    detected, detected_confidence = detect_encoding(head, extra)
+    sample = _garbled_example(text, _decoded(head, detected))
+    if utf8_as_code_page or mess > GARBLED_MESS:
+        confidence = round(max(0.0, min(0.2, 1.0 - mess)), 3)
+        what = "is UTF-8 read as a code page (mojibake)" if utf8_as_code_page else "looks garbled"
+        warning = f"The text read as {encoding} {what}"
+    else:
+        confidence = round(max(0.0, min(0.5, 1.0 - replaced / len(text))), 3)
+        warning = (
+            f"The text read as {encoding} holds {replaced:,} replacement character{'s' if replaced != 1 else ''} "
+            "(\ufffd) where bytes do not decode, or where an earlier conversion already lost them"
+        )
+    if sample:
+        warning += f" ({sample})"
+    if codecs.lookup(detected).name != codecs.lookup(encoding).name:
+        warning += (
+            f". It reads as {detected} ({detected_confidence:.0%} sure): choose {detected}, or leave the "
+            "encoding to detection."
+        )
+    else:
+        warning += ". Check the file's encoding with whoever exported it."
+    return confidence, warning
+
+
+def _decoded(data: bytes, encoding: str) -> str:
+    """Bytes as text in `encoding`, undecodable bytes as U+FFFD, without a BOM."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    return decoder.decode(data, final=False).removeprefix("\ufeff")
+
+
+def _garbled_example(text: str, better: str) -> str:
+    """'"MÃ¼ller" where utf-8 reads "Müller"': the first word the two readings disagree on."""
+    if text == better:
+        word = next((w for w in re.split(r"[\s,;|]+", text) if "\ufffd" in w or not w.isascii()), "")
+        return f"e.g. {word[:40]!r}" if word else ""
+    for ours, theirs in zip(text.splitlines(), better.splitlines(), strict=False):
+        if ours == theirs:
+            continue
+        pairs = zip(re.split(r"[\s,;|]+", ours), re.split(r"[\s,;|]+", theirs), strict=False)
+        for word, right in pairs:
+            if word != right:
+                return f"e.g. {word[:40]!r} where detection reads {right[:40]!r}"
+        return f"e.g. {ours[:40]!r}"
+    return ""
 
 
 def decode_sample(head: bytes, encoding: str, warnings: list[str]) -> str:

@@ -19,7 +19,7 @@ from dms.pipeline.source.contract import (
     clip_raw,
     unique_column_names,
 )
-from dms.pipeline.source.detect import PROBE_BYTES, detect_encoding, read_probes
+from dms.pipeline.source.detect import PROBE_BYTES, chosen_encoding_check, detect_encoding, read_probes
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ _WHITESPACE = " \t\r\n"
 def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     """Encoding and columns (the keys of the leading records, in first-seen order)."""
     size = check_readable(path)
-    encoding, confidence = _encoding(path, options, size)
-    fmt = options.format or "json"
     warnings: list[str] = []
+    encoding, confidence = _encoding(path, options, size, warnings)
+    fmt = options.format or "json"
     keys, seen = _leading_keys(path, encoding, fmt)
     if seen == 0:
         warnings.append("The file holds no records.")
@@ -302,10 +302,15 @@ def _undecodable(raw: str) -> bool:
     return False
 
 
-def _encoding(path: str | os.PathLike[str], options: ReadOptions, size: int) -> tuple[str, float]:
-    if options.encoding:
-        return options.encoding, 1.0
+def _encoding(
+    path: str | os.PathLike[str], options: ReadOptions, size: int, warnings: list[str]
+) -> tuple[str, float]:
     head, extra = read_probes(path, size)
+    if options.encoding:
+        confidence, doubt = chosen_encoding_check(head[: 4 * PROBE_BYTES], extra, options.encoding)
+        if doubt:
+            warnings.append(doubt)
+        return options.encoding, confidence
     return detect_encoding(head[: 4 * PROBE_BYTES], extra)
 
 

@@ -9,7 +9,7 @@ import pytest
 from dms.pipeline.prepare.automap import apply_profiles, auto_map, new_mapping, normalize_name
 from dms.pipeline.prepare.compile import check_mapping
 from dms.pipeline.prepare.infer import ColumnProfile
-from tests.unit.pipeline.prepare.describes import ACCOUNT, CONTACT
+from tests.unit.pipeline.prepare.describes import ACCOUNT, CONTACT, field
 
 
 def codes(problems, severity: str = "error") -> list[str]:
@@ -67,6 +67,79 @@ def test_auto_map_takes_relationship_headers() -> None:
     assert auto_map(["Account.Legacy_Id__c", "Last Name"], CONTACT, "insert") == [
         {"target": "Account.Legacy_Id__c", "source": "Account.Legacy_Id__c"},
         {"target": "LastName", "source": "Last Name"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "target"),
+    [
+        ("公司名称", "Name"),
+        ("客户名称", "Name"),
+        ("电话", "Phone"),
+        ("网站", "Website"),
+        ("城市", "BillingCity"),
+        ("Firma", "Name"),
+        ("Telefon", "Phone"),
+        ("Straße", "BillingStreet"),
+        ("Société", "Name"),
+        ("Téléphone", "Phone"),
+        ("Nombre de la cuenta", "Name"),
+        ("País", "BillingCountry"),
+        ("取引先名", "Name"),
+        ("業種", "Industry"),
+        ("従業員数", "NumberOfEmployees"),
+    ],
+)
+def test_auto_map_knows_headers_written_in_other_languages(header: str, target: str) -> None:
+    assert auto_map([header], ACCOUNT, "insert") == [{"target": target, "source": header}]
+
+
+LEAD = {
+    "name": "Lead",
+    "fields": [
+        field("LastName", "Last Name", "string", length=80, nillable=False),
+        field("Company", "Company", "string", length=255, nillable=False),
+        field("Phone", "Phone", "phone", length=40),
+        field("Email", "Email", "email", length=80),
+        field("City", "City", "string", length=40),
+    ],
+}
+
+
+def test_synonyms_follow_the_object_and_never_override_a_name_or_label() -> None:
+    assert auto_map(["Firma", "电话", "邮箱", "城市"], LEAD, "insert") == [
+        {"target": "Company", "source": "Firma"},
+        {"target": "Phone", "source": "电话"},
+        {"target": "Email", "source": "邮箱"},
+        {"target": "City", "source": "城市"},
+    ]
+    contact = {**CONTACT, "fields": [*CONTACT["fields"], field("MailingCity", "Mailing City", "string")]}
+    assert auto_map(["Vorname", "Nachname", "城市"], contact, "insert") == [
+        {"target": "FirstName", "source": "Vorname"},
+        {"target": "LastName", "source": "Nachname"},
+        {"target": "MailingCity", "source": "城市"},
+    ]
+    # A header that is an API name keeps its field, and the synonym's field is then taken only once.
+    assert auto_map(["Name", "公司名称"], ACCOUNT, "insert") == [{"target": "Name", "source": "Name"}]
+
+
+def test_auto_map_matches_labels_of_an_org_in_another_language() -> None:
+    translated = {
+        **ACCOUNT,
+        "fields": [
+            {
+                **f,
+                "label": {"Name": "客户名", "Phone": "客户电话", "Legacy_Id__c": "旧系统编号"}.get(
+                    f["name"], f["label"]
+                ),
+            }
+            for f in ACCOUNT["fields"]
+        ],
+    }
+    assert auto_map(["客户名", "客户电话", "旧系统编号"], translated, "insert") == [
+        {"target": "Name", "source": "客户名"},
+        {"target": "Phone", "source": "客户电话"},
+        {"target": "Legacy_Id__c", "source": "旧系统编号"},
     ]
 
 

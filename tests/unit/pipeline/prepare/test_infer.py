@@ -14,13 +14,16 @@ def infer(*values: str | None, **kwargs):
     return infer_column(pa.array(list(values), pa.string()), name="col", **kwargs)
 
 
-def test_day_month_order_undecidable_is_flagged_ambiguous() -> None:
+def test_day_month_order_undecidable_is_flagged_ambiguous_and_no_reading_is_chosen() -> None:
     profile = infer("07/03/2024", "01/02/2023", "12/12/2020")
     assert profile.kind == "date"
     assert profile.ambiguous is True
-    assert profile.format == "%d/%m/%Y"
-    assert profile.alternatives == ["%m/%d/%Y"]
+    # No format: a job without one rejects these values, and the profile says so rather than claim a reading.
+    assert (profile.format, profile.day_first) == (None, None)
+    assert profile.alternatives == ["%d/%m/%Y", "%m/%d/%Y"]
+    assert profile.invalid_count == 3
     assert "dd/mm/yyyy" in profile.ambiguity and "mm/dd/yyyy" in profile.ambiguity
+    assert "choose the format" in profile.ambiguity
 
 
 def test_day_first_preference_picks_the_reading_but_keeps_the_flag() -> None:

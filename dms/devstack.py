@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin, urlparse
 
+import boto3
 import requests
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.fernet import Fernet
 
 from dms.clients.sqs import ensure_queues
@@ -72,10 +75,6 @@ def answers_redis(port: int, host: str = "127.0.0.1") -> bool:
 
 def answers_sqs(port: int, host: str = "127.0.0.1") -> bool:
     """Whether an SQS endpoint (moto_server locally) listens on host:port: ListQueues succeeds."""
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
-
     config = Config(connect_timeout=PROBE_TIMEOUT, read_timeout=PROBE_TIMEOUT, retries={"max_attempts": 1})
     client = boto3.client(
         "sqs",

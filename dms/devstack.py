@@ -1,7 +1,9 @@
 """The local stack on loopback: Redis, moto_server (SQS), pouchdb-server (CouchDB API), localorg, web, worker.
 
-`make run` (= `dms dev`) starts what is not already running and stops what it started on Ctrl-C. The test
-fixtures use the same service definitions on free ports, so the tests and the product run the same way.
+`make run` (= `dms dev`) starts what is not already running (what is must answer like that service), says
+"running" with the URL and the demo once a worker has taken a task from the queue, and stops what it started on
+Ctrl-C. The test fixtures use the same service definitions on free ports, so the tests and the product run the
+same way.
 """
 
 from __future__ import annotations

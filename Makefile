@@ -3,21 +3,23 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet
+NEED_REDIS := command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
 
 .PHONY: install install-local run test lint typecheck pytest bench clean
 
 $(BIN)/python:
-	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 
 # `make run` needs the runtime and moto_server only (the `local` extra); the tests and tools add `dev`
 # (zappa, moto[server] with every AWS service's dependencies, ruff, mypy), which takes minutes more to install.
 $(VENV)/.installed-local: pyproject.toml | $(BIN)/python
+	@$(NEED_REDIS)
 	$(PIP) -e '.[local]'
 	touch $@
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@$(NEED_REDIS)
 	$(PIP) -e '.[dev]'
 	touch $@
 

@@ -2,23 +2,37 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --quiet
+NEED_REDIS := command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install install-local run test lint typecheck pytest bench clean
 
-$(VENV)/.installed: pyproject.toml
-	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(PIP) --upgrade pip
+
+# `make run` needs the runtime and moto_server only (the `local` extra); the tests and tools add `dev`
+# (zappa, moto[server] with every AWS service's dependencies, ruff, mypy), which takes minutes more to install.
+$(VENV)/.installed-local: pyproject.toml | $(BIN)/python
+	@$(NEED_REDIS)
+	$(PIP) -e '.[local]'
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@$(NEED_REDIS)
+	$(PIP) -e '.[dev]'
 	touch $@
+
+# --omit=optional (also in .npmrc): pouchdb-server's sqlite3 adapter would compile for minutes; unused here.
+node_modules/.installed: package.json package-lock.json
+	npm ci --omit=optional --no-audit --no-fund --loglevel=error
+	touch $@
+
+install-local: $(VENV)/.installed-local node_modules/.installed
 
 install: $(VENV)/.installed node_modules/.installed
 
-run: install
+run: install-local
 	$(BIN)/dms dev
 
 lint: install

@@ -126,14 +126,23 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--port", default=8000, show_default=True, help="Port of the web app.")
+@click.option("--port", type=int, help="Port of the web app.  [default: the port of DMS_PUBLIC_URL, 8000]")
 @click.option("--workers", default=1, show_default=True, help="Worker processes to start.")
-def dev(port: int, workers: int) -> None:
-    """Run the whole local stack (services, web, worker) on its embedded defaults."""
+@click.option(
+    "--var-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the stack keeps its data, logs and dev secrets.  [default: var/ in the repository]",
+)
+def dev(port: int | None, workers: int, var_dir: Path | None) -> None:
+    """Run the whole local stack (services, web, worker) on its embedded defaults.
+
+    Services already listening on their ports (DMS_REDIS_URL, DMS_SQS_ENDPOINT_URL, DMS_COUCHDB_URL,
+    DMS_SALESFORCE_LOGIN_URL) are used when they answer like that service; anything else there is an error.
+    """
     # Only `dms dev` needs the local stack (boto3, kombu): every other command stays a light HTTP client.
     from dms.devstack import run_dev_stack
 
-    sys.exit(run_dev_stack(web_port=port, workers=workers))
+    sys.exit(run_dev_stack(web_port=port, workers=workers, var=var_dir))
 
 
 @main.command()

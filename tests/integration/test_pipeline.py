@@ -253,12 +253,12 @@ def test_a_mapping_naming_an_unknown_field_fails_the_job_with_the_reason(
             {"target": "No_Such_Field__c", "source": "Company"},
         ]
     }
-    job = run_job(
-        client, upload_id=upload(client, path), object="Account", operation="insert", mapping=mapping
-    )
-    assert job["state"] == "failed"
-    assert job["error"]["code"] == "MAPPING_INVALID"
-    assert "No_Such_Field__c" in job["error"]["message"]
+    body = {"upload_id": upload(client, path), "object": "Account", "operation": "insert", "mapping": mapping}
+    # Checked at creation since issue 10 (it used to be accepted and fail in the plan): same code, same reason.
+    response = client.post("/api/v1/jobs", json=body)
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "MAPPING_INVALID"
+    assert "No_Such_Field__c" in response.json["error"]["message"]
 
 
 def test_wide_rows_are_loaded_in_chunks_cut_by_size_and_every_row_arrives(
@@ -371,9 +371,10 @@ def test_java_style_date_patterns_load_like_strftime_and_unknown_letters_are_nam
     assert org[f"{prefix}-2"]["Last_Audit__c"].startswith("2024-12-31T23:00:00.000")
 
     fields[2] = {**fields[2], "format": "dd/MM/YYYY"}
-    refused = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping={"fields": fields})
-    assert (refused["state"], refused["error"]["code"]) == ("failed", "MAPPING_INVALID"), refused
-    assert "'Y' is the week-based year" in refused["error"]["message"]
+    body = {"upload_id": upload_id, **ACCOUNT_UPSERT, "mapping": {"fields": fields}}
+    refused = client.post("/api/v1/jobs", json=body)  # refused at creation, naming the letter
+    assert (refused.status_code, refused.json["error"]["code"]) == (422, "MAPPING_INVALID"), refused.json
+    assert "'Y' is the week-based year" in refused.json["error"]["message"]
 
 
 def test_headers_in_other_languages_are_auto_mapped_and_loaded(

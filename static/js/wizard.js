@@ -410,7 +410,7 @@ function writable(field, operation) {
 }
 
 function isRequired(field, operation) {
-  if (operation === "update" || operation === "delete" || operation === "hard_delete") return field.name === "Id";
+  if (operation === "update" || operation === "delete" || operation === "hardDelete") return field.name === "Id";
   return Boolean(field.required);
 }
 
@@ -738,8 +738,8 @@ async function startJob(dryRun) {
     return;
   }
   const { operation, object } = target();
-  if (!dryRun && (operation === "delete" || operation === "hard_delete")) {
-    const how = operation === "hard_delete" ? "permanently delete" : "delete";
+  if (!dryRun && (operation === "delete" || operation === "hardDelete")) {
+    const how = operation === "hardDelete" ? "permanently delete" : "delete";
     if (!window.confirm(`This will ${how} the ${object} records listed in the file. Continue?`)) return;
   }
   try {

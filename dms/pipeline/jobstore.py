@@ -255,6 +255,10 @@ class JobStore:
         except Conflict:
             pass
 
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether the job was asked to stop, read now: the job document a task began with may predate it."""
+        return bool(self.jobs.get(job_id).get("cancel_requested"))
+
     def request_cancel(self, job_id: str) -> dict[str, Any]:
         """Record that a job should stop: it is cancelling until its tasks have settled every row."""
 

@@ -39,7 +39,7 @@ from dms.pipeline.model import (
 )
 from dms.pipeline.plan import plan_job
 from dms.pipeline.prepare import check_mapping
-from dms.pipeline.source import read_chunks, sniff, validated_options
+from dms.pipeline.source import read_chunks, sniff
 from dms.pipeline.staging import drop_staged
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,9 @@ def create_job(p: Pipeline, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_job(ctx: JobContext, job: dict[str, Any]) -> None:
-    """Check at creation what can be checked before a row is read: the target against the org's describe,
-    the read options, and the mapping (its fields, formats and transforms). Answers 4xx with `where`."""
-    describe = check_target(ctx, job["target"])
-    try:
-        validated_options(read_options(job, ctx.pipeline.settings), job["source"].get("filename") or "upload")
-    except (TypeError, AttributeError, ValueError):
-        raise DMSError(
-            "`read_options` holds a value of the wrong type.", code="INVALID_REQUEST", field="read_options"
-        ) from None
+    """Check at creation what the org's describe can tell before a row is read: the target, and the mapping
+    (its fields, formats and transforms). Answers 4xx with `where`."""
+    describe = check_target(ctx, job["target"])  # the read options were checked with the request's shape
     if job.get("mapping") is None:
         return  # auto-mapped from the file's columns when the plan reads them
     spec = job_spec(job, [], describe)
@@ -207,9 +201,9 @@ def write_unloaded_rows(p: Pipeline, job: dict[str, Any], key: str) -> int:
 def unsent_rows_csv(p: Pipeline, job: dict[str, Any]) -> Iterator[bytes]:
     """unsent.csv: the source rows never sent to Salesforce (a cancel stopped them), as read."""
 
-    def settled(blobs: Any, job_id: str, index: int) -> set[int]:
-        parts = res.succeeded_rows(blobs, job_id, index) | res.invalid_rows(blobs, job_id, index)
-        return parts | {int(r[0]) for r in res.error_part_rows(blobs, job_id, index) if r}
+    def settled(blobs: Any, job_id: str, index: int) -> set[int]:  # loaded, invalid or failed
+        failed = {int(r[0]) for r in res.error_part_rows(blobs, job_id, index) if r}
+        return res.succeeded_rows(blobs, job_id, index) | failed
 
     yield ("\ufeff").encode("utf-8")  # for spreadsheets, as every exported file
     for block, _ in source_rows_csv(p, job, settled):

@@ -63,7 +63,7 @@ def load_chunk(
         try:
             outcome = sender.send(staged["load"])
         except SalesforceError as exc:
-            if not cancel_requested(p, job_id):
+            if not p.store.cancel_requested(job_id):
                 raise refused(exc) from exc
             # The cancel aborted the bulk job under its upload (Salesforce processes nothing of an Open job).
             log.info("bulk job aborted by a cancel job=%s chunk=%d", job_id, index)
@@ -72,11 +72,6 @@ def load_chunk(
         return "done"
     finally:
         release_lease(p, cid, owner)
-
-
-def cancel_requested(p: Pipeline, job_id: str) -> bool:
-    """Whether the job was asked to stop (read now: the job document a task began with may predate it)."""
-    return bool(p.store.get(job_id).get("cancel_requested"))
 
 
 def fail_chunk(p: Pipeline, job_id: str, index: int, code: str, message: str) -> None:

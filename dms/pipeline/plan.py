@@ -35,7 +35,7 @@ from dms.pipeline.model import (
     now,
 )
 from dms.pipeline.prepare import MappingError, Prepared
-from dms.pipeline.source import Chunk, read_chunks, sniff
+from dms.pipeline.source import Chunk, SourceInfo, read_chunks, sniff
 from dms.pipeline.staging import is_staged, stage_chunk
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,22 @@ class PlanTally:
     chunk_indexes: list[int] = field(default_factory=list)
     waiting: list[int] = field(default_factory=list)  # staged by this delivery, not loaded as it last looked
 
+    def summary(self, info: SourceInfo) -> dict[str, Any]:
+        """The plan as the job document keeps it."""
+        return {
+            "total_rows": self.total,
+            "invalid_rows": self.invalid,
+            "valid_rows": self.valid,
+            "cancelled_rows": self.cancelled,
+            "chunks": len(self.chunk_indexes),
+            "chunk_indexes": self.chunk_indexes,
+            "reader_chunks": self.reader_chunks,
+            "columns": info.columns,
+            "source_info": asdict(info),
+            "estimated_api_calls": self.estimated_calls,
+            "planned_at": now(),
+        }
+
 
 def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, Any]:
     p, job_id, job = ctx.pipeline, ctx.job_id, ctx.job
@@ -118,7 +134,7 @@ def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, An
         rows_read = chunk.table.num_rows + len(chunk.problems)
         tally.total += rows_read
         # Past a cancel the file is still read to the end, only to count it: the total is every row.
-        cancelled = cancelled or bool(p.store.get(job_id).get("cancel_requested"))
+        cancelled = cancelled or p.store.cancel_requested(job_id)
         if cancelled:
             tally.cancelled += rows_read
             continue
@@ -148,43 +164,19 @@ def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, An
         tally.valid,
         len(tally.chunk_indexes),
     )
-    return {
-        "total_rows": tally.total,
-        "invalid_rows": tally.invalid,
-        "valid_rows": tally.valid,
-        "cancelled_rows": tally.cancelled,
-        "chunks": len(tally.chunk_indexes),
-        "chunk_indexes": tally.chunk_indexes,
-        "reader_chunks": tally.reader_chunks,
-        "columns": recipe.info.columns,
-        "source_info": asdict(recipe.info),
-        "estimated_api_calls": tally.estimated_calls,
-        "planned_at": now(),
-    }
+    return tally.summary(recipe.info)
 
 
 def _finish_unread(p: Pipeline, ctx: JobContext, path: Path) -> str:
     """A job cancelled before its plan read a row: count the file's rows, every one cancelled, and end."""
     options = read_options(ctx.job, p.settings)
     info = sniff(path, options)
-    total = reader_chunks = 0
+    tally = PlanTally()
     for chunk in read_chunks(path, options, info):
-        total += chunk.table.num_rows + len(chunk.problems)
-        reader_chunks += 1
-    summary = {
-        "total_rows": total,
-        "invalid_rows": 0,
-        "valid_rows": 0,
-        "cancelled_rows": total,
-        "chunks": 0,
-        "chunk_indexes": [],
-        "reader_chunks": reader_chunks,
-        "columns": info.columns,
-        "source_info": asdict(info),
-        "estimated_api_calls": 0,
-        "planned_at": now(),
-    }
-    p.store.update(ctx.job_id, plan=summary)
+        tally.reader_chunks += 1
+        tally.total += chunk.table.num_rows + len(chunk.problems)
+    tally.cancelled = tally.total
+    p.store.update(ctx.job_id, plan=tally.summary(info))
     return _hand_over(p, ctx.job_id, requeue=False)
 
 

@@ -104,7 +104,7 @@ class BulkSender:
         if bulk_id and not self.resumable(bulk_id):
             bulk_id = None
         if not bulk_id:
-            if self.cancel_requested():  # no new bulk job once a cancel is asked, resends included
+            if self.ctx.pipeline.store.cancel_requested(self.ctx.job_id):  # no new bulk job after a cancel
                 return res.ChunkResult([], [], cancelled=table.num_rows), ""
             bulk_id = self.create_and_upload(table, earlier)
         info = wait_for_bulk(
@@ -124,7 +124,9 @@ class BulkSender:
         successful, failed_csv = fetch("successfulResults"), fetch("failedResults")
         unprocessed = fetch("unprocessedrecords")
         # The job document read at the start of this task predates a cancel that aborted the bulk job: ask again.
-        cancelled_run = info["state"] == "Aborted" and self.cancel_requested()
+        cancelled_run = info["state"] == "Aborted" and self.ctx.pipeline.store.cancel_requested(
+            self.ctx.job_id
+        )
         unprocessed_code = "CANCELLED" if cancelled_run else "NOT_PROCESSED"
         if info["state"] == "Failed":
             unprocessed_code = JOB_FAILED
@@ -142,10 +144,6 @@ class BulkSender:
             outcome.cancelled = sum(1 for f in outcome.failed if f[1] == "CANCELLED")
             outcome.failed = [f for f in outcome.failed if f[1] != "CANCELLED"]
         return outcome, bulk_id
-
-    def cancel_requested(self) -> bool:
-        """Whether the job was asked to stop, read now (the job document of the task's start may predate it)."""
-        return bool(self.ctx.pipeline.jobs.get(self.ctx.job_id).get("cancel_requested"))
 
     def resumable(self, bulk_id: str) -> bool:
         """Whether a recorded bulk job is to be awaited (False: make a new one)."""

@@ -2,9 +2,11 @@
 duplicated or miscounted.
 
 Each test runs a multi-chunk insert on a stack of its own (its own redis-server, pouchdb-server on disk and
-localorg on a database file; the session's moto), restarts one service for real while chunks are loading, and
-checks that the job moves again within a minute of the service answering, and ends with every row in the org
-exactly once. A localorg restarted mid-job fails that bulk job, as Salesforce does on an internal error:
+localorg on a database file; the session's moto behind a relay), restarts one service for real while chunks are
+loading, and checks that the job moves again within a minute of the service answering, and ends with every row
+in the org exactly once. The broker is the one service not restarted itself: moto keeps its queues in memory,
+and a restarted moto has lost every message, which SQS never does; its outage is the relay in front of it
+resetting every connection and refusing new ones (tests/integration/tcp_outage.py). A localorg restarted mid-job fails that bulk job, as Salesforce does on an internal error:
 what it processed stays in the org and is counted from its results; only the rest is sent again.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ from dms.settings import load_settings
 from factories.celery_instance import celery_settings
 from localorg.testing import LocalOrgHandle, running_localorg
 from tests.integration.pipeline_helpers import org_client
+from tests.integration.tcp_outage import OutageRelay
 
 ROWS, CHUNK_ROWS = 6000, 300  # 20 chunks: loading is well under way when the service goes
 RECOVERY_SECONDS = 60.0
@@ -59,9 +63,12 @@ class RestartStack:
     org: LocalorgProcess
     handle: LocalOrgHandle
     pipeline: Pipeline
+    broker: OutageRelay
 
     def restart(self, name: str, down_seconds: float = 3.0) -> float:
         """Stop a service, leave it down a moment, start it again on the same port; returns when it answers."""
+        if name == "broker":
+            return self.broker.outage(down_seconds)
         if name == "localorg":
             self.org.stop()
             time.sleep(down_seconds)
@@ -78,6 +85,7 @@ def restart_stack(
     app: Any,  # its Celery set-up points boto at the test's SQS (AWS_ENDPOINT_URL_SQS) for this process
     tmp_path: Path,
     stack_env: dict[str, str],
+    sqs_endpoint: str,
     start_worker: Callable[..., str],
     processes: ProcessGroup,
 ) -> Iterator[RestartStack]:
@@ -107,11 +115,15 @@ def restart_stack(
     publisher = Celery("restart-publisher")
     publisher.conf.update(celery_settings(settings))
     pipeline = Pipeline(Services(settings), enqueue=lambda name, args: publisher.send_task(name, args=args))
-    worker = start_worker(concurrency=2, **env)
+    moto = urllib.parse.urlsplit(sqs_endpoint)
+    broker = OutageRelay(moto.hostname or "127.0.0.1", moto.port or 80)
+    # The worker reaches SQS through the relay; the test publishes its first message directly.
+    worker = start_worker(concurrency=2, **env, DMS_SQS_ENDPOINT_URL=broker.url)
     try:
-        yield RestartStack(group, specs, org, handle, pipeline)
+        yield RestartStack(group, specs, org, handle, pipeline, broker)
     finally:
         processes.stop(worker)
+        broker.close()
         group.stop_all()
         org.stop()
 
@@ -132,7 +144,7 @@ def settled_chunks(p: Pipeline, job_id: str) -> int:
     return sum(c["state"] == "done" for c in p.store.chunk_docs(job_id))
 
 
-@pytest.mark.parametrize("service", ["redis", "couchdb", "localorg"])
+@pytest.mark.parametrize("service", ["redis", "couchdb", "localorg", "broker"])
 def test_a_service_restarted_mid_load_costs_the_job_under_a_minute(
     restart_stack: RestartStack, tmp_path: Path, service: str
 ) -> None:
@@ -153,6 +165,8 @@ def test_a_service_restarted_mid_load_costs_the_job_under_a_minute(
         assert time.monotonic() < deadline, "the load did not start"
         time.sleep(0.2)
     before = patiently(lambda: settled_chunks(p, job["_id"]))
+    relayed = restart_stack.broker.connections_accepted
+    assert relayed > 0  # the worker reaches SQS through the relay
     answered = restart_stack.restart(service)
 
     # Moving again within a minute of the service answering: more chunks settle (or the job ends).
@@ -165,6 +179,8 @@ def test_a_service_restarted_mid_load_costs_the_job_under_a_minute(
     while (final := patiently(lambda: p.store.get(job["_id"])))["state"] not in FINAL_STATES:
         assert time.monotonic() < final_deadline, final
         time.sleep(0.5)
+    if service == "broker":
+        assert restart_stack.broker.connections_accepted > relayed  # the worker came back to the same SQS
 
     counters = final["counters"]
     assert final["state"] == "completed", final

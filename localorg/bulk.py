@@ -9,6 +9,7 @@ import json
 import logging
 import queue
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -249,17 +250,25 @@ class BulkIngest:
                 self._queue.put(job.id)
 
     def _recount(self, job: IngestJob) -> None:
-        """A job cut short: its counters from the outcomes it wrote (the rows it processed, as committed)."""
-        path = self.jobs_dir / job.id / "outcomes.csv"
+        """A job cut short: its counters from the outcomes it committed (the rows it processed)."""
         processed = failed = 0
-        if path.exists():
-            with path.open(encoding="utf-8", newline="") as outcomes:
-                for outcome in csv.reader(outcomes):
-                    processed += 1
-                    failed += outcome[:1] == ["E"]
+        for outcome in self._outcomes(job):
+            processed += 1
+            failed += outcome[:1] == ["E"]
         job.processed = job.rows_consumed = processed
         job.failed = failed
         self._save(job)
+
+    def _outcomes(self, job: IngestJob) -> Iterator[list[str]]:
+        """Every processed row's outcome, in upload order, as committed with the row (see _process_chunk)."""
+        for seq in itertools.count():
+            with self.store.lock:  # one chunk at a time: the connection is shared with the writers
+                found = self.store.conn.execute(
+                    "SELECT lines FROM _lo_job_outcomes WHERE job_id = ? AND seq = ?", (job.id, seq)
+                ).fetchone()
+            if found is None:
+                return
+            yield from csv.reader(io.StringIO(found[0], newline=""))
 
     def _save(self, job: IngestJob) -> None:
         job.system_modstamp = _now()
@@ -389,8 +398,9 @@ class BulkIngest:
             raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state} and cannot be deleted yet")
         with self._lock:
             self.jobs.pop(job_id, None)
-        with self.store.lock:
-            self.store.conn.execute("DELETE FROM _lo_jobs WHERE id = ?", (job_id,))
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM _lo_jobs WHERE id = ?", (job_id,))
+            conn.execute("DELETE FROM _lo_job_outcomes WHERE job_id = ?", (job_id,))
         shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
 
     def list_jobs(self) -> list[IngestJob]:
@@ -435,31 +445,28 @@ class BulkIngest:
         created_infix = (delimiter + "true" + delimiter).encode()
         updated_infix = (delimiter + "false" + delimiter).encode()
         end = line_end.encode()
-        outcome_path = self.jobs_dir / job.id / "outcomes.csv"
-        if outcome_path.exists():
-            with outcome_path.open(encoding="utf-8", newline="") as outcome_file:
-                outcomes = csv.reader(outcome_file)
-                for line, row in self._uploaded_records(job):
-                    outcome = next(outcomes, None)
-                    if outcome is None:
-                        break
-                    kind = outcome[0]
-                    if kind == "E":
-                        if not successful:
-                            fields = row if row is not None else _split_line(line, delimiter)
-                            out += csv_line([outcome[1], outcome[2], *fields])
-                    elif successful:
-                        if line is not None:
-                            out += outcome[1].encode()
-                            out += created_infix if kind == "1" else updated_infix
-                            out += line
-                            out += end
-                        else:
-                            assert row is not None
-                            out += csv_line([outcome[1], "true" if kind == "1" else "false", *row])
-                    if len(out) > _COPY_BLOCK:
-                        yield bytes(out)
-                        out.clear()
+        outcomes = self._outcomes(job)
+        for line, row in self._uploaded_records(job):
+            outcome = next(outcomes, None)
+            if outcome is None:
+                break
+            kind = outcome[0]
+            if kind == "E":
+                if not successful:
+                    fields = row if row is not None else _split_line(line, delimiter)
+                    out += csv_line([outcome[1], outcome[2], *fields])
+            elif successful:
+                if line is not None:
+                    out += outcome[1].encode()
+                    out += created_infix if kind == "1" else updated_infix
+                    out += line
+                    out += end
+                else:
+                    assert row is not None
+                    out += csv_line([outcome[1], "true" if kind == "1" else "false", *row])
+            if len(out) > _COPY_BLOCK:
+                yield bytes(out)
+                out.clear()
         yield bytes(out)
 
     def _uploaded_records(self, job: IngestJob) -> Iterator[tuple[bytes | None, list[str] | None]]:
@@ -559,23 +566,25 @@ class BulkIngest:
                 raise JobFailure(f"InvalidJob : Unable to find object: {job.object}")
             if not job.uploads:
                 raise JobFailure("InvalidBatch : No data was uploaded for this job")
-            # Only the outcome of each row is written here; result files are joined with the uploads
+            # Only the outcome of each row is recorded here; result files are joined with the uploads
             # when requested, which keeps the processing path short.
-            with (directory / "outcomes.csv").open("w", encoding="utf-8", newline="") as outcome_file:
-                for name in job.uploads:
-                    path = directory / name
-                    self._check_line_ending(path, job)
-                    plain = is_plain_upload(path)
-                    with path.open(encoding="utf-8-sig", newline="") as source:
-                        reader: RowReader = (
-                            PlainRowReader(source, delimiter) if plain else CsvRowReader(source, delimiter)
-                        )
-                        plan = ColumnPlan(self.store, obj, job, self._read_header(reader, name))
-                        for rows in _chunks(reader, name):
-                            if job.abort_requested:
-                                raise _Aborted()
-                            self._process_chunk(job, obj, plan, rows, outcome_file)
-                            job.total_processing_ms = int((time.monotonic() - started) * 1000)
+            with self.store.transaction() as conn:  # a job processed again starts from nothing
+                conn.execute("DELETE FROM _lo_job_outcomes WHERE job_id = ?", (job.id,))
+            seq = itertools.count()
+            for name in job.uploads:
+                path = directory / name
+                self._check_line_ending(path, job)
+                plain = is_plain_upload(path)
+                with path.open(encoding="utf-8-sig", newline="") as source:
+                    reader: RowReader = (
+                        PlainRowReader(source, delimiter) if plain else CsvRowReader(source, delimiter)
+                    )
+                    plan = ColumnPlan(self.store, obj, job, self._read_header(reader, name))
+                    for rows in _chunks(reader, name):
+                        if job.abort_requested:
+                            raise _Aborted()
+                        self._process_chunk(job, obj, plan, rows, next(seq))
+                        job.total_processing_ms = int((time.monotonic() - started) * 1000)
             job.state = "JobComplete"
         except _Aborted:
             job.state = "Aborted"
@@ -617,7 +626,7 @@ class BulkIngest:
         return list(first[0])
 
     def _process_chunk(
-        self, job: IngestJob, obj: SObjectType, plan: ColumnPlan, rows: list[list[str]], outcome_file: IO[str]
+        self, job: IngestJob, obj: SObjectType, plan: ColumnPlan, rows: list[list[str]], seq: int
     ) -> None:
         batch = plan.to_batch(rows)
         failing = None
@@ -631,11 +640,16 @@ class BulkIngest:
         options = WriteOptions(
             user_id=job.created_by, external_id_field=job.external_id_field, failing_rows=failing
         )
-        outcome = self.store.write_outcome(obj, job.operation, batch, options)
-        outcome_file.write(_outcome_lines(outcome, batch.ids))
-        # Out of this process at once: a restart must find every committed row's outcome (Salesforce's
-        # results of a job that failed part way list what it processed).
-        outcome_file.flush()
+
+        def journal(conn: sqlite3.Connection, outcome: WriteOutcome) -> None:
+            # In the rows' own transaction: a restart finds the outcome of every committed row and of no
+            # other (Salesforce's results of a job that failed part way list exactly what it processed).
+            conn.execute(
+                "INSERT INTO _lo_job_outcomes (job_id, seq, lines) VALUES (?, ?, ?)",
+                (job.id, seq, _outcome_lines(outcome, batch.ids)),
+            )
+
+        outcome = self.store.write_outcome(obj, job.operation, batch, options, journal)
         count = len(outcome.errors)
         failed = count - outcome.errors.count(None)
         with self._lock:

@@ -142,6 +142,11 @@ class Store:
         self.conn.execute("CREATE TABLE IF NOT EXISTS _lo_meta (key TEXT PRIMARY KEY, value TEXT)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS _lo_describes (name TEXT PRIMARY KEY, describe TEXT)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS _lo_jobs (id TEXT PRIMARY KEY, info TEXT)")
+        # Each bulk chunk's row outcomes, committed in the transaction that wrote its rows (see write_outcome).
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS _lo_job_outcomes "
+            "(job_id TEXT, seq INTEGER, lines TEXT, PRIMARY KEY (job_id, seq))"
+        )
         for (describe_json,) in self.conn.execute("SELECT describe FROM _lo_describes").fetchall():
             from localorg.schema import object_from_describe
 
@@ -263,6 +268,7 @@ class Store:
             for obj in self.schema.objects.values():
                 self.conn.execute(f"DELETE FROM {table_name(obj)}")
             self.conn.execute("DELETE FROM _lo_jobs")
+            self.conn.execute("DELETE FROM _lo_job_outcomes")
             self.conn.execute("COMMIT")
             self.user_id = self._ensure_default_user()
 
@@ -369,11 +375,22 @@ class Store:
         return outcome.row_results()
 
     def write_outcome(
-        self, obj: SObjectType, operation: str, batch: RowBatch, options: WriteOptions
+        self,
+        obj: SObjectType,
+        operation: str,
+        batch: RowBatch,
+        options: WriteOptions,
+        journal: Callable[[sqlite3.Connection, WriteOutcome], None] | None = None,
     ) -> WriteOutcome:
-        """Like write, but column-wise: no object per row, for large batches (valid allOrNone rows: no error)."""
-        with self.transaction():
-            return self._write_locked(obj, operation, batch, options)
+        """Like write, but column-wise: no object per row, for large batches (valid allOrNone rows: no error).
+
+        `journal` runs in the same transaction, so what it records commits with the rows or not at all.
+        """
+        with self.transaction() as conn:
+            outcome = self._write_locked(obj, operation, batch, options)
+            if journal is not None:
+                journal(conn, outcome)
+            return outcome
 
     def _write_locked(
         self, obj: SObjectType, operation: str, batch: RowBatch, options: WriteOptions

@@ -50,6 +50,7 @@ class LocalOrgHandle:
     client_id: str
     client_secret: str
     admin_url: str
+    pid: int = 0  # the server process, for tests that kill it outright
 
     def requests_session(self, route_salesforce_domains: bool = False) -> requests.Session:
         """A requests.Session that trusts the CA (ignoring REQUESTS_CA_BUNDLE), optionally routing
@@ -165,6 +166,7 @@ def running_localorg(
             client_id=client_id,
             client_secret=client_secret,
             admin_url=url + "/_localorg",
+            pid=process.pid,
         )
         _wait_healthy(handle, process)
         yield handle

@@ -340,6 +340,45 @@ def test_preview_and_rehearsal_agree_on_dates_the_data_cannot_order(
     assert (rehearsal["counters"]["valid"], rehearsal["counters"]["invalid"]) == (5, 0)
 
 
+def test_preview_and_rehearsal_agree_on_numbers_the_data_cannot_separate(
+    client: Any, worker: str, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    path = tmp_path / "staff.csv"
+    rows = [f"{prefix}-{n};Company {n};{n},{n}{n}{n}" for n in range(1, 6)]  # 1,111: 1111 or 1.111?
+    path.write_text("\n".join(["Legacy Id;Name;Employees", *rows]) + "\n", encoding="utf-8")
+    upload_id = upload(client, path)
+    preview = client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    staff = next(column for column in preview["columns"] if column["name"] == "Employees")
+    # The preview claims no separators it will not apply, and counts what a job without them rejects.
+    assert (staff["ambiguous"], staff["decimal"], staff["thousands"], staff["invalid_count"]) == (
+        True,
+        None,
+        None,
+        5,
+    )
+    assert {"decimal": ".", "thousands": ","} in staff["number_readings"]
+    suggested = client.post("/api/v1/mappings/suggest", json={"upload_id": upload_id, **ACCOUNT_UPSERT}).json
+    as_suggested = run_job(
+        client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping=suggested["mapping"], dry_run=True
+    )
+    assert (as_suggested["counters"]["valid"], as_suggested["counters"]["invalid"]) == (0, 5)
+    assert {r["error_code"] for r in result_rows(client, as_suggested["id"], "errors.csv")} == {
+        "INVALID_NUMBER"
+    }
+    # Choosing one of the preview's readings reads every row.
+    reading = {"decimal": ".", "thousands": ","}
+    chosen = {
+        **suggested["mapping"],
+        "fields": [
+            {**entry, **reading} if entry["source"] == "Employees" else entry
+            for entry in suggested["mapping"]["fields"]
+        ],
+    }
+    rehearsal = run_job(client, upload_id=upload_id, **ACCOUNT_UPSERT, mapping=chosen, dry_run=True)
+    assert (rehearsal["counters"]["valid"], rehearsal["counters"]["invalid"]) == (5, 0)
+
+
 def test_java_style_date_patterns_load_like_strftime_and_unknown_letters_are_named(
     client: Any, worker: str, localorg: Any, tmp_path: Path
 ) -> None:

@@ -78,6 +78,7 @@ class ColumnProfile:
     ambiguous: bool = False
     ambiguity: str | None = None  # a sentence for the preview when ambiguous
     alternatives: list[str] | None = None  # other readings that fit the sample equally well
+    number_readings: list[dict[str, str | None]] | None = None  # those readings as mapping settings
     sampled: int = 0
     non_blank: int = 0
     invalid_count: int = 0  # non-blank values the chosen reading cannot parse
@@ -209,11 +210,21 @@ def _infer_number(values: pa.Array, profile: ColumnProfile, day_first: bool | No
         seen = {None} | {sep for sep, present in has_sep.items() if present}
         others = [r for r in tied if r[1] != decimal and r[2] in seen]
     if len(decimals_seen) > 1 and others:
+        # As for dates the data cannot order: no reading is chosen, so the profile says what a job without
+        # separators does with these values (decimal '.', no thousands separator), not what it might do.
+        unread = parse_numbers(values, decimal=".", thousands=None).invalid
+        example = _first_with_separator(values)
         profile.ambiguous = True
-        profile.alternatives = [_number_label(r[1], r[2]) for r in others]
+        profile.decimal = profile.thousands = None
+        readings = [tied[0], *others]
+        profile.alternatives = [_number_label(r[1], r[2]) for r in readings]
+        profile.number_readings = [{"decimal": r[1], "thousands": r[2]} for r in readings]
+        profile.invalid_count, _ = _share(unread)
+        profile.invalid_examples = _examples(values, unread) or None
         profile.ambiguity = (
-            f"numbers like {_first_with_separator(values)!r} read as {_number_label(decimal, thousands)} "
-            f"or as {profile.alternatives[0]}: choose the separators"
+            f"numbers like {example!r} read as {profile.alternatives[0]} or as {profile.alternatives[1]}: "
+            "choose the separators; until you do, values with a separator are not read and their rows are "
+            "rejected"
         )
     return True
 

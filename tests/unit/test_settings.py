@@ -8,7 +8,9 @@ import sys
 import pytest
 
 from dms.errors import ConfigurationError
+from dms.pipeline.context import PipelineSettings
 from dms.settings import load_settings, redacted
+from factories.celery_instance import celery_settings
 
 
 def test_environment_overrides_are_cast_to_the_default_type() -> None:
@@ -59,3 +61,14 @@ def test_worker_module_prints_the_customers_flags() -> None:
     code = "import worker; print(worker.celery.conf.task_acks_late, worker.celery.conf.worker_enable_remote_control)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "True False"
+
+
+def test_the_planners_chunk_lease_follows_the_limits_that_take_effect() -> None:
+    # A short visibility timeout caps every limit, whatever TASK_SOFT_TIME_LIMIT says (3000 s by default).
+    settings = load_settings(environ={"DMS_SQS_VISIBILITY_TIMEOUT": "60"})
+    pipeline = PipelineSettings.from_settings(settings)
+    celery = celery_settings(settings)
+    assert celery["task_time_limit"] <= 54 and celery["task_soft_time_limit"] < celery["task_time_limit"]
+    assert pipeline.task_soft_time_limit == celery["task_soft_time_limit"]
+    # A planner that dies holding a chunk stalls it for a quarter of a task's effective time, not 750 s.
+    assert pipeline.planner_lease_seconds == celery["task_soft_time_limit"] / 4 < 15

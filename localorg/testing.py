@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
 import secrets
@@ -23,6 +21,8 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from localorg.grants import pkce_challenge
 
 _READY = re.compile(
     r"localorg ready url=(\S+) ca=(\S+) username=(\S+) password=(\S*) client_id=(\S+) "
@@ -161,7 +161,6 @@ class LocalOrgHandle:
     ) -> dict[str, Any]:
         """The whole OAuth web server flow with PKCE, as a connected app runs it: returns the token answer."""
         verifier = secrets.token_urlsafe(64)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
         state = secrets.token_urlsafe(8)
         query = {
             "response_type": "code",
@@ -169,7 +168,7 @@ class LocalOrgHandle:
             "redirect_uri": redirect_uri,
             "scope": scope,
             "state": state,
-            "code_challenge": challenge,
+            "code_challenge": pkce_challenge(verifier),
             "code_challenge_method": "S256",
         }
         callback = self.approve_authorization(f"{self.base_url}/services/oauth2/authorize?{urlencode(query)}")

@@ -129,13 +129,21 @@ def token() -> Response:
     if grant in {"password", "client_credentials"}:
         return _token_answer(local.sessions.issue())
     if grant == "refresh_token":
-        refresh_token = form.get("refresh_token", "")
-        saved = local.refresh_tokens.get(refresh_token)
-        if saved is None:
-            return _oauth_error("invalid_grant", "expired access/refresh token")
-        access_token = local.sessions.issue()
-        local.refresh_tokens.attach(refresh_token, access_token)
-        return _token_answer(access_token, saved.scope)
+        return _refresh_grant(local, form.get("refresh_token", ""))
+    return _code_grant(local, client_id, secret_ok)
+
+
+def _refresh_grant(local: LocalOrg, refresh_token: str) -> Response:
+    saved = local.refresh_tokens.get(refresh_token)
+    if saved is None:
+        return _oauth_error("invalid_grant", "expired access/refresh token")
+    access_token = local.sessions.issue()
+    local.refresh_tokens.attach(refresh_token, access_token)
+    return _token_answer(access_token, saved.scope)
+
+
+def _code_grant(local: LocalOrg, client_id: str, secret_ok: bool) -> Response:
+    form = request.form
     try:
         approved = local.authorization_codes.redeem(
             form.get("code", ""), form.get("redirect_uri", ""), form.get("code_verifier")
@@ -279,7 +287,7 @@ def authorize() -> Response:
             fragment=response_type == "token",
         )
     outcome = local.credentials.check_password(values["username"], request.form.get("password", ""))
-    if outcome != "ok":
+    if outcome not in {"ok", "needs_token"}:  # the security token is for API logins, not this page
         return _consent_page(values, "Please check your username and password.")
     scope = values["granted_scope"]
     if response_type == "code":

@@ -404,12 +404,14 @@ def test_user_agent_flow_returns_the_token_in_the_fragment(org: LocalOrgHandle) 
     assert _salesforce(org, params["access_token"]).query("SELECT COUNT() FROM Account")["totalSize"] == 0
 
 
-def test_configured_callback_urls_are_accepted() -> None:
+def test_configured_callback_urls_are_accepted_and_the_page_wants_no_security_token() -> None:
     allowed = "https://dms.example.com/oauth/callback"
-    with running_localorg(
-        env={"LOCALORG_CALLBACK_URLS": f" {allowed} ,https://other.example.com/cb"}
-    ) as handle:
-        token = handle.web_server_login(redirect_uri=allowed)
+    env = {
+        "LOCALORG_CALLBACK_URLS": f" {allowed} ,https://other.example.com/cb",
+        "LOCALORG_SECURITY_TOKEN": "T0K",
+    }
+    with running_localorg(env=env) as handle:
+        token = handle.web_server_login(redirect_uri=allowed)  # the plain password, as on a login page
         assert _salesforce(handle, token["access_token"]).query("SELECT COUNT() FROM Lead")["totalSize"] == 0
         refused = _get(handle, _authorize_url(handle, redirect_uri="https://dms.example.com/oauth/other"))
         assert refused.status_code == 400

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
@@ -15,11 +14,12 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Flask, Response, current_app, g, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
-from localorg import __version__
+from localorg import MAX_API_VERSION, MIN_API_VERSION, __version__
 from localorg.errors import SalesforceError, not_found, rolled_back, session_invalid
 from localorg.faults import KINDS, FaultSpecError, parse_rule
 from localorg.ids import to_18
 from localorg.json_records import batch_from_json
+from localorg.oauth import identity_url, oauth_api
 from localorg.org import LocalOrg
 from localorg.query import record_url
 from localorg.schema import SObjectType
@@ -29,7 +29,6 @@ from localorg.values import to_json_value
 log = logging.getLogger(__name__)
 
 _DATA_PREFIX = re.compile(r"^/services/data/(v\d{2}\.\d)(/.*)?$")
-MIN_VERSION, MAX_VERSION = 20.0, 66.0
 COLLECTION_LIMIT = 200
 
 data_api = Blueprint("data_api", __name__, url_prefix="/services/data/v<version>")
@@ -48,6 +47,7 @@ def create_app(local_org: LocalOrg) -> Flask:
     app.config["LOCALORG"] = local_org
     app.url_map.strict_slashes = False
     app.register_blueprint(auth_api)
+    app.register_blueprint(oauth_api)
     app.register_blueprint(data_api)
     app.register_blueprint(admin_api)
     app.register_error_handler(SalesforceError, _salesforce_error)
@@ -96,7 +96,7 @@ def _guard() -> Response | None:
             return _inject_faults(path, path)
         return None
     version = match.group(1)[1:]
-    if not MIN_VERSION <= float(version) <= MAX_VERSION:
+    if not MIN_API_VERSION <= float(version) <= MAX_API_VERSION:
         raise SalesforceError("NOT_FOUND", "The requested resource does not exist", status=404)
     api_path = match.group(2) or "/"
     local = org()
@@ -174,48 +174,6 @@ def _options(all_or_none: bool = False, external_id_field: str | None = None) ->
 # ---- authentication --------------------------------------------------------------------------------------
 
 
-def _oauth_error(error: str, description: str, status: int = 400) -> Response:
-    return _json({"error": error, "error_description": description}, status)
-
-
-@auth_api.post("/services/oauth2/token")
-def oauth_token() -> Response:
-    """OAuth 2.0 token endpoint: password and client_credentials grants."""
-    local = org()
-    form = request.form
-    grant = form.get("grant_type", "")
-    client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
-    basic = request.headers.get("Authorization", "")
-    if basic.lower().startswith("basic "):
-        try:
-            client_id, _, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return _oauth_error("invalid_client", "invalid client credentials")
-    if grant not in {"password", "client_credentials"}:
-        return _oauth_error("unsupported_grant_type", "grant type not supported")
-    if client_id != local.credentials.client_id:
-        return _oauth_error("invalid_client_id", "client identifier invalid")
-    if not local.credentials.check_client(client_id, client_secret):
-        return _oauth_error("invalid_client", "invalid client credentials")
-    if grant == "password":
-        outcome = local.credentials.check_password(form.get("username", ""), form.get("password", ""))
-        if outcome != "ok":
-            return _oauth_error("invalid_grant", "authentication failure")
-    instance_url = request.host_url.rstrip("/")
-    identity = f"{instance_url}/id/{_org_id()}/{local.store.user_id}"
-    issued_at = str(int(time.time() * 1000))
-    return _json(
-        {
-            "access_token": local.sessions.issue(),
-            "instance_url": instance_url,
-            "id": identity,
-            "token_type": "Bearer",
-            "issued_at": issued_at,
-            "signature": local.credentials.sign(identity, issued_at),
-        }
-    )
-
-
 def _org_id() -> str:
     from localorg.store import ORG_ID
 
@@ -286,23 +244,6 @@ def soap_login(version: str) -> Response:
     return Response(body, status=200, mimetype="text/xml")
 
 
-@auth_api.get("/id/<org_id>/<user_id>")
-def identity(org_id: str, user_id: str) -> Response:
-    """The identity URL returned by OAuth."""
-    local = org()
-    local.sessions.check(request.headers.get("Authorization"))
-    return _json(
-        {
-            "id": request.url,
-            "organization_id": _org_id(),
-            "user_id": local.store.user_id,
-            "username": local.credentials.username,
-            "active": True,
-            "user_type": "STANDARD",
-        }
-    )
-
-
 def _release_label(version: float) -> str:
     step = int(round(version)) - 59  # 59.0 was Winter '24
     return f"{['Winter', 'Spring', 'Summer'][step % 3]} '{24 + step // 3}"
@@ -314,7 +255,7 @@ def versions() -> Response:
     return _json(
         [
             {"label": _release_label(v), "url": f"/services/data/v{v:.1f}", "version": f"{v:.1f}"}
-            for v in (float(n) for n in range(31, int(MAX_VERSION) + 1))
+            for v in (float(n) for n in range(31, int(MAX_API_VERSION) + 1))
         ]
     )
 
@@ -327,7 +268,9 @@ def resources(version: str) -> Response:
     """The resources of one API version."""
     base = f"/services/data/v{version}"
     names = ["sobjects", "query", "queryAll", "limits", "composite", "jobs"]
-    return _json({name: f"{base}/{name}" for name in names})
+    return _json(
+        {**{name: f"{base}/{name}" for name in names}, "identity": identity_url(org().store.user_id)}
+    )
 
 
 @data_api.get("/limits")

@@ -26,10 +26,12 @@ class Credentials:
     security_token: str = ""
     client_id: str = "localorg"
     client_secret: str = "localorg-secret"
+    callback_urls: tuple[str, ...] = ()  # beyond loopback callbacks, which are always accepted
 
     @classmethod
     def from_env(cls) -> Credentials:
-        """Defaults, overridden by LOCALORG_USERNAME/PASSWORD/SECURITY_TOKEN/CLIENT_ID/CLIENT_SECRET."""
+        """Defaults, overridden by LOCALORG_USERNAME/PASSWORD/SECURITY_TOKEN/CLIENT_ID/CLIENT_SECRET and
+        LOCALORG_CALLBACK_URLS (comma separated)."""
         default = cls()
         return cls(
             username=os.environ.get("LOCALORG_USERNAME", default.username),
@@ -37,6 +39,9 @@ class Credentials:
             security_token=os.environ.get("LOCALORG_SECURITY_TOKEN", default.security_token),
             client_id=os.environ.get("LOCALORG_CLIENT_ID", default.client_id),
             client_secret=os.environ.get("LOCALORG_CLIENT_SECRET", default.client_secret),
+            callback_urls=tuple(
+                url.strip() for url in os.environ.get("LOCALORG_CALLBACK_URLS", "").split(",") if url.strip()
+            ),
         )
 
     def check_password(self, username: str, password: str) -> str:
@@ -84,14 +89,20 @@ class SessionRegistry:
         if scheme.lower() not in {"bearer", "oauth"} or not token:
             raise session_invalid()
         token = token.strip()
+        if not self.is_live(token):
+            raise session_invalid()
+        return token
+
+    def is_live(self, token: str) -> bool:
+        """Whether a session id is issued, not revoked and not expired."""
         with self._lock:
             expiry = self._expiry.get(token)
             if expiry is None:
-                raise session_invalid()
+                return False
             if expiry < time.monotonic():
                 del self._expiry[token]
-                raise session_invalid()
-        return token
+                return False
+        return True
 
     def revoke(self, token: str) -> None:
         """Invalidate one session."""

@@ -1,4 +1,4 @@
-"""One running org: its store, schema, sessions, faults, bulk jobs, query cursors and API usage."""
+"""One running org: its store, schema, sessions and OAuth grants, faults, bulk jobs, query cursors, API usage."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from localorg.auth import DEFAULT_SESSION_TTL, Credentials, SessionRegistry
 from localorg.bulk import BulkIngest
 from localorg.faults import FaultInjector
+from localorg.grants import CodeRegistry, RefreshTokenStore
 from localorg.query import QueryRunner
 from localorg.schema import build_schema, load_schema_file
 from localorg.store import Store
@@ -78,6 +79,8 @@ class LocalOrg:
         schema = build_schema(documents)
         self.store = Store(settings.db, schema, self.credentials.username)
         self.sessions = SessionRegistry(settings.session_ttl)
+        self.authorization_codes = CodeRegistry()
+        self.refresh_tokens = RefreshTokenStore(self.store)
         self.faults = FaultInjector()
         self.queries = QueryRunner(self.store)
         self.api_usage = ApiUsage(settings.daily_api_limit)

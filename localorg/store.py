@@ -223,6 +223,10 @@ class Store:
         """Store a value in the metadata table."""
         self.conn.execute("INSERT OR REPLACE INTO _lo_meta (key, value) VALUES (?, ?)", (key, value))
 
+    def meta_delete(self, key: str) -> None:
+        """Remove a value from the metadata table."""
+        self.conn.execute("DELETE FROM _lo_meta WHERE key = ?", (key,))
+
     def allocate_ids(self, obj: SObjectType, count: int) -> list[str]:
         """Reserve `count` new ids for an object (never reused, not even after a reset)."""
         return self.allocate_prefixed_ids(obj.key_prefix, count)

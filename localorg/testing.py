@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -13,11 +14,15 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from localorg.grants import pkce_challenge
 
 _READY = re.compile(
     r"localorg ready url=(\S+) ca=(\S+) username=(\S+) password=(\S*) client_id=(\S+) "
@@ -37,6 +42,22 @@ class SalesforceDomainAdapter(HTTPAdapter):
         url = request.url or ""
         request.url = re.sub(r"^https://[A-Za-z0-9.-]+\.salesforce\.com(:\d+)?", self.base_url, url)
         return super().send(request, **kwargs)
+
+
+class _ConsentForm(HTMLParser):
+    """The action and the named inputs of the consent page's form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "form":
+            self.action = named.get("action") or ""
+        elif tag == "input" and named.get("name"):
+            self.fields[str(named["name"])] = named.get("value") or ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +126,70 @@ class LocalOrgHandle:
         response.raise_for_status()
         body = response.json()
         return body["access_token"], body["instance_url"]
+
+    def approve_authorization(
+        self,
+        authorization_url: str,
+        allow: bool = True,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> str:
+        """Answer the consent page of an OAuth web server flow as the user would (log in, Allow or Deny);
+        returns the callback URL it redirects to, with `code` and `state` or an `error`."""
+        with self.requests_session(route_salesforce_domains=True) as session:
+            page = session.get(authorization_url, allow_redirects=False, timeout=30)
+            if page.status_code == 302:
+                return page.headers["Location"]  # refused before any page (a bad scope, response type, ...)
+            if page.status_code != 200:
+                raise RuntimeError(f"authorize page failed: {page.status_code} {page.text[:300]}")
+            form = _ConsentForm()
+            form.feed(page.text)
+            fields = {
+                **form.fields,
+                "username": self.username if username is None else username,
+                "password": self.password if password is None else password,
+                "decision": "allow" if allow else "deny",
+            }
+            answer = session.post(
+                urljoin(page.url, form.action), data=fields, allow_redirects=False, timeout=30
+            )
+        if answer.status_code != 302:
+            raise RuntimeError(f"consent page did not redirect: {answer.status_code} {answer.text[:300]}")
+        return answer.headers["Location"]
+
+    def web_server_login(
+        self, redirect_uri: str = "http://localhost:1717/OauthRedirect", scope: str = "api refresh_token id"
+    ) -> dict[str, Any]:
+        """The whole OAuth web server flow with PKCE, as a connected app runs it: returns the token answer."""
+        verifier = secrets.token_urlsafe(64)
+        state = secrets.token_urlsafe(8)
+        query = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": scope,
+            "state": state,
+            "code_challenge": pkce_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+        callback = self.approve_authorization(f"{self.base_url}/services/oauth2/authorize?{urlencode(query)}")
+        params = {name: values[0] for name, values in parse_qs(urlsplit(callback).query).items()}
+        if params.get("state") != state or "code" not in params:
+            raise RuntimeError(f"authorization was not granted: {callback}")
+        with self.requests_session() as session:
+            response = session.post(
+                self.base_url + "/services/oauth2/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "code": params["code"],
+                    "redirect_uri": redirect_uri,
+                    "client_id": self.client_id,
+                    "code_verifier": verifier,
+                },
+                timeout=30,
+            )
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
 
     def salesforce(self, version: str = "62.0") -> Any:
         """A simple_salesforce.Salesforce logged in through OAuth."""

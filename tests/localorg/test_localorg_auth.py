@@ -38,7 +38,7 @@ def test_oauth_password_flow_returns_salesforce_token_shape(org: LocalOrgHandle)
         ("password", "wrong", "invalid_grant"),
         ("client_secret", "wrong", "invalid_client"),
         ("client_id", "nope", "invalid_client_id"),
-        ("grant_type", "authorization_code", "unsupported_grant_type"),
+        ("grant_type", "urn:ietf:params:oauth:grant-type:saml2-bearer", "unsupported_grant_type"),
     ],
 )
 def test_oauth_rejects_bad_credentials_like_salesforce(

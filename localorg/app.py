@@ -812,7 +812,7 @@ def get_ingest_job(version: str, job_id: str) -> Response:
 @data_api.patch("/jobs/ingest/<job_id>")
 def patch_ingest_job(version: str, job_id: str) -> Response:
     """Close (UploadComplete) or abort a job."""
-    return _json(org().bulk.set_state(job_id, _body_json()).info(with_counters=False))
+    return _json(org().bulk.set_state(job_id, _body_json()))
 
 
 @data_api.delete("/jobs/ingest/<job_id>")

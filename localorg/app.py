@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request, stream_wi
 from werkzeug.exceptions import HTTPException
 
 from localorg import __version__
+from localorg.bulk_query_api import bulk_query_api
 from localorg.errors import SalesforceError, not_found, rolled_back, session_invalid
 from localorg.faults import KINDS, FaultSpecError, parse_rule
 from localorg.ids import to_18
@@ -49,6 +50,7 @@ def create_app(local_org: LocalOrg) -> Flask:
     app.url_map.strict_slashes = False
     app.register_blueprint(auth_api)
     app.register_blueprint(data_api)
+    app.register_blueprint(bulk_query_api)
     app.register_blueprint(admin_api)
     app.register_error_handler(SalesforceError, _salesforce_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -1,4 +1,4 @@
-"""One running org: its store, schema, sessions, faults, bulk jobs, query cursors and API usage."""
+"""One running org: its store, schema, sessions, faults, bulk ingest and query jobs, cursors and API usage."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from localorg.auth import DEFAULT_SESSION_TTL, Credentials, SessionRegistry
 from localorg.bulk import BulkIngest
+from localorg.bulk_query import BulkQuery
 from localorg.faults import FaultInjector
 from localorg.query import QueryRunner
 from localorg.schema import build_schema, load_schema_file
@@ -91,15 +92,18 @@ class LocalOrg:
         else:
             jobs_dir = Path(settings.db + ".jobs")
         self.bulk = BulkIngest(self.store, jobs_dir, self.faults)
+        self.bulk_queries = BulkQuery(self.store, jobs_dir)
 
     def reset(self) -> None:
         """Wipe all records and bulk jobs; keep schema and sessions."""
         self.bulk.forget_all()
+        self.bulk_queries.forget_all()
         self.store.reset()
         log.info("org reset db=%s", self.settings.db)
 
     def close(self) -> None:
-        """Stop the bulk worker and remove temporary job files."""
+        """Stop the bulk workers and remove temporary job files."""
         self.bulk.stop()
+        self.bulk_queries.stop()
         if self._temporary_jobs_dir:
             shutil.rmtree(self._temporary_jobs_dir, ignore_errors=True)

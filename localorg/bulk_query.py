@@ -33,6 +33,7 @@ JOB_LIST_PAGE = 1000
 _FETCH_ROWS = 20_000
 _COPY_BLOCK = 1024 * 1024
 _OFFSET_BYTES = array("q").itemsize
+_PRINTF_ARGS = 100
 # Values of these types never hold a double quote, so their CSV field needs no escaping.
 _UNQUOTABLE_TYPES = {"id", "reference", "date", "time", *INTEGER_TYPES, *NUMBER_TYPES}
 _AGGREGATES = {"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"}
@@ -140,19 +141,30 @@ def _unsupported(what: str, suffix: str = "") -> SalesforceError:
     return bulk_error("FEATURENOTENABLED", f"{what} not supported in Bulk V2 Query{suffix}")
 
 
-def csv_field_sql(column: Column) -> str:
-    """SQL rendering one selected column as a quoted CSV field, as Salesforce writes query results."""
+def csv_value_sql(column: Column) -> str:
+    """SQL for one selected column's text in query results (NULL for null), as Salesforce writes it."""
     ref = f"{column.alias}.{quote(column.field.name)}"
     kind = column.field.type
     if kind == "boolean":
-        return f"CASE {ref} WHEN 1 THEN '\"true\"' WHEN 0 THEN '\"false\"' ELSE '\"\"' END"
+        return f"CASE {ref} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END"
     if kind == "datetime":
-        value = f"substr({ref}, 1, 23) || 'Z'"  # stored as ...000+0000; Bulk CSV writes ...000Z
-    elif kind in _UNQUOTABLE_TYPES:
-        value = ref
-    else:
-        value = f"replace({ref}, '\"', '\"\"')"
-    return f"'\"' || ifnull({value}, '') || '\"'"
+        return f"substr({ref}, 1, 23) || 'Z'"  # stored as ...000+0000; Bulk CSV writes ...000Z
+    if kind in _UNQUOTABLE_TYPES:
+        return ref  # a REAL prints as SQLite's shortest round-trip text, e.g. 1000.0
+    return f"replace({ref}, '\"', '\"\"')"
+
+
+def csv_line_sql(columns: list[Column], delimiter: str, line_end: str) -> str:
+    """SQL rendering a row as one CSV line: every field quoted, null as an empty field, the line end included."""
+    # printf builds the line in one call (about twice as fast as chaining ||), and its %s prints NULL as
+    # nothing; SQLite functions take at most 127 arguments, so wide selects are printed in groups.
+    parts = []
+    for start in range(0, len(columns), _PRINTF_ARGS):
+        group = columns[start : start + _PRINTF_ARGS]
+        pattern = delimiter.join('"%s"' for _ in group)
+        parts.append(f"printf('{pattern}', {', '.join(csv_value_sql(c) for c in group)})")
+    end = f"char({', '.join(str(ord(c)) for c in line_end)})"
+    return f" || '{delimiter}' || ".join(parts) + f" || {end}"
 
 
 class _Aborted(Exception):
@@ -409,13 +421,12 @@ class BulkQuery:
         header = delimiter.join('"' + ".".join(c.path) + '"' for c in query.columns) + line_end
         # Each row is rendered as one CSV line by SQLite: one Python string per row instead of one object per
         # field, and no csv module pass over a million rows.
-        line_sql = f" || '{delimiter}' || ".join(csv_field_sql(c) for c in query.columns)
+        line_sql = csv_line_sql(query.columns, delimiter, line_end)
         order = f" ORDER BY {query.order_sql}" if query.order_sql else " ORDER BY t0.rowid"
         limit = f" LIMIT {query.limit}" if query.limit is not None else ""
         sql = f"SELECT {line_sql} FROM {query.from_sql} WHERE {query.where_sql}{order}{limit}"
         directory = self.jobs_dir / job.id
         directory.mkdir(parents=True, exist_ok=True)
-        end_bytes = len(line_end.encode())
         with (
             (directory / "results.csv").open("wb") as out,
             (directory / "offsets.bin").open("wb") as offsets,
@@ -432,10 +443,11 @@ class BulkQuery:
                     cursor.close()
                     raise _Aborted()
                 lines = [row[0] for row in rows]
-                text = line_end.join(lines) + line_end
+                text = "".join(lines)
                 data = text.encode()
+                # ASCII text (the usual case) has as many bytes as characters, line by line too.
                 sizes = map(len, lines) if len(data) == len(text) else (len(s.encode()) for s in lines)
-                starts = array("q", itertools.accumulate((s + end_bytes for s in sizes), initial=position))
+                starts = array("q", itertools.accumulate(sizes, initial=position))
                 position = starts.pop()
                 starts.tofile(offsets)
                 out.write(data)

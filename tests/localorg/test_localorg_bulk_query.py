@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from localorg.org import LocalOrg, OrgSettings
+from localorg.store import RowBatch, WriteOptions
+
 
 def _parse(text: str, delimiter: str = ",") -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
@@ -276,3 +279,33 @@ def test_bad_locator_and_max_records_are_refused(http: Any) -> None:
         assert http.get(url, params={"maxRecords": max_records}).status_code == 400
     bad_list = http.get(f"{http.base_url}/jobs/query", params={"queryLocator": "zzz"})
     assert bad_list.status_code == 400
+
+
+def test_a_select_wider_than_one_sqlite_call_is_written_whole(tmp_path: Path) -> None:
+    # SQLite functions take at most 127 arguments: a line of 150 fields is printed in groups.
+    fields = "\n".join(f"      - {{name: F{n}__c, type: string, length: 20}}" for n in range(150))
+    schema = tmp_path / "wide.yaml"
+    schema.write_text(f"objects:\n  Wide__c:\n    fields:\n{fields}\n")
+    local = LocalOrg(OrgSettings(schema_file=str(schema), jobs_dir=str(tmp_path / "jobs")))
+    try:
+        wide = local.store.schema.get("Wide__c")
+        assert wide is not None
+        values = {f"F{n}__c": [f'v{n}"'] for n in range(150)}
+        batch = RowBatch(size=1, columns={"Name": ["W"], **values})
+        local.store.write(wide, "insert", batch, WriteOptions(user_id=local.store.user_id))
+        soql = "SELECT Name, " + ", ".join(f"F{n}__c" for n in range(150)) + " FROM Wide__c"
+        job_id = local.bulk_queries.create(
+            {"operation": "query", "query": soql}, "62.0", local.store.user_id
+        )["id"]
+        deadline = time.monotonic() + 30
+        while (
+            local.bulk_queries.get(job_id).state == "UploadComplete"
+            or local.bulk_queries.get(job_id).state == "InProgress"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        page = local.bulk_queries.results(job_id, None, None)
+        [row] = _parse(b"".join(page.body).decode())
+        assert row == {"Name": "W", **{f"F{n}__c": f'v{n}"' for n in range(150)}}
+    finally:
+        local.close()

@@ -298,10 +298,7 @@ def test_a_select_wider_than_one_sqlite_call_is_written_whole(tmp_path: Path) ->
             {"operation": "query", "query": soql}, "62.0", local.store.user_id
         )["id"]
         deadline = time.monotonic() + 30
-        while (
-            local.bulk_queries.get(job_id).state == "UploadComplete"
-            or local.bulk_queries.get(job_id).state == "InProgress"
-        ):
+        while local.bulk_queries.get(job_id).state in {"UploadComplete", "InProgress"}:
             assert time.monotonic() < deadline
             time.sleep(0.02)
         page = local.bulk_queries.results(job_id, None, None)

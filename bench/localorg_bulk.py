@@ -1,10 +1,12 @@
-"""Measure localorg's Bulk API 2.0 ingest rate: N rows of a 10-column Account CSV, upload to JobComplete.
+"""Measure localorg's Bulk API 2.0 rates: ingest of N rows of a 10-column Account CSV, and a query of them back.
 
 Usage: .venv/bin/python bench/localorg_bulk.py [--rows 1000000] [--operation insert|upsert|upsert-existing ...]
-       [--db :memory:]
+       [--db :memory:] [--query-page 50000] [--no-query]
 By default it measures insert and upsert (on Legacy_Id__c) side by side, each into an empty org on one server;
 upsert-existing upserts the same file again, so that every row updates a record. Each job's successfulResults
-are downloaded too (DMS fetches them for every chunk) and timed apart from the ingest rate.
+are downloaded too (DMS fetches them for every chunk) and timed apart from the ingest rate. Then a Bulk 2.0
+query job reads the N records back (Id and the 10 columns), from job creation to the last result set downloaded
+in sets of --query-page records (simple-salesforce's default size), and its rate is printed next to the others.
 """
 
 from __future__ import annotations
@@ -95,6 +97,43 @@ def run_job(session: requests.Session, base: str, data: Path, operation: str) ->
     }
 
 
+def run_query(session: requests.Session, base: str, page_size: int) -> dict[str, Any]:
+    """One Bulk 2.0 query job of every benchmark column, from create to the last result set; returns timings."""
+    soql = f"SELECT Id, {', '.join(HEADER)} FROM Account"
+    started = time.monotonic()
+    response = session.post(base, json={"operation": "query", "query": soql}, timeout=60)
+    response.raise_for_status()
+    job_id = response.json()["id"]
+    while True:
+        info = session.get(f"{base}/{job_id}", timeout=60).json()
+        if info["state"] in {"JobComplete", "Failed", "Aborted"}:
+            break
+        time.sleep(0.1)
+    finished = time.monotonic()
+    records = result_bytes = 0
+    locator = ""
+    while True:
+        params: dict[str, Any] = {"maxRecords": page_size}
+        if locator:
+            params["locator"] = locator
+        results = session.get(f"{base}/{job_id}/results", params=params, timeout=600, stream=True)
+        results.raise_for_status()
+        result_bytes += sum(len(block) for block in results.iter_content(1024 * 1024))
+        records += int(results.headers["Sforce-NumberOfRecords"])
+        locator = results.headers["Sforce-Locator"]
+        if locator == "null":
+            break
+    fetched = time.monotonic()
+    return {
+        "info": info,
+        "records": records,
+        "processing_s": finished - started,
+        "download_s": fetched - finished,
+        "total_s": fetched - started,
+        "result_bytes": result_bytes,
+    }
+
+
 def main() -> int:
     """Run the benchmark and print the rates."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,6 +145,8 @@ def main() -> int:
         help="repeatable; default: insert and upsert",
     )
     parser.add_argument("--db", default=":memory:")
+    parser.add_argument("--query-page", type=int, default=50_000, help="maxRecords of each query result set")
+    parser.add_argument("--no-query", action="store_true", help="measure ingest only")
     args = parser.parse_args()
     operations = args.operation or ["insert", "upsert"]
     rates: dict[str, float] = {}
@@ -133,6 +174,23 @@ def main() -> int:
                     f"localorg bulk2 {name}: rows={args.rows} bytes={size} upload_s={run['upload_s']:.2f} "
                     f"processing_s={run['processing_s']:.2f} total_s={run['total_s']:.2f} "
                     f"rate_rows_per_s={rates[name]:,.0f} successful_results_s={run['results_s']:.2f} "
+                    f"(bytes={run['result_bytes']}) load_avg={os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
+            if not args.no_query:
+                query_base = f"{instance_url}/services/data/v62.0/jobs/query"
+                run = run_query(session, query_base, args.query_page)
+                if run["info"]["state"] != "JobComplete" or run["records"] != args.rows:
+                    print(
+                        f"benchmark query job ended badly: {run['info']} records={run['records']}",
+                        file=sys.stderr,
+                    )
+                    return 1
+                rates["query"] = args.rows / run["total_s"]
+                print(
+                    f"localorg bulk2 query: rows={args.rows} page={args.query_page} "
+                    f"processing_s={run['processing_s']:.2f} download_s={run['download_s']:.2f} "
+                    f"total_s={run['total_s']:.2f} rate_rows_per_s={rates['query']:,.0f} "
                     f"(bytes={run['result_bytes']}) load_avg={os.getloadavg()[0]:.2f}",
                     flush=True,
                 )

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request, stream_wi
 from werkzeug.exceptions import HTTPException
 
 from localorg import MAX_API_VERSION, MIN_API_VERSION, __version__
+from localorg.bulk_query_api import bulk_query_api
 from localorg.errors import SalesforceError, not_found, rolled_back, session_invalid
 from localorg.faults import KINDS, FaultSpecError, parse_rule
 from localorg.ids import to_18
@@ -49,6 +50,7 @@ def create_app(local_org: LocalOrg) -> Flask:
     app.register_blueprint(auth_api)
     app.register_blueprint(oauth_api)
     app.register_blueprint(data_api)
+    app.register_blueprint(bulk_query_api)
     app.register_blueprint(admin_api)
     app.register_error_handler(SalesforceError, _salesforce_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -755,7 +757,7 @@ def get_ingest_job(version: str, job_id: str) -> Response:
 @data_api.patch("/jobs/ingest/<job_id>")
 def patch_ingest_job(version: str, job_id: str) -> Response:
     """Close (UploadComplete) or abort a job."""
-    return _json(org().bulk.set_state(job_id, _body_json()).info(with_counters=False))
+    return _json(org().bulk.set_state(job_id, _body_json()))
 
 
 @data_api.delete("/jobs/ingest/<job_id>")

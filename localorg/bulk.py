@@ -229,6 +229,7 @@ class BulkIngest:
         self.jobs: dict[str, IngestJob] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[str | None] = queue.Queue()
+        self._processing: str | None = None  # the job the worker is writing, even once it shows Aborted
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._load_jobs()
         self._worker = threading.Thread(target=self._work, name="localorg-bulk", daemon=True)
@@ -271,8 +272,10 @@ class BulkIngest:
             yield from csv.reader(io.StringIO(found[0], newline=""))
 
     def _save(self, job: IngestJob) -> None:
-        job.system_modstamp = _now()
+        # Serialised under the store lock: the request thread and the worker both save a job, and the
+        # last write must carry the newest state, not the state of whichever thread serialised first.
         with self.store.lock:
+            job.system_modstamp = _now()
             self.store.conn.execute(
                 "INSERT OR REPLACE INTO _lo_jobs (id, info) VALUES (?, ?)", (job.id, job.to_record())
             )
@@ -370,8 +373,8 @@ class BulkIngest:
             job.uploads.append(path.name)
         self._save(job)
 
-    def set_state(self, job_id: str, body: Any) -> IngestJob:
-        """PATCH a job's state to UploadComplete or Aborted."""
+    def set_state(self, job_id: str, body: Any) -> dict[str, Any]:
+        """PATCH a job's state to UploadComplete or Aborted; returns the job info as of that transition."""
         job = self.get(job_id)
         wanted = body.get("state") if isinstance(body, dict) else None
         with self._lock:
@@ -379,24 +382,28 @@ class BulkIngest:
                 if job.state != "Open":
                     raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state}, not Open")
                 job.state = "UploadComplete"
-                self._queue.put(job.id)
             elif wanted == "Aborted":
                 if job.state in TERMINAL_STATES:
                     raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state} and cannot be aborted")
+                # Aborted at once, as Salesforce answers; a running worker stops after its current chunk.
                 job.abort_requested = True
-                if job.state != "InProgress":
-                    job.state = "Aborted"
+                job.state = "Aborted"
             else:
                 raise bulk_error("INVALIDJOBSTATE", f"Invalid state transition requested: {wanted}")
+            # The answer is the state just set: once queued, the worker may move the job on at any moment.
+            info = job.info(with_counters=False)
         self._save(job)
-        return job
+        if wanted == "UploadComplete":
+            self._queue.put(job.id)
+        return info
 
     def delete(self, job_id: str) -> None:
         """Delete a job that is not Open or InProgress, with its files."""
         job = self.get(job_id)
-        if job.state in {"Open", "InProgress"}:
-            raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {job.state} and cannot be deleted yet")
         with self._lock:
+            if job.state in {"Open", "InProgress"} or self._processing == job_id:
+                state = "InProgress" if self._processing == job_id else job.state
+                raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {state} and cannot be deleted yet")
             self.jobs.pop(job_id, None)
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM _lo_jobs WHERE id = ?", (job_id,))
@@ -411,7 +418,9 @@ class BulkIngest:
     def forget_all(self) -> None:
         """Drop every job that is not being processed (used by reset)."""
         with self._lock:
-            for job_id in [k for k, j in self.jobs.items() if j.state != "InProgress"]:
+            for job_id in [
+                k for k, j in self.jobs.items() if j.state != "InProgress" and k != self._processing
+            ]:
                 del self.jobs[job_id]
                 shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
 
@@ -540,15 +549,22 @@ class BulkIngest:
                 return
             with self._lock:
                 job = self.jobs.get(job_id)
-            if job is None or job.state != "UploadComplete":
-                continue
+                if job is None or job.state != "UploadComplete":
+                    continue  # aborted or deleted while queued
+                job.state = "InProgress"
+                self._processing = job.id
             try:
                 self._process(job)
             except Exception as exc:  # a worker that dies would silently stall every later job
                 log.exception("bulk job crashed job=%s", job_id)
-                job.state = "Failed"
-                job.error_message = f"InternalServerError : {exc}"
+                with self._lock:
+                    if not job.abort_requested:
+                        job.state = "Failed"
+                        job.error_message = f"InternalServerError : {exc}"
                 self._save(job)
+            finally:
+                with self._lock:
+                    self._processing = None
 
     def stop(self) -> None:
         """Stop the worker after the current job."""
@@ -556,7 +572,6 @@ class BulkIngest:
 
     def _process(self, job: IngestJob) -> None:
         started = time.monotonic()
-        job.state = "InProgress"
         self._save(job)
         obj = self.store.schema.get(job.object)
         directory = self.jobs_dir / job.id
@@ -585,12 +600,16 @@ class BulkIngest:
                             raise _Aborted()
                         self._process_chunk(job, obj, plan, rows, next(seq))
                         job.total_processing_ms = int((time.monotonic() - started) * 1000)
-            job.state = "JobComplete"
+            outcome, message = "JobComplete", None
         except _Aborted:
-            job.state = "Aborted"
+            outcome, message = "Aborted", None
         except JobFailure as failure:
-            job.state = "Failed"
-            job.error_message = str(failure)
+            outcome, message = "Failed", str(failure)
+        with self._lock:
+            # An abort that came in during the last chunk stands: the job was answered Aborted.
+            job.state = "Aborted" if job.abort_requested else outcome
+            if job.state == "Failed":
+                job.error_message = message
         job.total_processing_ms = int((time.monotonic() - started) * 1000)
         self._save(job)
         log.info(
@@ -682,7 +701,7 @@ def _chunks(reader: RowReader, name: str) -> Iterator[list[list[str]]]:
 
 
 def _outcome_lines(outcome: WriteOutcome, given_ids: list[Any] | None) -> str:
-    """Rows of outcomes.csv: `1,id` created, `0,id` updated or deleted, `E,given id,sf__Error` failed."""
+    """Lines of a chunk's outcomes (_lo_job_outcomes): `1,id` created, `0,id` updated or deleted, `E,given id,sf__Error` failed."""
     # Ids are alphanumeric, so only the error rows need the csv writer's quoting.
     marks = ["1," if created else "0," for created in outcome.created]
     if not any(outcome.errors):

@@ -1,4 +1,5 @@
-"""One running org: its store, schema, sessions and OAuth grants, faults, bulk jobs, query cursors, API usage."""
+"""One running org: its store, schema, sessions and OAuth grants, faults, bulk ingest and query jobs, query
+cursors and API usage."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from localorg.auth import DEFAULT_SESSION_TTL, Credentials, SessionRegistry
 from localorg.bulk import BulkIngest
+from localorg.bulk_query import BulkQuery
 from localorg.faults import FaultInjector
 from localorg.grants import CodeRegistry, RefreshTokenStore
 from localorg.query import QueryRunner
@@ -94,15 +96,18 @@ class LocalOrg:
         else:
             jobs_dir = Path(settings.db + ".jobs")
         self.bulk = BulkIngest(self.store, jobs_dir, self.faults)
+        self.bulk_queries = BulkQuery(self.store, jobs_dir)
 
     def reset(self) -> None:
         """Wipe all records and bulk jobs; keep schema and sessions."""
         self.bulk.forget_all()
+        self.bulk_queries.forget_all()
         self.store.reset()
         log.info("org reset db=%s", self.settings.db)
 
     def close(self) -> None:
-        """Stop the bulk worker and remove temporary job files."""
+        """Stop the bulk workers and remove temporary job files."""
         self.bulk.stop()
+        self.bulk_queries.stop()
         if self._temporary_jobs_dir:
             shutil.rmtree(self._temporary_jobs_dir, ignore_errors=True)

@@ -284,3 +284,40 @@ def test_upload_over_150_mb_is_refused(http: Any, org: LocalOrgHandle) -> None:
     assert "150 MB" in response.json()[0]["message"]
     info = http.get(f"{http.base_url}/jobs/ingest/{job_id}").json()
     assert info["state"] == "Open"
+
+
+def test_every_close_answers_upload_complete_even_when_the_worker_is_quick(http: Any) -> None:
+    # The worker may pick a job up the moment it is queued; the PATCH answer must still be the state it
+    # set (Salesforce answers UploadComplete), not whatever the worker made of the job since.
+    answers = []
+    job_ids = []
+    for i in range(200):
+        job_id = _job(http, object="Account", operation="insert")
+        upload = http.put(
+            f"{http.base_url}/jobs/ingest/{job_id}/batches",
+            data=f"Name\nLoop {i}\n".encode(),
+            headers={"Content-Type": "text/csv"},
+        )
+        assert upload.status_code == 201
+        closed = http.patch(f"{http.base_url}/jobs/ingest/{job_id}", json={"state": "UploadComplete"})
+        assert closed.status_code == 200
+        answers.append(closed.json()["state"])
+        job_ids.append(job_id)
+    assert answers == ["UploadComplete"] * 200
+    finished = [_wait(http, job_id) for job_id in job_ids]
+    assert [(f["state"], f["numberRecordsProcessed"]) for f in finished] == [("JobComplete", 1)] * 200
+
+
+def test_abort_answers_aborted_and_the_job_stays_aborted(http: Any) -> None:
+    job_id = _job(http, object="Account", operation="insert")
+    rows = "".join(f"A{i}\n" for i in range(30_000))
+    http.put(
+        f"{http.base_url}/jobs/ingest/{job_id}/batches",
+        data=("Name\n" + rows).encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    http.patch(f"{http.base_url}/jobs/ingest/{job_id}", json={"state": "UploadComplete"})
+    aborted = http.patch(f"{http.base_url}/jobs/ingest/{job_id}", json={"state": "Aborted"})
+    assert aborted.status_code == 200 and aborted.json()["state"] == "Aborted"
+    info = _wait(http, job_id)
+    assert info["state"] == "Aborted" and info["numberRecordsProcessed"] < 30_000

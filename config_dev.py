@@ -10,6 +10,22 @@ SECRET_KEY_REQUIRED = False  # production sets True: refuse to start without DMS
 MAX_INLINE_UPLOAD_BYTES = 10 * 1024 * 1024  # API Gateway caps a request body at 10 MB; larger goes via S3
 PUBLIC_URL = "http://127.0.0.1:8000"
 
+# Security (see README, "Security"). Production (zappa_settings.json) sets the cookie Secure, HSTS and its hosts.
+ALLOWED_HOSTS = "127.0.0.1,localhost"  # Host headers served (DNS rebinding); ".example.com" takes subdomains
+SESSION_IDLE_SECONDS = 8 * 3600  # a browser session ends after this long without a request
+SESSION_MAX_SECONDS = 24 * 3600  # and after this long in any case
+SESSION_COOKIE_SECURE = False  # production: True (HTTPS only)
+HSTS_SECONDS = 0  # production: 31536000
+MAX_JSON_BODY_BYTES = 1024 * 1024  # JSON and form bodies; files go through the upload routes and their caps
+UPLOAD_CONNECT_SRC = (
+    ""  # the presigned-upload origin the pages may send files to (CSP connect-src); "" = none
+)
+SIGN_IN_LIMIT = 10  # attempts per 5 minutes per address and per username
+TOKEN_FAILURE_LIMIT = 30  # bad API tokens per 5 minutes per address
+CONNECTION_TEST_LIMIT = 10  # org logins per 5 minutes per user (a flood could lock the integration user)
+UPLOAD_LIMIT = 120  # uploads per 5 minutes per user
+JOB_CREATE_LIMIT = 120  # jobs per 5 minutes per user
+
 # Redis: staging chunks, hot counters, describe cache, Celery results
 REDIS_URL = "redis://127.0.0.1:6379/0"
 STAGING_TTL_SECONDS = 3 * 24 * 3600

@@ -19,12 +19,50 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 INLINE_LIMIT = 10 * 1024 * 1024  # API Gateway's request cap; larger files go by presigned upload
 
 
+def config_path() -> Path:
+    """The CLI's config file: $DMS_CONFIG, else $XDG_CONFIG_HOME/dms/config.json (~/.config/dms/...)."""
+    if os.environ.get("DMS_CONFIG"):
+        return Path(os.environ["DMS_CONFIG"])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "dms" / "config.json"
+
+
+def read_config() -> dict[str, Any]:
+    path = config_path()
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"Cannot read {path}: {exc}") from None
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def save_config(**values: str) -> Path:
+    """Merge values into the config file, readable by its owner only (it holds a token)."""
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = {**read_config(), **values}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(merged, handle, indent=2)
+    return path
+
+
+def api_token() -> str | None:
+    """DMS_TOKEN, else the config file's token."""
+    return os.environ.get("DMS_TOKEN") or read_config().get("token") or None
+
+
 class Api:
     """A thin client of /api/v1 that turns error bodies into one readable line."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base = base_url.rstrip("/") + "/"
         self.session = requests.Session()
+        token = token if token is not None else api_token()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def url(self, path: str) -> str:
         return urljoin(self.base, path.lstrip("/")) if not path.startswith("http") else path
@@ -42,6 +80,11 @@ class Api:
             try:
                 error = response.json()["error"]
                 message = f"{error['code']}: {error['message']}"
+                if response.status_code == 401:
+                    message += (
+                        " Create a token (`dms tokens create NAME` while signed in, or in the web page) and set"
+                        f" DMS_TOKEN, or save it with `dms login --token ...` (in {config_path()})."
+                    )
             except (ValueError, KeyError, TypeError):
                 message = f"HTTP {response.status_code}: {response.text[:300]}"
             raise click.ClickException(message)
@@ -60,7 +103,9 @@ class Api:
         with path.open("rb") as handle:
             form = {**ticket.get("fields", {})}
             target = self.url(ticket["url"])
-            response = requests.post(
+            # Our own stand-in for S3 takes our token; a storage service's presigned URL gets none of it.
+            poster = self.session if target.startswith(self.base) else requests
+            response = poster.post(
                 target, data=form, files={ticket.get("file_field", "file"): (path.name, handle)}, timeout=3600
             )
             if response.status_code >= 300:
@@ -70,9 +115,17 @@ class Api:
         return dict(self.json("POST", ticket["complete_url"]))
 
 
+def default_url() -> str:
+    return str(read_config().get("url") or DEFAULT_URL)
+
+
 def api_option(function: Any) -> Any:
     return click.option(
-        "--url", envvar="DMS_URL", default=DEFAULT_URL, show_default=True, help="DMS web address."
+        "--url",
+        envvar="DMS_URL",
+        default=default_url,
+        show_default=DEFAULT_URL,
+        help="DMS web address (DMS_URL, else the config file's).",
     )(function)
 
 
@@ -287,3 +340,81 @@ def cancel(job_id: str, url: str) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.option(
+    "--token", prompt=True, hide_input=True, help="An API token (dms_...), shown once when created."
+)
+@api_option
+def login(token: str, url: str) -> None:
+    """Check a token against DMS and save it (and the URL) in the config file for later commands."""
+    me = Api(url, token=token.strip()).json("GET", "/api/v1/session")
+    path = save_config(url=url, token=token.strip())
+    click.echo(f"Signed in as {me['user']['username']} ({me['user']['role']}); saved in {path}.")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens for scripts: create (shown once), list, revoke."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), help="At most your own.")
+@click.option("--save", is_flag=True, help="Also save the new token in the config file.")
+@api_option
+def tokens_create(name: str, role: str | None, save: bool, url: str) -> None:
+    """Create a token; it is printed once."""
+    created = Api(url).json("POST", "/api/v1/tokens", json={"name": name, **({"role": role} if role else {})})
+    if save:
+        save_config(url=url, token=created["secret"])
+    click.echo(created["secret"])
+    click.echo(f"token {created['token']['id']} role={created['token']['role']}: store it now.", err=True)
+
+
+@tokens.command("list")
+@api_option
+def tokens_list(url: str) -> None:
+    """Your tokens (never their secrets)."""
+    for token in Api(url).json("GET", "/api/v1/tokens")["tokens"]:
+        state = f"revoked {token['revoked_at']}" if token.get("revoked_at") else "active"
+        click.echo(f"{token['id']}  {token['role']:<8}  {state:<30}  {token['name']}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@api_option
+def tokens_revoke(token_id: str, url: str) -> None:
+    """Revoke a token at once."""
+    Api(url).json("DELETE", f"/api/v1/tokens/{token_id}")
+    click.echo(f"revoked {token_id}")
+
+
+@main.group()
+def users() -> None:
+    """People who sign in (run on the server: it writes the document store directly)."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="The role admin (the first user must be one).")
+@click.option(
+    "--role", type=click.Choice(["viewer", "operator", "admin"]), default="operator", show_default=True
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--token", "with_token", is_flag=True, help="Also create an API token for the user, printed once."
+)
+def users_create(username: str, admin: bool, role: str, password_stdin: bool, with_token: bool) -> None:
+    """Create a user with the deployment's settings (DMS_* environment), e.g. the first admin."""
+    from dms.security.bootstrap import create_user  # needs the services: only this command loads them
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user, token = create_user(username, password, "admin" if admin else role, with_token)
+    click.echo(f"created user {user['username']} ({user['role']}) id={user['id']}")
+    if token:
+        click.echo(token)

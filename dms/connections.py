@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,9 +29,16 @@ class InvalidConnection(DMSError):
 class ConnectionStore:
     """Create, list and open connections; secrets never leave encrypted except to log in."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(
+        self,
+        services: Services,
+        owner: dict[str, Any] | None = None,
+        visible: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
         self.services = services
         self.store = services.store("connections")
+        self.owner = dict(owner or {})  # stamped on new connections: who may see and use them
+        self.visible = visible  # whether the caller may use a connection; others' are not found
 
     def _fernet(self) -> Fernet:
         key = self.services.settings.get("CREDENTIALS_KEY")
@@ -73,7 +81,23 @@ class ConnectionStore:
             "secrets": secrets,
             "created_at": datetime.now(UTC).isoformat(),
         }
+        doc.update(self.owner)
         return public_view(self.store.create(doc))
+
+    def _doc(self, connection_id: str) -> dict[str, Any]:
+        """A stored connection the caller may use, else CONNECTION_NOT_FOUND."""
+        try:
+            doc = self.store.get(connection_id)
+        except NotFound:
+            doc = None
+        if doc is None or (self.visible is not None and not self.visible(doc)):
+            raise NotFound(f"Connection {connection_id[:80]} does not exist.", code="CONNECTION_NOT_FOUND")
+        return doc
+
+    def check_usable(self, connection_id: str | None) -> None:
+        """Refuse a connection the caller may not use (the deployment's default org is everyone's)."""
+        if connection_id and connection_id != DEFAULT_CONNECTION:
+            self._doc(connection_id)
 
     def list(self) -> list[dict[str, Any]]:
         default = {
@@ -82,24 +106,21 @@ class ConnectionStore:
             "login_url": self.services.settings["SALESFORCE_LOGIN_URL"],
             "username": self.services.settings.get("SALESFORCE_USERNAME", ""),
         }
-        return [default, *(public_view(d) for d in self.store.iter_all("conn-"))]
+        mine = (d for d in self.store.iter_all("conn-") if self.visible is None or self.visible(d))
+        return [default, *(public_view(d) for d in mine)]
 
     def get(self, connection_id: str) -> dict[str, Any]:
-        return public_view(self.store.get(connection_id))
+        return public_view(self._doc(connection_id))
 
     def delete(self, connection_id: str) -> None:
+        self._doc(connection_id)
         self.store.delete(connection_id)
 
     def credentials(self, connection_id: str | None) -> SalesforceCredentials:
         """The credentials to log in with (decrypted only here, only in memory)."""
         if not connection_id or connection_id == DEFAULT_CONNECTION:
             return self.services.default_org
-        try:
-            doc = self.store.get(connection_id)
-        except NotFound as exc:
-            raise NotFound(
-                f"Connection {connection_id} does not exist.", code="CONNECTION_NOT_FOUND"
-            ) from exc
+        doc = self._doc(connection_id)
         fernet = self._fernet()
         try:
             plain = {k: fernet.decrypt(v.encode()).decode() for k, v in doc.get("secrets", {}).items()}
@@ -135,5 +156,6 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
         "client_id": doc.get("client_id", ""),
         "flow": doc.get("flow", "password"),
         "secrets_set": sorted(doc.get("secrets", {})),
+        "owner": doc.get("owner"),
         "created_at": doc.get("created_at"),
     }

@@ -9,6 +9,7 @@ same way.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -451,14 +452,16 @@ def run_dev_stack(web_port: int | None = None, workers: int = 1, var: Path | Non
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         ensure_queues(settings)
+        admin = local_admin(settings, var)
         _say(f"starting the web app on 127.0.0.1:{web_port}")
         group.start(web_spec(web_port, env))
         names = [f"worker{n + 1}" for n in range(workers)]
         _say(f"starting {len(names)} worker(s) and waiting for them to take a task from the queue")
         for name in names:
             group.start(worker_spec(env, name=name), wait=False)
-        wait_workers_ready(group, names, url)
-        _say(banner(url, _wait_healthy(url + "health"), group.log_dir))
+        token = admin.get("token") if admin else None
+        wait_workers_ready(group, names, url, token=token)
+        _say(banner(url, _wait_healthy(url + "health/detail", token), group.log_dir, admin))
         while True:
             exited = [name for name, proc in group.processes.items() if proc.poll() is not None]
             if exited:
@@ -483,10 +486,40 @@ def _say(message: str, error: bool = False) -> None:
 WORKER_READY_TIMEOUT = 120.0  # seconds; a cold start imports pandas and pyarrow on a busy 2-core machine
 
 
+def local_admin(settings: Mapping[str, Any], var: Path) -> dict[str, str] | None:
+    """The local stack's admin (created on the first start, kept in var/local-admin.json, mode 600), and its
+    token saved for the `dms` CLI when the CLI has none yet, so that the demo runs as printed."""
+    from dms.cli import api_token, save_config  # noqa: PLC0415 (the CLI module is light; avoids a cycle)
+    from dms.clients import Services  # noqa: PLC0415
+    from dms.security.bootstrap import ensure_local_admin  # noqa: PLC0415
+
+    path = var / "local-admin.json"
+    admin: dict[str, str] | None = None
+    if path.exists():
+        with contextlib.suppress(OSError, ValueError):
+            admin = json.loads(path.read_text(encoding="utf-8"))
+    if admin is None:
+        admin = ensure_local_admin(Services(settings), var)
+        if admin is None:
+            _say("users exist already and var/local-admin.json is gone: sign in with your own account")
+            return None
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(admin, handle)
+    if not api_token():
+        save_config(url=str(settings["PUBLIC_URL"]).rstrip("/") + "/", token=admin["token"])
+    return admin
+
+
 def wait_workers_ready(
-    group: ProcessGroup, names: list[str], url: str, timeout: float = WORKER_READY_TIMEOUT
+    group: ProcessGroup,
+    names: list[str],
+    url: str,
+    timeout: float = WORKER_READY_TIMEOUT,
+    token: str | None = None,
 ) -> None:
     """Wait until each worker is connected to the queue and one task has gone through SQS and back."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     deadline = time.monotonic() + timeout
     waiting = list(names)
 
@@ -509,12 +542,14 @@ def wait_workers_ready(
     # The round trip every job makes: the web app sends a task through SQS, a worker's result comes back
     # through Redis.
     try:
-        sent = requests.post(url + "api/v1/diagnostics/echo", json={"message": "dms dev"}, timeout=10)
+        sent = requests.post(
+            url + "api/v1/diagnostics/echo", json={"message": "dms dev"}, timeout=10, headers=headers
+        )
         sent.raise_for_status()
         status_url = urljoin(url, sent.json()["status_url"])
         while True:
             check_alive()
-            state = requests.get(status_url, timeout=10).json().get("state")
+            state = requests.get(status_url, timeout=10, headers=headers).json().get("state")
             if state == "SUCCESS":
                 return
             if state == "FAILURE":
@@ -524,17 +559,22 @@ def wait_workers_ready(
         raise RuntimeError(f"the queue round trip failed ({exc}); see {group.log_dir}") from exc
 
 
-def banner(url: str, health: str, log_dir: Path) -> str:
+def banner(url: str, health: str, log_dir: Path, admin: Mapping[str, str] | None = None) -> str:
     """The last thing `dms dev` prints: where DMS is, and the demo to try."""
     dms = _shown(BIN / "dms")
     examples = _shown(ROOT / "examples")
     url_option = "" if url == "http://127.0.0.1:8000/" else f" --url {url}"  # the CLI's default server
     rule = "-" * 100
+    sign_in = (
+        f"  Sign in as {admin['username']} / {admin['password']} (local only; kept in var/local-admin.json)\n"
+        if admin
+        else ""
+    )
     return f"""running.
 {rule}
   DMS is running at {url}
   ({health}; logs in {_shown(log_dir)}; Ctrl-C stops it)
-
+{sign_in}
   Try the demo in another terminal (a legacy export with four bad rows, see {examples}/README.md):
     {dms} migrate {examples}/accounts.csv --object Account --operation upsert --external-id Legacy_Id__c \\
         --mapping {examples}/accounts.mapping.json --dry-run --wait{url_option}
@@ -550,12 +590,13 @@ def _shown(path: Path) -> Path:
         return path
 
 
-def _wait_healthy(url: str, timeout: float = 60.0) -> str:
+def _wait_healthy(url: str, token: str | None = None, timeout: float = 60.0) -> str:
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     while time.monotonic() < deadline:
         with contextlib.suppress(requests.RequestException, ValueError):
-            response = requests.get(url, timeout=10)
+            response = requests.get(url, timeout=10, headers=headers)
             body = response.json()
             if response.status_code == 200:
                 break

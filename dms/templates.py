@@ -64,8 +64,10 @@ def legacy_template_id(object_name: str, name: str) -> str:
 class TemplateStore:
     """Save, list, get and delete mapping templates."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, owner: dict[str, Any] | None = None, admin: bool = False) -> None:
         self.store: DocumentStore = services.store("templates")
+        self.owner = dict(owner or {})  # {"owner": user id, "owner_name": ...}: each user has their own names
+        self.admin = admin  # admins list everyone's templates, and read the ones saved before owners existed
 
     def save(self, object_name: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(spec, dict) or not isinstance(spec.get("fields"), list):
@@ -76,6 +78,7 @@ class TemplateStore:
             )
         doc_id = self._stored_id(object_name, name)
         body = {
+            **self.owner,
             "type": "template",
             "object": object_name,
             "name": template_name(name),
@@ -90,7 +93,12 @@ class TemplateStore:
 
     def list(self, object_name: str | None = None) -> list[dict[str, Any]]:
         prefix = f"tpl-{object_name}-" if object_name else "tpl-"
-        return [public_template(d) for d in self.store.iter_all(prefix)]
+        mine = self.owner.get("owner")
+        return [
+            public_template(d)
+            for d in self.store.iter_all(prefix)
+            if self.admin or not self.owner or d.get("owner") == mine
+        ]
 
     def get(self, object_name: str, name: str) -> dict[str, Any]:
         try:
@@ -104,20 +112,25 @@ class TemplateStore:
         self.store.delete(self._stored_id(object_name, name))
 
     def _stored_id(self, object_name: str, name: str) -> str:
-        """The template's id, or the id it was saved under before names could be in any script."""
+        """The id of the caller's template of that name (for an admin, also one saved before templates had
+        owners, or before names could be in any script); the id to save under when there is none."""
         doc_id = template_id(object_name, name)
-        legacy = legacy_template_id(object_name, name)
-        if legacy == doc_id or legacy.endswith("-"):
-            return doc_id
-        try:
-            self.store.get(doc_id)
-        except NotFound:
+        owned = None
+        if self.owner.get("owner"):
+            # One user's name never collides with another's: the owner is part of the id.
+            owned = f"{doc_id}--{str(self.owner['owner']).removeprefix('user-')[:16]}"
+        candidates = [owned] if owned else []
+        if owned is None or self.admin:
+            candidates += [doc_id, legacy_template_id(object_name, name)]
+        for candidate in candidates:
+            if candidate is None or candidate.endswith("-"):
+                continue
             try:
-                self.store.get(legacy)
+                self.store.get(candidate)
             except NotFound:
-                return doc_id
-            return legacy
-        return doc_id
+                continue
+            return candidate
+        return owned or doc_id
 
 
 def public_template(doc: dict[str, Any]) -> dict[str, Any]:

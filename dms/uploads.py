@@ -41,7 +41,7 @@ PREVIEW_ROWS = 20
 UNREADABLE_ROWS_LISTED = 10
 # Text formats preview from the head of the file alone, so a 5 GB CSV on S3 is never fetched whole for it.
 PREVIEW_HEAD_FORMATS = ("csv", "ndjson")
-UPLOAD_ID_PATTERN = re.compile(r"^upl-[0-9A-Za-z]{1,40}-[0-9a-f]{6}$")
+UPLOAD_ID_PATTERN = re.compile(r"^upl-[0-9A-Za-z]{1,40}-[0-9a-f]{6,32}$")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _TOKEN_SALT = "dms.uploads.local-presigned"
 
@@ -170,11 +170,19 @@ class Uploads:
     """Receive, presign, complete and preview uploads; plain Python over a blob store and a document store."""
 
     def __init__(
-        self, blobs: BlobStore, store: DocumentStore, limits: UploadLimits, secret_key: str | bytes
+        self,
+        blobs: BlobStore,
+        store: DocumentStore,
+        limits: UploadLimits,
+        secret_key: str | bytes,
+        owner: Mapping[str, Any] | None = None,
+        visible: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         self.blobs = blobs
         self.store = store
         self.limits = limits
+        self.owner = dict(owner or {})  # stamped on new records: who may see and use them
+        self.visible = visible  # whether the caller may see a record; others' uploads are not found
         self._signer = URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT)
 
     # -- records ---------------------------------------------------------------------------------------
@@ -183,15 +191,19 @@ class Uploads:
         """The upload record, or NotFound with code UPLOAD_NOT_FOUND."""
         check_upload_id(upload_id)
         try:
-            return self.store.get(upload_id)
+            doc = self.store.get(upload_id)
         except NotFound:
-            raise NotFound(f"There is no upload {upload_id!r}.", code="UPLOAD_NOT_FOUND") from None
+            doc = None
+        if doc is None or (self.visible is not None and not self.visible(doc)):
+            raise NotFound(f"There is no upload {upload_id!r}.", code="UPLOAD_NOT_FOUND")
+        return doc
 
     def _new_record(self, filename: str, via: str, declared_size: int | None) -> dict[str, Any]:
         upload_id = new_document_id("upl")
         doc = {
             "_id": upload_id,
             "type": "upload",
+            **self.owner,
             "filename": display_filename(filename),
             "blob_key": f"uploads/{upload_id}/{safe_filename(filename)}",
             "size": None,

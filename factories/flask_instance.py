@@ -15,8 +15,10 @@ from werkzeug.exceptions import HTTPException
 
 from dms.clients import init_services
 from dms.errors import ConfigurationError, DMSError
+from dms.security.ratelimit import RateLimited
 from dms.settings import load_settings
 from factories.celery_instance import celery_settings
+from factories.security import register_security
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     register_settings(app, config_override)
     register_logging(app)
     init_services(app)
+    register_security(app)
     register_blueprints(app)
     register_error_handlers(app)
     return app
@@ -58,9 +61,11 @@ def register_logging(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from blueprints.api import api
+    from blueprints.auth import auth
     from blueprints.health import health
     from blueprints.ui import ui
 
+    app.register_blueprint(auth)
     app.register_blueprint(health)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(ui)
@@ -76,7 +81,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DMSError)
     def domain_error(exc: DMSError) -> Any:
-        return jsonify({"error": exc.to_dict()}), exc.http_status
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+        return jsonify({"error": exc.to_dict()}), exc.http_status, headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

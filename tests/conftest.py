@@ -112,8 +112,33 @@ def app(stack_env: dict[str, str]) -> Any:
     return create_full_app({"TESTING": True})
 
 
+@pytest.fixture(scope="session")
+def admin_token(stack_env: dict[str, str], stack_dir: Path) -> str:
+    """An admin of the test stack and an API token of theirs; DMS_TOKEN for the CLI processes too."""
+    from dms.security.bootstrap import create_user
+    from dms.settings import load_settings
+
+    _, token = create_user(
+        f"admin-{uuid.uuid4().hex[:6]}", secrets.token_urlsafe(16), "admin", True, load_settings()
+    )
+    assert token is not None
+    os.environ["DMS_TOKEN"] = token
+    os.environ["DMS_CONFIG"] = str(stack_dir / "cli-config.json")  # never a developer's own config
+    stack_env["DMS_TOKEN"] = token
+    return token
+
+
 @pytest.fixture()
-def client(app: Any) -> Any:
+def client(app: Any, admin_token: str) -> Any:
+    """A test client of the full app, calling as the stack's admin (by API token)."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {admin_token}"
+    return test_client
+
+
+@pytest.fixture()
+def anonymous_client(app: Any) -> Any:
+    """A test client that sends no credentials."""
     return app.test_client()
 
 
@@ -132,8 +157,9 @@ def start_worker(processes: ProcessGroup, stack_env: dict[str, str]) -> Callable
 
 
 @pytest.fixture(scope="session")
-def web_url(processes: ProcessGroup, stack_env: dict[str, str]) -> str:
-    """The web app as a real HTTP server (for the CLI and anything that needs a socket)."""
+def web_url(processes: ProcessGroup, stack_env: dict[str, str], admin_token: str) -> str:
+    """The web app as a real HTTP server (for the CLI and anything that needs a socket); the CLI processes
+    the tests start call it with the admin's token (DMS_TOKEN)."""
     port = free_port()
     spec = web_spec(port, stack_env)
     spec.echo = False

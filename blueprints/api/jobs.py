@@ -9,18 +9,34 @@ from flask import Response, current_app, jsonify, request, stream_with_context, 
 from blueprints.api import api
 from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
-from dms.errors import DMSError, InvalidRequest, typed_field
+from dms.connections import ConnectionStore
+from dms.errors import DMSError, InvalidRequest, NotFound, typed_field
 from dms.pipeline import lifecycle
 from dms.pipeline import results as res
 from dms.pipeline.context import Pipeline, publisher
 from dms.pipeline.jobstore import progress
 from dms.templates import TemplateStore
+from factories.security import audit, current_principal, rate_limit
 
 MAX_LISTED_JOBS = 500
 
 
 def current_pipeline() -> Pipeline:
     return Pipeline(current_services(), enqueue=publisher(current_app.extensions["celery"]))
+
+
+def templates() -> TemplateStore:
+    """The caller's mapping templates (an admin's reach everyone's)."""
+    principal = current_principal()
+    return TemplateStore(current_services(), owner=principal.as_owner(), admin=principal.is_admin)
+
+
+def owned_job(job_id: str) -> dict[str, Any]:
+    """The job, if the caller may see it; another user's job is as absent as one that never existed."""
+    job = current_pipeline().store.get(job_id)
+    if not current_principal().owns(job):
+        raise NotFound(f"jobs/{job_id[:80]} does not exist.", code="NOT_FOUND")
+    return job
 
 
 def _body(optional: bool = False) -> dict[str, Any]:
@@ -68,15 +84,21 @@ def _run_direct(request_doc: dict[str, Any]) -> dict[str, Any]:
 @api.post("/jobs")
 def create_job() -> Any:
     """Create a job (a rehearsal with "dry_run": true) from an upload, a target and a mapping or template."""
+    rate_limit("JOB_CREATE_LIMIT", "job_create")
     body = _body()
     mapping = body.get("mapping")
     template = typed_field(body.get("template"), str, "template", "the name of a saved template")
     if mapping is None and template:
         object_name = typed_field(body.get("object"), str, "object", "a string") or ""
-        mapping = TemplateStore(current_services()).get(object_name, template)["mapping"]
+        mapping = templates().get(object_name, template)["mapping"]
     options = typed_field(body.get("options"), dict, "options", "an object") or {}
     dry_run = typed_field(body.get("dry_run"), bool, "dry_run", "true or false") or False
     direct = typed_field(body.get("direct"), bool, "direct", "true or false") or False
+    # A job may only use a connection its creator may use (checked again by nobody later: it is stored).
+    typed_field(body.get("connection_id"), str, "connection_id", "a string")
+    ConnectionStore(current_services(), visible=current_principal().owns).check_usable(
+        body.get("connection_id")
+    )
     request_doc = {
         "source": _source(body.get("upload_id"), body.get("read_options")),
         "target": {
@@ -87,11 +109,13 @@ def create_job() -> Any:
         },
         "mapping": mapping,
         "options": {**options, "dry_run": dry_run},
+        **current_principal().as_owner(),
     }
     if direct:
         job = _run_direct(request_doc)
     else:
         job = lifecycle.create_job(current_pipeline(), request_doc)
+    audit("job.rehearse" if dry_run else "job.run", target=job["_id"], object=job["target"]["object"])
     location = url_for("api.get_job", job_id=job["_id"])
     return jsonify(progress(job)), 201, {"Location": location}
 
@@ -101,13 +125,15 @@ def list_jobs() -> Any:
     limit = request.args.get("limit", "50")
     if not limit.isdecimal() or not 1 <= int(limit) <= MAX_LISTED_JOBS:
         raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LISTED_JOBS}.", field="limit")
-    return jsonify({"jobs": [progress(j) for j in current_pipeline().store.list(int(limit))]})
+    principal = current_principal()
+    owner = None if principal.is_admin else principal.user_id
+    return jsonify({"jobs": [progress(j) for j in current_pipeline().store.list(int(limit), owner)]})
 
 
 @api.get("/jobs/<job_id>")
 def get_job(job_id: str) -> Any:
     """A job's state, counters, percent done and API calls spent, with links to its results."""
-    job = current_pipeline().store.get(job_id)
+    job = owned_job(job_id)
     body = progress(job)
     body["links"] = {
         "self": url_for("api.get_job", job_id=job_id),
@@ -124,23 +150,28 @@ def get_job(job_id: str) -> Any:
 def job_chunks(job_id: str) -> Any:
     keys = ("index", "rows", "first_row", "last_row", "state", "api", "bulk_job_id", "result", "api_calls")
     store = current_pipeline().store
-    store.get(job_id)  # 404 for a job that does not exist, rather than an empty list
+    owned_job(job_id)  # 404 for a job that does not exist (or is not yours), rather than an empty list
     chunks = [{k: c.get(k) for k in keys} for c in store.chunk_docs(job_id)]
     return jsonify({"chunks": chunks})
 
 
 @api.post("/jobs/<job_id>/cancel")
 def cancel_job(job_id: str) -> Any:
-    return jsonify(progress(lifecycle.cancel(current_pipeline(), job_id)))
+    owned_job(job_id)
+    job = lifecycle.cancel(current_pipeline(), job_id)
+    audit("job.cancel", target=job_id)
+    return jsonify(progress(job))
 
 
 @api.post("/jobs/<job_id>/retry")
 def retry_job(job_id: str) -> Any:
     """Retry the failed rows as a new job; with {"upload_id": ...}, retry from a corrected file instead."""
+    owned_job(job_id)
     body = _body(optional=True)
     upload_id = body.get("upload_id")
     corrected = _source(upload_id, body.get("read_options")) if upload_id is not None else None
-    job = lifecycle.retry_failed(current_pipeline(), job_id, corrected)
+    job = lifecycle.retry_failed(current_pipeline(), job_id, corrected, current_principal().as_owner())
+    audit("job.retry", target=job["_id"], retry_of=job_id)
     return jsonify(progress(job)), 201, {"Location": url_for("api.get_job", job_id=job["_id"])}
 
 
@@ -148,7 +179,7 @@ def retry_job(job_id: str) -> Any:
 def job_results(job_id: str, kind: str) -> Any:
     """success.csv or errors.csv, streamed from the per-chunk result files."""
     pipeline = current_pipeline()
-    job = pipeline.store.get(job_id)
+    job = owned_job(job_id)
     if kind == "success.csv":
         stream = res.stream_success(pipeline.blobs, job)
     elif kind == "errors.csv":
@@ -159,6 +190,7 @@ def job_results(job_id: str, kind: str) -> Any:
         raise DMSError(
             "Results are success.csv, errors.csv or unsent.csv.", code="NOT_FOUND", http_status=404
         )
+    audit("job.download", target=job_id, kind=kind)
     headers = {"Content-Disposition": f'attachment; filename="{job_id}-{kind}"'}
     return Response(stream_with_context(stream), mimetype="text/csv", headers=headers)
 
@@ -168,21 +200,21 @@ def job_results(job_id: str, kind: str) -> Any:
 
 @api.get("/templates")
 def list_templates() -> Any:
-    return jsonify({"templates": TemplateStore(current_services()).list(request.args.get("object"))})
+    return jsonify({"templates": templates().list(request.args.get("object"))})
 
 
 @api.put("/templates/<object_name>/<name>")
 def save_template(object_name: str, name: str) -> Any:
     mapping = typed_field(_body().get("mapping"), dict, "mapping", "a mapping object") or {}
-    return jsonify(TemplateStore(current_services()).save(object_name, name, mapping))
+    return jsonify(templates().save(object_name, name, mapping))
 
 
 @api.get("/templates/<object_name>/<name>")
 def get_template(object_name: str, name: str) -> Any:
-    return jsonify(TemplateStore(current_services()).get(object_name, name))
+    return jsonify(templates().get(object_name, name))
 
 
 @api.delete("/templates/<object_name>/<name>")
 def delete_template(object_name: str, name: str) -> Any:
-    TemplateStore(current_services()).delete(object_name, name)
+    templates().delete(object_name, name)
     return "", 204

@@ -17,6 +17,7 @@ from dms.pipeline.context import JobContext
 from dms.pipeline.model import Operation
 from dms.pipeline.prepare import check_mapping, new_mapping
 from dms.pipeline.source import ReadOptions, validated_options
+from factories.security import audit, current_principal, rate_limit
 
 # The attributes of a field's describe that GET /objects/<name> passes on as they are.
 DESCRIBE_FIELD_KEYS = (
@@ -40,13 +41,20 @@ DESCRIBE_FIELD_KEYS = (
 SUGGEST_TEXT_FIELDS = ("upload_id", "object", "operation", "external_id", "connection_id")
 
 
+def connections() -> ConnectionStore:
+    """The caller's connections: they see and use their own (admins: all) and the deployment's default."""
+    principal = current_principal()
+    return ConnectionStore(current_services(), owner=principal.as_owner(), visible=principal.owns)
+
+
 def _org(connection_id: str | None, reuse_session: bool = True) -> OrgClient:
-    credentials = ConnectionStore(current_services()).credentials(connection_id)
+    credentials = connections().credentials(connection_id)
     return OrgClient(credentials, reuse_session=reuse_session)
 
 
 def _job_context(connection_id: str | None, object_name: str = "") -> JobContext:
     """The pipeline's view of a connection's org: describes and the object list, cached."""
+    connections().check_usable(connection_id)
     job_like = {"target": {"connection_id": connection_id or "default", "object": object_name}}
     return current_pipeline().job_context(job_like)
 
@@ -57,25 +65,34 @@ def _describe(connection_id: str | None, object_name: str) -> dict[str, Any]:
 
 @api.get("/connections")
 def list_connections() -> Any:
-    return jsonify({"connections": ConnectionStore(current_services()).list()})
+    return jsonify({"connections": connections().list()})
 
 
 @api.post("/connections")
 def create_connection() -> Any:
-    return jsonify(ConnectionStore(current_services()).create(_body())), 201
+    created = connections().create(_body())
+    audit("connection.create", target=created["id"], name=created["name"], login_url=created["login_url"])
+    return jsonify(created), 201
 
 
 @api.delete("/connections/<connection_id>")
 def delete_connection(connection_id: str) -> Any:
-    ConnectionStore(current_services()).delete(connection_id)
+    connections().delete(connection_id)
+    audit("connection.delete", target=connection_id)
     return "", 204
 
 
 @api.post("/connections/<connection_id>/test")
 def test_connection(connection_id: str) -> Any:
     """Log in and read the org's limits: proves the credentials without spending more than one call."""
+    rate_limit("CONNECTION_TEST_LIMIT", "connection_test")  # each is a real login: floods lock the user
     org = _org(connection_id, reuse_session=False)  # the point is to prove the credentials still work
-    limits = org.rest("GET", "limits")
+    try:
+        limits = org.rest("GET", "limits")
+    except Exception:
+        audit("connection.test", target=connection_id, outcome="failed")
+        raise
+    audit("connection.test", target=connection_id)
     daily = limits.get("DailyApiRequests", {})
     return jsonify({"ok": True, "instance_url": org.sf.sf_instance, "daily_api_requests": daily})
 

@@ -11,7 +11,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from blueprints.api import api
 from dms.clients import current_services
 from dms.errors import DMSError
-from dms.uploads import UploadLimits, Uploads, UploadTooLarge, check_upload_id, public_record, utc_now
+from dms.uploads import UploadLimits, Uploads, UploadTooLarge, public_record, utc_now
+from factories.security import audit, current_principal, rate_limit
 
 MAX_QUERY_OPTION_CHARS = 100
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and headers around the file
@@ -21,11 +22,14 @@ def current_uploads() -> Uploads:
     """The uploads service of the current app."""
     services = current_services()
     settings = current_app.config
+    principal = current_principal()
     return Uploads(
         services.blobs,
         services.store("uploads"),
         UploadLimits.from_settings(settings),
         settings["SECRET_KEY"],
+        owner=principal.as_owner(),
+        visible=principal.owns,
     )
 
 
@@ -46,10 +50,12 @@ def _form_file(limit: int, too_large: UploadTooLarge) -> FileStorage:
 @api.post("/uploads")
 def upload_inline() -> Any:
     """Receive a file inline (at most MAX_INLINE_UPLOAD_BYTES; larger files go by presigned upload)."""
+    rate_limit("UPLOAD_LIMIT", "upload")
     uploads = current_uploads()
     uploads.check_inline_size(request.content_length)
     upload = _form_file(uploads.limits.max_inline_bytes, uploads.inline_too_large(None))
     record = uploads.receive_inline(upload.filename or "upload", upload.stream)
+    audit("upload", target=record["id"], filename=record["filename"], size=record["size"])
     location = url_for("api.upload_record", upload_id=record["id"])
     return jsonify(record), 201, {"Location": location}
 
@@ -60,6 +66,7 @@ def upload_presign() -> Any:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         raise DMSError("Send a JSON object {filename, size}.", code="INVALID_REQUEST")
+    rate_limit("UPLOAD_LIMIT", "upload")
     uploads = current_uploads()
     presigned = uploads.presign(payload.get("filename"), payload.get("size"))  # type: ignore[arg-type]
     upload_id = presigned.upload["id"]
@@ -80,7 +87,7 @@ def upload_presign() -> Any:
 def upload_content(upload_id: str) -> Any:
     """The local stand-in for S3's presigned POST: form fields `token` and `file`; 204 like S3."""
     uploads = current_uploads()
-    check_upload_id(upload_id)
+    uploads.get(upload_id)  # only the caller's own pending upload
     upload = _form_file(
         uploads.limits.max_upload_bytes,
         UploadTooLarge(f"Uploads are limited to {uploads.limits.max_upload_bytes:,} bytes."),
@@ -92,7 +99,9 @@ def upload_content(upload_id: str) -> Any:
 @api.post("/uploads/<upload_id>/complete")
 def upload_complete(upload_id: str) -> Any:
     """Confirm a presigned upload arrived; the record becomes `ready`."""
-    return jsonify(current_uploads().complete(upload_id))
+    uploads = current_uploads()
+    uploads.get(upload_id)  # only the caller's own pending upload
+    return jsonify(uploads.complete(upload_id))
 
 
 @api.get("/uploads/<upload_id>")

@@ -43,9 +43,11 @@ def cloudant_service(settings: Mapping[str, Any]) -> CloudantV1:
 
 
 def new_document_id(kind: str) -> str:
-    """A time-ordered id (`job-20261123T031500Z-3f9a1c`): _all_docs lists newest last without an index."""
+    """A time-ordered id (`job-20261123T031500123456Z-<32 hex>`): _all_docs lists newest last without an
+    index, and the 128 random bits make it unguessable (ids are checked on every access, but are not
+    handed out to be guessed either)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{kind}-{stamp}-{secrets.token_hex(3)}"
+    return f"{kind}-{stamp}-{secrets.token_hex(16)}"
 
 
 def check_document_id(doc_id: object, db: str) -> None:

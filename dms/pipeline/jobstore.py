@@ -129,6 +129,9 @@ def new_job_document(request: Mapping[str, Any], collections_threshold: int) -> 
         "counters": dict.fromkeys(COUNTERS, 0),
         "api_calls": {"plan": 0, "load": 0},
         "retry_of": request.get("retry_of"),
+        # Who may see and act on the job (dms/security): the user who created it, and admins.
+        "owner": request.get("owner"),
+        "owner_name": request.get("owner_name"),
         "cancel_requested": False,
         "error": None,
     }
@@ -225,8 +228,17 @@ class JobStore:
     def get(self, job_id: str) -> dict[str, Any]:
         return self.jobs.get(job_id)
 
-    def list(self, limit: int = 50) -> list[dict[str, Any]]:
-        return list(self.jobs.iter_all("job-", descending=True, limit=limit))
+    def list(self, limit: int = 50, owner: str | None = None) -> list[dict[str, Any]]:
+        """The newest jobs (of one owner, when given)."""
+        if owner is None:
+            return list(self.jobs.iter_all("job-", descending=True, limit=limit))
+        found = []
+        for job in self.jobs.iter_all("job-", descending=True):
+            if job.get("owner") == owner:
+                found.append(job)
+                if len(found) >= limit:
+                    break
+        return found
 
     def chunk_docs(self, job_id: str) -> Iterator[dict[str, Any]]:
         return self.chunks.iter_all(f"{job_id}:")

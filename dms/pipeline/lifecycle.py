@@ -142,8 +142,14 @@ def _cancel_staged(chunk: dict[str, Any]) -> dict[str, Any]:
 # ---- retry ----------------------------------------------------------------------------------------------
 
 
-def retry_failed(p: Pipeline, job_id: str, corrected: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A new job for the failed/invalid rows of `job_id` (or for a corrected upload), same target and mapping."""
+def retry_failed(
+    p: Pipeline,
+    job_id: str,
+    corrected: dict[str, Any] | None = None,
+    owner: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A new job for the failed/invalid rows of `job_id` (or for a corrected upload), same target and mapping;
+    owned by `owner` (who retries), else by the job's owner."""
     job = p.store.get(job_id)
     if job["state"] not in FINAL_STATES:
         raise DMSError(
@@ -160,6 +166,7 @@ def retry_failed(p: Pipeline, job_id: str, corrected: dict[str, Any] | None = No
         "mapping": job.get("mapping"),
         "options": {k: v for k, v in job["options"].items() if k != "dry_run"},
         "retry_of": job_id,
+        **(owner or {"owner": job.get("owner"), "owner_name": job.get("owner_name")}),
     }
     return create_job(p, request)
 

@@ -2,6 +2,12 @@
 
 export const API = "/api/v1";
 
+/** The CSRF token of this page's session (a state-changing request from a browser must send it back). */
+export function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.getAttribute("content") : "";
+}
+
 /** An error from the API ({error: {code, message}}) or from the network, readable by a person. */
 export class ApiError extends Error {
   constructor(message, { code = "ERROR", status = 0, problems = [], where = null } = {}) {
@@ -38,6 +44,7 @@ async function errorFrom(response) {
 /** Call the API: `api("GET", "/jobs")`, `api("POST", "/jobs", body)`; resolves to the JSON body (or null). */
 export async function api(method, path, body) {
   const options = { method, headers: { Accept: "application/json" } };
+  if (method !== "GET" && method !== "HEAD") options.headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
@@ -61,6 +68,8 @@ export function postForm(url, form, onProgress) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url);
     xhr.setRequestHeader("Accept", "application/json");
+    // Only to this origin: a presigned storage URL gets no token of ours.
+    if (url.startsWith("/")) xhr.setRequestHeader("X-CSRF-Token", csrfToken());
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable && onProgress) onProgress(event.loaded, event.total);
     });

@@ -361,9 +361,17 @@ def test_handler_settings_carry_no_secrets(unpacked: dict[str, Path], ci_stage: 
         assert f"'{name}'" not in text
 
 
-def test_lambda_serves_health(lambda_process: Any) -> None:
+@pytest.fixture()
+def bearer(admin_token: str) -> dict[str, str]:
+    """The test stack's admin token: the ci stage shares its document store (and so its users)."""
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
+def test_lambda_serves_health(lambda_process: Any, bearer: dict[str, str]) -> None:
     response = lambda_process(api_gateway_event("GET", "/health"))
-    assert response["statusCode"] == 200, response
+    assert (response["statusCode"], body_json(response)) == (200, {"status": "up"}), response
+    assert lambda_process(api_gateway_event("GET", "/health/detail"))["statusCode"] == 401
+    response = lambda_process(api_gateway_event("GET", "/health/detail", headers=bearer))
     report = body_json(response)
     assert report["status"] == "up"
     assert {name for name, check in report["services"].items() if check["status"] == "up"} >= {
@@ -373,18 +381,24 @@ def test_lambda_serves_health(lambda_process: Any) -> None:
     }
 
 
-def test_lambda_takes_an_upload_and_previews_it(lambda_process: Any, ci_stage: dict[str, Any]) -> None:
+def test_lambda_takes_an_upload_and_previews_it(
+    lambda_process: Any, ci_stage: dict[str, Any], bearer: dict[str, str]
+) -> None:
     data = "Id;Name;Amount;Since\n1;Müller;1.234,50;31/12/2024\n2;Zoë;12,00;01/02/2023\n".encode("cp1252")
     body, content_type = multipart("file", "legacy.csv", data)
     created = lambda_process(
-        api_gateway_event("POST", "/api/v1/uploads", headers={"Content-Type": content_type}, body=body)
+        api_gateway_event(
+            "POST", "/api/v1/uploads", headers={"Content-Type": content_type, **bearer}, body=body
+        )
     )
     assert created["statusCode"] == 201, created
     record = body_json(created)
     assert record["size"] == len(data)
 
     preview = lambda_process(
-        api_gateway_event("GET", f"/api/v1/uploads/{record['id']}/preview", query={"delimiter": "semicolon"})
+        api_gateway_event(
+            "GET", f"/api/v1/uploads/{record['id']}/preview", query={"delimiter": "semicolon"}, headers=bearer
+        )
     )
     assert preview["statusCode"] == 200, preview
     shown = body_json(preview)
@@ -394,22 +408,28 @@ def test_lambda_takes_an_upload_and_previews_it(lambda_process: Any, ci_stage: d
     assert [row["Name"] for row in shown["rows"]] == ["Müller", "Zoë"]
 
 
-def test_lambda_previews_parquet(lambda_process: Any, tmp_path: Path) -> None:
+def test_lambda_previews_parquet(lambda_process: Any, tmp_path: Path, bearer: dict[str, str]) -> None:
     table = pa.table({"Id": [1, 2, 3], "Name": ["a", "b", "c"]})
     pq.write_table(table, tmp_path / "accounts.parquet")
     body, content_type = multipart("file", "accounts.parquet", (tmp_path / "accounts.parquet").read_bytes())
     created = lambda_process(
-        api_gateway_event("POST", "/api/v1/uploads", headers={"Content-Type": content_type}, body=body)
+        api_gateway_event(
+            "POST", "/api/v1/uploads", headers={"Content-Type": content_type, **bearer}, body=body
+        )
     )
     assert created["statusCode"] == 201, created
-    preview = lambda_process(api_gateway_event("GET", f"/api/v1/uploads/{body_json(created)['id']}/preview"))
+    preview = lambda_process(
+        api_gateway_event("GET", f"/api/v1/uploads/{body_json(created)['id']}/preview", headers=bearer)
+    )
     shown = body_json(preview)
     assert shown["format"] == "parquet"
     assert [row["Name"] for row in shown["rows"]] == ["a", "b", "c"]
 
 
-def test_lambda_refuses_an_unknown_upload_with_json(lambda_process: Any) -> None:
-    response = lambda_process(api_gateway_event("GET", "/api/v1/uploads/upl-20200101T000000Z-abcdef"))
+def test_lambda_refuses_an_unknown_upload_with_json(lambda_process: Any, bearer: dict[str, str]) -> None:
+    response = lambda_process(
+        api_gateway_event("GET", "/api/v1/uploads/upl-20200101T000000Z-abcdef", headers=bearer)
+    )
     assert response["statusCode"] == 404
     assert body_json(response)["error"]["code"] == "UPLOAD_NOT_FOUND"
 

@@ -1,4 +1,4 @@
-"""GET /health against the real stack."""
+"""GET /health (up or down, for anyone) and GET /health/detail (admins) against the real stack."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ from application import create_full_app
 from dms.devstack import free_port
 
 
+def as_admin(app: Any, token: str) -> Any:
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return test_client
+
+
 def test_health_reports_every_service_up_with_latency(client: Any) -> None:
-    response = client.get("/health")
+    response = client.get("/health/detail")
     body = response.json
     assert response.status_code == 200, body
     assert body["status"] == "up"
@@ -19,16 +25,27 @@ def test_health_reports_every_service_up_with_latency(client: Any) -> None:
         assert service["latency_ms"] >= 0
 
 
-def test_health_is_503_when_a_required_service_is_down(stack_env: dict[str, str]) -> None:
+def test_anyone_sees_up_or_down_and_nothing_else(anonymous_client: Any) -> None:
+    response = anonymous_client.get("/health")
+    assert (response.status_code, response.json) == (200, {"status": "up"})
+    # The detail names hosts, ports and versions: for admins only.
+    assert anonymous_client.get("/health/detail").status_code == 401
+
+
+def test_health_is_503_when_a_required_service_is_down(stack_env: dict[str, str], admin_token: str) -> None:
     down = create_full_app({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
-    response = down.test_client().get("/health")
+    assert down.test_client().get("/health").status_code == 503
+    response = as_admin(down, admin_token).get("/health/detail")
     assert response.status_code == 503
     assert response.json["services"]["redis"]["status"] == "down"
     assert response.json["services"]["cloudant"]["status"] == "up"
 
 
-def test_salesforce_down_is_reported_but_not_required_by_default(stack_env: dict[str, str]) -> None:
+def test_salesforce_down_is_reported_but_not_required_by_default(
+    stack_env: dict[str, str], admin_token: str
+) -> None:
     app = create_full_app({"SALESFORCE_LOGIN_URL": f"https://127.0.0.1:{free_port()}"})
-    response = app.test_client().get("/health")
+    response = as_admin(app, admin_token).get("/health/detail")
     assert response.json["services"]["salesforce"]["status"] == "down"
     assert response.status_code == 200
+    assert app.test_client().get("/health").status_code == 200

@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from dms.clients import Services
 from dms.clients.docstore import new_document_id
 from dms.clients.salesforce import SalesforceCredentials
+from dms.clients.trusted_hosts import TrustedHosts
 from dms.errors import ConfigurationError, DMSError, NotFound, typed_field
 
 DEFAULT_CONNECTION = "default"  # the deployment's own org from settings (localorg in development)
@@ -48,13 +49,14 @@ class ConnectionStore:
         for key in SPEC_FIELDS:
             typed_field(spec.get(key), str, key, "a string", error=InvalidConnection)
         name = (spec.get("name") or "").strip()
-        login_url = (spec.get("login_url") or "").strip().rstrip("/")
         flow = spec.get("flow") or "password"
-        if not name or not login_url.startswith("https://"):
+        if not name or not spec.get("login_url"):
             raise InvalidConnection(
                 "A connection needs a `name` and an https:// `login_url`.",
                 field="login_url" if name else "name",
             )
+        # Stored as the origin it was checked as: a login never goes anywhere the check did not see.
+        login_url = TrustedHosts.from_settings(self.services.settings).check(spec["login_url"].strip())
         if flow not in FLOWS:
             raise InvalidConnection(f"`flow` must be one of {', '.join(FLOWS)}.", field="flow")
         if flow == "password" and not spec.get("username"):
@@ -118,6 +120,7 @@ class ConnectionStore:
             if _is_local(doc["login_url"])
             else "",
             api_version=doc.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"],
+            trusted_hosts=TrustedHosts.from_settings(self.services.settings),
         )
 
 

@@ -121,13 +121,15 @@ def http_session(credentials: SalesforceCredentials) -> requests.Session:
     return session
 
 
-OAUTH_ERROR_TEXT = re.compile(r"[^\x20-\x7e]")  # what a shown OAuth error may not contain (controls, markup)
+# What a shown Salesforce error may not contain: control characters and bidi overrides (a message that rewrites
+# the log line or the terminal it is shown on).
+ERROR_TEXT_DROPPED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def oauth_error(response: requests.Response) -> str:
     """Salesforce's OAuth error (`error: error_description`) from a refused login; "" when the body is not one.
 
-    Only that JSON shape is shown, shortened and stripped to printable text: whatever else answered (a proxy's
+    Only that JSON shape is shown, shortened and without control characters: whatever else answered (a proxy's
     page, another service's error) is not echoed into an API error."""
     try:
         body = response.json()
@@ -137,7 +139,7 @@ def oauth_error(response: requests.Response) -> str:
         return ""
     parts = [body["error"], body.get("error_description")]
     text = ": ".join(p for p in parts if isinstance(p, str) and p)
-    return OAUTH_ERROR_TEXT.sub("", text)[:200].replace("<", "").replace(">", "")
+    return ERROR_TEXT_DROPPED.sub("", text)[:200]
 
 
 def login(credentials: SalesforceCredentials, session: requests.Session | None = None) -> tuple[str, str]:
@@ -251,6 +253,23 @@ def error_codes(exc: SalesforceError) -> list[str]:
     content: Any = exc.content
     items: list[Any] = content if isinstance(content, list) else [content]
     return [str(i.get("errorCode")) for i in items if isinstance(i, dict) and i.get("errorCode")]
+
+
+SALESFORCE_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,79}")  # INVALID_FIELD, REQUEST_LIMIT_EXCEEDED...
+
+
+def salesforce_error(exc: SalesforceError) -> tuple[str, str]:
+    """(errorCode, message) of a refusal in Salesforce's JSON error shape; else ("HTTP_<status>", "").
+
+    Only that shape is passed on, shortened and without control characters: an answer of another shape (a proxy's page, a
+    load balancer's error) is named by its status alone, never echoed into an API error or a result file."""
+    content: Any = exc.content
+    first = (content[0] if content else None) if isinstance(content, list) else content
+    if isinstance(first, dict):
+        code, message = first.get("errorCode"), first.get("message")
+        if isinstance(code, str) and SALESFORCE_ERROR_CODE.fullmatch(code) and isinstance(message, str):
+            return code, ERROR_TEXT_DROPPED.sub("", message)[:300]
+    return f"HTTP_{exc.status}", ""
 
 
 def is_transient(exc: Exception) -> bool:

@@ -178,16 +178,23 @@ class TrustedHosts:
 
     def check(self, url: object, field: str = "login_url") -> str:
         """The URL's origin (`https://host[:port]`, the only form DMS sends to), or UntrustedHost."""
-        origin = parse_origin(url, field)
+        try:
+            origin = parse_origin(url, field)
+        except UntrustedHost as exc:
+            raise UntrustedHost(f"{exc.message} {self.allowed()}", field=field) from None
         if not any(p.matches(origin) for p in (*SALESFORCE_PATTERNS, *self.extra)):
             raise UntrustedHost(
-                f"`{field}` {repr(url)[:100]} is not on a Salesforce domain ({', '.join(SALESFORCE_DOMAINS)}; "
-                "port 443) "
-                f"nor a host this deployment trusts ({SETTING}: "
-                f"{', '.join(str(p) for p in self.extra) or 'none'}).",
-                field=field,
+                f"`{field}` {repr(url)[:100]} is not a trusted host. {self.allowed()}", field=field
             )
         return origin.url
+
+    def allowed(self) -> str:
+        """Where DMS sends credentials, as a sentence for an error message."""
+        extra = ", ".join(str(p) for p in self.extra) or "none"
+        return (
+            f"DMS logs in only over https:// at Salesforce's domains ({', '.join(SALESFORCE_DOMAINS)}; port 443) "
+            f"and at hosts this deployment trusts ({SETTING}: {extra})."
+        )
 
     def allows(self, url: object) -> bool:
         """Whether `check` would pass the URL."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ SECRET_FIELDS = ("password", "security_token", "client_secret")
 # Every field a connection spec may give; each is a string.
 SPEC_FIELDS = ("name", "login_url", "flow", "username", "client_id", "api_version", *SECRET_FIELDS)
 FLOWS = ("password", "client_credentials")
+API_VERSION = re.compile(r"\d{1,3}\.\d")  # 62.0: it becomes part of every request's path
 
 
 class InvalidConnection(DMSError):
@@ -61,6 +63,11 @@ class ConnectionStore:
             raise InvalidConnection(f"`flow` must be one of {', '.join(FLOWS)}.", field="flow")
         if flow == "password" and not spec.get("username"):
             raise InvalidConnection("The password flow needs a `username`.", field="username")
+        api_version = spec.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"]
+        if not API_VERSION.fullmatch(api_version):
+            raise InvalidConnection(
+                "`api_version` must be a Salesforce API version such as 62.0.", field="api_version"
+            )
         fernet = self._fernet()
         secrets = {k: fernet.encrypt(str(spec[k]).encode()).decode() for k in SECRET_FIELDS if spec.get(k)}
         doc = {
@@ -71,7 +78,7 @@ class ConnectionStore:
             "username": spec.get("username") or "",
             "client_id": spec.get("client_id") or "",
             "flow": flow,
-            "api_version": spec.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"],
+            "api_version": api_version,
             "secrets": secrets,
             "created_at": datetime.now(UTC).isoformat(),
         }

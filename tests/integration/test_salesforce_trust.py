@@ -348,3 +348,14 @@ def test_secrets_are_never_logged_nor_in_task_messages(
         assert secret not in logged
         assert all(secret not in message for message in published)
         assert all(secret not in view for view in job_views)
+
+
+@pytest.mark.parametrize("api_version", ["62.0/../../services/oauth2", "62.0?x=1", "v62.0", "latest"])
+def test_an_api_version_that_is_not_a_version_is_refused(client: Any, api_version: str) -> None:
+    # It becomes part of every request's path on the org: a version, never a path of its own.
+    response = connection(client, "https://acme.my.salesforce.com", api_version=api_version)
+    assert response.status_code == 400, response.json
+    assert (response.json["error"]["code"], response.json["error"]["where"]["field"]) == (
+        "INVALID_CONNECTION",
+        "api_version",
+    )

@@ -43,10 +43,11 @@ class UntrustedInstanceUrl(SalesforceLoginError):
     code = "UNTRUSTED_INSTANCE_URL"
 
 
-class SalesforceRedirectRefused(SalesforceLoginError):
+class SalesforceRedirectRefused(DMSError):
     """Salesforce (or what answered for it) redirected a request away from the host it was sent to."""
 
     code = "SALESFORCE_REDIRECT_REFUSED"
+    http_status = 502
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class SalesforceCredentials:
         )
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def _origin(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     return (
         parts.scheme,
@@ -181,9 +182,9 @@ def login(credentials: SalesforceCredentials, session: requests.Session | None =
         body = response.json()
         instance_url, token = body["instance_url"], body["access_token"]
     except (ValueError, TypeError, KeyError):
-        raise SalesforceLoginError(
-            f"{origin} answered the login with something other than a token."
-        ) from None
+        token = None
+    if not isinstance(token, str) or not token:
+        raise SalesforceLoginError(f"{origin} answered the login with something other than a token.")
     try:
         instance = credentials.trusted_hosts.check(instance_url, "instance_url")
     except UntrustedHost:
@@ -193,7 +194,7 @@ def login(credentials: SalesforceCredentials, session: requests.Session | None =
             field="instance_url",
         ) from None
     log.info("salesforce login ok login_url=%s instance=%s user=%s", origin, instance, credentials.username)
-    return instance, str(token)
+    return instance, token
 
 
 def connect(credentials: SalesforceCredentials) -> Salesforce:
@@ -261,8 +262,9 @@ SALESFORCE_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,79}")  # INVALID_FIELD, RE
 def salesforce_error(exc: SalesforceError) -> tuple[str, str]:
     """(errorCode, message) of a refusal in Salesforce's JSON error shape; else ("HTTP_<status>", "").
 
-    Only that shape is passed on, shortened and without control characters: an answer of another shape (a proxy's page, a
-    load balancer's error) is named by its status alone, never echoed into an API error or a result file."""
+    Only that shape is passed on, shortened and without control characters: an answer of another shape (a
+    proxy's page, a load balancer's error) is named by its status alone, never echoed into an API error or a
+    result file."""
     content: Any = exc.content
     first = (content[0] if content else None) if isinstance(content, list) else content
     if isinstance(first, dict):

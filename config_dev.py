@@ -66,6 +66,10 @@ SALESFORCE_CLIENT_ID = "localorg"
 SALESFORCE_CA_BUNDLE = "var/localorg/ca.pem"  # empty = the system trust store
 SALESFORCE_API_VERSION = "62.0"
 SALESFORCE_REQUIRED_FOR_HEALTH = False  # an org outage does not make the web tier unhealthy
+# Hosts besides Salesforce's own domains that a connection may log in at and a login may answer as its
+# instance_url: comma-separated host[:port] patterns (`*.domain` for every name under it; no port = 443).
+# The default org's host (SALESFORCE_LOGIN_URL) is trusted too. Development: the embedded localorg.
+SALESFORCE_TRUSTED_HOSTS = ("127.0.0.1:8443", "localhost:8443")
 
 # Uploads
 ALLOW_PICKLE_UPLOADS = False  # pickle can execute code; only an allow-list unpickler reads it when enabled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from dms.clients import Services
 from dms.clients.docstore import new_document_id
 from dms.clients.salesforce import SalesforceCredentials
+from dms.clients.trusted_hosts import TrustedHosts
 from dms.errors import ConfigurationError, DMSError, NotFound, typed_field
 
 DEFAULT_CONNECTION = "default"  # the deployment's own org from settings (localorg in development)
@@ -18,6 +20,7 @@ SECRET_FIELDS = ("password", "security_token", "client_secret")
 # Every field a connection spec may give; each is a string.
 SPEC_FIELDS = ("name", "login_url", "flow", "username", "client_id", "api_version", *SECRET_FIELDS)
 FLOWS = ("password", "client_credentials")
+API_VERSION = re.compile(r"\d{1,3}\.\d")  # 62.0: it becomes part of every request's path
 
 
 class InvalidConnection(DMSError):
@@ -56,17 +59,23 @@ class ConnectionStore:
         for key in SPEC_FIELDS:
             typed_field(spec.get(key), str, key, "a string", error=InvalidConnection)
         name = (spec.get("name") or "").strip()
-        login_url = (spec.get("login_url") or "").strip().rstrip("/")
         flow = spec.get("flow") or "password"
-        if not name or not login_url.startswith("https://"):
+        if not name or not spec.get("login_url"):
             raise InvalidConnection(
                 "A connection needs a `name` and an https:// `login_url`.",
                 field="login_url" if name else "name",
             )
+        # Stored as the origin it was checked as: a login never goes anywhere the check did not see.
+        login_url = TrustedHosts.from_settings(self.services.settings).check(spec["login_url"].strip())
         if flow not in FLOWS:
             raise InvalidConnection(f"`flow` must be one of {', '.join(FLOWS)}.", field="flow")
         if flow == "password" and not spec.get("username"):
             raise InvalidConnection("The password flow needs a `username`.", field="username")
+        api_version = spec.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"]
+        if not API_VERSION.fullmatch(api_version):
+            raise InvalidConnection(
+                "`api_version` must be a Salesforce API version such as 62.0.", field="api_version"
+            )
         fernet = self._fernet()
         secrets = {k: fernet.encrypt(str(spec[k]).encode()).decode() for k in SECRET_FIELDS if spec.get(k)}
         doc = {
@@ -77,7 +86,7 @@ class ConnectionStore:
             "username": spec.get("username") or "",
             "client_id": spec.get("client_id") or "",
             "flow": flow,
-            "api_version": spec.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"],
+            "api_version": api_version,
             "secrets": secrets,
             "created_at": datetime.now(UTC).isoformat(),
         }
@@ -139,6 +148,7 @@ class ConnectionStore:
             if _is_local(doc["login_url"])
             else "",
             api_version=doc.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"],
+            trusted_hosts=TrustedHosts.from_settings(self.services.settings),
         )
 
 

@@ -126,7 +126,13 @@ CONNECTION = {
     "required": ["name", "login_url"],
     "properties": {
         "name": STRING,
-        "login_url": {"type": "string", "examples": ["https://login.salesforce.com"]},
+        "login_url": {
+            "type": "string",
+            "description": "The org's https:// address alone: a Salesforce domain (login.salesforce.com, "
+            "test.salesforce.com, *.my.salesforce.com...) or a host in DMS_SALESFORCE_TRUSTED_HOSTS; "
+            "anything else is a 400 UNTRUSTED_HOST.",
+            "examples": ["https://login.salesforce.com", "https://acme.my.salesforce.com"],
+        },
         "flow": {"enum": ["password", "client_credentials"], "default": "password"},
         "username": STRING,
         "password": STRING,

@@ -1,4 +1,4 @@
-"""Salesforce sessions: OAuth login against any login URL (a real org, a My Domain, or localorg)."""
+"""Salesforce sessions: OAuth login at a trusted login URL (a real org, a My Domain, or localorg)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.bulk2 import _Bulk2Client  # the library's step-by-step Bulk 2.0 calls
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
+from dms.clients.trusted_hosts import TrustedHosts, UntrustedHost
 from dms.errors import DMSError
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,19 @@ class SalesforceUnreachable(SalesforceLoginError):
     http_status = 503
 
 
+class UntrustedInstanceUrl(SalesforceLoginError):
+    """The login answered with an instance_url outside the trusted hosts: its token goes nowhere."""
+
+    code = "UNTRUSTED_INSTANCE_URL"
+
+
+class SalesforceRedirectRefused(DMSError):
+    """Salesforce (or what answered for it) redirected a request away from the host it was sent to."""
+
+    code = "SALESFORCE_REDIRECT_REFUSED"
+    http_status = 502
+
+
 @dataclass(frozen=True)
 class SalesforceCredentials:
     """How to reach one org. `password` already includes the security token when the org wants one."""
@@ -47,6 +62,7 @@ class SalesforceCredentials:
     flow: str = "password"  # or "client_credentials"
     ca_bundle: str = ""  # empty: the system trust store
     api_version: str = "62.0"
+    trusted_hosts: TrustedHosts = TrustedHosts()  # where the login and its instance_url may be
 
     def __repr__(self) -> str:  # never print secrets, not even in a traceback
         return f"SalesforceCredentials(login_url={self.login_url!r}, username={self.username!r}, flow={self.flow!r})"
@@ -62,12 +78,43 @@ class SalesforceCredentials:
             client_secret=settings.get("SALESFORCE_CLIENT_SECRET") or "",
             ca_bundle=settings.get("SALESFORCE_CA_BUNDLE") or "",
             api_version=settings.get("SALESFORCE_API_VERSION") or "62.0",
+            trusted_hosts=TrustedHosts.from_settings(settings),
         )
 
 
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    return (
+        parts.scheme,
+        (parts.hostname or "").lower(),
+        parts.port or (443 if parts.scheme == "https" else 80),
+    )
+
+
+class SalesforceSession(requests.Session):
+    """A requests session that follows a redirect only within the origin it was sent to.
+
+    requests would follow a 307 to any host, re-sending the body (a login's username and password) and, to a
+    host of the same name, the bearer token; one redirect to http://an-internal-host would deliver either."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is not None:
+            try:
+                same = _origin(urljoin(resp.url, target)) == _origin(resp.url)
+            except ValueError:  # a Location no URL parser agrees on
+                same = False
+            if not same:
+                raise SalesforceRedirectRefused(
+                    f"{_origin(resp.url)[1]} answered with a redirect (HTTP {resp.status_code}) to another "
+                    "address; DMS follows no redirect away from the Salesforce host it called."
+                )
+        return target
+
+
 def http_session(credentials: SalesforceCredentials) -> requests.Session:
-    """A requests session that trusts the org's CA (localorg's self-signed one in development)."""
-    session = requests.Session()
+    """A session that trusts the org's CA (localorg's self-signed one in development), never redirected away."""
+    session = SalesforceSession()
     # requests lets REQUESTS_CA_BUNDLE in the environment override session.verify; trust_env=False keeps ours.
     session.trust_env = False
     if credentials.ca_bundle:
@@ -75,8 +122,33 @@ def http_session(credentials: SalesforceCredentials) -> requests.Session:
     return session
 
 
+# What a shown Salesforce error may not contain: control characters and bidi overrides (a message that rewrites
+# the log line or the terminal it is shown on).
+ERROR_TEXT_DROPPED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def oauth_error(response: requests.Response) -> str:
+    """Salesforce's OAuth error (`error: error_description`) from a refused login; "" when the body is not one.
+
+    Only that JSON shape is shown, shortened and without control characters: whatever else answered (a proxy's
+    page, another service's error) is not echoed into an API error."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return ""
+    parts = [body["error"], body.get("error_description")]
+    text = ": ".join(p for p in parts if isinstance(p, str) and p)
+    return ERROR_TEXT_DROPPED.sub("", text)[:200]
+
+
 def login(credentials: SalesforceCredentials, session: requests.Session | None = None) -> tuple[str, str]:
-    """OAuth 2.0 token request (password or client-credentials flow); returns (instance_url, access_token)."""
+    """OAuth 2.0 token request (password or client-credentials flow); returns (instance_url, access_token).
+
+    The login URL is checked against the trusted hosts before anything is sent, and the instance_url the login
+    answers before the token is used: both must be Salesforce's domains or hosts the deployment names."""
+    origin = credentials.trusted_hosts.check(credentials.login_url, "login_url")
     session = session or http_session(credentials)
     form = {
         "grant_type": credentials.flow,
@@ -85,26 +157,44 @@ def login(credentials: SalesforceCredentials, session: requests.Session | None =
     }
     if credentials.flow == "password":
         form.update(username=credentials.username, password=credentials.password)
-    url = credentials.login_url.rstrip("/") + "/services/oauth2/token"
     try:
-        response = session.post(url, data=form, timeout=30)
+        response = session.post(
+            origin + "/services/oauth2/token", data=form, timeout=30, allow_redirects=False
+        )
     except requests.RequestException as exc:
-        raise SalesforceUnreachable(
-            f"Could not reach {credentials.login_url}: {exc.__class__.__name__}."
-        ) from exc
+        raise SalesforceUnreachable(f"Could not reach {origin}: {exc.__class__.__name__}.") from exc
     if response.status_code in TRANSIENT_HTTP_STATUSES:
-        raise SalesforceUnreachable(
-            f"{credentials.login_url} answered the login with HTTP {response.status_code}."
+        raise SalesforceUnreachable(f"{origin} answered the login with HTTP {response.status_code}.")
+    if response.is_redirect:
+        raise SalesforceRedirectRefused(
+            f"{origin} answered the login with a redirect (HTTP {response.status_code}); DMS sends "
+            "credentials to the login URL only. Use the org's My Domain login URL."
         )
     if response.status_code != 200:
-        try:
-            detail = response.json().get("error_description") or response.text[:200]
-        except ValueError:
-            detail = response.text[:200]
-        raise SalesforceLoginError(f"Salesforce refused the login at {credentials.login_url}: {detail}")
-    body = response.json()
-    log.info("salesforce login ok login_url=%s user=%s", credentials.login_url, credentials.username)
-    return body["instance_url"], body["access_token"]
+        detail = oauth_error(response)
+        if detail:
+            raise SalesforceLoginError(f"Salesforce refused the login at {origin}: {detail}")
+        raise SalesforceLoginError(
+            f"{origin} refused the login with HTTP {response.status_code} and an answer that is not a "
+            "Salesforce OAuth error (not shown)."
+        )
+    try:
+        body = response.json()
+        instance_url, token = body["instance_url"], body["access_token"]
+    except (ValueError, TypeError, KeyError):
+        token = None
+    if not isinstance(token, str) or not token:
+        raise SalesforceLoginError(f"{origin} answered the login with something other than a token.")
+    try:
+        instance = credentials.trusted_hosts.check(instance_url, "instance_url")
+    except UntrustedHost:
+        raise UntrustedInstanceUrl(
+            f"The login at {origin} answered with an instance_url that is not on a Salesforce domain nor a "
+            "host this deployment trusts; DMS sent the token nowhere.",
+            field="instance_url",
+        ) from None
+    log.info("salesforce login ok login_url=%s instance=%s user=%s", origin, instance, credentials.username)
+    return instance, token
 
 
 def connect(credentials: SalesforceCredentials) -> Salesforce:
@@ -118,8 +208,9 @@ def connect(credentials: SalesforceCredentials) -> Salesforce:
 
 def ping(credentials: SalesforceCredentials) -> None:
     """Reach the org's versions list (no login needed, no API request spent)."""
+    origin = credentials.trusted_hosts.check(credentials.login_url, "login_url")
     session = http_session(credentials)
-    response = session.get(credentials.login_url.rstrip("/") + "/services/data/", timeout=5)
+    response = session.get(origin + "/services/data/", timeout=5)
     response.raise_for_status()
 
 
@@ -163,6 +254,24 @@ def error_codes(exc: SalesforceError) -> list[str]:
     content: Any = exc.content
     items: list[Any] = content if isinstance(content, list) else [content]
     return [str(i.get("errorCode")) for i in items if isinstance(i, dict) and i.get("errorCode")]
+
+
+SALESFORCE_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,79}")  # INVALID_FIELD, REQUEST_LIMIT_EXCEEDED...
+
+
+def salesforce_error(exc: SalesforceError) -> tuple[str, str]:
+    """(errorCode, message) of a refusal in Salesforce's JSON error shape; else ("HTTP_<status>", "").
+
+    Only that shape is passed on, shortened and without control characters: an answer of another shape (a
+    proxy's page, a load balancer's error) is named by its status alone, never echoed into an API error or a
+    result file."""
+    content: Any = exc.content
+    first = (content[0] if content else None) if isinstance(content, list) else content
+    if isinstance(first, dict):
+        code, message = first.get("errorCode"), first.get("message")
+        if isinstance(code, str) and SALESFORCE_ERROR_CODE.fullmatch(code) and isinstance(message, str):
+            return code, ERROR_TEXT_DROPPED.sub("", message)[:300]
+    return f"HTTP_{exc.status}", ""
 
 
 def is_transient(exc: Exception) -> bool:

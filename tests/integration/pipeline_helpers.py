@@ -11,6 +11,7 @@ from typing import Any
 from simple_salesforce import Salesforce
 
 from dms.clients.salesforce import SalesforceCredentials, connect
+from dms.clients.trusted_hosts import TrustedHosts
 from dms.pipeline.model import FINAL_STATES
 
 # The target most tests load into: Accounts upserted by their legacy key.
@@ -59,6 +60,7 @@ def org_credentials(localorg: Any) -> SalesforceCredentials:
         client_id=localorg.client_id,
         client_secret=localorg.client_secret,
         ca_bundle=localorg.ca_path,
+        trusted_hosts=TrustedHosts.from_settings({"SALESFORCE_LOGIN_URL": localorg.base_url}),
     )
 
 

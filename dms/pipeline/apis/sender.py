@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 from simple_salesforce.exceptions import SalesforceError
 
-from dms.clients.salesforce import SalesforceRequestError
+from dms.clients.salesforce import SalesforceRequestError, salesforce_error
 from dms.pipeline.model import Api, Operation
 from dms.pipeline.results import ChunkResult
 
@@ -57,9 +57,8 @@ def lock_backoff(attempt: int) -> float:
 
 
 def refused(exc: SalesforceError) -> SalesforceRequestError:
-    """A Salesforce refusal as a domain error carrying Salesforce's own code and message."""
-    content: Any = exc.content
-    first = content[0] if isinstance(content, list) and content and isinstance(content[0], dict) else {}
-    code = first.get("errorCode") or f"HTTP_{exc.status}"
-    message = first.get("message") or str(content)[:300]
+    """A Salesforce refusal as a domain error carrying Salesforce's own code and message (never another body)."""
+    code, message = salesforce_error(exc)
+    if not message:
+        message = f"HTTP {exc.status}, with an answer that is not a Salesforce error (not shown)"
     return SalesforceRequestError(f"Salesforce refused the request: {message}", code=code)

@@ -49,7 +49,7 @@ COUNTER_LABELS = {
 }
 
 
-@ui.context_processor
+@ui.app_context_processor
 def page_words() -> dict[str, Any]:
     """Labels the templates and the scripts share, so a state reads the same everywhere."""
     return {

@@ -95,6 +95,18 @@ def stack_env(
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # One admin and one loopback address make every request of the suite: its rate limits are the tests'
+        # own (test_security checks them with an app of small limits).
+        **{
+            f"DMS_{name}": "1000000"
+            for name in (
+                "SIGN_IN_LIMIT",
+                "TOKEN_FAILURE_LIMIT",
+                "CONNECTION_TEST_LIMIT",
+                "UPLOAD_LIMIT",
+                "JOB_CREATE_LIMIT",
+            )
+        },
     }
     with temporary_environ(env):
         from dms.clients.sqs import ensure_queues
@@ -128,12 +140,17 @@ def admin_token(stack_env: dict[str, str], stack_dir: Path) -> str:
     return token
 
 
+def calling_as(app: Any, token: str) -> Any:
+    """A test client of `app` that sends `token` as its bearer token."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return test_client
+
+
 @pytest.fixture()
 def client(app: Any, admin_token: str) -> Any:
     """A test client of the full app, calling as the stack's admin (by API token)."""
-    test_client = app.test_client()
-    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {admin_token}"
-    return test_client
+    return calling_as(app, admin_token)
 
 
 @pytest.fixture()

@@ -176,6 +176,23 @@ CSV = {
     "description": "UTF-8 CSV with a BOM; cells that start like a formula are prefixed with '",
 }
 
+ROLE = {"enum": ["viewer", "operator", "admin"]}
+SIGN_IN = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {"username": STRING, "password": STRING},
+}
+TOKEN_REQUEST = {"type": "object", "required": ["name"], "properties": {"name": STRING, "role": ROLE}}
+USER_REQUEST = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {"username": STRING, "password": {"type": "string", "minLength": 12}, "role": ROLE},
+}
+USER_CHANGE = {
+    "type": "object",
+    "properties": {"role": ROLE, "active": {"type": "boolean"}, "password": {"type": "string", "minLength": 12}},
+}
+
 PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/uploads": {
         "post": {
@@ -311,6 +328,33 @@ PATHS: dict[str, dict[str, Any]] = {
         )
     },
     "/api/v1/openapi.json": {"get": _op("This document", "meta")},
+    "/api/v1/session": {
+        "post": {
+            **_op("Sign in: a session cookie and its CSRF token", "accounts", ok="201", body=SIGN_IN),
+            "security": [],
+        },
+        "get": _op("Who is calling (and a session's CSRF token)", "accounts"),
+        "delete": _op("Sign out", "accounts", ok="204"),
+    },
+    "/api/v1/tokens": {
+        "get": _op("Your API tokens (never their secrets)", "accounts", query={"all": STRING}),
+        "post": _op("A new API token, shown once", "accounts", ok="201", body=TOKEN_REQUEST),
+    },
+    "/api/v1/tokens/{token_id}": {"delete": _op("Revoke a token", "accounts", params=["token_id"])},
+    "/api/v1/users": {
+        "get": _op("People who sign in (admins)", "accounts"),
+        "post": _op("Add a person (admins)", "accounts", ok="201", body=USER_REQUEST),
+    },
+    "/api/v1/users/{user_id}": {
+        "patch": _op("Change a person's role, password or active flag (admins)", "accounts", params=["user_id"], body=USER_CHANGE)
+    },
+    "/api/v1/audit": {
+        "get": _op(
+            "The audit log, newest first (admins)",
+            "accounts",
+            query={"limit": {"type": "integer", "minimum": 1, "maximum": 1000}, "action": STRING},
+        )
+    },
 }
 
 DOCUMENT: dict[str, Any] = {
@@ -321,7 +365,18 @@ DOCUMENT: dict[str, Any] = {
         "description": "Legacy exports into Salesforce: upload, preview, map, rehearse, load, results.",
     },
     "paths": PATHS,
+    # Every operation needs an API token or a browser session, except signing in.
+    "security": [{"bearerToken": []}, {"sessionCookie": []}],
     "components": {
+        "securitySchemes": {
+            "bearerToken": {"type": "http", "scheme": "bearer", "description": "An API token (dms_...)"},
+            "sessionCookie": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "dms_session",
+                "description": "A browser session; state-changing requests also send X-CSRF-Token",
+            },
+        },
         "schemas": {
             "Error": {
                 "type": "object",

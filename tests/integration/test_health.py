@@ -6,12 +6,7 @@ from typing import Any
 
 from application import create_full_app
 from dms.devstack import free_port
-
-
-def as_admin(app: Any, token: str) -> Any:
-    test_client = app.test_client()
-    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return test_client
+from tests.conftest import calling_as
 
 
 def test_health_reports_every_service_up_with_latency(client: Any) -> None:
@@ -35,7 +30,7 @@ def test_anyone_sees_up_or_down_and_nothing_else(anonymous_client: Any) -> None:
 def test_health_is_503_when_a_required_service_is_down(stack_env: dict[str, str], admin_token: str) -> None:
     down = create_full_app({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
     assert down.test_client().get("/health").status_code == 503
-    response = as_admin(down, admin_token).get("/health/detail")
+    response = calling_as(down, admin_token).get("/health/detail")
     assert response.status_code == 503
     assert response.json["services"]["redis"]["status"] == "down"
     assert response.json["services"]["cloudant"]["status"] == "up"
@@ -45,7 +40,7 @@ def test_salesforce_down_is_reported_but_not_required_by_default(
     stack_env: dict[str, str], admin_token: str
 ) -> None:
     app = create_full_app({"SALESFORCE_LOGIN_URL": f"https://127.0.0.1:{free_port()}"})
-    response = as_admin(app, admin_token).get("/health/detail")
+    response = calling_as(app, admin_token).get("/health/detail")
     assert response.json["services"]["salesforce"]["status"] == "down"
     assert response.status_code == 200
     assert app.test_client().get("/health").status_code == 200

@@ -11,6 +11,8 @@ from typing import Any
 import openpyxl
 import pytest
 
+from tests.conftest import calling_as
+
 CSV = b"Name,Legacy Id\nAcme,L-1\n"
 
 
@@ -23,8 +25,8 @@ def _upload(client: Any, data: bytes = CSV, filename: str = "accounts.csv") -> s
 
 
 @pytest.fixture(scope="module")
-def upload_id(app: Any) -> str:
-    return _upload(app.test_client())
+def upload_id(app: Any, admin_token: str) -> str:
+    return _upload(calling_as(app, admin_token))
 
 
 def _assert_400_naming(response: Any, field: str) -> None:

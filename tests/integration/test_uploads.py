@@ -18,6 +18,7 @@ from dms.clients.blobstore import LocalBlobStore
 from dms.clients.docstore import DocumentStore
 from dms.uploads import UploadLimits, Uploads, UploadTooLarge, safe_filename
 from factories.flask_instance import create_app
+from tests.conftest import calling_as
 
 LEGACY_CSV = "Name;Amount;Joined\nMüller;1.234,50;31/12/2024\nZoë;12,00;01/02/2023\n".encode("cp1252")
 
@@ -29,11 +30,10 @@ def upload(client: Any, data: bytes, filename: str = "export.csv") -> Any:
 
 
 @pytest.fixture(scope="module")
-def small_cap_client(stack_env: dict[str, str]) -> Any:
+def small_cap_client(stack_env: dict[str, str], admin_token: str) -> Any:
     """A web app whose inline cap is 1,000 bytes (the real one is API Gateway's 10 MB)."""
-    return create_app(
-        {"TESTING": True, "MAX_INLINE_UPLOAD_BYTES": 1000, "MAX_UPLOAD_BYTES": 5000}
-    ).test_client()
+    app = create_app({"TESTING": True, "MAX_INLINE_UPLOAD_BYTES": 1000, "MAX_UPLOAD_BYTES": 5000})
+    return calling_as(app, admin_token)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def s3_bucket(sqs_endpoint: str, stack_env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def s3_client(stack_env: dict[str, str], sqs_endpoint: str, s3_bucket: str) -> Any:
+def s3_client(stack_env: dict[str, str], sqs_endpoint: str, s3_bucket: str, admin_token: str) -> Any:
     """A web app whose blob store is S3 (moto), with a tiny preview head to exercise partial previews."""
     app = create_app(
         {
@@ -55,7 +55,7 @@ def s3_client(stack_env: dict[str, str], sqs_endpoint: str, s3_bucket: str) -> A
             "UPLOAD_PREVIEW_HEAD_BYTES": 2000,
         }
     )
-    return app.test_client()
+    return calling_as(app, admin_token)
 
 
 def test_inline_upload_is_stored_whole_and_recorded_ready(client: Any, app: Any) -> None:

@@ -33,7 +33,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.fernet import Fernet
 
+from dms.cliconfig import api_token, save_config
+from dms.clients import Services
 from dms.clients.sqs import ensure_queues
+from dms.security.bootstrap import ensure_local_admin
 from dms.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -489,10 +492,6 @@ WORKER_READY_TIMEOUT = 120.0  # seconds; a cold start imports pandas and pyarrow
 def local_admin(settings: Mapping[str, Any], var: Path) -> dict[str, str] | None:
     """The local stack's admin (created on the first start, kept in var/local-admin.json, mode 600), and its
     token saved for the `dms` CLI when the CLI has none yet, so that the demo runs as printed."""
-    from dms.cli import api_token, save_config  # noqa: PLC0415 (the CLI module is light; avoids a cycle)
-    from dms.clients import Services  # noqa: PLC0415
-    from dms.security.bootstrap import ensure_local_admin  # noqa: PLC0415
-
     path = var / "local-admin.json"
     admin: dict[str, str] | None = None
     if path.exists():

@@ -190,7 +190,11 @@ USER_REQUEST = {
 }
 USER_CHANGE = {
     "type": "object",
-    "properties": {"role": ROLE, "active": {"type": "boolean"}, "password": {"type": "string", "minLength": 12}},
+    "properties": {
+        "role": ROLE,
+        "active": {"type": "boolean"},
+        "password": {"type": "string", "minLength": 12},
+    },
 }
 
 PATHS: dict[str, dict[str, Any]] = {
@@ -346,7 +350,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": _op("Add a person (admins)", "accounts", ok="201", body=USER_REQUEST),
     },
     "/api/v1/users/{user_id}": {
-        "patch": _op("Change a person's role, password or active flag (admins)", "accounts", params=["user_id"], body=USER_CHANGE)
+        "patch": _op(
+            "Change a person's role, password or active flag (admins)",
+            "accounts",
+            params=["user_id"],
+            body=USER_CHANGE,
+        )
     },
     "/api/v1/audit": {
         "get": _op(
@@ -393,7 +402,7 @@ DOCUMENT: dict[str, Any] = {
                     }
                 },
             }
-        }
+        },
     },
 }
 

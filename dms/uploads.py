@@ -31,7 +31,7 @@ from dms.clients.docstore import DocumentStore, new_document_id
 from dms.errors import Conflict, DMSError, NotFound
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.prepare import PROFILE_ROWS, profile_columns
-from dms.pipeline.source import ReadOptions, RowProblem, Sample, detect_format, read_head
+from dms.pipeline.source import ReadLimits, ReadOptions, RowProblem, Sample, detect_format, read_head
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ class UploadLimits:
     presign_expires_seconds: int = 3600
     preview_head_bytes: int = 4 * 1024 * 1024
     allow_pickle: bool = False
+    read: ReadLimits = field(default_factory=ReadLimits)
+    preview_max_cell_chars: int = 1000
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> UploadLimits:
@@ -93,6 +95,8 @@ class UploadLimits:
             presign_expires_seconds=int(settings.get("UPLOAD_PRESIGN_EXPIRES_SECONDS") or 3600),
             preview_head_bytes=int(settings.get("UPLOAD_PREVIEW_HEAD_BYTES") or 4 * 1024 * 1024),
             allow_pickle=bool(settings.get("ALLOW_PICKLE_UPLOADS")),
+            read=ReadLimits.from_settings(settings),
+            preview_max_cell_chars=int(settings["UPLOAD_PREVIEW_MAX_CELL_CHARS"]),
         )
 
 
@@ -363,6 +367,7 @@ class Uploads:
             delimiter=delimiter,
             sheet=sheet,
             allow_pickle=self.limits.allow_pickle,
+            limits=self.limits.read,
         )
         with self._preview_copy(doc, format) as (path, partial):
             # Column types come from the rows a job's plan infers them from, so both read the values alike;

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.source import ReadError, ReadOptions, jsonl, read_chunks, sniff
+from dms.pipeline.source import ReadError, ReadLimits, ReadOptions, jsonl, read_chunks, sniff
 
 ALLOW = ReadOptions(allow_pickle=True)
 
@@ -281,3 +281,96 @@ def test_xlsx_with_malformed_xml_is_a_corrupt_file_not_a_crash(tmp_path, read_al
     with pytest.raises(ReadError) as caught:
         read_all(path)
     assert caught.value.code == "CORRUPT_FILE"
+
+
+def _styles_xml(target_bytes: int) -> bytes:
+    """A styles.xml of about target_bytes: cell formats that differ, so it packs about 130 times, not 1000."""
+    formats = b"".join(
+        b'<xf numFmtId="%d" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>' % (n % 200)
+        for n in range(target_bytes // 84 + 1)
+    )
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<styleSheet xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main"><cellXfs>' + formats + b"</cellXfs></styleSheet>"
+    )
+
+
+def _shared_strings_xml(target_bytes: int) -> bytes:
+    """A shared strings table of about target_bytes of distinct texts."""
+    strings = b"".join(
+        b"<si><t>Customer %d of the legacy CRM export, region north</t></si>" % n
+        for n in range(target_bytes // 64 + 1)
+    )
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main">' + strings + b"</sst>"
+    )
+
+
+def inflating_workbook(tmp_path, part: str, data: bytes, content_type: str | None = None) -> os.PathLike[str]:
+    """A real workbook (Name / Acme) with `part` replaced by (or added as) `data`, packed as tightly as zip can."""
+    plain = tmp_path / "plain.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["Name"])
+    book.active.append(["Acme"])
+    book.save(plain)
+    hostile = tmp_path / "inflating.xlsx"
+    with (
+        zipfile.ZipFile(plain) as source,
+        zipfile.ZipFile(hostile, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target,
+    ):
+        for entry in source.infolist():
+            content = data if entry.filename == part else source.read(entry)
+            if entry.filename == "[Content_Types].xml" and content_type is not None:
+                override = f'<Override PartName="/{part}" ContentType="{content_type}"/></Types>'
+                content = content.replace(b"</Types>", override.encode())
+            target.writestr(entry.filename, content)
+        if part not in source.namelist():
+            target.writestr(part, data)
+    return hostile
+
+
+SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+
+
+@pytest.mark.parametrize(
+    ("part", "data", "content_type", "limit"),
+    [
+        ("xl/styles.xml", _styles_xml(32 * 1024 * 1024), None, 8 * 1024 * 1024),
+        ("xl/sharedStrings.xml", _shared_strings_xml(71_000_000), SHARED_STRINGS_TYPE, 64 * 1024 * 1024),
+        # Renamed: openpyxl finds the shared strings by their content type, and so does the check.
+        ("xl/media/image9.xml", _shared_strings_xml(71_000_000), SHARED_STRINGS_TYPE, 64 * 1024 * 1024),
+        ("docProps/custom.xml", _styles_xml(9 * 1024 * 1024), None, 8 * 1024 * 1024),
+    ],
+    ids=["styles-32MiB", "shared-strings-71MB", "shared-strings-renamed", "custom-properties"],
+)
+def test_xlsx_part_inflating_past_its_limit_is_refused_though_its_ratio_passes(
+    tmp_path, part, data, content_type, limit, monkeypatch
+):
+    path = inflating_workbook(tmp_path, part, data, content_type)
+    with zipfile.ZipFile(path) as archive:
+        entry = archive.getinfo(part)
+    assert entry.file_size / entry.compress_size < ReadOptions().max_zip_ratio  # the ratio check lets it by
+    assert path.stat().st_size < 3_000_000
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: pytest.fail("openpyxl saw the file"))
+    with pytest.raises(ReadError) as caught:
+        sniff(path)
+    assert (caught.value.code, caught.value.http_status) == ("PART_TOO_LARGE", 422)
+    assert caught.value.where["part"] == part and caught.value.where["limit"] == limit
+    assert part in caught.value.message and f"{limit:,}" in caught.value.message
+
+
+def test_xlsx_part_limits_are_settings(tmp_path, read_all):
+    path = inflating_workbook(tmp_path, "xl/styles.xml", _styles_xml(2 * 1024 * 1024))
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ReadOptions(limits=ReadLimits(xlsx_max_part_bytes=1024 * 1024)))
+    assert caught.value.code == "PART_TOO_LARGE" and "DMS_XLSX_MAX_PART_BYTES" in caught.value.message
+    info, table, _ = read_all(path)  # 2 MiB of styles is within the default
+    assert table.column("Name").to_pylist() == ["Acme"]
+
+
+def test_xlsx_pictures_and_sheets_are_not_held_to_the_part_limit(tmp_path, read_all):
+    picture = os.urandom(1024 * 1024)
+    path = inflating_workbook(tmp_path, "xl/media/image1.png", picture)
+    info, table, _ = read_all(path, ReadOptions(limits=ReadLimits(xlsx_max_part_bytes=64 * 1024)))
+    assert table.column("Name").to_pylist() == ["Acme"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import os
 import pickle
+import pickletools
 import zipfile
 from collections.abc import Callable
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
@@ -374,3 +377,76 @@ def test_xlsx_pictures_and_sheets_are_not_held_to_the_part_limit(tmp_path, read_
     path = inflating_workbook(tmp_path, "xl/media/image1.png", picture)
     info, table, _ = read_all(path, ReadOptions(limits=ReadLimits(xlsx_max_part_bytes=64 * 1024)))
     assert table.column("Name").to_pylist() == ["Acme"]
+
+
+class _AsksForGigabytes:
+    def __reduce__(self):
+        return (bytearray, (10**10,))
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_a_pickle_asking_bytearray_for_ten_gigabytes_is_refused_before_allocating(protocol, write_bytes):
+    data = pickletools.optimize(pickle.dumps(_AsksForGigabytes(), protocol=protocol))
+    assert len(data) <= 43
+    path = write_bytes("bomb.pkl", data)
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+    assert (caught.value.code, caught.value.http_status) == ("PICKLE_TOO_LARGE", 422)
+    assert (
+        "bytearray(10000000000)" in caught.value.message
+        and "DMS_PICKLE_MAX_ALLOC_BYTES" in caught.value.message
+    )
+    assert caught.value.where["limit"] == 256 * 1024 * 1024
+
+
+_MULTIARRAY = importlib.import_module("numpy._core.multiarray")
+
+
+class _CallsConstructor:
+    def __init__(self, target, *args):
+        self.target, self.args = target, args
+
+    def __reduce__(self):
+        return (self.target, self.args)
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        # An array of a shape the pickle only names, through numpy's own reconstructor.
+        (_CallsConstructor(_MULTIARRAY._reconstruct, np.ndarray, (10**10,), b"b"), "PICKLE_TOO_LARGE"),
+        (_CallsConstructor(_MULTIARRAY.scalar, np.dtype(("V", 10**9))), "PICKLE_TOO_LARGE"),
+        # Frames, series and arrays are rebuilt empty and filled from their state; called, they broadcast.
+        (_CallsConstructor(pd.Series, 0, pd.RangeIndex(0, 3)), "PICKLE_FORBIDDEN"),
+        (_CallsConstructor(np.ndarray, (10**10,)), "PICKLE_FORBIDDEN"),
+    ],
+    ids=["reconstruct", "scalar", "series-broadcast", "ndarray"],
+)
+def test_a_pickle_asking_for_space_by_argument_is_refused(payload, code, write_bytes):
+    path = write_bytes("bomb.pkl", pickle.dumps(payload, protocol=4))
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+    assert caught.value.code == code
+
+
+def test_a_range_index_of_a_trillion_rows_is_refused(write_bytes):
+    # A frame over it would be numbered row by row: a few hundred bytes that ask for terabytes.
+    new_index = importlib.import_module("pandas.core.indexes.base")._new_Index
+    payload = _CallsConstructor(
+        new_index, pd.RangeIndex, {"start": 0, "stop": 10**12, "step": 1, "name": None}
+    )
+    path = write_bytes("rows.pkl", pickle.dumps(payload, protocol=4))
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+    assert caught.value.code == "PICKLE_TOO_LARGE" and "_new_Index" in caught.value.message
+
+
+def test_the_pickle_allocation_limit_is_a_setting(write_bytes, read_all):
+    # Protocol 2 rebuilds an Arrow column's buffers through bytearray: real data passes the limit.
+    frame = pd.DataFrame({"name": pd.array(["a" * 1000, None], dtype="string[pyarrow]")})
+    info, table, _ = read_all(write_bytes("frame.pkl", pickle.dumps(frame, protocol=2)), ALLOW)
+    assert table.column("name").to_pylist() == ["a" * 1000, None]
+    small = ReadOptions(allow_pickle=True, limits=ReadLimits(pickle_max_alloc_bytes=1000))
+    with pytest.raises(ReadError) as caught:
+        sniff(write_bytes("frame.pkl", pickle.dumps(_CallsConstructor(bytearray, 1001))), small)
+    assert caught.value.code == "PICKLE_TOO_LARGE" and "1,000" in caught.value.message

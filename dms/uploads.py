@@ -375,13 +375,21 @@ class Uploads:
             sample = read_head(path, options, rows=max(rows, PROFILE_ROWS))
         info, table = sample.info, sample.table
         profiles = profile_columns(table)
+        limit = self.limits.preview_max_cell_chars
         columns = []
         for name in info.columns:
             if name in profiles:
-                columns.append(profiles[name].to_dict())
+                columns.append(_clipped_profile(profiles[name].to_dict(), limit))
             else:
                 columns.append({"name": name, "kind": "empty"})
+        rows_shown, truncated = _json_rows(table.slice(0, rows), limit)
         warnings = list(info.warnings)
+        if truncated:
+            warnings.append(
+                f"{len(truncated):,} cell{'s' if len(truncated) > 1 else ''} longer than {limit:,} characters "
+                f"{'are' if len(truncated) > 1 else 'is'} cut short in this preview (ending in …; see "
+                "`truncated`); a job reads every cell whole."
+            )
         if sample.problems:
             warnings.append(_unreadable_rows(sample, partial))
         if partial:
@@ -397,7 +405,8 @@ class Uploads:
             "sheet": info.sheet,
             "sheet_names": list(info.sheet_names),
             "columns": columns,
-            "rows": _json_rows(table.slice(0, rows)),
+            "rows": rows_shown,
+            "truncated": truncated,
             "warnings": warnings,
         }
 
@@ -500,13 +509,35 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def _json_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """The sample rows as JSON objects, with the source row number under `__row__`."""
+def _clipped(value: Any, limit: int) -> tuple[Any, int | None]:
+    """A JSON value with text past `limit` characters cut off behind an ellipsis, and its length if it was."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…", len(value)
+    return value, None
+
+
+def _clipped_profile(profile: dict[str, Any], limit: int) -> dict[str, Any]:
+    """A column profile whose example values are clipped like the rows' cells."""
+    for key in ("examples", "invalid_examples"):
+        if profile.get(key):
+            profile[key] = [_clipped(example, limit)[0] for example in profile[key]]
+    return profile
+
+
+def _json_rows(table: pa.Table, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The sample rows as JSON objects (the source row number under `__row__`), every cell clipped to `limit`
+    characters; and which cells were clipped: {row, column, length}."""
     names = table.column_names
     out = []
+    truncated: list[dict[str, Any]] = []
     for row in table.to_pylist():
-        out.append({name: _json_value(row.get(name)) for name in names})
-    return out
+        shown = {}
+        for name in names:
+            shown[name], length = _clipped(_json_value(row.get(name)), limit)
+            if length is not None:
+                truncated.append({"row": row.get(ROW_COLUMN), "column": name, "length": length})
+        out.append(shown)
+    return out, truncated
 
 
 __all__ = [

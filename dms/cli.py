@@ -67,7 +67,7 @@ class Api:
                 raise click.ClickException(
                     f"The upload to {target} failed: HTTP {response.status_code} {response.text[:200]}"
                 )
-        return dict(self.json("POST", ticket["complete_url"]))
+        return dict(self.json("POST", ticket["complete_url"], json={"token": ticket["token"]}))
 
 
 def api_option(function: Any) -> Any:

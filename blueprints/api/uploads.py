@@ -21,12 +21,7 @@ def current_uploads() -> Uploads:
     """The uploads service of the current app."""
     services = current_services()
     settings = current_app.config
-    return Uploads(
-        services.blobs,
-        services.store("uploads"),
-        UploadLimits.from_settings(settings),
-        settings["SECRET_KEY"],
-    )
+    return Uploads(services.blobs, services.store("uploads"), UploadLimits.from_settings(settings))
 
 
 def _form_file(limit: int, too_large: UploadTooLarge) -> FileStorage:
@@ -71,6 +66,8 @@ def upload_presign() -> Any:
         "fields": presigned.fields,
         "file_field": "file",
         "expires_at": presigned.expires_at,
+        # Single-use, shown only here: complete_url wants it as {"token": ...}.
+        "token": presigned.token,
         "complete_url": url_for("api.upload_complete", upload_id=upload_id),
     }
     return jsonify(body), 201
@@ -91,8 +88,10 @@ def upload_content(upload_id: str) -> Any:
 
 @api.post("/uploads/<upload_id>/complete")
 def upload_complete(upload_id: str) -> Any:
-    """Confirm a presigned upload arrived; the record becomes `ready`."""
-    return jsonify(current_uploads().complete(upload_id))
+    """Confirm a presigned upload arrived, with the token presign gave ({"token": ...}); it becomes `ready`."""
+    payload = request.get_json(silent=True)
+    token = payload.get("token") if isinstance(payload, dict) else request.form.get("token")
+    return jsonify(current_uploads().complete(upload_id, token))
 
 
 @api.get("/uploads/<upload_id>")

@@ -101,6 +101,10 @@ XLSX_MAX_PART_BYTES = 8 * 1024 * 1024
 # A Parquet column chunk (one column of one row group), uncompressed, from the file's metadata before any
 # decoding: pyarrow's default row group of 1M rows of 500-byte text is 500 MB.
 PARQUET_MAX_COLUMN_CHUNK_BYTES = 1024 * 1024 * 1024
+# One Parquet page, inflated, as its header says before pyarrow allocates it. Writers cut pages at 1 MiB
+# (pyarrow, Spark, DuckDB, polars), past it only by the values of one write batch; a page that inflates to
+# hundreds of MB holds a handful of huge values or lies about itself.
+PARQUET_MAX_PAGE_BYTES = 64 * 1024 * 1024
 # One cell's value in bytes (Parquet, pickle): Salesforce's longest field holds 131,072 characters (at most
 # 512 KB of UTF-8), so no loadable value is larger. Checked on a Parquet dictionary before it is expanded.
 READ_MAX_CELL_BYTES = 1024 * 1024

@@ -63,6 +63,13 @@ def _parquet_file(tmp_path: Path) -> Path:
     return path
 
 
+def _parquet_page_file(tmp_path: Path) -> Path:
+    path = tmp_path / "inflating-page.parquet"
+    table = pa.table({"id": list(range(20)), "note": ["x" * (16 * 1024 * 1024)] * 20})
+    pq.write_table(table, path, compression="zstd", use_dictionary=False)  # one page of 320 MiB
+    return path
+
+
 def _pickle_file(tmp_path: Path) -> Path:
     path = tmp_path / "bomb.pkl"
     path.write_bytes(pickletools.optimize(pickle.dumps(_AsksForGigabytes(), protocol=2)))
@@ -79,6 +86,12 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, dict[str, Any], int]] = {
         64 * 1024 * 1024,
     ),
     "parquet-16MiB-value": (_parquet_file, "CELL_TOO_LARGE", {"column": "note", "row": 1}, 1024 * 1024),
+    "parquet-320MiB-page": (
+        _parquet_page_file,
+        "PARQUET_PAGE_TOO_LARGE",
+        {"column": "note"},
+        64 * 1024 * 1024,
+    ),
     "pickle-bytearray-10GB": (_pickle_file, "PICKLE_TOO_LARGE", {}, 256 * 1024 * 1024),
 }
 

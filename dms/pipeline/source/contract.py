@@ -94,6 +94,7 @@ class ReadLimits:
     xlsx_max_shared_strings_bytes: int = 64 * 1024 * 1024
     xlsx_max_part_bytes: int = 8 * 1024 * 1024
     parquet_max_column_chunk_bytes: int = 1024 * 1024 * 1024
+    parquet_max_page_bytes: int = 64 * 1024 * 1024
     max_cell_bytes: int = 1024 * 1024
     pickle_max_alloc_bytes: int = 256 * 1024 * 1024
 
@@ -104,6 +105,7 @@ class ReadLimits:
             xlsx_max_shared_strings_bytes=int(settings["XLSX_MAX_SHARED_STRINGS_BYTES"]),
             xlsx_max_part_bytes=int(settings["XLSX_MAX_PART_BYTES"]),
             parquet_max_column_chunk_bytes=int(settings["PARQUET_MAX_COLUMN_CHUNK_BYTES"]),
+            parquet_max_page_bytes=int(settings["PARQUET_MAX_PAGE_BYTES"]),
             max_cell_bytes=int(settings["READ_MAX_CELL_BYTES"]),
             pickle_max_alloc_bytes=int(settings["PICKLE_MAX_ALLOC_BYTES"]),
         )

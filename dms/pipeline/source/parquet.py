@@ -2,8 +2,9 @@
 
 A small Parquet file can decode to gigabytes: one dictionary entry of 16 MiB referenced by every row, or a
 page that compresses a thousand times. So the footer is checked before any page is decoded (each column
-chunk's uncompressed size), dictionary-encoded text is read as dictionaries whose values are checked against
-the cell limit before they are expanded, and chunks are cut at chunk_bytes as they are assembled.
+chunk's uncompressed size), each row group's page headers before it is read (each page's inflated size),
+dictionary-encoded text is read as dictionaries whose values are checked against the cell limit before they
+are expanded, and chunks are cut at chunk_bytes as they are assembled.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -27,11 +29,9 @@ from dms.pipeline.source.contract import (
     SourceInfo,
     unique_column_names,
 )
+from dms.pipeline.source.pages import PAGE_TYPES, BadPageHeader, page_headers
 
 MAX_BATCH_ROWS = 65_536
-# DELTA_BYTE_ARRAY values share prefixes with the value before them, so a page can decode to its size once
-# per row; pyarrow cannot read such columns as dictionaries, so their batches are kept this small instead.
-DELTA_BATCH_ROWS = 16
 
 
 def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
@@ -57,10 +57,9 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
     fields = [pa.field(name, _value_type(f.type)) for name, f in zip(info.columns, schema, strict=True)]
     empty = pa.schema(fields).append(pa.field(ROW_COLUMN, pa.int64()))
     assembler = ChunkAssembler(options.chunk_rows, empty, max_bytes=options.chunk_bytes)
-    batch_rows = min(options.chunk_rows, plan.batch_rows)
     next_row = 1
     try:
-        for batch in parquet_file.iter_batches(batch_size=batch_rows, use_threads=False):
+        for batch in _batches(path, parquet_file, plan, options):
             columns = [
                 _checked(path, name, column, next_row, options.limits.max_cell_bytes)
                 for name, column in zip(info.columns, batch.columns, strict=True)
@@ -79,12 +78,69 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
     yield from assembler.finish()
 
 
+def _batches(
+    path: str | os.PathLike[str], parquet_file: pq.ParquetFile, plan: _ReadPlan, options: ReadOptions
+) -> Iterator[pa.RecordBatch]:
+    """The file's record batches, row group by row group, each group's page headers checked before it is read
+    (so a preview checks only the groups it reads)."""
+    metadata = parquet_file.metadata
+    with open(path, "rb") as source:
+        for group in range(metadata.num_row_groups):
+            largest = _check_pages(
+                path, source, metadata.row_group(group), group, options.limits.parquet_max_page_bytes
+            )
+            rows = min(options.chunk_rows, MAX_BATCH_ROWS)
+            if plan.delta_columns:
+                # A DELTA_BYTE_ARRAY value shares a prefix with the one before it, so each can be as long as its
+                # page, on every row; pyarrow cannot read such columns as dictionaries, so the batch is sized
+                # so that its rows hold at most chunk_bytes even then.
+                per_row = sum(largest.get(name, 0) for name in plan.delta_columns)
+                rows = max(1, min(rows, options.chunk_bytes // max(per_row, 1)))
+            yield from parquet_file.iter_batches(batch_size=rows, row_groups=[group], use_threads=False)
+
+
+def _check_pages(
+    path: str | os.PathLike[str], source: BinaryIO, group: pq.RowGroupMetaData, index: int, limit: int
+) -> dict[str, int]:
+    """Refuse a page whose header says it inflates past the limit, before pyarrow allocates it; the largest
+    page of each column."""
+    largest: dict[str, int] = {}
+    for column_index in range(group.num_columns):
+        chunk = group.column(column_index)
+        start = chunk.data_page_offset
+        if chunk.has_dictionary_page and 0 < chunk.dictionary_page_offset < start:
+            start = chunk.dictionary_page_offset
+        try:
+            for header in page_headers(source, start, chunk.total_compressed_size):
+                name = chunk.path_in_schema
+                largest[name] = max(largest.get(name, 0), header.uncompressed_size)
+                if header.uncompressed_size > limit:
+                    raise ReadError(
+                        "PARQUET_PAGE_TOO_LARGE",
+                        f"Column {chunk.path_in_schema!r} has a {PAGE_TYPES.get(header.kind, 'page')} in row group "
+                        f"{index + 1} that inflates to {header.uncompressed_size:,} bytes, over the limit of "
+                        f"{limit:,} for one page (setting DMS_PARQUET_MAX_PAGE_BYTES); writers cut pages at about "
+                        "1 MiB. Write the file again (pyarrow's data_page_size), or leave out the column.",
+                        file=path,
+                        column=chunk.path_in_schema,
+                        limit=limit,
+                    )
+        except BadPageHeader as exc:
+            raise ReadError(
+                "CORRUPT_FILE",
+                f"The Parquet file is damaged: column {chunk.path_in_schema!r} of row group {index + 1} has {exc}.",
+                file=path,
+                column=chunk.path_in_schema,
+            ) from exc
+    return largest
+
+
 @dataclass(frozen=True)
 class _ReadPlan:
-    """How the footer says the file may be read: which columns as dictionaries, how many rows a batch."""
+    """How the footer says the file may be read: which columns as dictionaries, which are delta-encoded."""
 
     dictionary_columns: list[str]
-    batch_rows: int
+    delta_columns: list[str]
 
 
 def _check_footer(
@@ -125,7 +181,7 @@ def _check_footer(
                 dictionary.add(name)
     return _ReadPlan(
         dictionary_columns=sorted(dictionary - delta),
-        batch_rows=DELTA_BATCH_ROWS if delta else MAX_BATCH_ROWS,
+        delta_columns=sorted(delta),
     )
 
 

@@ -91,12 +91,17 @@ WORKER_LIVENESS_FILE = "/tmp/dms-worker-alive"
 # --- Hostile files, bounded -----------------------------------------------------------------------------
 # A file that passes the upload size and zip-ratio checks can still inflate while it is read; these cap what
 # one file may make a reader hold, each set well above what real exports need.
-# .xlsx parts openpyxl parses whole, in memory, at about 25 times their size: the shared strings table (every
-# distinct text of the workbook; a 1M-row export of unique names needs about 40 MB) ...
+# .xlsx parts openpyxl parses whole, in memory: the shared strings table (every distinct text of the
+# workbook, held at about 3.5 times its XML) may inflate to XLSX_MAX_SHARED_STRINGS_BYTES, and past that to
+# XLSX_SHARED_STRINGS_MAX_RATIO times its packed size: distinct texts pack 3 to 10 times, so a 50 MB workbook
+# of unique names and e-mails (a table of about 90 MB packed into 22 MB) reads, and 71 MB packed into 541 KB
+# does not ...
 XLSX_MAX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024
-# ... and every other part it reads whole (styles, workbook, relationships, theme, properties). Excel stops at
-# 64,000 cell formats, about 7 MB of styles.xml; real ones are well under 1 MB. Worksheets are streamed row by
-# row and only the total (2 GiB) and the ratio bound them; pictures and pivot caches are never read.
+XLSX_SHARED_STRINGS_MAX_RATIO = 16.0
+# ... and every other part it reads whole (styles, held at about 25 times their size, workbook, relationships,
+# theme, properties) to XLSX_MAX_PART_BYTES. Excel stops at 64,000 cell formats, about 7 MB of styles.xml;
+# real ones are well under 1 MB. Worksheets are streamed row by row and only the total (2 GiB) and the ratio
+# bound them; pictures and pivot caches are never read.
 XLSX_MAX_PART_BYTES = 8 * 1024 * 1024
 # A Parquet column chunk (one column of one row group), uncompressed, from the file's metadata before any
 # decoding: pyarrow's default row group of 1M rows of 500-byte text is 500 MB.

@@ -92,6 +92,7 @@ class ReadLimits:
     """
 
     xlsx_max_shared_strings_bytes: int = 64 * 1024 * 1024
+    xlsx_shared_strings_max_ratio: float = 16.0
     xlsx_max_part_bytes: int = 8 * 1024 * 1024
     parquet_max_column_chunk_bytes: int = 1024 * 1024 * 1024
     parquet_max_page_bytes: int = 64 * 1024 * 1024
@@ -103,6 +104,7 @@ class ReadLimits:
         """The limits configured for this deployment."""
         return cls(
             xlsx_max_shared_strings_bytes=int(settings["XLSX_MAX_SHARED_STRINGS_BYTES"]),
+            xlsx_shared_strings_max_ratio=float(settings["XLSX_SHARED_STRINGS_MAX_RATIO"]),
             xlsx_max_part_bytes=int(settings["XLSX_MAX_PART_BYTES"]),
             parquet_max_column_chunk_bytes=int(settings["PARQUET_MAX_COLUMN_CHUNK_BYTES"]),
             parquet_max_page_bytes=int(settings["PARQUET_MAX_PAGE_BYTES"]),

@@ -18,6 +18,7 @@ from dms.pipeline.source.chunking import RecordAssembler, value_text
 from dms.pipeline.source.contract import (
     Chunk,
     ReadError,
+    ReadLimits,
     ReadOptions,
     RowProblem,
     SourceInfo,
@@ -348,23 +349,45 @@ def _check_part_sizes(
         if kind == "streamed":
             continue
         if kind == "shared strings":
-            limit, setting, what = (
-                limits.xlsx_max_shared_strings_bytes,
-                "XLSX_MAX_SHARED_STRINGS_BYTES",
-                "the shared strings table",
-            )
-        else:
-            limit, setting, what = limits.xlsx_max_part_bytes, "XLSX_MAX_PART_BYTES", "a part read whole"
-        if entry.file_size > limit:
+            _check_shared_strings(path, entry, limits)
+        elif entry.file_size > limits.xlsx_max_part_bytes:
             raise ReadError(
                 "PART_TOO_LARGE",
                 f"Part {entry.filename!r} of the workbook inflates to {entry.file_size:,} bytes, over the limit of "
-                f"{limit:,} for {what} (setting DMS_{setting}); real workbooks stay far below it. Save the "
-                "workbook again from Excel, or export the sheet as CSV.",
+                f"{limits.xlsx_max_part_bytes:,} for a part read whole (setting DMS_XLSX_MAX_PART_BYTES); real "
+                "workbooks stay far below it. Save the workbook again from Excel, or export the sheet as CSV.",
                 file=path,
                 part=entry.filename,
-                limit=limit,
+                limit=limits.xlsx_max_part_bytes,
             )
+
+
+def _check_shared_strings(path: str | os.PathLike[str], entry: zipfile.ZipInfo, limits: ReadLimits) -> None:
+    """Refuse a shared strings table past XLSX_MAX_SHARED_STRINGS_BYTES that packs more tightly than distinct
+    texts do.
+
+    Its cost (openpyxl holds every string, about 3.5 times the XML, at 5 s a 25 MB) should follow the file's
+    size: a table of distinct texts packs 3 to 10 times, so a large one arrives as a large file, while 71 MB
+    packed into 541 KB is a bomb. Past the base size the table may inflate XLSX_SHARED_STRINGS_MAX_RATIO times
+    its packed size, so a 50 MB workbook of unique names still reads.
+    """
+    limit = max(
+        limits.xlsx_max_shared_strings_bytes, int(limits.xlsx_shared_strings_max_ratio * entry.compress_size)
+    )
+    if entry.file_size <= limit:
+        return
+    ratio = entry.file_size / max(entry.compress_size, 1)
+    raise ReadError(
+        "PART_TOO_LARGE",
+        f"Part {entry.filename!r} of the workbook, the shared strings table, inflates to {entry.file_size:,} bytes, "
+        f"{ratio:,.0f} times its packed size: over the limit of {limit:,} for it (tables past "
+        f"{limits.xlsx_max_shared_strings_bytes:,} bytes, setting DMS_XLSX_MAX_SHARED_STRINGS_BYTES, may inflate "
+        f"at most {limits.xlsx_shared_strings_max_ratio:,.0f} times, DMS_XLSX_SHARED_STRINGS_MAX_RATIO, as distinct "
+        "texts do). Save the workbook again from Excel, or export the sheet as CSV.",
+        file=path,
+        part=entry.filename,
+        limit=limit,
+    )
 
 
 def _content_types(

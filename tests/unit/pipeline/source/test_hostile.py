@@ -8,6 +8,8 @@ import json
 import os
 import pickle
 import pickletools
+import random
+import string
 import zipfile
 from collections.abc import Callable
 
@@ -370,6 +372,45 @@ def test_xlsx_part_limits_are_settings(tmp_path, read_all):
     assert caught.value.code == "PART_TOO_LARGE" and "DMS_XLSX_MAX_PART_BYTES" in caught.value.message
     info, table, _ = read_all(path)  # 2 MiB of styles is within the default
     assert table.column("Name").to_pylist() == ["Acme"]
+
+
+def _distinct_texts_xml(target_bytes: int) -> bytes:
+    """A shared strings table of random names and e-mails: distinct texts, packing about 3 times as Excel's do."""
+    rng = random.Random(1)
+
+    def word() -> str:
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 9)))
+
+    strings, size = [], 0
+    while size < target_bytes:
+        first, last = word(), word()
+        text = f"<si><t>{first.title()} {last.title()}</t></si><si><t>{first}.{last}@{word()}.com</t></si>"
+        strings.append(text)
+        size += len(text)
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main">' + "".join(strings).encode() + b"</sst>"
+    )
+
+
+def test_a_large_shared_strings_table_of_distinct_texts_reads_and_a_packed_one_does_not(tmp_path, read_all):
+    # Scaled down (a 1 MiB base instead of 64 MiB): 3 MB of names and e-mails packs about 3 times, as a 50 MB
+    # workbook's 90 MB table does; 3 MB of near-repeats packs 20 times.
+    small = ReadOptions(limits=ReadLimits(xlsx_max_shared_strings_bytes=1024 * 1024))
+    real = inflating_workbook(
+        tmp_path, "xl/sharedStrings.xml", _distinct_texts_xml(3_000_000), SHARED_STRINGS_TYPE
+    )
+    info, table, _ = read_all(real, small)
+    assert table.column("Name").to_pylist() == ["Acme"]
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    bomb = inflating_workbook(
+        packed, "xl/sharedStrings.xml", _shared_strings_xml(3_000_000), SHARED_STRINGS_TYPE
+    )
+    with pytest.raises(ReadError) as caught:
+        sniff(bomb, small)
+    assert caught.value.code == "PART_TOO_LARGE"
+    assert "DMS_XLSX_SHARED_STRINGS_MAX_RATIO" in caught.value.message
 
 
 def test_xlsx_pictures_and_sheets_are_not_held_to_the_part_limit(tmp_path, read_all):

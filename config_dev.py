@@ -107,3 +107,34 @@ UPLOAD_PREVIEW_HEAD_BYTES = 4 * 1024 * 1024  # a CSV preview reads this much of 
 UPLOAD_PENDING_TTL_HOURS = 24  # housekeeping removes presigned uploads never completed after this long
 # Touched by the worker's consumer loop (deploy/worker_health.py); the container health check reads it.
 WORKER_LIVENESS_FILE = "/tmp/dms-worker-alive"
+
+# --- Hostile files, bounded -----------------------------------------------------------------------------
+# A file that passes the upload size and zip-ratio checks can still inflate while it is read; these cap what
+# one file may make a reader hold, each set well above what real exports need.
+# .xlsx parts openpyxl parses whole, in memory: the shared strings table (every distinct text of the
+# workbook, held at about 3.5 times its XML) may inflate to XLSX_MAX_SHARED_STRINGS_BYTES, and past that to
+# XLSX_SHARED_STRINGS_MAX_RATIO times its packed size: distinct texts pack 3 to 10 times, so a 50 MB workbook
+# of unique names and e-mails (a table of about 90 MB packed into 22 MB) reads, and 71 MB packed into 541 KB
+# does not ...
+XLSX_MAX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024
+XLSX_SHARED_STRINGS_MAX_RATIO = 16.0
+# ... and every other part it reads whole (styles, held at about 25 times their size, workbook, relationships,
+# theme, properties) to XLSX_MAX_PART_BYTES. Excel stops at 64,000 cell formats, about 7 MB of styles.xml;
+# real ones are well under 1 MB. Worksheets are streamed row by row and only the total (2 GiB) and the ratio
+# bound them; pictures and pivot caches are never read.
+XLSX_MAX_PART_BYTES = 8 * 1024 * 1024
+# A Parquet column chunk (one column of one row group), uncompressed, from the file's metadata before any
+# decoding: pyarrow's default row group of 1M rows of 500-byte text is 500 MB.
+PARQUET_MAX_COLUMN_CHUNK_BYTES = 1024 * 1024 * 1024
+# One Parquet page, inflated, as its header says before pyarrow allocates it. Writers cut pages at 1 MiB
+# (pyarrow, Spark, DuckDB, polars), past it only by the values of one write batch; a page that inflates to
+# hundreds of MB holds a handful of huge values or lies about itself.
+PARQUET_MAX_PAGE_BYTES = 64 * 1024 * 1024
+# One cell's value in bytes (Parquet, pickle): Salesforce's longest field holds 131,072 characters (at most
+# 512 KB of UTF-8), so no loadable value is larger. Checked on a Parquet dictionary before it is expanded.
+READ_MAX_CELL_BYTES = 1024 * 1024
+# What one pickle may ask to allocate in a single construction (bytearray(n), an array's shape, a range's
+# length): a pickle can say "ten gigabytes" in 37 bytes.
+PICKLE_MAX_ALLOC_BYTES = 256 * 1024 * 1024
+# A preview shows at most this many characters of a cell, then an ellipsis (the row says `truncated`).
+UPLOAD_PREVIEW_MAX_CELL_CHARS = 1000

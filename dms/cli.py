@@ -78,7 +78,7 @@ class Api:
                 raise click.ClickException(
                     f"The upload to {target} failed: HTTP {response.status_code} {response.text[:200]}"
                 )
-        return dict(self.json("POST", ticket["complete_url"]))
+        return dict(self.json("POST", ticket["complete_url"], json={"token": ticket["token"]}))
 
 
 def default_url() -> str:

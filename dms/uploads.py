@@ -2,18 +2,24 @@
 
 Two ways in. Inline: the web tier streams the request body to the blob store (capped by
 MAX_INLINE_UPLOAD_BYTES, because API Gateway caps a request body at 10 MB). Presigned: the client asks for a
-presigned POST, sends the file straight to S3 (or, with a local blob store, to the web tier's own signed
-endpoint, which takes the same form), then calls `complete`. Either way jobs reference the upload's
-`blob_key`.
+presigned POST, sends the file straight to S3 (or, with a local blob store, to the web tier's own endpoint,
+which takes the same form), then calls `complete`. Either way jobs reference the upload's `blob_key`.
+
+A presigned upload comes with a token: a random secret of which the record keeps only the SHA-256 and the
+expiry (UPLOAD_PRESIGN_EXPIRES_SECONDS). It is single-use: the local endpoint takes the file once with it (a
+second send, or one after `complete`, is refused), and `complete` needs it, so nobody who merely learns an
+upload's id can complete it, or replace its file after it was previewed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import logging
 import os
 import re
+import secrets
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
@@ -24,14 +30,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from dms.clients.blobstore import BlobStore
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.errors import Conflict, DMSError, NotFound
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.prepare import PROFILE_ROWS, profile_columns
-from dms.pipeline.source import ReadOptions, RowProblem, Sample, detect_format, read_head
+from dms.pipeline.source import ReadLimits, ReadOptions, RowProblem, Sample, detect_format, read_head
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +48,6 @@ UNREADABLE_ROWS_LISTED = 10
 PREVIEW_HEAD_FORMATS = ("csv", "ndjson")
 UPLOAD_ID_PATTERN = re.compile(r"^upl-[0-9A-Za-z]{1,40}-[0-9a-f]{6,32}$")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-_TOKEN_SALT = "dms.uploads.local-presigned"
 
 
 class UploadError(DMSError):
@@ -68,7 +72,7 @@ class UploadNotReady(UploadError):
 
 
 class UploadTokenInvalid(UploadError):
-    """A local presigned-upload token that is forged, for another upload, or expired."""
+    """A presigned-upload token that is missing, forged, for another upload, expired or already used."""
 
     code = "UPLOAD_TOKEN_INVALID"
     http_status = 403
@@ -83,6 +87,8 @@ class UploadLimits:
     presign_expires_seconds: int = 3600
     preview_head_bytes: int = 4 * 1024 * 1024
     allow_pickle: bool = False
+    read: ReadLimits = field(default_factory=ReadLimits)
+    preview_max_cell_chars: int = 1000
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> UploadLimits:
@@ -93,6 +99,8 @@ class UploadLimits:
             presign_expires_seconds=int(settings.get("UPLOAD_PRESIGN_EXPIRES_SECONDS") or 3600),
             preview_head_bytes=int(settings.get("UPLOAD_PREVIEW_HEAD_BYTES") or 4 * 1024 * 1024),
             allow_pickle=bool(settings.get("ALLOW_PICKLE_UPLOADS")),
+            read=ReadLimits.from_settings(settings),
+            preview_max_cell_chars=int(settings["UPLOAD_PREVIEW_MAX_CELL_CHARS"]),
         )
 
 
@@ -105,6 +113,7 @@ class PresignedUpload:
 
     upload: dict[str, Any]
     url: str | None
+    token: str  # single-use; `complete` needs it (and the local endpoint, as the `token` field)
     fields: dict[str, str] = field(default_factory=dict)
     expires_at: str = ""
     local: bool = False
@@ -174,7 +183,6 @@ class Uploads:
         blobs: BlobStore,
         store: DocumentStore,
         limits: UploadLimits,
-        secret_key: str | bytes,
         owner: Mapping[str, Any] | None = None,
         visible: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
@@ -183,7 +191,6 @@ class Uploads:
         self.limits = limits
         self.owner = dict(owner or {})  # stamped on new records: who may see and use them
         self.visible = visible  # whether the caller may see a record; others' uploads are not found
-        self._signer = URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT)
 
     # -- records ---------------------------------------------------------------------------------------
 
@@ -198,9 +205,12 @@ class Uploads:
             raise NotFound(f"There is no upload {upload_id!r}.", code="UPLOAD_NOT_FOUND")
         return doc
 
-    def _new_record(self, filename: str, via: str, declared_size: int | None) -> dict[str, Any]:
+    def _new_record(
+        self, filename: str, via: str, declared_size: int | None, **token: str | None
+    ) -> dict[str, Any]:
         upload_id = new_document_id("upl")
         doc = {
+            **token,
             "_id": upload_id,
             "type": "upload",
             **self.owner,
@@ -280,7 +290,7 @@ class Uploads:
     # -- presigned -------------------------------------------------------------------------------------
 
     def presign(self, filename: str, size: Any) -> PresignedUpload:
-        """A pending record and a presigned POST for it (S3), or a signed token for the local equivalent."""
+        """A pending record with a single-use token, and a presigned POST for it (S3) or the local equivalent."""
         if not isinstance(filename, str) or not filename.strip():
             raise UploadError("`filename` must be a non-empty string.", code="INVALID_REQUEST")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -292,35 +302,47 @@ class Uploads:
                 f"The file is {size:,} bytes; uploads are limited to {self.limits.max_upload_bytes:,} bytes.",
                 limit=self.limits.max_upload_bytes,
             )
-        doc = self._new_record(filename, via="presigned", declared_size=size)
         expires = self.limits.presign_expires_seconds
         expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires)).isoformat(timespec="seconds")
+        token = secrets.token_urlsafe(32)
+        doc = self._new_record(
+            filename,
+            via="presigned",
+            declared_size=size,
+            token_sha256=_token_digest(token),
+            token_expires_at=expires_at.replace("+00:00", "Z"),
+            content_claimed_at=None,
+        )
         presigned_upload = getattr(self.blobs, "presigned_upload", None)
         if presigned_upload is not None:
             # S3 enforces the declared size itself (content-length-range), so the cap holds without us.
             post = presigned_upload(doc["blob_key"], expires=expires, max_bytes=size)
             log.info("upload presigned upload=%s size=%d store=s3", doc["_id"], size)
-            return PresignedUpload(public_record(doc), post["url"], dict(post["fields"]), expires_at)
-        token = self._signer.dumps({"id": doc["_id"], "max": size})
+            return PresignedUpload(public_record(doc), post["url"], token, dict(post["fields"]), expires_at)
         log.info("upload presigned upload=%s size=%d store=local", doc["_id"], size)
-        return PresignedUpload(public_record(doc), None, {"token": token}, expires_at, local=True)
+        return PresignedUpload(public_record(doc), None, token, {"token": token}, expires_at, local=True)
+
+    def _check_token(self, doc: Mapping[str, Any], token: Any) -> None:
+        """Refuse a token that is missing, not this upload's, or (for a pending upload) expired."""
+        expected = doc.get("token_sha256")
+        if not isinstance(token, str) or not token or not expected:
+            raise UploadTokenInvalid(
+                "This needs the upload's token, which the presign response gave (`token`).", field="token"
+            )
+        if not hmac.compare_digest(_token_digest(token), expected):
+            raise UploadTokenInvalid("The upload token is not valid for this upload.", field="token")
+        if doc["state"] == "pending" and utc_now() > (doc.get("token_expires_at") or ""):
+            raise UploadTokenInvalid(
+                "The upload token has expired; ask for a new presigned upload.", code="UPLOAD_TOKEN_EXPIRED"
+            )
 
     def receive_presigned_local(self, upload_id: str, token: str, stream: IO[bytes]) -> dict[str, Any]:
-        """The local stand-in for S3's presigned POST: check the token, then stream the file to the blob."""
+        """The local stand-in for S3's presigned POST: check and spend the token, then stream the file in."""
         doc = self.get(upload_id)
-        try:
-            claims = self._signer.loads(token or "", max_age=self.limits.presign_expires_seconds)
-        except SignatureExpired:
-            raise UploadTokenInvalid(
-                "The upload token has expired; ask for a new presigned upload."
-            ) from None
-        except BadSignature:
-            raise UploadTokenInvalid("The upload token is not valid for this upload.") from None
-        if not isinstance(claims, dict) or claims.get("id") != upload_id:
-            raise UploadTokenInvalid("The upload token is not valid for this upload.")
+        self._check_token(doc, token)
         if doc["state"] != "pending":
             raise Conflict(f"Upload {upload_id} is already complete.", code="UPLOAD_ALREADY_COMPLETE")
-        limit = int(claims["max"])
+        limit = int(doc["declared_size"])
 
         def too_large(_: int | None) -> UploadTooLarge:
             return UploadTooLarge(
@@ -328,13 +350,44 @@ class Uploads:
                 limit=limit,
             )
 
-        self._store_stream(doc["blob_key"], stream, limit, too_large)
+        self._claim_content(upload_id)
+        try:
+            self._store_stream(doc["blob_key"], stream, limit, too_large)
+        except BaseException:
+            self._release_content(upload_id)  # nothing was kept: the same token may send the file again
+            raise
         log.info("upload received upload=%s via=presigned-local", upload_id)
         return public_record(doc)
 
-    def complete(self, upload_id: str) -> dict[str, Any]:
-        """Check the presigned upload's object arrived and record its size; repeating it is harmless."""
+    def _claim_content(self, upload_id: str) -> None:
+        """Spend the token's one send of the file, compare-and-set on the record: of two sends, one wins."""
+
+        def claim(doc: dict[str, Any]) -> dict[str, Any]:
+            if doc["state"] != "pending":
+                raise Conflict(f"Upload {upload_id} is already complete.", code="UPLOAD_ALREADY_COMPLETE")
+            if doc.get("content_claimed_at"):
+                raise UploadTokenInvalid(
+                    "The upload token has already been used to send this upload's file; call complete, or ask "
+                    "for a new presigned upload.",
+                    code="UPLOAD_TOKEN_USED",
+                )
+            doc["content_claimed_at"] = utc_now()
+            return doc
+
+        self.store.update(upload_id, claim)
+
+    def _release_content(self, upload_id: str) -> None:
+        def release(doc: dict[str, Any]) -> dict[str, Any]:
+            doc["content_claimed_at"] = None
+            return doc
+
+        self.store.update(upload_id, release)
+
+    def complete(self, upload_id: str, token: Any) -> dict[str, Any]:
+        """Check the token and that the presigned upload's object arrived, and record its size; repeating it
+        with the same token answers the same record and changes nothing."""
         doc = self.get(upload_id)
+        self._check_token(doc, token)
         if doc["state"] == "ready":
             return public_record(doc)
         if not self.blobs.exists(doc["blob_key"]):
@@ -375,6 +428,7 @@ class Uploads:
             delimiter=delimiter,
             sheet=sheet,
             allow_pickle=self.limits.allow_pickle,
+            limits=self.limits.read,
         )
         with self._preview_copy(doc, format) as (path, partial):
             # Column types come from the rows a job's plan infers them from, so both read the values alike;
@@ -382,13 +436,21 @@ class Uploads:
             sample = read_head(path, options, rows=max(rows, PROFILE_ROWS))
         info, table = sample.info, sample.table
         profiles = profile_columns(table)
+        limit = self.limits.preview_max_cell_chars
         columns = []
         for name in info.columns:
             if name in profiles:
-                columns.append(profiles[name].to_dict())
+                columns.append(_clipped_profile(profiles[name].to_dict(), limit))
             else:
                 columns.append({"name": name, "kind": "empty"})
+        rows_shown, truncated = _json_rows(table.slice(0, rows), limit)
         warnings = list(info.warnings)
+        if truncated:
+            warnings.append(
+                f"{len(truncated):,} cell{'s' if len(truncated) > 1 else ''} longer than {limit:,} characters "
+                f"{'are' if len(truncated) > 1 else 'is'} cut short in this preview (ending in …; see "
+                "`truncated`); a job reads every cell whole."
+            )
         if sample.problems:
             warnings.append(_unreadable_rows(sample, partial))
         if partial:
@@ -404,7 +466,8 @@ class Uploads:
             "sheet": info.sheet,
             "sheet_names": list(info.sheet_names),
             "columns": columns,
-            "rows": _json_rows(table.slice(0, rows)),
+            "rows": rows_shown,
+            "truncated": truncated,
             "warnings": warnings,
         }
 
@@ -458,6 +521,11 @@ class Uploads:
         return removed
 
 
+def _token_digest(token: str) -> str:
+    """What the record keeps of a token: its SHA-256 (the token is 256 random bits, so no salt is needed)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 def _unreadable_rows(sample: Sample, partial: bool) -> str:
     """'3 of 5 rows could not be read (rows 2, 3, 5): ...', for the rows the preview leaves out."""
     problems: list[RowProblem] = sample.problems
@@ -507,13 +575,35 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def _json_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """The sample rows as JSON objects, with the source row number under `__row__`."""
+def _clipped(value: Any, limit: int) -> tuple[Any, int | None]:
+    """A JSON value with text past `limit` characters cut off behind an ellipsis, and its length if it was."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…", len(value)
+    return value, None
+
+
+def _clipped_profile(profile: dict[str, Any], limit: int) -> dict[str, Any]:
+    """A column profile whose example values are clipped like the rows' cells."""
+    for key in ("examples", "invalid_examples"):
+        if profile.get(key):
+            profile[key] = [_clipped(example, limit)[0] for example in profile[key]]
+    return profile
+
+
+def _json_rows(table: pa.Table, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The sample rows as JSON objects (the source row number under `__row__`), every cell clipped to `limit`
+    characters; and which cells were clipped: {row, column, length}."""
     names = table.column_names
     out = []
+    truncated: list[dict[str, Any]] = []
     for row in table.to_pylist():
-        out.append({name: _json_value(row.get(name)) for name in names})
-    return out
+        shown = {}
+        for name in names:
+            shown[name], length = _clipped(_json_value(row.get(name)), limit)
+            if length is not None:
+                truncated.append({"row": row.get(ROW_COLUMN), "column": name, "length": length})
+        out.append(shown)
+    return out, truncated
 
 
 __all__ = [

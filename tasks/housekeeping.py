@@ -27,12 +27,7 @@ def sweep_stale_uploads() -> int:
     """Remove presigned uploads never completed within UPLOAD_PENDING_TTL_HOURS (and any partial blob)."""
     services = current_services()
     settings = current_app.config
-    uploads = Uploads(
-        services.blobs,
-        services.store("uploads"),
-        UploadLimits.from_settings(settings),
-        settings["SECRET_KEY"],
-    )
+    uploads = Uploads(services.blobs, services.store("uploads"), UploadLimits.from_settings(settings))
     return uploads.sweep_stale(dt.timedelta(hours=float(settings["UPLOAD_PENDING_TTL_HOURS"])))
 
 

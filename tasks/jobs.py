@@ -67,7 +67,7 @@ def plan_job_task(self: Any, job_id: str) -> str:
         return plan_job(p, job_id)
     except SalesforceTransientError as exc:
         if self.request.retries >= 8:
-            p.store.fail(job_id, exc.code, exc.message)
+            p.store.fail(job_id, exc.code, exc.message, exc.where)
             return "failed"
         log.warning("plan waits for salesforce job=%s retries=%d", job_id, self.request.retries)
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
@@ -81,7 +81,7 @@ def plan_job_task(self: Any, job_id: str) -> str:
     except SERVICE_OUTAGES as exc:
         return wait_for_service(self, p, job_id, exc)
     except DMSError as exc:  # refused before planning began (e.g. the job's connection was deleted)
-        p.store.fail(job_id, exc.code, exc.message)
+        p.store.fail(job_id, exc.code, exc.message, exc.where)
         return "failed"
     except Exception as exc:
         return unexpected(self, p, job_id, exc)

@@ -241,7 +241,12 @@ PATHS: dict[str, dict[str, Any]] = {
         }
     },
     "/api/v1/uploads/{upload_id}/complete": {
-        "post": _op("Confirm a presigned upload arrived", "uploads", params=["upload_id"])
+        "post": _op(
+            "Confirm a presigned upload arrived, with the single-use token presign gave",
+            "uploads",
+            params=["upload_id"],
+            body={"type": "object", "required": ["token"], "properties": {"token": STRING}},
+        )
     },
     "/api/v1/uploads/{upload_id}": {"get": _op("The upload record", "uploads", params=["upload_id"])},
     "/api/v1/uploads/{upload_id}/preview": {

@@ -27,7 +27,6 @@ def current_uploads() -> Uploads:
         services.blobs,
         services.store("uploads"),
         UploadLimits.from_settings(settings),
-        settings["SECRET_KEY"],
         owner=principal.as_owner(),
         visible=principal.owns,
     )
@@ -78,6 +77,8 @@ def upload_presign() -> Any:
         "fields": presigned.fields,
         "file_field": "file",
         "expires_at": presigned.expires_at,
+        # Single-use, shown only here: complete_url wants it as {"token": ...}.
+        "token": presigned.token,
         "complete_url": url_for("api.upload_complete", upload_id=upload_id),
     }
     return jsonify(body), 201
@@ -98,10 +99,12 @@ def upload_content(upload_id: str) -> Any:
 
 @api.post("/uploads/<upload_id>/complete")
 def upload_complete(upload_id: str) -> Any:
-    """Confirm a presigned upload arrived; the record becomes `ready`."""
+    """Confirm a presigned upload arrived, with the token presign gave ({"token": ...}); it becomes `ready`."""
+    payload = request.get_json(silent=True)
+    token = payload.get("token") if isinstance(payload, dict) else request.form.get("token")
     uploads = current_uploads()
     uploads.get(upload_id)  # only the caller's own pending upload
-    return jsonify(uploads.complete(upload_id))
+    return jsonify(uploads.complete(upload_id, token))
 
 
 @api.get("/uploads/<upload_id>")

@@ -46,6 +46,7 @@ def read_options(job: dict[str, Any], settings: PipelineSettings) -> ReadOptions
         chunk_rows=job["options"]["chunk_rows"],
         chunk_bytes=settings.read_chunk_max_bytes,
         allow_pickle=settings.allow_pickle,
+        limits=settings.read_limits,
     )
 
 

@@ -25,6 +25,7 @@ from dms.connections import ConnectionStore
 from dms.errors import DMSError
 from dms.pipeline.jobstore import JobStore
 from dms.pipeline.model import Enqueue, Operation
+from dms.pipeline.source import ReadLimits
 from dms.settings import task_time_limits
 
 
@@ -41,6 +42,7 @@ class PipelineSettings:
     staging_max_chunks: int
     read_chunk_max_bytes: int
     allow_pickle: bool
+    read_limits: ReadLimits
     collections_threshold: int
     describe_cache_seconds: int
     bulk_wait_in_task_seconds: float
@@ -53,6 +55,7 @@ class PipelineSettings:
             staging_max_chunks=int(settings["STAGING_MAX_CHUNKS_PER_JOB"]),
             read_chunk_max_bytes=int(settings["READ_CHUNK_MAX_BYTES"]),
             allow_pickle=bool(settings["ALLOW_PICKLE_UPLOADS"]),
+            read_limits=ReadLimits.from_settings(settings),
             collections_threshold=int(settings["COLLECTIONS_THRESHOLD"]),
             describe_cache_seconds=int(settings["DESCRIBE_CACHE_SECONDS"]),
             bulk_wait_in_task_seconds=float(settings["BULK_WAIT_IN_TASK_SECONDS"]),

@@ -10,6 +10,7 @@ data. Any other file keeps its cells as they are: a value that starts with `'` i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -23,11 +24,18 @@ from dms.pipeline.model import ORIGINAL_ROW_COLUMN
 # (Data Loader's convention: the file is the source plus its errors, and goes back in as it is).
 SUCCESS_COLUMNS = ["source_row", "salesforce_id", "created"]
 ERROR_COLUMNS = ["source_row", "stage", "error_code", "error_message", "fields"]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet takes for the start of a formula: = + - @ and | (DDE), their fullwidth forms (＝ is
+# read as = by Excel and Sheets), all of them also behind leading spaces (trimmed on import), and a tab, CR or
+# LF, which some spreadsheets skip before one. The pattern holds the characters themselves, not escapes, so
+# Python's re and Arrow's RE2 read it alike.
+_LEADING_SPACES = " \u00a0\u3000"
+_FORMULA_CHARACTERS = "=+\\-@|\uff1d\uff0b\uff0d\uff20"
+FORMULA_START = f"(?:[\t\r\n]|[{_LEADING_SPACES}]*[{_FORMULA_CHARACTERS}])"
 # Which cells get the quote: a formula start, and also a formula start behind quotes of the data's own, so
 # that `=x` and `'=x` never export alike (`'=x` and `''=x`) and each comes back as it was.
-_NEEDS_PREFIX = r"^'*[=+\-@\t\r]"
-_HAS_PREFIX = r"^'+[=+\-@\t\r]"
+_NEEDS_PREFIX = f"^'*{FORMULA_START}"
+_HAS_PREFIX = f"^'+{FORMULA_START}"
+_STARTS_LIKE_A_FORMULA = re.compile(FORMULA_START)
 
 
 class ExportKind(StrEnum):
@@ -39,12 +47,13 @@ class ExportKind(StrEnum):
 
 def neutralise(value: str) -> str:
     """Defuse spreadsheet formula injection: a cell that starts like a formula is prefixed with a quote."""
-    return "'" + value if value.lstrip("'").startswith(FORMULA_STARTS) else value
+    return "'" + value if _STARTS_LIKE_A_FORMULA.match(value.lstrip("'")) else value
 
 
 def restore(value: str) -> str:
     """The value neutralise was given (a value without DMS's quote, as a spreadsheet may save it, is kept)."""
-    return value[1:] if value.startswith("'") and value.lstrip("'").startswith(FORMULA_STARTS) else value
+    starts_like_a_formula = _STARTS_LIKE_A_FORMULA.match(value.lstrip("'"))
+    return value[1:] if value.startswith("'") and starts_like_a_formula else value
 
 
 def safe_texts(column: pa.ChunkedArray | pa.Array) -> pa.Array:

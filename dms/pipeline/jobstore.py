@@ -259,11 +259,15 @@ class JobStore:
 
         return self.jobs.update(job_id, change)
 
-    def fail(self, job_id: str, code: str, message: str) -> None:
-        """Mark a job failed with a reason a person understands (pending rows stay counted as pending)."""
+    def fail(self, job_id: str, code: str, message: str, where: Mapping[str, Any] | None = None) -> None:
+        """Mark a job failed with a reason a person understands (pending rows stay counted as pending), and
+        where it happened (the file's part, column, row, the limit) when the error says."""
         log.error("job failed job=%s code=%s message=%s", job_id, code, message)
+        error: dict[str, Any] = {"code": code, "message": message}
+        if where:
+            error["where"] = dict(where)
         try:
-            self.set_state(job_id, JobState.FAILED, error={"code": code, "message": message})
+            self.set_state(job_id, JobState.FAILED, error=error)
         except Conflict:
             pass
 

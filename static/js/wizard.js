@@ -117,7 +117,7 @@ async function uploadFile(file) {
       for (const [name, value] of Object.entries(grant.fields || {})) form.append(name, value);
       form.append(grant.file_field || "file", file, file.name); // S3 wants the file as the last field
       await postForm(grant.url, form, setUploadProgress);
-      record = await api("POST", grant.complete_url);
+      record = await api("POST", grant.complete_url, { token: grant.token }); // the token is single-use
     } else {
       const form = new FormData();
       form.append("file", file, file.name);

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dms.pipeline.exported import ERROR_COLUMNS, SUCCESS_COLUMNS
+from dms.pipeline.exported import ERROR_COLUMNS, FORMULA_START, SUCCESS_COLUMNS
 from tests.integration.pipeline_helpers import (
     ACCOUNT_UPSERT,
     org_client,
@@ -123,6 +123,9 @@ PIECES = [
     "+",
     "-",
     "@",
+    "|",
+    "\uff1d",
+    "\u3000",
     "'",
     '"',
     ",",
@@ -141,7 +144,9 @@ PIECES = [
     ")",
 ]
 VALUE = st.lists(st.sampled_from(PIECES), min_size=1, max_size=10).map("".join).map(lambda v: v + "x")
-LEADING = st.sampled_from(["", " ", "=", "+", "-", "@", "'=", "''+", "\t", "'"])
+LEADING = st.sampled_from(
+    ["", " ", "=", "+", "-", "@", "'=", "''+", "\t", "'", " =", "  @", "\uff1d", "'|", "\n=", "\u3000+"]
+)
 CELL = st.tuples(LEADING, VALUE, st.sampled_from(["", " ", "  "])).map("".join)
 ROWS = st.lists(st.tuples(CELL, CELL, CELL), min_size=1, max_size=12)
 RESAVE = st.fixed_dictionaries(
@@ -167,6 +172,8 @@ RESAVE = st.fixed_dictionaries(
         ("\tTab", " lead", "trail "),
         ('Acme, "Inc."', "漢字 123", "two\nlines and a\rbare CR"),
         ("'quoted", "'", "a\r\nb"),
+        (" =1+1", "\uff1dSUM(A1)", "|cmd"),
+        ("\n=lead", "'  @x", "\u3000-1"),
     ],
     resave={"quoting": csv.QUOTE_ALL, "lineterminator": "\r\n", "bom": True, "drops_quote": False},
 )
@@ -182,7 +189,7 @@ def test_exported_resaved_and_retried_values_reach_the_org_exactly(
     if resave["drops_quote"]:
         # Which quote is whose cannot be told once a spreadsheet dropped DMS's: values of the data's own that
         # start with quotes before a formula start are for the spreadsheets that keep it (the example above).
-        rows = [tuple(re.sub(r"^'+(?=[=+\-@\t\r])", "", value) for value in row) for row in rows]  # type: ignore[misc]
+        rows = [tuple(re.sub(f"^'+(?={FORMULA_START})", "", value) for value in row) for row in rows]  # type: ignore[misc]
     prefix = uuid.uuid4().hex[:8]
     keys = [f"{prefix}-{n}" for n in range(len(rows))]
     source = tmp_path / f"{prefix}.csv"
@@ -196,7 +203,9 @@ def test_exported_resaved_and_retried_values_reach_the_org_exactly(
     founded = lines[0].index("founded")
     fixed = [lines[0]]
     for line in lines[1:]:
-        cells = [re.sub(r"^'(?=[=+\-@\t\r])", "", c) for c in line] if resave["drops_quote"] else list(line)
+        cells = (
+            [re.sub(f"^'(?={FORMULA_START})", "", c) for c in line] if resave["drops_quote"] else list(line)
+        )
         cells[founded] = "2001-01-01"
         fixed.append(cells)
     text = csv_text(fixed, quoting=resave["quoting"], lineterminator=resave["lineterminator"])

@@ -260,7 +260,7 @@ def test_a_presigned_upload_as_the_wizard_sends_it_previews_like_an_inline_one(c
     form = {**grant["fields"], grant["file_field"]: (io.BytesIO(content), "big.csv")}
     sent = client.post(grant["url"], data=form, content_type="multipart/form-data")
     assert sent.status_code == 204, sent.data
-    record = client.post(grant["complete_url"]).json
+    record = client.post(grant["complete_url"], json={"token": grant["token"]}).json
     assert (record["state"], record["size"]) == ("ready", len(content))
     preview = client.get(f"/api/v1/uploads/{record['id']}/preview").json
     assert [c["name"] for c in preview["columns"]] == ["Last Name", "Email"]

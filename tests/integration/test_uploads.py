@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,7 @@ def test_stream_over_the_cap_leaves_no_blob_and_no_ready_record(
     app = create_app({"TESTING": True})
     blobs = LocalBlobStore(tmp_path / "blobs")
     store: DocumentStore = app.extensions["dms"].store("uploads")
-    uploads = Uploads(blobs, store, UploadLimits(max_inline_bytes=1000, max_upload_bytes=5000), "secret")
+    uploads = Uploads(blobs, store, UploadLimits(max_inline_bytes=1000, max_upload_bytes=5000))
     before = {doc["_id"] for doc in store.iter_all(prefix="upl-")}
     with pytest.raises(UploadTooLarge):
         uploads.receive_inline("big.csv", io.BytesIO(b"y" * 5000))
@@ -224,15 +225,16 @@ def test_local_presigned_upload_then_complete_then_preview(client: Any) -> None:
     body = presigned.json
     upload_id = body["upload"]["id"]
     assert body["upload"]["state"] == "pending"
-    early = client.post(body["complete_url"])
+    token = {"token": body["token"]}
+    early = client.post(body["complete_url"], json=token)
     assert (early.status_code, early.json["error"]["code"]) == (409, "UPLOAD_NOT_READY")
 
     form = {**body["fields"], body["file_field"]: (io.BytesIO(LEGACY_CSV), "big.csv")}
     sent = client.post(body["url"], data=form, content_type="multipart/form-data")
     assert sent.status_code == 204, sent.json
-    done = client.post(body["complete_url"]).json
+    done = client.post(body["complete_url"], json=token).json
     assert (done["state"], done["size"]) == ("ready", len(LEGACY_CSV))
-    assert client.post(body["complete_url"]).json == done  # completing twice is harmless
+    assert client.post(body["complete_url"], json=token).json == done  # completing twice is harmless
     preview = client.get(f"/api/v1/uploads/{upload_id}/preview").json
     assert [column["name"] for column in preview["columns"]] == ["Name", "Amount", "Joined"]
 
@@ -246,7 +248,7 @@ def test_local_presigned_upload_refuses_forged_tokens_and_undeclared_bytes(clien
     oversized = {**body["fields"], "file": (io.BytesIO(b"z" * 11), "a.csv")}
     refused = client.post(body["url"], data=oversized, content_type="multipart/form-data")
     assert (refused.status_code, refused.json["error"]["code"]) == (413, "UPLOAD_TOO_LARGE")
-    assert client.post(body["complete_url"]).status_code == 409
+    assert client.post(body["complete_url"], json={"token": body["token"]}).status_code == 409
 
 
 def test_presign_validates_the_request(small_cap_client: Any) -> None:
@@ -274,7 +276,8 @@ def test_s3_presigned_post_then_complete_then_preview(
     assert s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == data
     assert key == f"blobs/uploads/{body['upload']['id']}/accounts.csv"
 
-    done = s3_client.post(body["complete_url"]).json
+    assert s3_client.post(body["complete_url"]).json["error"]["code"] == "UPLOAD_TOKEN_INVALID"
+    done = s3_client.post(body["complete_url"], json={"token": body["token"]}).json
     assert (done["state"], done["size"]) == ("ready", len(data))
     preview = s3_client.get(f"/api/v1/uploads/{done['id']}/preview").json
     assert [column["name"] for column in preview["columns"]] == ["Id", "Name", "Created"]
@@ -297,10 +300,64 @@ def test_sweep_removes_only_stale_pending_uploads(app: Any, client: Any) -> None
     ]
     ready = upload(client, LEGACY_CSV).json["id"]
     services = app.extensions["dms"]
-    uploads = Uploads(services.blobs, services.store("uploads"), UploadLimits.from_settings(app.config), "k")
+    uploads = Uploads(services.blobs, services.store("uploads"), UploadLimits.from_settings(app.config))
     uploads.sweep_stale(dt.timedelta(hours=1))
     assert client.get(f"/api/v1/uploads/{pending}").json["state"] == "pending"  # fresh: kept
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
     assert uploads.sweep_stale(dt.timedelta(hours=1), now=later) >= 1
     assert client.get(f"/api/v1/uploads/{pending}").status_code == 404
     assert client.get(f"/api/v1/uploads/{ready}").json["state"] == "ready"
+
+
+def _presigned(client: Any, data: bytes = LEGACY_CSV) -> dict[str, Any]:
+    body = client.post("/api/v1/uploads/presign", json={"filename": "a.csv", "size": len(data)}).json
+    assert body["token"] and body["fields"]["token"] == body["token"]
+    return dict(body)
+
+
+def _send(client: Any, body: dict[str, Any], data: bytes = LEGACY_CSV) -> Any:
+    form = {**body["fields"], body["file_field"]: (io.BytesIO(data), "a.csv")}
+    return client.post(body["url"], data=form, content_type="multipart/form-data")
+
+
+def test_complete_needs_the_upload_token(client: Any) -> None:
+    body = _presigned(client)
+    assert _send(client, body).status_code == 204
+    other = _presigned(client)
+    for given in (None, {}, {"token": ""}, {"token": other["token"]}, {"token": body["token"] + "x"}):
+        refused = client.post(body["complete_url"], json=given)
+        assert (refused.status_code, refused.json["error"]["code"]) == (403, "UPLOAD_TOKEN_INVALID"), given
+    assert client.get(f"/api/v1/uploads/{body['upload']['id']}").json["state"] == "pending"
+    done = client.post(body["complete_url"], json={"token": body["token"]}).json
+    assert done["state"] == "ready"
+    # Once complete, the token answers the same record but no other token does.
+    assert client.post(body["complete_url"], json={"token": other["token"]}).status_code == 403
+
+
+def test_the_upload_token_sends_the_file_once(client: Any) -> None:
+    body = _presigned(client)
+    assert _send(client, body).status_code == 204
+    again = _send(client, body, b"x,y\n1,2\n")
+    assert (again.status_code, again.json["error"]["code"]) == (403, "UPLOAD_TOKEN_USED")
+    client.post(body["complete_url"], json={"token": body["token"]})
+    after = _send(client, body, b"x,y\n1,2\n")
+    assert (after.status_code, after.json["error"]["code"]) == (409, "UPLOAD_ALREADY_COMPLETE")
+    preview = client.get(f"/api/v1/uploads/{body['upload']['id']}/preview").json
+    assert [column["name"] for column in preview["columns"]] == ["Name", "Amount", "Joined"]  # not replaced
+
+
+def test_a_send_that_was_refused_does_not_spend_the_token(client: Any) -> None:
+    body = _presigned(client, b"a,b\n1,2\n")
+    too_big = _send(client, body, b"a,b\n1,2\n" * 10)
+    assert too_big.status_code == 413
+    assert _send(client, body, b"a,b\n1,2\n").status_code == 204
+
+
+def test_an_expired_upload_token_is_refused(stack_env: dict[str, str]) -> None:
+    expiring = create_app({"TESTING": True, "UPLOAD_PRESIGN_EXPIRES_SECONDS": 1}).test_client()
+    body = _presigned(expiring)
+    time.sleep(2.1)
+    sent = _send(expiring, body)
+    assert (sent.status_code, sent.json["error"]["code"]) == (403, "UPLOAD_TOKEN_EXPIRED")
+    late = expiring.post(body["complete_url"], json={"token": body["token"]})
+    assert (late.status_code, late.json["error"]["code"]) == (403, "UPLOAD_TOKEN_EXPIRED")

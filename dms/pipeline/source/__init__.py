@@ -24,6 +24,7 @@ from dms.pipeline.source.contract import (
     BadReadOption,
     Chunk,
     ReadError,
+    ReadLimits,
     ReadOptions,
     RowProblem,
     Sample,
@@ -37,6 +38,7 @@ __all__ = [
     "BadReadOption",
     "Chunk",
     "ReadError",
+    "ReadLimits",
     "ReadOptions",
     "RowProblem",
     "Sample",
@@ -123,6 +125,11 @@ def read_head(path: str | os.PathLike[str], options: ReadOptions | None = None, 
     chunks = _READERS[info.format].iter_chunks(path, sample_options, _as_in_file(info))
     try:
         first = next(chunks, None)
+        # A chunk short of chunk_rows is the last one (the file ended within the sample), unless the reader
+        # cut it at chunk_bytes (Parquet does): the next one, if any, tells.
+        whole = first is None or (
+            first.table.num_rows < sample_options.chunk_rows and next(chunks, None) is None
+        )
     finally:
         chunks.close()
     if first is None:
@@ -130,8 +137,6 @@ def read_head(path: str | os.PathLike[str], options: ReadOptions | None = None, 
     layout = _layout(info)
     if layout is not None:
         first = _read_back(first, layout)
-    # A chunk short of chunk_rows is the last one: the file ended within the sample.
-    whole = first.table.num_rows < sample_options.chunk_rows
     return Sample(info, first.table.slice(0, rows), list(first.problems), whole=whole)
 
 

@@ -55,11 +55,15 @@ class ChunkAssembler:
     to its own last row; problems after the last row go with the last chunk.
     """
 
-    def __init__(self, chunk_rows: int, empty_schema: pa.Schema) -> None:
+    def __init__(self, chunk_rows: int, empty_schema: pa.Schema, max_bytes: int | None = None) -> None:
         self.chunk_rows = chunk_rows
+        # Also cut at this much text, for readers whose rows can weigh far more in memory than on disk (a
+        # Parquet dictionary value repeated on every row): the chunk is cut before it is held, not after.
+        self.max_bytes = max_bytes
         self._empty_schema = empty_schema
         self._parts: list[pa.Table] = []
         self._buffered = 0
+        self._bytes = 0
         self._problems: list[RowProblem] = []
         self._next_index = 0
         self._schema: pa.Schema | None = None
@@ -71,23 +75,41 @@ class ChunkAssembler:
             self._parts.append(table)
             self._buffered += table.num_rows
             self._schema = table.schema
-        while self._buffered >= self.chunk_rows:
-            yield self._cut(self.chunk_rows)
+            if self.max_bytes is not None:
+                self._bytes += int(row_bytes(table).sum())
+        while self._buffered >= self.chunk_rows or self._over_bytes():
+            yield self._cut(self._rows_to_cut())
 
     def finish(self) -> Iterator[Chunk]:
         """Yield the last, short chunk; and the trailing problems, in an empty chunk if no rows are left."""
         if self._buffered or self._problems:
             yield self._cut(self._buffered, last=True)
 
-    def _cut(self, rows: int, last: bool = False) -> Chunk:
+    def _over_bytes(self) -> bool:
+        return self.max_bytes is not None and self._buffered > 0 and self._bytes > self.max_bytes
+
+    def _rows_to_cut(self) -> int:
+        """chunk_rows, or fewer when they would weigh more than max_bytes (at least one row)."""
+        if self.max_bytes is None or not self._over_bytes():
+            return self.chunk_rows
+        ends = np.cumsum(row_bytes(self._buffered_table()))
+        fitting = int(np.searchsorted(ends, self.max_bytes, side="right"))
+        return max(1, min(self.chunk_rows, fitting))
+
+    def _buffered_table(self) -> pa.Table:
         if self._parts:
-            buffered = self._parts[0] if len(self._parts) == 1 else pa.concat_tables(self._parts)
-        else:
-            buffered = (self._schema or self._empty_schema).empty_table()
+            self._parts = [self._parts[0] if len(self._parts) == 1 else pa.concat_tables(self._parts)]
+            return self._parts[0]
+        return (self._schema or self._empty_schema).empty_table()
+
+    def _cut(self, rows: int, last: bool = False) -> Chunk:
+        buffered = self._buffered_table()
         table = buffered.slice(0, rows)
         rest = buffered.slice(rows)
         self._parts = [rest] if rest.num_rows else []
         self._buffered = rest.num_rows
+        if self.max_bytes is not None:
+            self._bytes = int(row_bytes(rest).sum()) if rest.num_rows else 0
         problems, self._problems = split_problems(self._problems, table, last)
         problems.sort(key=lambda problem: problem.row)
         chunk = Chunk(index=self._next_index, table=table, problems=problems)

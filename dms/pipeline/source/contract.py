@@ -54,11 +54,13 @@ class ReadError(DMSError):
         file: str | os.PathLike[str] | None = None,
         row: int | None = None,
         column: str | None = None,
+        part: str | None = None,
+        limit: int | None = None,
     ) -> None:
         self.file = Path(file).name if file is not None else None
         self.row = row
         self.column = column
-        super().__init__(message, code=code, file=self.file, row=row, column=column)
+        super().__init__(message, code=code, file=self.file, row=row, column=column, part=part, limit=limit)
 
     def __str__(self) -> str:
         where = ", ".join(
@@ -81,6 +83,36 @@ class BadReadOption(ReadError):
         self.where["field"] = option
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one file may make a reader hold beyond its size on disk: the inflation a small file can hide.
+
+    The defaults are config_dev's (XLSX_MAX_SHARED_STRINGS_BYTES...), for callers without settings; each is
+    set relative to what real exports need, which config_dev explains.
+    """
+
+    xlsx_max_shared_strings_bytes: int = 64 * 1024 * 1024
+    xlsx_shared_strings_max_ratio: float = 16.0
+    xlsx_max_part_bytes: int = 8 * 1024 * 1024
+    parquet_max_column_chunk_bytes: int = 1024 * 1024 * 1024
+    parquet_max_page_bytes: int = 64 * 1024 * 1024
+    max_cell_bytes: int = 1024 * 1024
+    pickle_max_alloc_bytes: int = 256 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> ReadLimits:
+        """The limits configured for this deployment."""
+        return cls(
+            xlsx_max_shared_strings_bytes=int(settings["XLSX_MAX_SHARED_STRINGS_BYTES"]),
+            xlsx_shared_strings_max_ratio=float(settings["XLSX_SHARED_STRINGS_MAX_RATIO"]),
+            xlsx_max_part_bytes=int(settings["XLSX_MAX_PART_BYTES"]),
+            parquet_max_column_chunk_bytes=int(settings["PARQUET_MAX_COLUMN_CHUNK_BYTES"]),
+            parquet_max_page_bytes=int(settings["PARQUET_MAX_PAGE_BYTES"]),
+            max_cell_bytes=int(settings["READ_MAX_CELL_BYTES"]),
+            pickle_max_alloc_bytes=int(settings["PICKLE_MAX_ALLOC_BYTES"]),
+        )
+
+
 @dataclass
 class ReadOptions:
     """How to read a source; every None means detect."""
@@ -97,6 +129,7 @@ class ReadOptions:
     allow_pickle: bool = False
     max_unzipped_bytes: int = 2 * 1024**3
     max_zip_ratio: float = 200.0
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
     @classmethod
     def from_json(cls, given: Mapping[str, Any] | None, *, prefix: str = "", **limits: Any) -> ReadOptions:
@@ -252,6 +285,7 @@ def validated_options(
         allow_pickle=options.allow_pickle,
         max_unzipped_bytes=options.max_unzipped_bytes,
         max_zip_ratio=options.max_zip_ratio,
+        limits=options.limits,
     )
 
 

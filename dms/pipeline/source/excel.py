@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import openpyxl
 import xlrd
@@ -17,6 +18,7 @@ from dms.pipeline.source.chunking import RecordAssembler, value_text
 from dms.pipeline.source.contract import (
     Chunk,
     ReadError,
+    ReadLimits,
     ReadOptions,
     RowProblem,
     SourceInfo,
@@ -37,6 +39,18 @@ MAX_ZIP_ENTRIES = 10_000
 RATIO_FLOOR_BYTES = 1024 * 1024
 # A DTD can stand only in an XML part's prolog, before its root element; no real part has a prolog this long.
 XML_PROLOG_BYTES = 64 * 1024
+_CONTENT_TYPES_PART = "[Content_Types].xml"
+_CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+# Parts read-only openpyxl streams (worksheets) or never opens (pivot cache records: a copy of the source data,
+# as large as a sheet); only the total and the ratio bound them. Any other XML part is parsed whole.
+_STREAMED_TYPES = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml",
+    "application/vnd.ms-excel.worksheet",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.pivotCacheRecords+xml",
+)
+# Parts openpyxl reads whole by their fixed names, whatever [Content_Types].xml calls them.
+_READ_WHOLE_NAMES = ("xl/styles.xml", "xl/theme/theme1.xml", "docProps/core.xml", "docProps/custom.xml")
 
 
 def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
@@ -269,6 +283,7 @@ def _check_zip(path: str | os.PathLike[str], options: ReadOptions) -> None:
             entries = archive.infolist()
             _check_sizes(path, entries, options)
             _refuse_dtds(path, archive, entries)
+            _check_part_sizes(path, archive, entries, options)
     # RuntimeError: an encrypted part; NotImplementedError: a compression method zipfile does not have.
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise ReadError(
@@ -313,6 +328,118 @@ def _check_sizes(path: str | os.PathLike[str], entries: list[zipfile.ZipInfo], o
                 "zip bomb. Export the sheet as CSV if it is genuine.",
                 file=path,
             )
+
+
+def _check_part_sizes(
+    path: str | os.PathLike[str],
+    archive: zipfile.ZipFile,
+    entries: list[zipfile.ZipInfo],
+    options: ReadOptions,
+) -> None:
+    """Refuse a part openpyxl would parse whole that inflates past its limit, whatever its ratio or size.
+
+    A ratio says nothing about a part of 32 MiB packed 100 times: openpyxl builds objects for all of it (a
+    32 MiB styles.xml takes 700 MiB and 15 s). What a part is comes from [Content_Types].xml, as openpyxl
+    finds the shared strings by it, so renaming a part does not move it into a laxer class.
+    """
+    limits = options.limits
+    content_types = _content_types(path, archive, entries, limits.xlsx_max_part_bytes)
+    for entry in entries:
+        kind = _part_kind(entry.filename, content_types)
+        if kind == "streamed":
+            continue
+        if kind == "shared strings":
+            _check_shared_strings(path, entry, limits)
+        elif entry.file_size > limits.xlsx_max_part_bytes:
+            raise ReadError(
+                "PART_TOO_LARGE",
+                f"Part {entry.filename!r} of the workbook inflates to {entry.file_size:,} bytes, over the limit of "
+                f"{limits.xlsx_max_part_bytes:,} for a part read whole (setting DMS_XLSX_MAX_PART_BYTES); real "
+                "workbooks stay far below it. Save the workbook again from Excel, or export the sheet as CSV.",
+                file=path,
+                part=entry.filename,
+                limit=limits.xlsx_max_part_bytes,
+            )
+
+
+def _check_shared_strings(path: str | os.PathLike[str], entry: zipfile.ZipInfo, limits: ReadLimits) -> None:
+    """Refuse a shared strings table past XLSX_MAX_SHARED_STRINGS_BYTES that packs more tightly than distinct
+    texts do.
+
+    Its cost (openpyxl holds every string, about 3.5 times the XML, at 5 s a 25 MB) should follow the file's
+    size: a table of distinct texts packs 3 to 10 times, so a large one arrives as a large file, while 71 MB
+    packed into 541 KB is a bomb. Past the base size the table may inflate XLSX_SHARED_STRINGS_MAX_RATIO times
+    its packed size, so a 50 MB workbook of unique names still reads.
+    """
+    limit = max(
+        limits.xlsx_max_shared_strings_bytes, int(limits.xlsx_shared_strings_max_ratio * entry.compress_size)
+    )
+    if entry.file_size <= limit:
+        return
+    ratio = entry.file_size / max(entry.compress_size, 1)
+    raise ReadError(
+        "PART_TOO_LARGE",
+        f"Part {entry.filename!r} of the workbook, the shared strings table, inflates to {entry.file_size:,} bytes, "
+        f"{ratio:,.0f} times its packed size: over the limit of {limit:,} for it (tables past "
+        f"{limits.xlsx_max_shared_strings_bytes:,} bytes, setting DMS_XLSX_MAX_SHARED_STRINGS_BYTES, may inflate "
+        f"at most {limits.xlsx_shared_strings_max_ratio:,.0f} times, DMS_XLSX_SHARED_STRINGS_MAX_RATIO, as distinct "
+        "texts do). Save the workbook again from Excel, or export the sheet as CSV.",
+        file=path,
+        part=entry.filename,
+        limit=limit,
+    )
+
+
+def _content_types(
+    path: str | os.PathLike[str], archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], limit: int
+) -> dict[str, str]:
+    """Part name -> content type, from [Content_Types].xml's overrides and its defaults by extension."""
+    entry = next((e for e in entries if e.filename == _CONTENT_TYPES_PART), None)
+    if entry is None:
+        return {}
+    if entry.file_size > limit:
+        raise ReadError(
+            "PART_TOO_LARGE",
+            f"Part {_CONTENT_TYPES_PART!r} of the workbook inflates to {entry.file_size:,} bytes, over the limit "
+            f"of {limit:,} (setting DMS_XLSX_MAX_PART_BYTES). Save the workbook again from Excel.",
+            file=path,
+            part=_CONTENT_TYPES_PART,
+            limit=limit,
+        )
+    try:
+        # Safe to parse: its size is bounded and _refuse_dtds has made sure it declares no DTD.
+        root = ElementTree.fromstring(archive.read(entry))
+    except ElementTree.ParseError:
+        return {}  # openpyxl reports the damage
+    defaults = {
+        node.get("Extension", "").lower(): node.get("ContentType", "")
+        for node in root.iter(f"{_CONTENT_TYPES_NS}Default")
+    }
+    types = {
+        e.filename: defaults.get(e.filename.rpartition(".")[2].lower(), "")
+        for e in entries
+        if "." in e.filename
+    }
+    for node in root.iter(f"{_CONTENT_TYPES_NS}Override"):
+        types[node.get("PartName", "").lstrip("/")] = node.get("ContentType", "")
+    return types
+
+
+def _part_kind(name: str, content_types: dict[str, str]) -> str:
+    """ "shared strings", "streamed" (a sheet, or a part openpyxl never reads whole) or "a part read whole"."""
+    content_type = content_types.get(name, "")
+    if content_type == _SHARED_STRINGS_TYPE or name.lower().endswith("sharedstrings.xml"):
+        return "shared strings"
+    if name in _READ_WHOLE_NAMES or name.endswith(".rels"):
+        return "a part read whole"
+    if content_type in _STREAMED_TYPES:
+        return "streamed"
+    is_xml = name.lower().endswith((".xml", ".rels")) or content_type.endswith("xml")
+    if not is_xml:
+        return "streamed"  # pictures, embedded files, printer settings, VBA: never parsed
+    if not content_type and name.startswith(("xl/worksheets/", "xl/pivotCache/pivotCacheRecords")):
+        return "streamed"
+    return "a part read whole"
 
 
 def _refuse_dtds(

@@ -7,10 +7,11 @@ import decimal
 import importlib
 import inspect
 import logging
+import math
 import os
 import pickle
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from dms.pipeline.source.chunking import value_text
 from dms.pipeline.source.contract import (
     Chunk,
     ReadError,
+    ReadLimits,
     ReadOptions,
     SourceInfo,
     check_readable,
@@ -100,10 +102,13 @@ def load_dataframe(path: str | os.PathLike[str], options: ReadOptions) -> pd.Dat
         )
     with open(path, "rb") as source:
         try:
-            loaded = DataFrameUnpickler(source).load()
+            loaded = DataFrameUnpickler(source, options.limits).load()
         except ForbiddenGlobal as exc:
             log.warning("reader=pickle file=%s refused=%s.%s", Path(path).name, exc.module, exc.name)
             raise ReadError("PICKLE_FORBIDDEN", str(exc), file=path) from None
+        except AllocationRefused as exc:
+            log.warning("reader=pickle file=%s refused=%s bytes=%d", Path(path).name, exc.call, exc.size)
+            raise ReadError("PICKLE_TOO_LARGE", str(exc), file=path, limit=exc.limit) from None
         except RecursionError:
             raise ReadError("CORRUPT_FILE", "The pickle nests too deeply to load.", file=path) from None
         except Exception as exc:  # noqa: BLE001 - any failure of a hostile or damaged pickle is a read error
@@ -136,8 +141,83 @@ class ForbiddenGlobal(pickle.UnpicklingError):
         )
 
 
-class DataFrameUnpickler(pickle.Unpickler):
-    """An Unpickler whose find_class admits only what pandas and numpy need to rebuild a DataFrame."""
+class AllocationRefused(pickle.UnpicklingError):
+    """The pickle asks one construction to allocate more than the limit (`bytearray(10**10)` is 37 bytes)."""
+
+    def __init__(self, call: str, size: int, limit: int) -> None:
+        self.call = call
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"The pickle asks {call} to allocate {size:,} bytes at once, over the limit of {limit:,} (setting "
+            "DMS_PICKLE_MAX_ALLOC_BYTES); a DataFrame's pickle carries its data, it does not ask for space. It "
+            "was refused before anything was allocated. Export the data as Parquet or CSV."
+        )
+
+
+class DataFrameUnpickler(pickle._Unpickler):
+    """An Unpickler that admits only what pandas and numpy need to rebuild a DataFrame, and caps what any one
+    construction may allocate.
+
+    The allow-list stops code from running, not memory from being asked for: `bytearray(10**10)`, an array of a
+    shape the pickle only names, a RangeIndex of a trillion rows that a frame then fills. So every call the
+    pickle makes (REDUCE, NEWOBJ, OBJ/INST) is checked first; that needs Python's own Unpickler, whose opcodes
+    can be overridden (the C one cannot), and costs little: a frame's data arrives in a few large buffers.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, source: Any, limits: ReadLimits | None = None) -> None:
+        super().__init__(source)
+        self.max_alloc = (limits or ReadLimits()).pickle_max_alloc_bytes
+
+    def _load_reduce(self) -> None:
+        stack = self.stack  # type: ignore[attr-defined]
+        args = stack.pop()
+        func = stack[-1]
+        self._check_call(func, args, {}, construct=False)
+        stack[-1] = func(*args)
+
+    def _load_newobj(self) -> None:
+        args = self.stack.pop()  # type: ignore[attr-defined]
+        cls = self.stack.pop()  # type: ignore[attr-defined]
+        self._check_call(cls, args, {}, construct=True)
+        self.append(cls.__new__(cls, *args))  # type: ignore[attr-defined]
+
+    def _load_newobj_ex(self) -> None:
+        kwargs = self.stack.pop()  # type: ignore[attr-defined]
+        args = self.stack.pop()  # type: ignore[attr-defined]
+        cls = self.stack.pop()  # type: ignore[attr-defined]
+        self._check_call(cls, args, kwargs, construct=True)
+        self.append(cls.__new__(cls, *args, **kwargs))  # type: ignore[attr-defined]
+
+    def _instantiate(self, klass: Any, args: Any) -> None:
+        self._check_call(klass, tuple(args), {}, construct=False)
+        super()._instantiate(klass, args)  # type: ignore[misc]
+
+    dispatch[pickle.REDUCE[0]] = _load_reduce  # type: ignore[assignment]
+    dispatch[pickle.NEWOBJ[0]] = _load_newobj  # type: ignore[assignment]
+    dispatch[pickle.NEWOBJ_EX[0]] = _load_newobj_ex  # type: ignore[assignment]
+
+    def _check_call(
+        self, func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], *, construct: bool
+    ) -> None:
+        """Refuse a call that would build a data-holding object from arguments, or allocate past the limit."""
+        if isinstance(func, type) and issubclass(func, _DATA_HOLDERS) and (args or kwargs or not construct):
+            # Pickles rebuild frames, series, indexes and arrays empty and fill them from their state; called
+            # with arguments they broadcast a scalar over any length the pickle names.
+            raise ForbiddenGlobal(func.__module__, f"{func.__qualname__}(...) called with arguments")
+        measure = _ALLOCATIONS.get(id(func))
+        if measure is None or measure[0] is not func:
+            return
+        try:
+            size = measure[1](args, kwargs)
+        except (TypeError, ValueError, OverflowError, KeyError, IndexError):
+            return  # not a shape this call accepts: the call itself fails
+        if size > self.max_alloc:
+            name = getattr(func, "__qualname__", type(func).__name__)
+            shown = ", ".join(repr(arg)[:40] for arg in args)
+            raise AllocationRefused(f"{name}({shown})", size, self.max_alloc)
 
     def find_class(self, module: str, name: str) -> Any:
         module = _RENAMED_MODULES.get(module, module)
@@ -155,6 +235,55 @@ class DataFrameUnpickler(pickle.Unpickler):
         if _allowed_objects().get(id(found)) is not found:
             raise ForbiddenGlobal(module, name)
         return found
+
+
+def _itemsize(dtype: Any) -> int:
+    return int(np.dtype(dtype).itemsize)
+
+
+def _shape_bytes(shape: Any, dtype: Any) -> int:
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    return math.prod(int(dim) for dim in dims) * max(_itemsize(dtype), 1)
+
+
+def _range_bytes(start: Any, stop: Any, step: Any) -> int:
+    # A RangeIndex costs nothing until a frame is filled over it or it is numbered: 8 bytes a row then.
+    return len(range(int(start or 0), int(stop or 0), int(step or 1))) * 8
+
+
+def _new_index_bytes(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+    cls, state = args[0], args[1]
+    if isinstance(cls, type) and issubclass(cls, pd.RangeIndex) and isinstance(state, dict):
+        return _range_bytes(state.get("start", 0), state.get("stop", 0), state.get("step", 1))
+    return 0
+
+
+# What the constructions that allocate by argument would ask for, in bytes: (the callable, its measure).
+_Measure = Callable[[tuple[Any, ...], Mapping[str, Any]], int]
+_DATA_HOLDERS: tuple[type, ...] = (
+    pd.DataFrame,
+    pd.Series,
+    pd.Index,
+    pd.api.extensions.ExtensionArray,
+    np.ndarray,
+)
+_ALLOCATIONS: dict[int, tuple[object, _Measure]] = {}
+
+
+def _register_allocations() -> None:
+    multiarray = importlib.import_module("numpy._core.multiarray")
+    indexes = importlib.import_module("pandas.core.indexes.base")
+    measures: list[tuple[object, _Measure]] = [
+        (bytearray, lambda args, _: int(args[0]) if args and isinstance(args[0], int) else 0),
+        (multiarray._reconstruct, lambda args, _: _shape_bytes(args[1], args[2])),
+        (multiarray.scalar, lambda args, _: _itemsize(args[0])),
+        # A RangeIndex is rebuilt only through _new_Index: called directly it is a data holder, refused.
+        (indexes._new_Index, _new_index_bytes),
+    ]
+    _ALLOCATIONS.update({id(func): (func, measure) for func, measure in measures})
+
+
+_register_allocations()
 
 
 def _restricted_getattr(target: object, attribute: str, *default: object) -> object:

@@ -18,7 +18,7 @@ from dms.pipeline.exported import (
 )
 from dms.pipeline.source import read_chunks, read_sample, sniff
 
-QUOTES_AND_STARTS = st.text(alphabet="'=+-@\t\r a", max_size=6)
+QUOTES_AND_STARTS = st.text(alphabet="'=+-@|\t\r\n a\u00a0\u3000\uff1d\uff0b\uff0d\uff20", max_size=6)
 
 
 @given(QUOTES_AND_STARTS)
@@ -29,6 +29,14 @@ def test_restore_undoes_neutralise_whatever_quotes_the_value_has(value: str) -> 
 @given(st.lists(QUOTES_AND_STARTS, max_size=20))
 def test_safe_texts_neutralises_as_neutralise_does(values: list[str]) -> None:
     assert safe_texts(pa.array(values, pa.string())).to_pylist() == [neutralise(v) for v in values]
+
+
+def test_cells_a_spreadsheet_reads_as_formulas_are_neutralised() -> None:
+    risky = [" =1+1", "   @SUM(A1)", "\u3000=1", "\uff1dHYPERLINK()", "|cmd", "\n=1", "\u00a0+1", " -5"]
+    assert [neutralise(v) for v in risky] == ["'" + v for v in risky]
+    assert [restore(neutralise(v)) for v in risky] == risky
+    plain = ["  x", "a=1", "a|b", "x\n=1", ""]
+    assert [neutralise(v) for v in plain] == plain
 
 
 def test_a_value_and_the_same_value_behind_a_quote_export_apart() -> None:

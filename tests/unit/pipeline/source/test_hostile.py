@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import os
 import pickle
+import pickletools
+import random
+import string
 import zipfile
 from collections.abc import Callable
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from dms.pipeline.source import ReadError, ReadOptions, jsonl, read_chunks, sniff
+from dms.pipeline.source import ReadError, ReadLimits, ReadOptions, jsonl, read_chunks, sniff
 
 ALLOW = ReadOptions(allow_pickle=True)
 
@@ -281,3 +286,208 @@ def test_xlsx_with_malformed_xml_is_a_corrupt_file_not_a_crash(tmp_path, read_al
     with pytest.raises(ReadError) as caught:
         read_all(path)
     assert caught.value.code == "CORRUPT_FILE"
+
+
+def _styles_xml(target_bytes: int) -> bytes:
+    """A styles.xml of about target_bytes: cell formats that differ, so it packs about 130 times, not 1000."""
+    formats = b"".join(
+        b'<xf numFmtId="%d" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>' % (n % 200)
+        for n in range(target_bytes // 84 + 1)
+    )
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<styleSheet xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main"><cellXfs>' + formats + b"</cellXfs></styleSheet>"
+    )
+
+
+def _shared_strings_xml(target_bytes: int) -> bytes:
+    """A shared strings table of about target_bytes of distinct texts."""
+    strings = b"".join(
+        b"<si><t>Customer %d of the legacy CRM export, region north</t></si>" % n
+        for n in range(target_bytes // 64 + 1)
+    )
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main">' + strings + b"</sst>"
+    )
+
+
+def inflating_workbook(tmp_path, part: str, data: bytes, content_type: str | None = None) -> os.PathLike[str]:
+    """A real workbook (Name / Acme) with `part` replaced by (or added as) `data`, packed as tightly as zip can."""
+    plain = tmp_path / "plain.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["Name"])
+    book.active.append(["Acme"])
+    book.save(plain)
+    hostile = tmp_path / "inflating.xlsx"
+    with (
+        zipfile.ZipFile(plain) as source,
+        zipfile.ZipFile(hostile, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target,
+    ):
+        for entry in source.infolist():
+            content = data if entry.filename == part else source.read(entry)
+            if entry.filename == "[Content_Types].xml" and content_type is not None:
+                override = f'<Override PartName="/{part}" ContentType="{content_type}"/></Types>'
+                content = content.replace(b"</Types>", override.encode())
+            target.writestr(entry.filename, content)
+        if part not in source.namelist():
+            target.writestr(part, data)
+    return hostile
+
+
+SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+
+
+@pytest.mark.parametrize(
+    ("part", "data", "content_type", "limit"),
+    [
+        ("xl/styles.xml", _styles_xml(32 * 1024 * 1024), None, 8 * 1024 * 1024),
+        ("xl/sharedStrings.xml", _shared_strings_xml(71_000_000), SHARED_STRINGS_TYPE, 64 * 1024 * 1024),
+        # Renamed: openpyxl finds the shared strings by their content type, and so does the check.
+        ("xl/media/image9.xml", _shared_strings_xml(71_000_000), SHARED_STRINGS_TYPE, 64 * 1024 * 1024),
+        ("docProps/custom.xml", _styles_xml(9 * 1024 * 1024), None, 8 * 1024 * 1024),
+    ],
+    ids=["styles-32MiB", "shared-strings-71MB", "shared-strings-renamed", "custom-properties"],
+)
+def test_xlsx_part_inflating_past_its_limit_is_refused_though_its_ratio_passes(
+    tmp_path, part, data, content_type, limit, monkeypatch
+):
+    path = inflating_workbook(tmp_path, part, data, content_type)
+    with zipfile.ZipFile(path) as archive:
+        entry = archive.getinfo(part)
+    assert entry.file_size / entry.compress_size < ReadOptions().max_zip_ratio  # the ratio check lets it by
+    assert path.stat().st_size < 3_000_000
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: pytest.fail("openpyxl saw the file"))
+    with pytest.raises(ReadError) as caught:
+        sniff(path)
+    assert (caught.value.code, caught.value.http_status) == ("PART_TOO_LARGE", 422)
+    assert caught.value.where["part"] == part and caught.value.where["limit"] == limit
+    assert part in caught.value.message and f"{limit:,}" in caught.value.message
+
+
+def test_xlsx_part_limits_are_settings(tmp_path, read_all):
+    path = inflating_workbook(tmp_path, "xl/styles.xml", _styles_xml(2 * 1024 * 1024))
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ReadOptions(limits=ReadLimits(xlsx_max_part_bytes=1024 * 1024)))
+    assert caught.value.code == "PART_TOO_LARGE" and "DMS_XLSX_MAX_PART_BYTES" in caught.value.message
+    info, table, _ = read_all(path)  # 2 MiB of styles is within the default
+    assert table.column("Name").to_pylist() == ["Acme"]
+
+
+def _distinct_texts_xml(target_bytes: int) -> bytes:
+    """A shared strings table of random names and e-mails: distinct texts, packing about 3 times as Excel's do."""
+    rng = random.Random(1)
+
+    def word() -> str:
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 9)))
+
+    strings, size = [], 0
+    while size < target_bytes:
+        first, last = word(), word()
+        text = f"<si><t>{first.title()} {last.title()}</t></si><si><t>{first}.{last}@{word()}.com</t></si>"
+        strings.append(text)
+        size += len(text)
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main">' + "".join(strings).encode() + b"</sst>"
+    )
+
+
+def test_a_large_shared_strings_table_of_distinct_texts_reads_and_a_packed_one_does_not(tmp_path, read_all):
+    # Scaled down (a 1 MiB base instead of 64 MiB): 3 MB of names and e-mails packs about 3 times, as a 50 MB
+    # workbook's 90 MB table does; 3 MB of near-repeats packs 20 times.
+    small = ReadOptions(limits=ReadLimits(xlsx_max_shared_strings_bytes=1024 * 1024))
+    real = inflating_workbook(
+        tmp_path, "xl/sharedStrings.xml", _distinct_texts_xml(3_000_000), SHARED_STRINGS_TYPE
+    )
+    info, table, _ = read_all(real, small)
+    assert table.column("Name").to_pylist() == ["Acme"]
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    bomb = inflating_workbook(
+        packed, "xl/sharedStrings.xml", _shared_strings_xml(3_000_000), SHARED_STRINGS_TYPE
+    )
+    with pytest.raises(ReadError) as caught:
+        sniff(bomb, small)
+    assert caught.value.code == "PART_TOO_LARGE"
+    assert "DMS_XLSX_SHARED_STRINGS_MAX_RATIO" in caught.value.message
+
+
+def test_xlsx_pictures_and_sheets_are_not_held_to_the_part_limit(tmp_path, read_all):
+    picture = os.urandom(1024 * 1024)
+    path = inflating_workbook(tmp_path, "xl/media/image1.png", picture)
+    info, table, _ = read_all(path, ReadOptions(limits=ReadLimits(xlsx_max_part_bytes=64 * 1024)))
+    assert table.column("Name").to_pylist() == ["Acme"]
+
+
+class _AsksForGigabytes:
+    def __reduce__(self):
+        return (bytearray, (10**10,))
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_a_pickle_asking_bytearray_for_ten_gigabytes_is_refused_before_allocating(protocol, write_bytes):
+    data = pickletools.optimize(pickle.dumps(_AsksForGigabytes(), protocol=protocol))
+    assert len(data) <= 43
+    path = write_bytes("bomb.pkl", data)
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+    assert (caught.value.code, caught.value.http_status) == ("PICKLE_TOO_LARGE", 422)
+    assert (
+        "bytearray(10000000000)" in caught.value.message
+        and "DMS_PICKLE_MAX_ALLOC_BYTES" in caught.value.message
+    )
+    assert caught.value.where["limit"] == 256 * 1024 * 1024
+
+
+_MULTIARRAY = importlib.import_module("numpy._core.multiarray")
+
+
+class _CallsConstructor:
+    def __init__(self, target, *args):
+        self.target, self.args = target, args
+
+    def __reduce__(self):
+        return (self.target, self.args)
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        # An array of a shape the pickle only names, through numpy's own reconstructor.
+        (_CallsConstructor(_MULTIARRAY._reconstruct, np.ndarray, (10**10,), b"b"), "PICKLE_TOO_LARGE"),
+        (_CallsConstructor(_MULTIARRAY.scalar, np.dtype(("V", 10**9))), "PICKLE_TOO_LARGE"),
+        # Frames, series and arrays are rebuilt empty and filled from their state; called, they broadcast.
+        (_CallsConstructor(pd.Series, 0, pd.RangeIndex(0, 3)), "PICKLE_FORBIDDEN"),
+        (_CallsConstructor(np.ndarray, (10**10,)), "PICKLE_FORBIDDEN"),
+    ],
+    ids=["reconstruct", "scalar", "series-broadcast", "ndarray"],
+)
+def test_a_pickle_asking_for_space_by_argument_is_refused(payload, code, write_bytes):
+    path = write_bytes("bomb.pkl", pickle.dumps(payload, protocol=4))
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+    assert caught.value.code == code
+
+
+def test_a_range_index_of_a_trillion_rows_is_refused(write_bytes):
+    # A frame over it would be numbered row by row: a few hundred bytes that ask for terabytes.
+    new_index = importlib.import_module("pandas.core.indexes.base")._new_Index
+    payload = _CallsConstructor(
+        new_index, pd.RangeIndex, {"start": 0, "stop": 10**12, "step": 1, "name": None}
+    )
+    path = write_bytes("rows.pkl", pickle.dumps(payload, protocol=4))
+    with pytest.raises(ReadError) as caught:
+        sniff(path, ALLOW)
+    assert caught.value.code == "PICKLE_TOO_LARGE" and "_new_Index" in caught.value.message
+
+
+def test_the_pickle_allocation_limit_is_a_setting(write_bytes, read_all):
+    # Protocol 2 rebuilds an Arrow column's buffers through bytearray: real data passes the limit.
+    frame = pd.DataFrame({"name": pd.array(["a" * 1000, None], dtype="string[pyarrow]")})
+    info, table, _ = read_all(write_bytes("frame.pkl", pickle.dumps(frame, protocol=2)), ALLOW)
+    assert table.column("name").to_pylist() == ["a" * 1000, None]
+    small = ReadOptions(allow_pickle=True, limits=ReadLimits(pickle_max_alloc_bytes=1000))
+    with pytest.raises(ReadError) as caught:
+        sniff(write_bytes("frame.pkl", pickle.dumps(_CallsConstructor(bytearray, 1001))), small)
+    assert caught.value.code == "PICKLE_TOO_LARGE" and "1,000" in caught.value.message

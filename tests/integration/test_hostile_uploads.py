@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import calling_as
 from tests.integration.pipeline_helpers import ACCOUNT_UPSERT, run_job, upload
 from tests.unit.pipeline.source.test_hostile import (
     SHARED_STRINGS_TYPE,
@@ -133,12 +134,12 @@ def _assert_refused(error: dict[str, Any], code: str, where: dict[str, Any], lim
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_an_inflating_file_is_refused_by_the_preview_within_bounded_memory_and_time(
-    pickle_app: Any, tmp_path: Path, case: str
+    pickle_app: Any, admin_token: str, tmp_path: Path, case: str
 ) -> None:
     build, code, where, limit = CASES[case]
     path = build(tmp_path)
     assert path.stat().st_size < 3_000_000
-    client = pickle_app.test_client()
+    client = calling_as(pickle_app, admin_token)
     upload_id = upload(client, path)
     with bounded():
         response = client.get(f"/api/v1/uploads/{upload_id}/preview")
@@ -148,11 +149,11 @@ def test_an_inflating_file_is_refused_by_the_preview_within_bounded_memory_and_t
 
 @pytest.mark.parametrize("case", ["xlsx-styles-32MiB", "parquet-16MiB-value", "pickle-bytearray-10GB"])
 def test_an_inflating_file_fails_a_direct_job_within_bounded_memory_and_time(
-    pickle_app: Any, localorg: Any, tmp_path: Path, case: str
+    pickle_app: Any, admin_token: str, localorg: Any, tmp_path: Path, case: str
 ) -> None:
     # A direct job reads the file in this process (files under DIRECT_MAX_BYTES), so its memory is measured.
     build, code, where, limit = CASES[case]
-    client = pickle_app.test_client()
+    client = calling_as(pickle_app, admin_token)
     upload_id = upload(client, build(tmp_path))
     with bounded():
         response = client.post(

@@ -353,8 +353,8 @@ def test_a_send_that_was_refused_does_not_spend_the_token(client: Any) -> None:
     assert _send(client, body, b"a,b\n1,2\n").status_code == 204
 
 
-def test_an_expired_upload_token_is_refused(stack_env: dict[str, str]) -> None:
-    expiring = create_app({"TESTING": True, "UPLOAD_PRESIGN_EXPIRES_SECONDS": 1}).test_client()
+def test_an_expired_upload_token_is_refused(stack_env: dict[str, str], admin_token: str) -> None:
+    expiring = calling_as(create_app({"TESTING": True, "UPLOAD_PRESIGN_EXPIRES_SECONDS": 1}), admin_token)
     body = _presigned(expiring)
     time.sleep(2.1)
     sent = _send(expiring, body)

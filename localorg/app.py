@@ -368,7 +368,8 @@ def sobject_basic(version: str, name: str) -> Response:
 @data_api.get("/sobjects/<name>/describe")
 def sobject_describe(version: str, name: str) -> Response:
     """Full describe of one sObject type."""
-    return _json(_sobject(name).describe(version))
+    obj = _sobject(name)
+    return _json(obj.describe(version, org().store.schema.child_relationships(obj)))
 
 
 # ---- REST: single records --------------------------------------------------------------------------------

@@ -23,9 +23,29 @@ STANDARD_PREFIXES = {
     "Contact": "003",
     "User": "005",
     "Opportunity": "006",
+    "Organization": "00D",
+    "OpportunityContactRole": "00K",
     "Lead": "00Q",
+    "Task": "00T",
+    "Event": "00U",
+    "RecordType": "012",
     "Case": "500",
 }
+# What an activity can be about (Task/Event WhatId): localorg models Account, Opportunity and Case; ids of
+# the others are accepted as they are, since there are no records to check them against.
+_WHAT_TARGETS = [
+    "Account",
+    "Asset",
+    "Campaign",
+    "Case",
+    "Contract",
+    "Opportunity",
+    "Order",
+    "Product2",
+    "Solution",
+]
+_WHO_TARGETS = ["Contact", "Lead"]
+_CLOSED_STAGES = ("Closed Won", "Closed Lost")
 
 
 def _address(prefix: str, street_name: str = "Street") -> list[Field]:
@@ -99,11 +119,11 @@ _RATINGS = ["Hot", "Warm", "Cold"]
 
 
 def _standard_object(
-    name: str, label: str, plural: str, body: list[Field], owner: bool = True
+    name: str, label: str, plural: str, body: list[Field], owner: bool = True, **kw: Any
 ) -> SObjectType:
-    head, tail = system_fields(owner)
+    head, tail = system_fields(owner, deletable=kw.get("deletable", True))
     obj = SObjectType(
-        name=name, label=label, label_plural=plural, key_prefix=STANDARD_PREFIXES[name], custom=False
+        name=name, label=label, label_plural=plural, key_prefix=STANDARD_PREFIXES[name], custom=False, **kw
     )
     for fld in head + body + tail:
         obj.add_field(fld)
@@ -111,7 +131,7 @@ def _standard_object(
 
 
 def standard_objects() -> list[SObjectType]:
-    """Account, Contact, Lead, Opportunity, Case and User with their usual fields."""
+    """The standard objects localorg models, with their usual fields and relationships."""
     account = _standard_object(
         "Account",
         "Account",
@@ -135,7 +155,14 @@ def standard_objects() -> list[SObjectType]:
                     "Other",
                 ],
             ),
-            make_reference("ParentId", "Account", "Parent", label="Parent Account ID"),
+            make_reference(
+                "ParentId",
+                "Account",
+                "Parent",
+                label="Parent Account ID",
+                child_relationship_name="ChildAccounts",
+            ),
+            _record_type_id(),
             *_address("Billing"),
             *_address("Shipping"),
             make_field("Phone", "phone", "Account Phone", length=40),
@@ -153,6 +180,8 @@ def standard_objects() -> list[SObjectType]:
             make_field("Site", "string", "Account Site", length=80),
             make_field("AccountSource", "picklist", values=_LEAD_SOURCES),
             make_field("LastActivityDate", "date", createable=False, updateable=False),
+            # Person accounts are not enabled in localorg: the field is there and always false.
+            make_field("IsPersonAccount", "boolean", "Is Person Account", createable=False, updateable=False),
         ],
     )
     contact = _standard_object(
@@ -161,7 +190,8 @@ def standard_objects() -> list[SObjectType]:
         "Contacts",
         [
             make_reference("MasterRecordId", "Contact", "MasterRecord", createable=False, updateable=False),
-            make_reference("AccountId", "Account", "Account"),
+            make_reference("AccountId", "Account", "Account", child_relationship_name="Contacts"),
+            _record_type_id(),
             *_person_name(),
             *_address("Other"),
             *_address("Mailing"),
@@ -190,6 +220,7 @@ def standard_objects() -> list[SObjectType]:
         "Leads",
         [
             make_reference("MasterRecordId", "Lead", "MasterRecord", createable=False, updateable=False),
+            _record_type_id(),
             *_person_name(),
             make_field("Title", "string", length=128),
             make_field("Company", "string", length=255, nillable=False),
@@ -236,7 +267,8 @@ def standard_objects() -> list[SObjectType]:
         "Opportunity",
         "Opportunities",
         [
-            make_reference("AccountId", "Account", "Account"),
+            make_reference("AccountId", "Account", "Account", child_relationship_name="Opportunities"),
+            _record_type_id(),
             make_field("IsPrivate", "boolean", "Private"),
             make_field("Name", "string", length=120, nillable=False, name_field=True),
             make_field("Description", "textarea", length=32000),
@@ -275,8 +307,33 @@ def standard_objects() -> list[SObjectType]:
             ),
             make_field("NextStep", "string", length=255),
             make_field("LeadSource", "picklist", values=_LEAD_SOURCES),
-            make_field("IsClosed", "boolean", "Closed", createable=False, updateable=False),
-            make_field("IsWon", "boolean", "Won", createable=False, updateable=False),
+            # Derived from the stage, as in Salesforce (where the stage's settings decide).
+            make_field(
+                "IsClosed",
+                "boolean",
+                "Closed",
+                createable=False,
+                updateable=False,
+                sql_expression=f'"StageName" IN {_CLOSED_STAGES!r}',
+            ),
+            make_field(
+                "IsWon",
+                "boolean",
+                "Won",
+                createable=False,
+                updateable=False,
+                sql_expression=f'"StageName" = {_CLOSED_STAGES[0]!r}',
+            ),
+            make_field(
+                "ExpectedRevenue", "currency", precision=18, scale=2, createable=False, updateable=False
+            ),
+            make_field("TotalOpportunityQuantity", "double", "Quantity", precision=18, scale=2),
+            make_field(
+                "HasOpportunityLineItem", "boolean", "Has Line Item", createable=False, updateable=False
+            ),
+            make_field("LastActivityDate", "date", createable=False, updateable=False),
+            make_field("FiscalYear", "int", createable=False, updateable=False, digits=4),
+            make_field("FiscalQuarter", "int", createable=False, updateable=False, digits=1),
             make_field(
                 "ForecastCategoryName",
                 "picklist",
@@ -304,9 +361,16 @@ def standard_objects() -> list[SObjectType]:
                 auto_number=True,
                 name_field=True,
             ),
-            make_reference("ContactId", "Contact", "Contact", label="Contact ID"),
-            make_reference("AccountId", "Account", "Account", label="Account ID"),
-            make_reference("ParentId", "Case", "Parent", label="Parent Case ID"),
+            make_reference(
+                "ContactId", "Contact", "Contact", label="Contact ID", child_relationship_name="Cases"
+            ),
+            make_reference(
+                "AccountId", "Account", "Account", label="Account ID", child_relationship_name="Cases"
+            ),
+            make_reference(
+                "ParentId", "Case", "Parent", label="Parent Case ID", child_relationship_name="Cases"
+            ),
+            _record_type_id(),
             make_field("SuppliedName", "string", "Web Name", length=80),
             make_field("SuppliedEmail", "email", "Web Email", length=80),
             make_field("SuppliedPhone", "string", "Web Phone", length=40),
@@ -410,7 +474,243 @@ def standard_objects() -> list[SObjectType]:
         ],
         owner=False,
     )
-    return [account, contact, lead, opportunity, case, user]
+    return [account, contact, lead, opportunity, case, user, *_related_objects(), *_setup_objects()]
+
+
+def _record_type_id() -> Field:
+    return make_reference("RecordTypeId", "RecordType", "RecordType", label="Record Type ID")
+
+
+def _activity_fields(child_relationship: str) -> list[Field]:
+    """Who and What of a Task or Event: polymorphic lookups listing every object they may point at."""
+    return [
+        make_field(
+            "WhoId",
+            "reference",
+            "Name ID",
+            reference_to=list(_WHO_TARGETS),
+            relationship_name="Who",
+            child_relationship_name=child_relationship,
+        ),
+        make_field(
+            "WhatId",
+            "reference",
+            "Related To ID",
+            reference_to=list(_WHAT_TARGETS),
+            relationship_name="What",
+            child_relationship_name=child_relationship,
+        ),
+        make_field("Subject", "combobox", length=255),
+        make_field("ActivityDate", "date", "Due Date Only"),
+        make_field("Description", "textarea", length=32000),
+        make_field("IsReminderSet", "boolean", "Reminder Set"),
+        make_field("ReminderDateTime", "datetime", "Reminder Date/Time"),
+        _record_type_id(),
+    ]
+
+
+def _activity_owner() -> Field:
+    # Activities can belong to a queue (Group) as well as a user.
+    return make_field(
+        "OwnerId",
+        "reference",
+        "Assigned To ID",
+        reference_to=["Group", "User"],
+        relationship_name="Owner",
+        nillable=False,
+        defaulted_on_create=True,
+    )
+
+
+def _related_objects() -> list[SObjectType]:
+    """OpportunityContactRole, Task and Event: the records a multi-object migration moves with its parents."""
+    contact_role = _standard_object(
+        "OpportunityContactRole",
+        "Opportunity Contact Role",
+        "Opportunity Contact Roles",
+        [
+            make_reference(
+                "OpportunityId",
+                "Opportunity",
+                "Opportunity",
+                label="Opportunity ID",
+                nillable=False,
+                updateable=False,
+                cascade_delete=True,
+                child_relationship_name="OpportunityContactRoles",
+            ),
+            make_reference(
+                "ContactId",
+                "Contact",
+                "Contact",
+                label="Contact ID",
+                nillable=False,
+                cascade_delete=True,
+                child_relationship_name="OpportunityContactRoles",
+            ),
+            make_field(
+                "Role",
+                "picklist",
+                values=[
+                    "Business User",
+                    "Decision Maker",
+                    "Economic Buyer",
+                    "Economic Decision Maker",
+                    "Evaluator",
+                    "Executive Sponsor",
+                    "Influencer",
+                    "Technical Buyer",
+                    "Other",
+                ],
+            ),
+            make_field("IsPrimary", "boolean", "Primary"),
+        ],
+        owner=False,
+    )
+    task = _standard_object(
+        "Task",
+        "Task",
+        "Tasks",
+        [
+            *_activity_fields("Tasks"),
+            make_field(
+                "Status",
+                "picklist",
+                nillable=False,
+                values=["Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"],
+                default="Not Started",
+            ),
+            make_field(
+                "Priority", "picklist", nillable=False, values=["High", "Normal", "Low"], default="Normal"
+            ),
+            make_field(
+                "IsHighPriority",
+                "boolean",
+                "High Priority",
+                createable=False,
+                updateable=False,
+                sql_expression="\"Priority\" = 'High'",
+            ),
+            make_field(
+                "IsClosed",
+                "boolean",
+                "Closed",
+                createable=False,
+                updateable=False,
+                sql_expression="\"Status\" = 'Completed'",
+            ),
+            make_field("Type", "picklist", values=["Call", "Email", "Meeting", "Other"]),
+            make_field(
+                "TaskSubtype",
+                "picklist",
+                "Task Subtype",
+                updateable=False,
+                values=["Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"],
+            ),
+            make_field("CallDurationInSeconds", "int", "Call Duration", digits=8),
+            make_field("CallType", "picklist", values=["Internal", "Inbound", "Outbound"]),
+            make_field("CallDisposition", "string", "Call Result", length=255),
+            make_field(
+                "CompletedDateTime", "datetime", "Completed Date/Time", createable=False, updateable=False
+            ),
+        ],
+    )
+    task.add_field(_activity_owner())
+    event = _standard_object(
+        "Event",
+        "Event",
+        "Events",
+        [
+            *_activity_fields("Events"),
+            make_field("Location", "string", length=255),
+            make_field("IsAllDayEvent", "boolean", "All-Day Event"),
+            make_field("ActivityDateTime", "datetime", "Due Date Time"),
+            make_field("DurationInMinutes", "int", "Duration", digits=8),
+            make_field("StartDateTime", "datetime", "Start Date Time"),
+            make_field("EndDateTime", "datetime", "End Date Time"),
+            make_field("IsPrivate", "boolean", "Private"),
+            make_field(
+                "ShowAs", "picklist", "Show Time As", values=["Busy", "OutOfOffice", "Free"], default="Busy"
+            ),
+            make_field("Type", "picklist", values=["Call", "Email", "Meeting", "Other"]),
+            make_field("EventSubtype", "picklist", "Event Subtype", updateable=False, values=["Event"]),
+        ],
+    )
+    event.add_field(_activity_owner())
+    return [contact_role, task, event]
+
+
+def _setup_objects() -> list[SObjectType]:
+    """RecordType and Organization: setup data that clients read when they connect or map record types."""
+    record_type = _standard_object(
+        "RecordType",
+        "Record Type",
+        "Record Types",
+        [
+            make_field("Name", "string", "Record Type Name", length=80, nillable=False, name_field=True),
+            make_field("DeveloperName", "string", "Record Type Name", length=80, nillable=False),
+            make_field("NamespacePrefix", "string", length=15, createable=False, updateable=False),
+            make_field("Description", "string", length=255),
+            make_field("BusinessProcessId", "reference", reference_to=["BusinessProcess"]),
+            # Any object name: the list of objects that can have record types is the org's.
+            make_field(
+                "SobjectType", "picklist", "SObject Type Name", length=40, nillable=False, updateable=False
+            ),
+            make_field("IsActive", "boolean", "Active"),
+            make_field("IsPersonType", "boolean", "Is Person Type", createable=False, updateable=False),
+        ],
+        owner=False,
+        deletable=False,
+        searchable=False,
+    )
+    organization = _standard_object(
+        "Organization",
+        "Organization",
+        "Organizations",
+        [
+            make_field("Name", "string", length=80, nillable=False, name_field=True),
+            make_field("Division", "string", length=80),
+            *_address(""),
+            make_field("Phone", "phone", length=40),
+            make_field("Fax", "phone", length=40),
+            make_field("PrimaryContact", "string", length=80),
+            make_field(
+                "DefaultLocaleSidKey", "picklist", "Locale", length=40, nillable=False, values=["en_US"]
+            ),
+            make_field("TimeZoneSidKey", "picklist", "Time Zone", length=40, nillable=False, values=["GMT"]),
+            make_field(
+                "LanguageLocaleKey", "picklist", "Language", length=40, nillable=False, values=["en_US"]
+            ),
+            make_field("IsSandbox", "boolean", "Is Sandbox"),
+            make_field("InstanceName", "string", length=5),
+            make_field(
+                "OrganizationType",
+                "picklist",
+                "Edition",
+                length=40,
+                values=[
+                    "Team Edition",
+                    "Professional Edition",
+                    "Enterprise Edition",
+                    "Developer Edition",
+                    "Personal Edition",
+                    "Unlimited Edition",
+                    "Contact Manager Edition",
+                    "Base Edition",
+                ],
+            ),
+            make_field("NamespacePrefix", "string", length=15),
+            make_field("TrialExpirationDate", "datetime"),
+        ],
+        owner=False,
+        deletable=False,
+        createable=False,
+        updateable=False,
+        searchable=False,
+    )
+    for fld in organization.fields.values():
+        fld.createable = fld.updateable = False
+    return [record_type, organization]
 
 
 def build_schema(extra_documents: Iterable[tuple[Any, str]] = (), describes: Iterable[Any] = ()) -> Schema:

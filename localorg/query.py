@@ -103,6 +103,9 @@ class QueryRunner:
         selects = ["t0.rowid", 't0."Id"']
         join_aliases = sorted({alias for alias, _ in query.joins.values()})
         selects += [f'{alias}."Id"' for alias in join_aliases]
+        # A polymorphic parent's attributes name its own type (Contact or Lead), not the Name object.
+        typed_aliases = sorted(query.polymorphic_aliases)
+        selects += [f'{alias}."Type"' for alias in typed_aliases]
         selects += [f"{c.alias}.{quote(c.field.name)}" for c in query.columns]
         rows: dict[int, tuple[Any, ...]] = {}
         ids = list(rowids)
@@ -116,8 +119,9 @@ class QueryRunner:
                 for row in self.store.conn.execute(sql, chunk):
                     rows[row[0]] = row
         obj_name = query.obj.name
-        n_joins = len(join_aliases)
+        n_joins = len(join_aliases) + len(typed_aliases)
         join_index = {alias: 2 + i for i, alias in enumerate(join_aliases)}
+        type_index = {alias: 2 + len(join_aliases) + i for i, alias in enumerate(typed_aliases)}
         records = []
         for rowid in ids:
             row = rows.get(rowid)
@@ -138,10 +142,11 @@ class QueryRunner:
                         break
                     child = holder.get(rel_name)
                     if child is None:
+                        parent_type = row[type_index[alias]] if alias in type_index else target.name
                         child = {
                             "attributes": {
-                                "type": target.name,
-                                "url": record_url(version, target.name, parent_id),
+                                "type": parent_type,
+                                "url": record_url(version, parent_type, parent_id),
                             }
                         }
                         holder[rel_name] = child

@@ -100,6 +100,12 @@ class Field:
     restricted_picklist: bool = False
     reference_to: list[str] = field(default_factory=list)
     relationship_name: str | None = None
+    # The relationship's name seen from the parent (Account.Contacts): describe's childRelationships.
+    child_relationship_name: str | None = None
+    cascade_delete: bool = False
+    restricted_delete: bool = False
+    # Set on master-detail fields only: 0 for the (first) master, 1 for a junction's second master.
+    relationship_order: int | None = None
     custom: bool = False
     calculated: bool = False
     auto_number: bool = False
@@ -150,7 +156,7 @@ class Field:
             "byteLength": self.length * 3 if is_text else 0,
             "calculated": self.calculated or self.sql_expression is not None,
             "calculatedFormula": None,
-            "cascadeDelete": False,
+            "cascadeDelete": self.cascade_delete,
             "caseSensitive": self.case_sensitive,
             "compoundFieldName": None,
             "controllerName": None,
@@ -199,8 +205,8 @@ class Field:
             "referenceTargetField": None,
             "referenceTo": list(self.reference_to),
             "relationshipName": self.relationship_name,
-            "relationshipOrder": None,
-            "restrictedDelete": False,
+            "relationshipOrder": self.relationship_order,
+            "restrictedDelete": self.restricted_delete,
             "restrictedPicklist": self.restricted_picklist,
             "scale": self.scale,
             "searchPrefilterable": self.type == "reference",
@@ -224,6 +230,11 @@ class SObjectType:
     custom: bool
     fields: dict[str, Field] = field(default_factory=dict)
     raw: dict[str, Any] | None = None
+    # Which calls the object supports (Organization: query only; RecordType: no delete).
+    createable: bool = True
+    updateable: bool = True
+    deletable: bool = True
+    searchable: bool = True
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -260,7 +271,9 @@ class SObjectType:
         """Fields whose values must be unique among live records."""
         return [f for f in self.fields.values() if f.unique and f.stored and f.name != "Id"]
 
-    def describe(self, version: str) -> dict[str, Any]:
+    def describe(
+        self, version: str, child_relationships: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """This object in Salesforce's describe JSON shape (fields included)."""
         result = self.describe_basic(version)
         result["fields"] = [f.describe() for f in self.fields.values()]
@@ -269,6 +282,8 @@ class SObjectType:
                 result[key] = copy.deepcopy(self.raw.get(key, []))
         else:
             result.update({"childRelationships": [], "recordTypeInfos": [], "supportedScopes": []})
+        if child_relationships is not None:
+            result["childRelationships"] = child_relationships
         return result
 
     def describe_basic(self, version: str) -> dict[str, Any]:
@@ -278,11 +293,11 @@ class SObjectType:
             "activateable": False,
             "associateEntityType": None,
             "associateParentEntity": None,
-            "createable": True,
+            "createable": self.createable,
             "custom": self.custom,
             "customSetting": False,
             "deepCloneable": False,
-            "deletable": True,
+            "deletable": self.deletable,
             "deprecatedAndHidden": False,
             "feedEnabled": False,
             "hasSubtypes": False,
@@ -298,10 +313,10 @@ class SObjectType:
             "queryable": True,
             "replicateable": True,
             "retrieveable": True,
-            "searchable": True,
+            "searchable": self.searchable,
             "triggerable": True,
-            "undeletable": True,
-            "updateable": True,
+            "undeletable": self.deletable,
+            "updateable": self.updateable,
             "urls": {
                 "rowTemplate": base + "/{ID}",
                 "defaultValues": base + "/defaultValues?recordTypeId&fields",
@@ -339,6 +354,44 @@ class Schema:
                 return obj
         return None
 
+    def references_to(self, parent: SObjectType) -> list[tuple[SObjectType, Field]]:
+        """Every (object, reference field) that can point at records of `parent`."""
+        return [
+            (child, fld)
+            for child in self.objects.values()
+            for fld in child.fields.values()
+            if fld.type == "reference" and parent.name in fld.reference_to
+        ]
+
+    def child_relationships(self, parent: SObjectType) -> list[dict[str, Any]]:
+        """describe's childRelationships of `parent` (an imported describe keeps the real org's list)."""
+        if parent.raw is not None and "childRelationships" in parent.raw:
+            return copy.deepcopy(list(parent.raw["childRelationships"]))
+        relationships: list[dict[str, Any]] = [
+            {
+                "cascadeDelete": fld.cascade_delete,
+                "childSObject": child.name,
+                "deprecatedAndHidden": False,
+                "field": fld.name,
+                "junctionIdListNames": [],
+                "junctionReferenceTo": [],
+                "relationshipName": fld.child_relationship_name,
+                "restrictedDelete": fld.restricted_delete,
+            }
+            for child, fld in self.references_to(parent)
+        ]
+        return sorted(relationships, key=lambda r: (r["childSObject"], r["field"]))
+
+    def child_relationship(self, parent: SObjectType, name: str) -> tuple[SObjectType, Field] | None:
+        """The child object and its reference field behind a child relationship name (Contacts), or None."""
+        for relationship in self.child_relationships(parent):
+            if str(relationship.get("relationshipName") or "").lower() == name.lower():
+                child = self.get(str(relationship["childSObject"]))
+                fld = child.field(str(relationship["field"])) if child is not None else None
+                if child is not None and fld is not None:
+                    return child, fld
+        return None
+
     def by_prefix(self, key_prefix: str) -> SObjectType | None:
         """The sObject type whose ids start with this 3-character prefix, or None."""
         for obj in self.objects.values():
@@ -365,6 +418,7 @@ def _picklist(values: Iterable[str], default: str | None = None) -> list[dict[st
 
 
 def make_field(name: str, type_: str, label: str | None = None, **kw: Any) -> Field:
+    """A field with Salesforce's usual attributes for its type (lengths, digits, boolean defaults)."""
     values = kw.pop("values", None)
     default = kw.pop("default", None)
     fld = Field(name=name, type=type_, label=label or label_from_name(name), **kw)
@@ -390,6 +444,7 @@ def make_field(name: str, type_: str, label: str | None = None, **kw: Any) -> Fi
 
 
 def label_from_name(name: str) -> str:
+    """The label Salesforce derives from an API name: Legacy_Id__c -> Legacy Id, OwnerId -> Owner ID."""
     base = name[:-3] if name.endswith("__c") else name
     if base.endswith("Id") and len(base) > 2:
         base = base[:-2] + " ID"
@@ -397,10 +452,12 @@ def label_from_name(name: str) -> str:
 
 
 def make_reference(name: str, target: str, relationship: str, **kw: Any) -> Field:
+    """A lookup to one object, e.g. Contact.AccountId (relationship Account)."""
     return make_field(name, "reference", reference_to=[target], relationship_name=relationship, **kw)
 
 
-def system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
+def system_fields(owner: bool = True, deletable: bool = True) -> tuple[list[Field], list[Field]]:
+    """The fields every object has: Id and IsDeleted first; OwnerId and the audit fields last."""
     head = [
         make_field(
             "Id",
@@ -412,8 +469,9 @@ def system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
             defaulted_on_create=True,
             id_lookup=True,
         ),
-        make_field("IsDeleted", "boolean", "Deleted", createable=False, updateable=False),
     ]
+    if deletable:
+        head.append(make_field("IsDeleted", "boolean", "Deleted", createable=False, updateable=False))
     tail = []
     if owner:
         tail.append(
@@ -499,6 +557,10 @@ _FIELD_KEYS = {
     "autoNumber": "auto_number",
     "nameField": "name_field",
     "defaultValue": "default_value",
+    "cascadeDelete": "cascade_delete",
+    "restrictedDelete": "restricted_delete",
+    "relationshipOrder": "relationship_order",
+    "childRelationshipName": "child_relationship_name",
 }
 _FIELD_TYPE_ALIASES = {
     "text": "string",
@@ -508,6 +570,7 @@ _FIELD_TYPE_ALIASES = {
     "lookup": "reference",
     "integer": "int",
     "longtextarea": "textarea",
+    "masterDetail": "reference",
 }
 
 
@@ -541,6 +604,12 @@ def field_from_spec(spec: Mapping[str, Any], where: str) -> Field:
         kwargs["reference_to"] = list(reference_to)
     if spec.get("required"):
         kwargs["nillable"] = False
+    if raw_type == "masterDetail":
+        # As Salesforce creates one: required, deleted with its master, not reparentable unless asked.
+        kwargs["nillable"] = False
+        kwargs.setdefault("cascade_delete", True)
+        kwargs.setdefault("relationship_order", 0)
+        kwargs.setdefault("updateable", False)
     if type_ == "reference" and not kwargs.get("reference_to"):
         raise SchemaError(f"{where}.{name}: a reference field needs 'referenceTo'")
     try:
@@ -600,6 +669,9 @@ def apply_schema_document(schema: Schema, document: Any, source: str) -> None:
             raise SchemaError(f"{where}.fields: must be a list")
         for index, spec in enumerate(fields):
             new_field = field_from_spec(spec, f"{where}.fields[{index}]")
+            if new_field.type == "reference" and new_field.custom and not new_field.child_relationship_name:
+                # Salesforce's default: the child's plural label as one word, e.g. Invoices__r.
+                new_field.child_relationship_name = re.sub(r"\W", "", obj.label_plural) + "__r"
             if new_field.name in SYSTEM_FIELDS:
                 raise SchemaError(f"{where}.fields[{index}]: {new_field.name} is a system field")
             obj.add_field(new_field)
@@ -619,7 +691,12 @@ def _new_custom_object(schema: Schema, name: str, spec: Mapping[str, Any], where
         key_prefix=prefix,
         custom=True,
     )
-    head, tail = system_fields(owner=True)
+    # A detail object has no owner of its own: its master's owner owns it.
+    specs = spec.get("fields") or []
+    is_detail = isinstance(specs, list) and any(
+        isinstance(f, Mapping) and f.get("type") == "masterDetail" for f in specs
+    )
+    head, tail = system_fields(owner=not is_detail)
     name_spec = spec.get("nameField", {"type": "string", "length": 80})
     name_field = make_field(
         "Name",
@@ -676,6 +753,10 @@ def object_from_describe(describe: Mapping[str, Any], source: str) -> SObjectTyp
         key_prefix=prefix,
         custom=bool(describe.get("custom", False)),
         raw=dict(describe),
+        createable=bool(describe.get("createable", True)),
+        updateable=bool(describe.get("updateable", True)),
+        deletable=bool(describe.get("deletable", True)),
+        searchable=bool(describe.get("searchable", True)),
     )
     obj.raw.pop("fields", None)  # type: ignore[union-attr]
     has_first_last = {f.get("name") for f in raw_fields} >= {"FirstName", "LastName"}
@@ -708,6 +789,9 @@ def object_from_describe(describe: Mapping[str, Any], source: str) -> SObjectTyp
             auto_number=bool(raw.get("autoNumber", False)),
             name_field=bool(raw.get("nameField", False)),
             default_value=raw.get("defaultValue"),
+            cascade_delete=bool(raw.get("cascadeDelete", False)),
+            restricted_delete=bool(raw.get("restrictedDelete", False)),
+            relationship_order=raw.get("relationshipOrder"),
             raw=dict(raw),
         )
         if fld.name == "Name" and not fld.createable and has_first_last:

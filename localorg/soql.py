@@ -9,11 +9,36 @@ from typing import Any
 
 from localorg.errors import SalesforceError
 from localorg.ids import to_18
-from localorg.schema import INTEGER_TYPES, NUMBER_TYPES, Field, Schema, SObjectType
+from localorg.schema import INTEGER_TYPES, NUMBER_TYPES, Field, Schema, SObjectType, make_field
 from localorg.store import quote, table_name
 from localorg.values import format_datetime, parse_date_text, parse_datetime_text
 
 MAX_OFFSET = 2000
+# A polymorphic relationship (Task.Who, Task.What) reaches the records it may point at through Salesforce's
+# Name object: these fields, null where the record's own object has no such field.
+NAME_OBJECT = SObjectType(
+    name="Name",
+    label="Name",
+    label_plural="Names",
+    key_prefix="000",
+    custom=False,
+    fields={
+        f.name: f
+        for f in (
+            make_field("Id", "id", "Name ID"),
+            make_field("Name", "string", length=255),
+            make_field("Type", "string", length=40),
+            make_field("FirstName", "string", length=40),
+            make_field("LastName", "string", length=80),
+            make_field("Email", "email", length=80),
+            make_field("Phone", "phone", length=40),
+            make_field("Title", "string", length=128),
+            make_field("Alias", "string", length=8),
+            make_field("Username", "string", length=80),
+            make_field("IsActive", "boolean", "Active"),
+        )
+    },
+)
 _TOKEN = re.compile(
     r"""\s*(?:
       (?P<string>'(?:[^'\\]|\\.)*')
@@ -108,6 +133,8 @@ class CompiledQuery:
     count_only: bool
     count_alias: str | None = None
     joins: dict[str, tuple[str, SObjectType]] = field(default_factory=dict)
+    # Join aliases of polymorphic relationships: their rows carry the record's own type in "Type".
+    polymorphic_aliases: set[str] = field(default_factory=set)
 
 
 class _Parser:
@@ -119,6 +146,7 @@ class _Parser:
         self.include_deleted = include_deleted
         self.joins: dict[str, tuple[str, SObjectType]] = {}  # path (lower) -> (alias, object)
         self.join_sql: list[str] = []
+        self.polymorphic_aliases: set[str] = set()
         self.params: list[Any] = []
         self.obj: SObjectType | None = None
 
@@ -221,6 +249,7 @@ class _Parser:
             count_only=count_only,
             count_alias=count_alias,
             joins=self.joins,
+            polymorphic_aliases=self.polymorphic_aliases,
         )
 
     def _select_list(self, tokens: list[Token], obj: SObjectType) -> tuple[bool, str | None, list[Column]]:
@@ -287,16 +316,19 @@ class _Parser:
             reference = current.relationship(name)
             if reference is None:
                 raise self._no_column(name, current)
-            target = self.schema.get(reference.reference_to[0]) if reference.reference_to else None
+            polymorphic = len(reference.reference_to) > 1
+            target = NAME_OBJECT if polymorphic else self.schema.get(reference.reference_to[0])
             if target is None:
                 raise self._no_column(name, current)
             key = ".".join(p.lower() for p in parts[: depth + 1])
             if key not in self.joins:
                 join_alias = f"j{len(self.joins) + 1}"
                 self.joins[key] = (join_alias, target)
+                source = self._name_union(reference) if polymorphic else table_name(target)
+                if polymorphic:
+                    self.polymorphic_aliases.add(join_alias)
                 self.join_sql.append(
-                    f'LEFT JOIN {table_name(target)} AS {join_alias} ON {join_alias}."Id" = '
-                    f"{alias}.{quote(reference.name)}"
+                    f'LEFT JOIN {source} AS {join_alias} ON {join_alias}."Id" = {alias}.{quote(reference.name)}'
                 )
             alias = self.joins[key][0]
             hops.append((reference.relationship_name or name, alias, target))
@@ -306,6 +338,28 @@ class _Parser:
             raise self._no_column(parts[-1], current)
         path = [hop[0] for hop in hops] + [fld.name]
         return Column(path=path, field=fld, alias=alias, relationships=hops)
+
+    def _name_union(self, reference: Field) -> str:
+        """The Name rows of every modelled object a polymorphic reference may point at, as one subquery."""
+        selects = []
+        for target_name in reference.reference_to:
+            target = self.schema.get(target_name)
+            if target is None:
+                continue
+            columns = []
+            for fld in NAME_OBJECT.fields.values():
+                own = target.field(fld.name)
+                if fld.name == "Type":
+                    columns.append(f"'{target.name}' AS \"Type\"")
+                elif own is not None and own.stored:
+                    columns.append(f"{quote(own.name)} AS {quote(fld.name)}")
+                else:
+                    columns.append(f"NULL AS {quote(fld.name)}")
+            selects.append(f"SELECT {', '.join(columns)} FROM {table_name(target)}")
+        if not selects:
+            nulls = ", ".join(f"NULL AS {quote(n)}" for n in NAME_OBJECT.fields)
+            selects.append(f"SELECT {nulls} WHERE 0")
+        return "(" + " UNION ALL ".join(selects) + ")"
 
     def _no_column(self, name: str, obj: SObjectType) -> SalesforceError:
         return SalesforceError(

@@ -22,7 +22,9 @@ from localorg.ids import to_18
 from localorg.json_records import batch_from_json
 from localorg.org import LocalOrg
 from localorg.query import record_url
+from localorg.query_columns import column_metadata
 from localorg.schema import SObjectType
+from localorg.soql import compile_soql
 from localorg.store import RowBatch, RowResult, WriteOptions
 from localorg.values import to_json_value
 
@@ -578,6 +580,8 @@ def _run_query(version: str, include_deleted: bool) -> Response:
     soql = request.args.get("q")
     if soql is None:
         raise SalesforceError("MALFORMED_QUERY", "A query string (q) is required")
+    if request.args.get("columns", "").lower() == "true":
+        return _json(column_metadata(compile_soql(soql, org().store.schema, include_deleted)))
     return _json(org().queries.run(soql, version, include_deleted, _batch_size()))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import time
@@ -12,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Flask, Response, current_app, g, request, stream_with_context
+from flask import Blueprint, Flask, Response, g, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
 from localorg import __version__
@@ -23,9 +22,11 @@ from localorg.json_records import batch_from_json
 from localorg.org import LocalOrg
 from localorg.query import record_url
 from localorg.query_columns import column_metadata
+from localorg.rest_io import json_response, org, request_json, sobject_or_404, write_options
 from localorg.schema import SObjectType
 from localorg.soql import compile_soql
 from localorg.store import RowBatch, RowResult, WriteOptions
+from localorg.tree import tree_api
 from localorg.values import to_json_value
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,6 @@ auth_api = Blueprint("auth_api", __name__)
 admin_api = Blueprint("admin_api", __name__, url_prefix="/_localorg")
 
 
-def org() -> LocalOrg:
-    """The org this app serves."""
-    return current_app.config["LOCALORG"]  # type: ignore[no-any-return]
-
-
 def create_app(local_org: LocalOrg) -> Flask:
     """Build the Flask app serving one org."""
     app = Flask("localorg")
@@ -52,6 +48,7 @@ def create_app(local_org: LocalOrg) -> Flask:
     app.register_blueprint(auth_api)
     app.register_blueprint(data_api)
     app.register_blueprint(admin_api)
+    app.register_blueprint(tree_api)
     app.register_error_handler(SalesforceError, _salesforce_error)
     app.register_error_handler(HTTPException, _http_error)
     app.before_request(_guard)
@@ -63,7 +60,7 @@ def create_app(local_org: LocalOrg) -> Flask:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+    return json_response(body, status, headers)
 
 
 def _salesforce_error(error: SalesforceError) -> Response:
@@ -137,40 +134,15 @@ def _limit_header(response: Response) -> Response:
 
 
 def _body_json() -> Any:
-    raw = request.get_data(cache=False)
-    if not raw.strip():
-        raise SalesforceError("JSON_PARSER_ERROR", "The request body is empty; a JSON object was expected")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line, column = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
-        raise SalesforceError(
-            "JSON_PARSER_ERROR", f"Unexpected character: {exc} at [line:{line}, column:{column}]"
-        ) from None
+    return request_json()
 
 
 def _sobject(name: str) -> SObjectType:
-    obj = org().store.schema.get(name)
-    if obj is None:
-        raise not_found()
-    return obj
+    return sobject_or_404(name)
 
 
 def _options(all_or_none: bool = False, external_id_field: str | None = None) -> WriteOptions:
-    local = org()
-    failing = None
-    if local.faults.has_row_faults():
-        path, api_path = request.path, g.get("api_path", request.path)
-
-        def failing(count: int) -> set[int]:
-            return local.faults.failing_rows(path, api_path, count)
-
-    return WriteOptions(
-        user_id=local.store.user_id,
-        all_or_none=all_or_none,
-        external_id_field=external_id_field,
-        failing_rows=failing,
-    )
+    return write_options(all_or_none, external_id_field)
 
 
 # ---- authentication --------------------------------------------------------------------------------------

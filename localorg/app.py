@@ -24,6 +24,7 @@ from localorg.query import record_url
 from localorg.query_columns import column_metadata
 from localorg.rest_io import json_response, org, request_json, sobject_or_404, write_options
 from localorg.schema import SObjectType
+from localorg.search import search_api
 from localorg.soql import compile_soql
 from localorg.store import RowBatch, RowResult, WriteOptions
 from localorg.tree import tree_api
@@ -49,6 +50,7 @@ def create_app(local_org: LocalOrg) -> Flask:
     app.register_blueprint(data_api)
     app.register_blueprint(admin_api)
     app.register_blueprint(tree_api)
+    app.register_blueprint(search_api)
     app.register_error_handler(SalesforceError, _salesforce_error)
     app.register_error_handler(HTTPException, _http_error)
     app.before_request(_guard)
@@ -69,7 +71,8 @@ def _salesforce_error(error: SalesforceError) -> Response:
 
 def _http_error(error: HTTPException) -> Response:
     if error.code == 404:
-        return _salesforce_error(not_found())
+        # A resource localorg does not have: Salesforce's body for a missing resource, which has no fields.
+        return _json([{"errorCode": "NOT_FOUND", "message": not_found().message}], 404)
     if error.code == 405:
         allowed = ",".join(sorted(m for m in (error.valid_methods or []) if m not in {"HEAD", "OPTIONS"}))  # type: ignore[attr-defined]
         return _json(
@@ -300,7 +303,7 @@ def versions() -> Response:
 def resources(version: str) -> Response:
     """The resources of one API version."""
     base = f"/services/data/v{version}"
-    names = ["sobjects", "query", "queryAll", "limits", "composite", "jobs"]
+    names = ["sobjects", "query", "queryAll", "search", "parameterizedSearch", "limits", "composite", "jobs"]
     return _json({name: f"{base}/{name}" for name in names})
 
 
@@ -399,7 +402,20 @@ def _fields_param(obj: SObjectType) -> list[Any]:
     return fields
 
 
+# sObject resources Salesforce has and localorg does not: missing resources, not malformed record ids.
+_UNIMPLEMENTED_SOBJECT_RESOURCES = {
+    "listviews",
+    "quickActions",
+    "updated",
+    "deleted",
+    "layouts",
+    "defaultValues",
+}
+
+
 def _id_or_404(obj: SObjectType, raw: str) -> str:
+    if raw in _UNIMPLEMENTED_SOBJECT_RESOURCES:
+        raise not_found()
     full = to_18(raw)
     if full is None or full[:3] != obj.key_prefix:
         raise SalesforceError(

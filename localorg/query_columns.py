@@ -100,6 +100,15 @@ def column_metadata(query: CompiledQuery) -> dict[str, Any]:
         )
     for column in query.columns:
         _add_column(columns, column)
+    for subquery in query.subqueries:
+        # A child relationship is an aggregate column whose join columns are the subquery's own.
+        child = _metadata(
+            subquery.relationship_name, subquery.relationship_name, apex_type=None, custom=False
+        )
+        child["aggregate"] = True
+        child["custom"] = subquery.relationship_name.endswith("__r")
+        child["joinColumns"] = column_metadata(subquery.query)["columnMetadata"]
+        columns.append(child)
     return {
         "columnMetadata": columns,
         "entityName": query.obj.name,

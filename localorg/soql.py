@@ -135,6 +135,16 @@ class CompiledQuery:
     joins: dict[str, tuple[str, SObjectType]] = field(default_factory=dict)
     # Join aliases of polymorphic relationships: their rows carry the record's own type in "Type".
     polymorphic_aliases: set[str] = field(default_factory=set)
+    subqueries: list[SubQuery] = field(default_factory=list)
+
+
+@dataclass
+class SubQuery:
+    """A child relationship subquery such as (SELECT LastName FROM Contacts): its rows per parent record."""
+
+    relationship_name: str
+    field: Field  # the child's reference to the parent
+    query: CompiledQuery
 
 
 class _Parser:
@@ -147,6 +157,7 @@ class _Parser:
         self.joins: dict[str, tuple[str, SObjectType]] = {}  # path (lower) -> (alias, object)
         self.join_sql: list[str] = []
         self.polymorphic_aliases: set[str] = set()
+        self.subqueries: list[SubQuery] = []
         self.params: list[Any] = []
         self.obj: SObjectType | None = None
 
@@ -180,10 +191,12 @@ class _Parser:
     def parse(self) -> CompiledQuery:
         self.expect_keyword("SELECT")
         select_start = self.index
-        while not self.at_keyword("FROM"):
+        depth = 0  # a child subquery's own FROM sits inside parentheses
+        while depth or not self.at_keyword("FROM"):
             if self.peek() is None:
                 raise malformed("unexpected end of query: FROM is missing")
-            self.take()
+            text = self.take().text
+            depth += {"(": 1, ")": -1}.get(text, 0)
         select_end = self.index
         self.expect_keyword("FROM")
         obj_token = self.take()
@@ -250,6 +263,7 @@ class _Parser:
             count_alias=count_alias,
             joins=self.joins,
             polymorphic_aliases=self.polymorphic_aliases,
+            subqueries=self.subqueries,
         )
 
     def _select_list(self, tokens: list[Token], obj: SObjectType) -> tuple[bool, str | None, list[Column]]:
@@ -274,6 +288,12 @@ class _Parser:
         i = 0
         while i < len(tokens):
             token = tokens[i]
+            if expect_name and token.text == "(":
+                close = _matching_paren(tokens, i)
+                self.subqueries.append(self._subquery(tokens[i + 1 : close], obj))
+                i = close + 1
+                expect_name = False
+                continue
             if expect_name:
                 if token.kind != "name":
                     raise malformed(f"unexpected token: '{token.text}'")
@@ -304,6 +324,48 @@ class _Parser:
         if expect_name:
             raise malformed("unexpected token: ','")
         return False, None, columns
+
+    def _subquery(self, tokens: list[Token], parent: SObjectType) -> SubQuery:
+        """Compile (SELECT ... FROM Contacts ...) as a query of the child object."""
+        if not tokens or tokens[0].text.upper() != "SELECT":
+            raise malformed("a parenthesis in the SELECT list must hold a child relationship subquery")
+        depth = 0
+        from_index = None
+        for index, token in enumerate(tokens):
+            depth += {"(": 1, ")": -1}.get(token.text, 0)
+            if depth == 0 and token.kind == "name" and token.text.upper() == "FROM":
+                from_index = index
+                break
+        if from_index is None or from_index + 1 >= len(tokens):
+            raise malformed("unexpected end of subquery: FROM is missing")
+        name = tokens[from_index + 1]
+        found = self.schema.child_relationship(parent, name.text)
+        if found is None:
+            raise SalesforceError(
+                "INVALID_TYPE",
+                f"Didn't understand relationship '{name.text}' in FROM part of query call. If you are attempting "
+                "to use a custom relationship, be sure to append the '__r' after the custom relationship name. "
+                "Please reference your WSDL or the describe call for the appropriate names.",
+            )
+        child, reference = found
+        last = tokens[-1]
+        text = (
+            self.soql[tokens[0].pos : name.pos]
+            + child.name
+            + self.soql[name.pos + len(name.text) : last.pos + len(last.text)]
+        )
+        if any(
+            t.text == "(" and i + 1 < len(tokens) and tokens[i + 1].text.upper() == "SELECT"
+            for i, t in enumerate(tokens)
+        ):
+            raise malformed("child subqueries cannot be nested")
+        compiled = _Parser(text, self.schema, self.include_deleted).parse()
+        relationship = next(
+            str(r["relationshipName"])
+            for r in self.schema.child_relationships(parent)
+            if str(r.get("relationshipName") or "").lower() == name.text.lower()
+        )
+        return SubQuery(relationship, reference, compiled)
 
     def _resolve_path(self, dotted: str, obj: SObjectType) -> Column:
         parts = dotted.split(".")
@@ -558,6 +620,15 @@ class _Parser:
                 self.take()
                 continue
             return ", ".join(parts)
+
+
+def _matching_paren(tokens: list[Token], open_index: int) -> int:
+    depth = 0
+    for index in range(open_index, len(tokens)):
+        depth += {"(": 1, ")": -1}.get(tokens[index].text, 0)
+        if depth == 0:
+            return index
+    raise malformed("unbalanced parentheses in the SELECT list")
 
 
 def _bound(day: date, fld: Field) -> str:

@@ -109,3 +109,10 @@ def test_count_with_alias_is_an_aggregate_column(http: Any) -> None:
 def test_columns_of_a_bad_query_are_refused_like_the_query(http: Any, soql: str, code: str) -> None:
     response = http.get(f"{http.base_url}/query", params={"q": soql, "columns": "true"})
     assert response.status_code == 400 and response.json()[0]["errorCode"] == code
+
+
+def test_a_child_subquery_is_an_aggregate_column_of_its_own_columns(http: Any) -> None:
+    body = _columns(http, "SELECT Name, (SELECT LastName, Email FROM Contacts) FROM Account")
+    contacts = body["columnMetadata"][1]
+    assert (contacts["columnName"], contacts["aggregate"]) == ("Contacts", True)
+    assert [c["columnName"] for c in contacts["joinColumns"]] == ["LastName", "Email"]

@@ -291,3 +291,14 @@ def test_is_person_account_is_false_and_read_only(sf: Any) -> None:
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.Account.create({"Name": "Person", "IsPersonAccount": True})
     assert _error(refused)["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+
+
+def test_polymorphic_parent_by_external_id_names_its_type(sf: Any) -> None:
+    account = sf.Account.create({"Name": "Acme", "Legacy_Id__c": "A-1"})["id"]
+    task = sf.Task.create(
+        {"Subject": "Call", "What": {"attributes": {"type": "Account"}, "Legacy_Id__c": "A-1"}}
+    )
+    assert sf.Task.get(task["id"])["WhatId"] == account
+    with pytest.raises(SalesforceMalformedRequest) as untyped:
+        sf.Task.create({"Subject": "Call", "What": {"Legacy_Id__c": "A-1"}})
+    assert (_error(untyped)["errorCode"], _error(untyped)["fields"]) == ("INVALID_FIELD", ["What"])

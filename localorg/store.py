@@ -179,7 +179,9 @@ class Store:
             self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
         self.conn.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "ix_{obj.name}_Id" ON {table}("Id")')
         for fld in obj.fields.values():
-            if fld.stored and (fld.unique or fld.external_id) and fld.name != "Id" and not fld.sql_expression:
+            # Cascade and restricted deletes look children up by their parent reference.
+            looked_up = fld.unique or fld.external_id or fld.cascade_delete or fld.restricted_delete
+            if fld.stored and looked_up and fld.name != "Id" and not fld.sql_expression:
                 self.conn.execute(
                     f'CREATE INDEX IF NOT EXISTS "ix_{obj.name}_{fld.name}" ON {table}({quote(fld.name)})'
                 )

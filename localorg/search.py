@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from flask import Blueprint, Response, request
 
@@ -16,12 +17,25 @@ from localorg.schema import Field, Schema, SObjectType
 from localorg.soql import Token, tokenize
 
 MAX_SEARCH_RESULTS = 2000
-SCOPES = ("ALL", "NAME", "EMAIL", "PHONE")
 _SEARCHED_TYPES = {"string", "email", "phone", "url", "textarea", "combobox"}
 # SOSL clauses Salesforce has and localorg does not.
 _UNSUPPORTED = {"WITH", "USING", "UPDATE", "TYPEOF", "TO", "SNIPPET", "DIVISION", "NETWORK", "METADATA"}
 
 search_api = Blueprint("search_api", __name__, url_prefix="/services/data/v<version>")
+
+
+class SearchScope(StrEnum):
+    """Which fields a search looks in: `IN ALL FIELDS`, `IN NAME FIELDS`, ..."""
+
+    ALL = "ALL"
+    NAME = "NAME"
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+
+    @classmethod
+    def parse(cls, word: str) -> SearchScope | None:
+        """The scope a word names (any case), or None."""
+        return cls.__members__.get(word.upper())
 
 
 def malformed_search(message: str) -> SalesforceError:
@@ -46,7 +60,7 @@ class Search:
     """A parsed search: the term's word groups (OR of ANDs), the field scope, the objects, the overall limit."""
 
     groups: list[list[str]]
-    scope: str
+    scope: SearchScope
     returning: list[Returning]
     limit: int
 
@@ -103,16 +117,17 @@ class _SoslParser:
         return self.tokens[self.index - 1]
 
     def parse(self, groups: list[list[str]]) -> Search:
-        scope = "ALL"
+        scope: SearchScope | None = None
         returning: list[Returning] | None = None
         limit = MAX_SEARCH_RESULTS
         while self.index < len(self.tokens):
             word = self.peek_word()
-            if word == "IN" and scope == "ALL":
+            if word == "IN" and scope is None:
                 self.take()
-                scope = self.take().text.upper()
-                if scope not in SCOPES or (self.peek_word() != "FIELDS"):
-                    raise malformed_search(f"unexpected token in the IN clause: '{scope}'")
+                named = self.take().text
+                scope = SearchScope.parse(named)
+                if scope is None or self.peek_word() != "FIELDS":
+                    raise malformed_search(f"unexpected token in the IN clause: '{named}'")
                 self.take()
             elif word == "RETURNING" and returning is None:
                 self.take()
@@ -126,7 +141,7 @@ class _SoslParser:
                 raise malformed_search(f"unexpected token: '{self.take().text}'")
         if returning is None:
             returning = _returning_objects(self.schema)
-        return Search(groups, scope, returning, limit)
+        return Search(groups, scope or SearchScope.ALL, returning, limit)
 
     def _integer(self, after: str) -> int:
         number = self.take()
@@ -209,15 +224,15 @@ class _SoslParser:
         return self.text[begin : last.pos + len(last.text)].strip()
 
 
-def _searched_fields(obj: SObjectType, scope: str) -> list[Field]:
+def _searched_fields(obj: SObjectType, scope: SearchScope) -> list[Field]:
     def wanted(fld: Field) -> bool:
         if not fld.stored or fld.type not in _SEARCHED_TYPES:
             return False
-        if scope == "NAME":
+        if scope is SearchScope.NAME:
             return fld.name_field or fld.name in {"FirstName", "LastName"}
-        if scope == "EMAIL":
+        if scope is SearchScope.EMAIL:
             return fld.type == "email"
-        if scope == "PHONE":
+        if scope is SearchScope.PHONE:
             return fld.type == "phone"
         return True
 
@@ -272,9 +287,10 @@ def _parameterized(schema: Schema, args: Callable[[str], str | None], names: lis
     term = args("q")
     if not term:
         raise SalesforceError("MISSING_ARGUMENT", "Missing required parameter: q")
-    scope = (args("in") or "ALL").upper()
-    if scope not in SCOPES:
-        raise SalesforceError("INVALID_SEARCH_SCOPE", f"Invalid search scope: {scope}")
+    named = args("in") or "ALL"
+    scope = SearchScope.parse(named)
+    if scope is None:
+        raise SalesforceError("INVALID_SEARCH_SCOPE", f"Invalid search scope: {named}")
     returning = []
     for name in names:
         obj = schema.get(name)

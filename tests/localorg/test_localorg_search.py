@@ -101,5 +101,7 @@ def test_parameterized_search(sf: Any, http: Any) -> None:
     assert len(records) == 1 and records[0]["Id"] in {ids["acme"], ids["acme_eu"]} and "Name" in records[0]
     everything = http.get(f"{http.base_url}/parameterizedSearch", params={"q": "acme", "in": "EMAIL"})
     assert [r["Id"] for r in everything.json()["searchRecords"]] == [ids["ann"]]
+    bad_scope = http.get(f"{http.base_url}/parameterizedSearch", params={"q": "acme", "in": "EVERYWHERE"})
+    assert bad_scope.status_code == 400 and bad_scope.json()[0]["errorCode"] == "INVALID_SEARCH_SCOPE"
     missing = http.get(f"{http.base_url}/parameterizedSearch")
     assert missing.status_code == 400 and missing.json()[0]["errorCode"] == "MISSING_ARGUMENT"

@@ -29,7 +29,7 @@ sys.path[:0] = [str(_BENCH.parent), str(_BENCH)]
 from localorg_bulk import _INDUSTRIES, _TIERS, HEADER  # noqa: E402
 
 from dms.pipeline.prepare import PrepareOptions, infer_column, prepare  # noqa: E402
-from localorg.schema import build_schema  # noqa: E402
+from localorg.builtin_schema import build_schema  # noqa: E402
 
 logger = logging.getLogger("bench.prepare_rate")
 

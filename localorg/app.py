@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Flask, Response, current_app, g, request, stream_with_context
+from flask import Blueprint, Flask, Response, g, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
 from localorg import MAX_API_VERSION, MIN_API_VERSION, __version__
@@ -23,8 +22,13 @@ from localorg.json_records import batch_from_json
 from localorg.oauth import identity_url, oauth_api
 from localorg.org import LocalOrg
 from localorg.query import record_url
+from localorg.query_columns import column_metadata
+from localorg.rest_io import json_response, org, request_json, sobject_or_404, write_options
 from localorg.schema import SObjectType
+from localorg.search import search_api
+from localorg.soql import compile_soql
 from localorg.store import RowBatch, RowResult, WriteOptions
+from localorg.tree import tree_api
 from localorg.values import to_json_value
 
 log = logging.getLogger(__name__)
@@ -37,11 +41,6 @@ auth_api = Blueprint("auth_api", __name__)
 admin_api = Blueprint("admin_api", __name__, url_prefix="/_localorg")
 
 
-def org() -> LocalOrg:
-    """The org this app serves."""
-    return current_app.config["LOCALORG"]  # type: ignore[no-any-return]
-
-
 def create_app(local_org: LocalOrg) -> Flask:
     """Build the Flask app serving one org."""
     app = Flask("localorg")
@@ -52,6 +51,8 @@ def create_app(local_org: LocalOrg) -> Flask:
     app.register_blueprint(data_api)
     app.register_blueprint(bulk_query_api)
     app.register_blueprint(admin_api)
+    app.register_blueprint(tree_api)
+    app.register_blueprint(search_api)
     app.register_error_handler(SalesforceError, _salesforce_error)
     app.register_error_handler(HTTPException, _http_error)
     app.before_request(_guard)
@@ -63,7 +64,7 @@ def create_app(local_org: LocalOrg) -> Flask:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+    return json_response(body, status, headers)
 
 
 def _salesforce_error(error: SalesforceError) -> Response:
@@ -72,7 +73,8 @@ def _salesforce_error(error: SalesforceError) -> Response:
 
 def _http_error(error: HTTPException) -> Response:
     if error.code == 404:
-        return _salesforce_error(not_found())
+        # A resource localorg does not have: Salesforce's body for a missing resource, which has no fields.
+        return _json([{"errorCode": "NOT_FOUND", "message": not_found().message}], 404)
     if error.code == 405:
         allowed = ",".join(sorted(m for m in (error.valid_methods or []) if m not in {"HEAD", "OPTIONS"}))  # type: ignore[attr-defined]
         return _json(
@@ -137,40 +139,15 @@ def _limit_header(response: Response) -> Response:
 
 
 def _body_json() -> Any:
-    raw = request.get_data(cache=False)
-    if not raw.strip():
-        raise SalesforceError("JSON_PARSER_ERROR", "The request body is empty; a JSON object was expected")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line, column = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
-        raise SalesforceError(
-            "JSON_PARSER_ERROR", f"Unexpected character: {exc} at [line:{line}, column:{column}]"
-        ) from None
+    return request_json()
 
 
 def _sobject(name: str) -> SObjectType:
-    obj = org().store.schema.get(name)
-    if obj is None:
-        raise not_found()
-    return obj
+    return sobject_or_404(name)
 
 
 def _options(all_or_none: bool = False, external_id_field: str | None = None) -> WriteOptions:
-    local = org()
-    failing = None
-    if local.faults.has_row_faults():
-        path, api_path = request.path, g.get("api_path", request.path)
-
-        def failing(count: int) -> set[int]:
-            return local.faults.failing_rows(path, api_path, count)
-
-    return WriteOptions(
-        user_id=local.store.user_id,
-        all_or_none=all_or_none,
-        external_id_field=external_id_field,
-        failing_rows=failing,
-    )
+    return write_options(all_or_none, external_id_field)
 
 
 # ---- authentication --------------------------------------------------------------------------------------
@@ -269,7 +246,7 @@ def versions() -> Response:
 def resources(version: str) -> Response:
     """The resources of one API version."""
     base = f"/services/data/v{version}"
-    names = ["sobjects", "query", "queryAll", "limits", "composite", "jobs"]
+    names = ["sobjects", "query", "queryAll", "search", "parameterizedSearch", "limits", "composite", "jobs"]
     return _json(
         {**{name: f"{base}/{name}" for name in names}, "identity": identity_url(org().store.user_id)}
     )
@@ -313,7 +290,8 @@ def sobject_basic(version: str, name: str) -> Response:
 @data_api.get("/sobjects/<name>/describe")
 def sobject_describe(version: str, name: str) -> Response:
     """Full describe of one sObject type."""
-    return _json(_sobject(name).describe(version))
+    obj = _sobject(name)
+    return _json(obj.describe(version, org().store.schema.child_relationships(obj)))
 
 
 # ---- REST: single records --------------------------------------------------------------------------------
@@ -369,7 +347,20 @@ def _fields_param(obj: SObjectType) -> list[Any]:
     return fields
 
 
+# sObject resources Salesforce has and localorg does not: missing resources, not malformed record ids.
+_UNIMPLEMENTED_SOBJECT_RESOURCES = {
+    "listviews",
+    "quickActions",
+    "updated",
+    "deleted",
+    "layouts",
+    "defaultValues",
+}
+
+
 def _id_or_404(obj: SObjectType, raw: str) -> str:
+    if raw in _UNIMPLEMENTED_SOBJECT_RESOURCES:
+        raise not_found()
     full = to_18(raw)
     if full is None or full[:3] != obj.key_prefix:
         raise SalesforceError(
@@ -522,6 +513,8 @@ def _run_query(version: str, include_deleted: bool) -> Response:
     soql = request.args.get("q")
     if soql is None:
         raise SalesforceError("MALFORMED_QUERY", "A query string (q) is required")
+    if request.args.get("columns", "").lower() == "true":
+        return _json(column_metadata(compile_soql(soql, org().store.schema, include_deleted)))
     return _json(org().queries.run(soql, version, include_deleted, _batch_size()))
 
 

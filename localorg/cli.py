@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from localorg.auth import DEFAULT_SESSION_TTL, Credentials
+from localorg.builtin_schema import build_schema
 from localorg.org import DEFAULT_DAILY_API_LIMIT, OrgSettings
-from localorg.schema import SchemaError, build_schema, describes_in_document, load_schema_file
+from localorg.schema import SchemaError, describes_in_document, load_schema_file
 
 DEFAULT_CERT_DIR = "var/localorg"
 

@@ -62,5 +62,30 @@ DEFAULT_SCHEMA: dict[str, Any] = {
         "Lead": {"fields": [_LEGACY_ID]},
         "Opportunity": {"fields": [_LEGACY_ID]},
         "Case": {"fields": [_LEGACY_ID]},
+        # A custom master-detail child: migrations must load Accounts before their Invoices.
+        "Invoice__c": {
+            "label": "Invoice",
+            "labelPlural": "Invoices",
+            "nameField": {"type": "autoNumber"},
+            "fields": [
+                {
+                    "name": "Account__c",
+                    "type": "masterDetail",
+                    "label": "Account",
+                    "referenceTo": "Account",
+                    "relationshipName": "Account__r",
+                },
+                {"name": "Amount__c", "type": "currency", "label": "Amount", "precision": 16, "scale": 2},
+                {"name": "Invoice_Date__c", "type": "date", "label": "Invoice Date"},
+                {
+                    "name": "Status__c",
+                    "type": "picklist",
+                    "label": "Status",
+                    "values": ["Draft", "Sent", "Paid", "Void"],
+                    "default": "Draft",
+                },
+                _LEGACY_ID,
+            ],
+        },
     }
 }

@@ -77,6 +77,19 @@ def _add_relationship(
     reference = obj.field(reference_name)
     assert reference is not None
     target = store.schema.get(reference.reference_to[0]) if reference.reference_to else None
+    if len(reference.reference_to) > 1:
+        # A polymorphic reference (Task.What) names the parent's type: {"attributes": {"type": "Account"}, ...}.
+        attributes = value.get("attributes")
+        named = attributes.get("type") if isinstance(attributes, Mapping) else None
+        listed = {t.lower(): t for t in reference.reference_to}
+        if not isinstance(named, str) or named.lower() not in listed:
+            raise SalesforceError(
+                "INVALID_FIELD",
+                f"{key}: a polymorphic relationship must give attributes.type, one of "
+                f"{', '.join(reference.reference_to)}",
+                [key],
+            )
+        target = store.schema.get(listed[named.lower()])
     lookup = {k: v for k, v in value.items() if k != "attributes"}
     if target is None or len(lookup) != 1:
         raise SalesforceError(
@@ -95,6 +108,8 @@ def _add_relationship(
     if column is None:
         column = RelationshipColumn(reference, target, target_field, [KEEP] * size)
         relationships[reference.name] = column
-    elif column.target_field.name != target_field.name:
-        raise SalesforceError("INVALID_FIELD", f"{key}: use one external id field for every record", [key])
+    elif column.target_field.name != target_field.name or column.target is not target:
+        raise SalesforceError(
+            "INVALID_FIELD", f"{key}: use one parent type and external id field for every record", [key]
+        )
     column.values[row] = None if field_value in (None, "") else str(field_value)

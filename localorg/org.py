@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from localorg.auth import DEFAULT_SESSION_TTL, Credentials, SessionRegistry
+from localorg.builtin_schema import build_schema
 from localorg.bulk import BulkIngest
 from localorg.bulk_query import BulkQuery
 from localorg.faults import FaultInjector
 from localorg.grants import CodeRegistry, RefreshTokenStore
 from localorg.query import QueryRunner
-from localorg.schema import build_schema, load_schema_file
+from localorg.schema import load_schema_file
 from localorg.store import Store
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from typing import Any
 
 from localorg.errors import SalesforceError
 from localorg.ids import BASE62
-from localorg.soql import CompiledQuery, compile_soql
+from localorg.soql import CompiledQuery, SubQuery, compile_soql
 from localorg.store import Store, quote
 from localorg.values import to_json_value
 
@@ -103,6 +103,9 @@ class QueryRunner:
         selects = ["t0.rowid", 't0."Id"']
         join_aliases = sorted({alias for alias, _ in query.joins.values()})
         selects += [f'{alias}."Id"' for alias in join_aliases]
+        # A polymorphic parent's attributes name its own type (Contact or Lead), not the Name object.
+        typed_aliases = sorted(query.polymorphic_aliases)
+        selects += [f'{alias}."Type"' for alias in typed_aliases]
         selects += [f"{c.alias}.{quote(c.field.name)}" for c in query.columns]
         rows: dict[int, tuple[Any, ...]] = {}
         ids = list(rowids)
@@ -116,9 +119,11 @@ class QueryRunner:
                 for row in self.store.conn.execute(sql, chunk):
                     rows[row[0]] = row
         obj_name = query.obj.name
-        n_joins = len(join_aliases)
+        n_joins = len(join_aliases) + len(typed_aliases)
         join_index = {alias: 2 + i for i, alias in enumerate(join_aliases)}
+        type_index = {alias: 2 + len(join_aliases) + i for i, alias in enumerate(typed_aliases)}
         records = []
+        record_ids: list[str] = []
         for rowid in ids:
             row = rows.get(rowid)
             if row is None:
@@ -138,10 +143,11 @@ class QueryRunner:
                         break
                     child = holder.get(rel_name)
                     if child is None:
+                        parent_type = row[type_index[alias]] if alias in type_index else target.name
                         child = {
                             "attributes": {
-                                "type": target.name,
-                                "url": record_url(version, target.name, parent_id),
+                                "type": parent_type,
+                                "url": record_url(version, parent_type, parent_id),
                             }
                         }
                         holder[rel_name] = child
@@ -149,7 +155,37 @@ class QueryRunner:
                 if holder is not None:
                     holder[column.field.name] = value
             records.append(record)
+            record_ids.append(row[1])
+        for subquery in query.subqueries:
+            self._attach_children(subquery, records, record_ids, version)
         return records
+
+    def _attach_children(
+        self, subquery: SubQuery, records: list[dict[str, Any]], parent_ids: list[str], version: str
+    ) -> None:
+        """Add each record's child rows as a nested QueryResult (null when it has none), as Salesforce does."""
+        child = subquery.query
+        fk = f"t0.{quote(subquery.field.name)}"
+        order = child.order_sql or "t0.rowid"
+        per_parent: dict[str, list[int]] = {}
+        with self.store.lock:
+            for begin in range(0, len(parent_ids), _FETCH_CHUNK):
+                chunk = parent_ids[begin : begin + _FETCH_CHUNK]
+                sql = (
+                    f"SELECT t0.rowid, {fk} FROM {child.from_sql} WHERE {child.where_sql} "
+                    f"AND {fk} IN ({','.join('?' * len(chunk))}) ORDER BY {order}"
+                )
+                for rowid, parent_id in self.store.conn.execute(sql, [*child.params, *chunk]):
+                    per_parent.setdefault(parent_id, []).append(rowid)
+        for record, parent_id in zip(records, parent_ids, strict=True):
+            rowids = per_parent.get(parent_id, [])[child.offset :]
+            if child.limit is not None:
+                rowids = rowids[: child.limit]
+            if not rowids:
+                record[subquery.relationship_name] = None
+                continue
+            rows = self.render(child, rowids, version)
+            record[subquery.relationship_name] = {"totalSize": len(rows), "done": True, "records": rows}
 
 
 def _clamp_batch(batch_size: int | None) -> int:

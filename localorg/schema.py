@@ -68,14 +68,8 @@ SYSTEM_FIELDS = {
     "LastModifiedById",
     "SystemModstamp",
 }
-STANDARD_PREFIXES = {
-    "Account": "001",
-    "Contact": "003",
-    "User": "005",
-    "Opportunity": "006",
-    "Lead": "00Q",
-    "Case": "500",
-}
+# The Name of Contact, Lead and User: SQLite computes it from FirstName and LastName.
+PERSON_NAME_SQL = "trim(coalesce(\"FirstName\", '') || ' ' || coalesce(\"LastName\", ''))"
 _API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
 
 
@@ -106,6 +100,12 @@ class Field:
     restricted_picklist: bool = False
     reference_to: list[str] = field(default_factory=list)
     relationship_name: str | None = None
+    # The relationship's name seen from the parent (Account.Contacts): describe's childRelationships.
+    child_relationship_name: str | None = None
+    cascade_delete: bool = False
+    restricted_delete: bool = False
+    # Set on master-detail fields only: 0 for the (first) master, 1 for a junction's second master.
+    relationship_order: int | None = None
     custom: bool = False
     calculated: bool = False
     auto_number: bool = False
@@ -156,7 +156,7 @@ class Field:
             "byteLength": self.length * 3 if is_text else 0,
             "calculated": self.calculated or self.sql_expression is not None,
             "calculatedFormula": None,
-            "cascadeDelete": False,
+            "cascadeDelete": self.cascade_delete,
             "caseSensitive": self.case_sensitive,
             "compoundFieldName": None,
             "controllerName": None,
@@ -205,8 +205,8 @@ class Field:
             "referenceTargetField": None,
             "referenceTo": list(self.reference_to),
             "relationshipName": self.relationship_name,
-            "relationshipOrder": None,
-            "restrictedDelete": False,
+            "relationshipOrder": self.relationship_order,
+            "restrictedDelete": self.restricted_delete,
             "restrictedPicklist": self.restricted_picklist,
             "scale": self.scale,
             "searchPrefilterable": self.type == "reference",
@@ -230,6 +230,11 @@ class SObjectType:
     custom: bool
     fields: dict[str, Field] = field(default_factory=dict)
     raw: dict[str, Any] | None = None
+    # Which calls the object supports (Organization: query only; RecordType: no delete).
+    createable: bool = True
+    updateable: bool = True
+    deletable: bool = True
+    searchable: bool = True
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -266,7 +271,9 @@ class SObjectType:
         """Fields whose values must be unique among live records."""
         return [f for f in self.fields.values() if f.unique and f.stored and f.name != "Id"]
 
-    def describe(self, version: str) -> dict[str, Any]:
+    def describe(
+        self, version: str, child_relationships: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """This object in Salesforce's describe JSON shape (fields included)."""
         result = self.describe_basic(version)
         result["fields"] = [f.describe() for f in self.fields.values()]
@@ -275,6 +282,8 @@ class SObjectType:
                 result[key] = copy.deepcopy(self.raw.get(key, []))
         else:
             result.update({"childRelationships": [], "recordTypeInfos": [], "supportedScopes": []})
+        if child_relationships is not None:
+            result["childRelationships"] = child_relationships
         return result
 
     def describe_basic(self, version: str) -> dict[str, Any]:
@@ -284,11 +293,11 @@ class SObjectType:
             "activateable": False,
             "associateEntityType": None,
             "associateParentEntity": None,
-            "createable": True,
+            "createable": self.createable,
             "custom": self.custom,
             "customSetting": False,
             "deepCloneable": False,
-            "deletable": True,
+            "deletable": self.deletable,
             "deprecatedAndHidden": False,
             "feedEnabled": False,
             "hasSubtypes": False,
@@ -304,10 +313,10 @@ class SObjectType:
             "queryable": True,
             "replicateable": True,
             "retrieveable": True,
-            "searchable": True,
+            "searchable": self.searchable,
             "triggerable": True,
-            "undeletable": True,
-            "updateable": True,
+            "undeletable": self.deletable,
+            "updateable": self.updateable,
             "urls": {
                 "rowTemplate": base + "/{ID}",
                 "defaultValues": base + "/defaultValues?recordTypeId&fields",
@@ -345,6 +354,44 @@ class Schema:
                 return obj
         return None
 
+    def references_to(self, parent: SObjectType) -> list[tuple[SObjectType, Field]]:
+        """Every (object, reference field) that can point at records of `parent`."""
+        return [
+            (child, fld)
+            for child in self.objects.values()
+            for fld in child.fields.values()
+            if fld.type == "reference" and parent.name in fld.reference_to
+        ]
+
+    def child_relationships(self, parent: SObjectType) -> list[dict[str, Any]]:
+        """describe's childRelationships of `parent` (an imported describe keeps the real org's list)."""
+        if parent.raw is not None and "childRelationships" in parent.raw:
+            return copy.deepcopy(list(parent.raw["childRelationships"]))
+        relationships: list[dict[str, Any]] = [
+            {
+                "cascadeDelete": fld.cascade_delete,
+                "childSObject": child.name,
+                "deprecatedAndHidden": False,
+                "field": fld.name,
+                "junctionIdListNames": [],
+                "junctionReferenceTo": [],
+                "relationshipName": fld.child_relationship_name,
+                "restrictedDelete": fld.restricted_delete,
+            }
+            for child, fld in self.references_to(parent)
+        ]
+        return sorted(relationships, key=lambda r: (r["childSObject"], r["field"]))
+
+    def child_relationship(self, parent: SObjectType, name: str) -> tuple[SObjectType, Field] | None:
+        """The child object and its reference field behind a child relationship name (Contacts), or None."""
+        for relationship in self.child_relationships(parent):
+            if str(relationship.get("relationshipName") or "").lower() == name.lower():
+                child = self.get(str(relationship["childSObject"]))
+                fld = child.field(str(relationship["field"])) if child is not None else None
+                if child is not None and fld is not None:
+                    return child, fld
+        return None
+
     def by_prefix(self, key_prefix: str) -> SObjectType | None:
         """The sObject type whose ids start with this 3-character prefix, or None."""
         for obj in self.objects.values():
@@ -370,10 +417,11 @@ def _picklist(values: Iterable[str], default: str | None = None) -> list[dict[st
     return [{"value": v, "label": v, "active": True, "defaultValue": v == default} for v in values]
 
 
-def _f(name: str, type_: str, label: str | None = None, **kw: Any) -> Field:
+def make_field(name: str, type_: str, label: str | None = None, **kw: Any) -> Field:
+    """A field with Salesforce's usual attributes for its type (lengths, digits, boolean defaults)."""
     values = kw.pop("values", None)
     default = kw.pop("default", None)
-    fld = Field(name=name, type=type_, label=label or _label_from_name(name), **kw)
+    fld = Field(name=name, type=type_, label=label or label_from_name(name), **kw)
     if values is not None:
         fld.picklist_values = _picklist(values, default)
         if default is not None:
@@ -395,20 +443,23 @@ def _f(name: str, type_: str, label: str | None = None, **kw: Any) -> Field:
     return fld
 
 
-def _label_from_name(name: str) -> str:
+def label_from_name(name: str) -> str:
+    """The label Salesforce derives from an API name: Legacy_Id__c -> Legacy Id, OwnerId -> Owner ID."""
     base = name[:-3] if name.endswith("__c") else name
     if base.endswith("Id") and len(base) > 2:
         base = base[:-2] + " ID"
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", base).replace("_", " ")
 
 
-def _ref(name: str, target: str, relationship: str, **kw: Any) -> Field:
-    return _f(name, "reference", reference_to=[target], relationship_name=relationship, **kw)
+def make_reference(name: str, target: str, relationship: str, **kw: Any) -> Field:
+    """A lookup to one object, e.g. Contact.AccountId (relationship Account)."""
+    return make_field(name, "reference", reference_to=[target], relationship_name=relationship, **kw)
 
 
-def _system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
+def system_fields(owner: bool = True, deletable: bool = True) -> tuple[list[Field], list[Field]]:
+    """The fields every object has: Id and IsDeleted first; OwnerId and the audit fields last."""
     head = [
-        _f(
+        make_field(
             "Id",
             "id",
             "Record ID",
@@ -418,15 +469,18 @@ def _system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
             defaulted_on_create=True,
             id_lookup=True,
         ),
-        _f("IsDeleted", "boolean", "Deleted", createable=False, updateable=False),
     ]
+    if deletable:
+        head.append(make_field("IsDeleted", "boolean", "Deleted", createable=False, updateable=False))
     tail = []
     if owner:
         tail.append(
-            _ref("OwnerId", "User", "Owner", label="Owner ID", nillable=False, defaulted_on_create=True)
+            make_reference(
+                "OwnerId", "User", "Owner", label="Owner ID", nillable=False, defaulted_on_create=True
+            )
         )
     tail += [
-        _f(
+        make_field(
             "CreatedDate",
             "datetime",
             "Created Date",
@@ -435,7 +489,7 @@ def _system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
             updateable=False,
             defaulted_on_create=True,
         ),
-        _ref(
+        make_reference(
             "CreatedById",
             "User",
             "CreatedBy",
@@ -445,7 +499,7 @@ def _system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
             updateable=False,
             defaulted_on_create=True,
         ),
-        _f(
+        make_field(
             "LastModifiedDate",
             "datetime",
             "Last Modified Date",
@@ -454,7 +508,7 @@ def _system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
             updateable=False,
             defaulted_on_create=True,
         ),
-        _ref(
+        make_reference(
             "LastModifiedById",
             "User",
             "LastModifiedBy",
@@ -464,7 +518,7 @@ def _system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
             updateable=False,
             defaulted_on_create=True,
         ),
-        _f(
+        make_field(
             "SystemModstamp",
             "datetime",
             "System Modstamp",
@@ -475,387 +529,6 @@ def _system_fields(owner: bool = True) -> tuple[list[Field], list[Field]]:
         ),
     ]
     return head, tail
-
-
-def _address(prefix: str, street_name: str = "Street") -> list[Field]:
-    return [
-        _f(f"{prefix}{street_name}", "textarea", length=255),
-        _f(f"{prefix}City", "string", length=40),
-        _f(f"{prefix}State", "string", length=80),
-        _f(f"{prefix}PostalCode", "string", length=20),
-        _f(f"{prefix}Country", "string", length=80),
-        _f(f"{prefix}Latitude", "double", precision=18, scale=15),
-        _f(f"{prefix}Longitude", "double", precision=18, scale=15),
-    ]
-
-
-def _person_name(first_length: int = 40) -> list[Field]:
-    return [
-        _f("LastName", "string", length=80, nillable=False),
-        _f("FirstName", "string", length=first_length),
-        _f("Salutation", "picklist", values=["Mr.", "Ms.", "Mrs.", "Dr.", "Prof."]),
-        _f(
-            "Name",
-            "string",
-            "Full Name",
-            length=121,
-            nillable=False,
-            createable=False,
-            updateable=False,
-            defaulted_on_create=True,
-            name_field=True,
-            sql_expression="trim(coalesce(\"FirstName\", '') || ' ' || coalesce(\"LastName\", ''))",
-        ),
-    ]
-
-
-_INDUSTRIES = [
-    "Agriculture",
-    "Apparel",
-    "Banking",
-    "Biotechnology",
-    "Chemicals",
-    "Communications",
-    "Construction",
-    "Consulting",
-    "Education",
-    "Electronics",
-    "Energy",
-    "Engineering",
-    "Entertainment",
-    "Environmental",
-    "Finance",
-    "Food & Beverage",
-    "Government",
-    "Healthcare",
-    "Hospitality",
-    "Insurance",
-    "Machinery",
-    "Manufacturing",
-    "Media",
-    "Not For Profit",
-    "Recreation",
-    "Retail",
-    "Shipping",
-    "Technology",
-    "Telecommunications",
-    "Transportation",
-    "Utilities",
-    "Other",
-]
-_LEAD_SOURCES = ["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"]
-_RATINGS = ["Hot", "Warm", "Cold"]
-
-
-def _standard_object(
-    name: str, label: str, plural: str, body: list[Field], owner: bool = True
-) -> SObjectType:
-    head, tail = _system_fields(owner)
-    obj = SObjectType(
-        name=name, label=label, label_plural=plural, key_prefix=STANDARD_PREFIXES[name], custom=False
-    )
-    for fld in head + body + tail:
-        obj.add_field(fld)
-    return obj
-
-
-def standard_objects() -> list[SObjectType]:
-    """Account, Contact, Lead, Opportunity, Case and User with their usual fields."""
-    account = _standard_object(
-        "Account",
-        "Account",
-        "Accounts",
-        [
-            _ref("MasterRecordId", "Account", "MasterRecord", createable=False, updateable=False),
-            _f(
-                "Name", "string", "Account Name", length=255, nillable=False, name_field=True, id_lookup=False
-            ),
-            _f(
-                "Type",
-                "picklist",
-                "Account Type",
-                values=[
-                    "Prospect",
-                    "Customer - Direct",
-                    "Customer - Channel",
-                    "Channel Partner / Reseller",
-                    "Installation Partner",
-                    "Technology Partner",
-                    "Other",
-                ],
-            ),
-            _ref("ParentId", "Account", "Parent", label="Parent Account ID"),
-            *_address("Billing"),
-            *_address("Shipping"),
-            _f("Phone", "phone", "Account Phone", length=40),
-            _f("Fax", "phone", "Account Fax", length=40),
-            _f("AccountNumber", "string", length=40),
-            _f("Website", "url", length=255),
-            _f("Sic", "string", "SIC Code", length=20),
-            _f("Industry", "picklist", values=_INDUSTRIES),
-            _f("AnnualRevenue", "currency", precision=18, scale=0),
-            _f("NumberOfEmployees", "int", "Employees", digits=8),
-            _f("Ownership", "picklist", values=["Public", "Private", "Subsidiary", "Other"]),
-            _f("TickerSymbol", "string", length=20),
-            _f("Description", "textarea", "Account Description", length=32000),
-            _f("Rating", "picklist", "Account Rating", values=_RATINGS),
-            _f("Site", "string", "Account Site", length=80),
-            _f("AccountSource", "picklist", values=_LEAD_SOURCES),
-            _f("LastActivityDate", "date", createable=False, updateable=False),
-        ],
-    )
-    contact = _standard_object(
-        "Contact",
-        "Contact",
-        "Contacts",
-        [
-            _ref("MasterRecordId", "Contact", "MasterRecord", createable=False, updateable=False),
-            _ref("AccountId", "Account", "Account"),
-            *_person_name(),
-            *_address("Other"),
-            *_address("Mailing"),
-            _f("Phone", "phone", "Business Phone", length=40),
-            _f("Fax", "phone", "Business Fax", length=40),
-            _f("MobilePhone", "phone", length=40),
-            _f("HomePhone", "phone", length=40),
-            _f("OtherPhone", "phone", length=40),
-            _f("AssistantPhone", "phone", "Asst. Phone", length=40),
-            _ref("ReportsToId", "Contact", "ReportsTo"),
-            _f("Email", "email", length=80, id_lookup=True),
-            _f("Title", "string", length=128),
-            _f("Department", "string", length=80),
-            _f("AssistantName", "string", "Assistant's Name", length=40),
-            _f("LeadSource", "picklist", values=_LEAD_SOURCES),
-            _f("Birthdate", "date"),
-            _f("Description", "textarea", "Contact Description", length=32000),
-            _f("HasOptedOutOfEmail", "boolean", "Email Opt Out"),
-            _f("DoNotCall", "boolean"),
-            _f("LastActivityDate", "date", createable=False, updateable=False),
-        ],
-    )
-    lead = _standard_object(
-        "Lead",
-        "Lead",
-        "Leads",
-        [
-            _ref("MasterRecordId", "Lead", "MasterRecord", createable=False, updateable=False),
-            *_person_name(),
-            _f("Title", "string", length=128),
-            _f("Company", "string", length=255, nillable=False),
-            *_address(""),
-            _f("Phone", "phone", length=40),
-            _f("MobilePhone", "phone", length=40),
-            _f("Fax", "phone", length=40),
-            _f("Email", "email", length=80, id_lookup=True),
-            _f("Website", "url", length=255),
-            _f("Description", "textarea", length=32000),
-            _f("LeadSource", "picklist", values=_LEAD_SOURCES),
-            _f(
-                "Status",
-                "picklist",
-                "Lead Status",
-                nillable=False,
-                values=[
-                    "Open - Not Contacted",
-                    "Working - Contacted",
-                    "Closed - Converted",
-                    "Closed - Not Converted",
-                ],
-                default="Open - Not Contacted",
-            ),
-            _f("Industry", "picklist", values=_INDUSTRIES),
-            _f("Rating", "picklist", values=_RATINGS),
-            _f("AnnualRevenue", "currency", precision=18, scale=0),
-            _f("NumberOfEmployees", "int", "Employees", digits=8),
-            _f("IsConverted", "boolean", "Converted"),
-            _f("ConvertedDate", "date", createable=False, updateable=False),
-            _ref("ConvertedAccountId", "Account", "ConvertedAccount", createable=False, updateable=False),
-            _ref("ConvertedContactId", "Contact", "ConvertedContact", createable=False, updateable=False),
-            _f("IsUnreadByOwner", "boolean", "Unread By Owner"),
-            _f("HasOptedOutOfEmail", "boolean", "Email Opt Out"),
-            _f("DoNotCall", "boolean"),
-        ],
-    )
-    opportunity = _standard_object(
-        "Opportunity",
-        "Opportunity",
-        "Opportunities",
-        [
-            _ref("AccountId", "Account", "Account"),
-            _f("IsPrivate", "boolean", "Private"),
-            _f("Name", "string", length=120, nillable=False, name_field=True),
-            _f("Description", "textarea", length=32000),
-            _f(
-                "StageName",
-                "picklist",
-                "Stage",
-                nillable=False,
-                restricted_picklist=True,
-                values=[
-                    "Prospecting",
-                    "Qualification",
-                    "Needs Analysis",
-                    "Value Proposition",
-                    "Id. Decision Makers",
-                    "Perception Analysis",
-                    "Proposal/Price Quote",
-                    "Negotiation/Review",
-                    "Closed Won",
-                    "Closed Lost",
-                ],
-            ),
-            _f("Amount", "currency", precision=18, scale=2),
-            _f("Probability", "percent", "Probability (%)", precision=3, scale=0),
-            _f("CloseDate", "date", nillable=False),
-            _f(
-                "Type",
-                "picklist",
-                "Opportunity Type",
-                values=[
-                    "Existing Customer - Upgrade",
-                    "Existing Customer - Replacement",
-                    "Existing Customer - Downgrade",
-                    "New Customer",
-                ],
-            ),
-            _f("NextStep", "string", length=255),
-            _f("LeadSource", "picklist", values=_LEAD_SOURCES),
-            _f("IsClosed", "boolean", "Closed", createable=False, updateable=False),
-            _f("IsWon", "boolean", "Won", createable=False, updateable=False),
-            _f(
-                "ForecastCategoryName",
-                "picklist",
-                "Forecast Category",
-                values=["Omitted", "Pipeline", "Best Case", "Commit", "Closed"],
-                default="Pipeline",
-            ),
-        ],
-    )
-    case = _standard_object(
-        "Case",
-        "Case",
-        "Cases",
-        [
-            _ref("MasterRecordId", "Case", "MasterRecord", createable=False, updateable=False),
-            _f(
-                "CaseNumber",
-                "string",
-                "Case Number",
-                length=30,
-                nillable=False,
-                createable=False,
-                updateable=False,
-                defaulted_on_create=True,
-                auto_number=True,
-                name_field=True,
-            ),
-            _ref("ContactId", "Contact", "Contact", label="Contact ID"),
-            _ref("AccountId", "Account", "Account", label="Account ID"),
-            _ref("ParentId", "Case", "Parent", label="Parent Case ID"),
-            _f("SuppliedName", "string", "Web Name", length=80),
-            _f("SuppliedEmail", "email", "Web Email", length=80),
-            _f("SuppliedPhone", "string", "Web Phone", length=40),
-            _f("SuppliedCompany", "string", "Web Company", length=80),
-            _f(
-                "Type",
-                "picklist",
-                "Case Type",
-                values=["Mechanical", "Electrical", "Electronic", "Structural", "Other"],
-            ),
-            _f(
-                "Status",
-                "picklist",
-                nillable=False,
-                values=["New", "Working", "Escalated", "Closed"],
-                default="New",
-            ),
-            _f(
-                "Reason",
-                "picklist",
-                "Case Reason",
-                values=[
-                    "Installation",
-                    "Equipment Complexity",
-                    "Performance",
-                    "Breakdown",
-                    "Equipment Design",
-                    "Feedback",
-                    "Other",
-                ],
-            ),
-            _f("Origin", "picklist", "Case Origin", values=["Phone", "Email", "Web"]),
-            _f("Subject", "string", length=255),
-            _f("Priority", "picklist", values=["High", "Medium", "Low"], default="Medium"),
-            _f("Description", "textarea", length=32000),
-            _f("IsClosed", "boolean", "Closed", createable=False, updateable=False),
-            _f("ClosedDate", "datetime", createable=False, updateable=False),
-            _f("IsEscalated", "boolean", "Escalated"),
-        ],
-    )
-    user = _standard_object(
-        "User",
-        "User",
-        "Users",
-        [
-            _f("Username", "string", length=80, nillable=False, unique=True, id_lookup=True),
-            *_person_name(),
-            _f("CompanyName", "string", length=80),
-            _f("Division", "string", length=80),
-            _f("Department", "string", length=80),
-            _f("Title", "string", length=80),
-            *_address(""),
-            _f("Email", "email", length=128, nillable=False),
-            _f("Phone", "phone", length=40),
-            _f("MobilePhone", "phone", length=40),
-            _f("Alias", "string", length=8, nillable=False),
-            _f("CommunityNickname", "string", "Nickname", length=40, unique=True),
-            _f("IsActive", "boolean", "Active", default=True),
-            _f(
-                "TimeZoneSidKey",
-                "picklist",
-                "Time Zone",
-                nillable=False,
-                restricted_picklist=True,
-                values=[
-                    "America/Los_Angeles",
-                    "America/New_York",
-                    "Europe/London",
-                    "Europe/Paris",
-                    "Asia/Tokyo",
-                    "GMT",
-                ],
-            ),
-            _f(
-                "LocaleSidKey",
-                "picklist",
-                "Locale",
-                nillable=False,
-                restricted_picklist=True,
-                values=["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP"],
-            ),
-            _f(
-                "EmailEncodingKey",
-                "picklist",
-                "Email Encoding",
-                nillable=False,
-                restricted_picklist=True,
-                values=["UTF-8", "ISO-8859-1", "Shift_JIS"],
-            ),
-            _f(
-                "LanguageLocaleKey",
-                "picklist",
-                "Language",
-                nillable=False,
-                restricted_picklist=True,
-                values=["en_US", "de", "fr", "ja"],
-            ),
-            _ref("ProfileId", "Profile", "Profile", nillable=False),
-            _f("EmployeeNumber", "string", length=20),
-            _f("FederationIdentifier", "string", "SAML Federation ID", length=512, id_lookup=True),
-        ],
-        owner=False,
-    )
-    return [account, contact, lead, opportunity, case, user]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -884,6 +557,10 @@ _FIELD_KEYS = {
     "autoNumber": "auto_number",
     "nameField": "name_field",
     "defaultValue": "default_value",
+    "cascadeDelete": "cascade_delete",
+    "restrictedDelete": "restricted_delete",
+    "relationshipOrder": "relationship_order",
+    "childRelationshipName": "child_relationship_name",
 }
 _FIELD_TYPE_ALIASES = {
     "text": "string",
@@ -893,6 +570,7 @@ _FIELD_TYPE_ALIASES = {
     "lookup": "reference",
     "integer": "int",
     "longtextarea": "textarea",
+    "masterDetail": "reference",
 }
 
 
@@ -926,10 +604,16 @@ def field_from_spec(spec: Mapping[str, Any], where: str) -> Field:
         kwargs["reference_to"] = list(reference_to)
     if spec.get("required"):
         kwargs["nillable"] = False
+    if raw_type == "masterDetail":
+        # As Salesforce creates one: required, deleted with its master, not reparentable unless asked.
+        kwargs["nillable"] = False
+        kwargs.setdefault("cascade_delete", True)
+        kwargs.setdefault("relationship_order", 0)
+        kwargs.setdefault("updateable", False)
     if type_ == "reference" and not kwargs.get("reference_to"):
         raise SchemaError(f"{where}.{name}: a reference field needs 'referenceTo'")
     try:
-        fld = _f(name, type_, **kwargs)
+        fld = make_field(name, type_, **kwargs)
     except TypeError as exc:
         raise SchemaError(f"{where}.{name}: {exc}") from exc
     if type_ == "reference" and not fld.relationship_name:
@@ -985,13 +669,16 @@ def apply_schema_document(schema: Schema, document: Any, source: str) -> None:
             raise SchemaError(f"{where}.fields: must be a list")
         for index, spec in enumerate(fields):
             new_field = field_from_spec(spec, f"{where}.fields[{index}]")
+            if new_field.type == "reference" and new_field.custom and not new_field.child_relationship_name:
+                # Salesforce's default: the child's plural label as one word, e.g. Invoices__r.
+                new_field.child_relationship_name = re.sub(r"\W", "", obj.label_plural) + "__r"
             if new_field.name in SYSTEM_FIELDS:
                 raise SchemaError(f"{where}.fields[{index}]: {new_field.name} is a system field")
             obj.add_field(new_field)
 
 
 def _new_custom_object(schema: Schema, name: str, spec: Mapping[str, Any], where: str) -> SObjectType:
-    label = str(spec.get("label", _label_from_name(name)))
+    label = str(spec.get("label", label_from_name(name)))
     prefix = spec.get("keyPrefix") or schema.next_custom_prefix()
     if not isinstance(prefix, str) or not re.fullmatch(r"[0-9A-Za-z]{3}", prefix):
         raise SchemaError(f"{where}.keyPrefix: must be 3 letters or digits")
@@ -1004,9 +691,14 @@ def _new_custom_object(schema: Schema, name: str, spec: Mapping[str, Any], where
         key_prefix=prefix,
         custom=True,
     )
-    head, tail = _system_fields(owner=True)
+    # A detail object has no owner of its own: its master's owner owns it.
+    specs = spec.get("fields") or []
+    is_detail = isinstance(specs, list) and any(
+        isinstance(f, Mapping) and f.get("type") == "masterDetail" for f in specs
+    )
+    head, tail = system_fields(owner=not is_detail)
     name_spec = spec.get("nameField", {"type": "string", "length": 80})
-    name_field = _f(
+    name_field = make_field(
         "Name",
         name_spec.get("type", "string"),
         f"{label} Name",
@@ -1015,7 +707,7 @@ def _new_custom_object(schema: Schema, name: str, spec: Mapping[str, Any], where
         nillable=name_spec.get("type") == "autoNumber",
     )
     if name_spec.get("type") == "autoNumber":
-        name_field = _f(
+        name_field = make_field(
             "Name",
             "string",
             f"{label} Name",
@@ -1061,6 +753,10 @@ def object_from_describe(describe: Mapping[str, Any], source: str) -> SObjectTyp
         key_prefix=prefix,
         custom=bool(describe.get("custom", False)),
         raw=dict(describe),
+        createable=bool(describe.get("createable", True)),
+        updateable=bool(describe.get("updateable", True)),
+        deletable=bool(describe.get("deletable", True)),
+        searchable=bool(describe.get("searchable", True)),
     )
     obj.raw.pop("fields", None)  # type: ignore[union-attr]
     has_first_last = {f.get("name") for f in raw_fields} >= {"FirstName", "LastName"}
@@ -1093,10 +789,13 @@ def object_from_describe(describe: Mapping[str, Any], source: str) -> SObjectTyp
             auto_number=bool(raw.get("autoNumber", False)),
             name_field=bool(raw.get("nameField", False)),
             default_value=raw.get("defaultValue"),
+            cascade_delete=bool(raw.get("cascadeDelete", False)),
+            restricted_delete=bool(raw.get("restrictedDelete", False)),
+            relationship_order=raw.get("relationshipOrder"),
             raw=dict(raw),
         )
         if fld.name == "Name" and not fld.createable and has_first_last:
-            fld.sql_expression = _person_name()[3].sql_expression
+            fld.sql_expression = PERSON_NAME_SQL
         obj.add_field(fld)
     if obj.field("Id") is None:
         raise SchemaError(f"{source}: {name} describe has no Id field")
@@ -1112,16 +811,3 @@ def describes_in_document(document: Any, source: str) -> list[Mapping[str, Any]]
     if isinstance(document, list):
         return list(document)
     raise SchemaError(f"{source}: expected the JSON of /sobjects/<Object>/describe (or a list of them)")
-
-
-def build_schema(extra_documents: Iterable[tuple[Any, str]] = (), describes: Iterable[Any] = ()) -> Schema:
-    """Standard objects + DMS defaults + schema documents + imported describes, in that order."""
-    from localorg.default_schema import DEFAULT_SCHEMA
-
-    schema = Schema(standard_objects())
-    apply_schema_document(schema, DEFAULT_SCHEMA, "built-in default schema")
-    for document, source in extra_documents:
-        apply_schema_document(schema, document, source)
-    for describe in describes:
-        schema.add(object_from_describe(describe, "imported describe"))
-    return schema

@@ -9,11 +9,36 @@ from typing import Any
 
 from localorg.errors import SalesforceError
 from localorg.ids import to_18
-from localorg.schema import INTEGER_TYPES, NUMBER_TYPES, Field, Schema, SObjectType
+from localorg.schema import INTEGER_TYPES, NUMBER_TYPES, Field, Schema, SObjectType, make_field
 from localorg.store import quote, table_name
 from localorg.values import format_datetime, parse_date_text, parse_datetime_text
 
 MAX_OFFSET = 2000
+# A polymorphic relationship (Task.Who, Task.What) reaches the records it may point at through Salesforce's
+# Name object: these fields, null where the record's own object has no such field.
+NAME_OBJECT = SObjectType(
+    name="Name",
+    label="Name",
+    label_plural="Names",
+    key_prefix="000",
+    custom=False,
+    fields={
+        f.name: f
+        for f in (
+            make_field("Id", "id", "Name ID"),
+            make_field("Name", "string", length=255),
+            make_field("Type", "string", length=40),
+            make_field("FirstName", "string", length=40),
+            make_field("LastName", "string", length=80),
+            make_field("Email", "email", length=80),
+            make_field("Phone", "phone", length=40),
+            make_field("Title", "string", length=128),
+            make_field("Alias", "string", length=8),
+            make_field("Username", "string", length=80),
+            make_field("IsActive", "boolean", "Active"),
+        )
+    },
+)
 _TOKEN = re.compile(
     r"""\s*(?:
       (?P<string>'(?:[^'\\]|\\.)*')
@@ -108,6 +133,18 @@ class CompiledQuery:
     count_only: bool
     count_alias: str | None = None
     joins: dict[str, tuple[str, SObjectType]] = field(default_factory=dict)
+    # Join aliases of polymorphic relationships: their rows carry the record's own type in "Type".
+    polymorphic_aliases: set[str] = field(default_factory=set)
+    subqueries: list[SubQuery] = field(default_factory=list)
+
+
+@dataclass
+class SubQuery:
+    """A child relationship subquery such as (SELECT LastName FROM Contacts): its rows per parent record."""
+
+    relationship_name: str
+    field: Field  # the child's reference to the parent
+    query: CompiledQuery
 
 
 class _Parser:
@@ -119,6 +156,8 @@ class _Parser:
         self.include_deleted = include_deleted
         self.joins: dict[str, tuple[str, SObjectType]] = {}  # path (lower) -> (alias, object)
         self.join_sql: list[str] = []
+        self.polymorphic_aliases: set[str] = set()
+        self.subqueries: list[SubQuery] = []
         self.params: list[Any] = []
         self.obj: SObjectType | None = None
 
@@ -152,10 +191,12 @@ class _Parser:
     def parse(self) -> CompiledQuery:
         self.expect_keyword("SELECT")
         select_start = self.index
-        while not self.at_keyword("FROM"):
+        depth = 0  # a child subquery's own FROM sits inside parentheses
+        while depth or not self.at_keyword("FROM"):
             if self.peek() is None:
                 raise malformed("unexpected end of query: FROM is missing")
-            self.take()
+            text = self.take().text
+            depth += {"(": 1, ")": -1}.get(text, 0)
         select_end = self.index
         self.expect_keyword("FROM")
         obj_token = self.take()
@@ -221,6 +262,8 @@ class _Parser:
             count_only=count_only,
             count_alias=count_alias,
             joins=self.joins,
+            polymorphic_aliases=self.polymorphic_aliases,
+            subqueries=self.subqueries,
         )
 
     def _select_list(self, tokens: list[Token], obj: SObjectType) -> tuple[bool, str | None, list[Column]]:
@@ -245,6 +288,12 @@ class _Parser:
         i = 0
         while i < len(tokens):
             token = tokens[i]
+            if expect_name and token.text == "(":
+                close = _matching_paren(tokens, i)
+                self.subqueries.append(self._subquery(tokens[i + 1 : close], obj))
+                i = close + 1
+                expect_name = False
+                continue
             if expect_name:
                 if token.kind != "name":
                     raise malformed(f"unexpected token: '{token.text}'")
@@ -276,6 +325,48 @@ class _Parser:
             raise malformed("unexpected token: ','")
         return False, None, columns
 
+    def _subquery(self, tokens: list[Token], parent: SObjectType) -> SubQuery:
+        """Compile (SELECT ... FROM Contacts ...) as a query of the child object."""
+        if not tokens or tokens[0].text.upper() != "SELECT":
+            raise malformed("a parenthesis in the SELECT list must hold a child relationship subquery")
+        depth = 0
+        from_index = None
+        for index, token in enumerate(tokens):
+            depth += {"(": 1, ")": -1}.get(token.text, 0)
+            if depth == 0 and token.kind == "name" and token.text.upper() == "FROM":
+                from_index = index
+                break
+        if from_index is None or from_index + 1 >= len(tokens):
+            raise malformed("unexpected end of subquery: FROM is missing")
+        name = tokens[from_index + 1]
+        found = self.schema.child_relationship(parent, name.text)
+        if found is None:
+            raise SalesforceError(
+                "INVALID_TYPE",
+                f"Didn't understand relationship '{name.text}' in FROM part of query call. If you are attempting "
+                "to use a custom relationship, be sure to append the '__r' after the custom relationship name. "
+                "Please reference your WSDL or the describe call for the appropriate names.",
+            )
+        child, reference = found
+        last = tokens[-1]
+        text = (
+            self.soql[tokens[0].pos : name.pos]
+            + child.name
+            + self.soql[name.pos + len(name.text) : last.pos + len(last.text)]
+        )
+        if any(
+            t.text == "(" and i + 1 < len(tokens) and tokens[i + 1].text.upper() == "SELECT"
+            for i, t in enumerate(tokens)
+        ):
+            raise malformed("child subqueries cannot be nested")
+        compiled = _Parser(text, self.schema, self.include_deleted).parse()
+        relationship = next(
+            str(r["relationshipName"])
+            for r in self.schema.child_relationships(parent)
+            if str(r.get("relationshipName") or "").lower() == name.text.lower()
+        )
+        return SubQuery(relationship, reference, compiled)
+
     def _resolve_path(self, dotted: str, obj: SObjectType) -> Column:
         parts = dotted.split(".")
         if self.alias and len(parts) > 1 and parts[0].lower() == self.alias.lower():
@@ -287,16 +378,19 @@ class _Parser:
             reference = current.relationship(name)
             if reference is None:
                 raise self._no_column(name, current)
-            target = self.schema.get(reference.reference_to[0]) if reference.reference_to else None
+            polymorphic = len(reference.reference_to) > 1
+            target = NAME_OBJECT if polymorphic else self.schema.get(reference.reference_to[0])
             if target is None:
                 raise self._no_column(name, current)
             key = ".".join(p.lower() for p in parts[: depth + 1])
             if key not in self.joins:
                 join_alias = f"j{len(self.joins) + 1}"
                 self.joins[key] = (join_alias, target)
+                source = self._name_union(reference) if polymorphic else table_name(target)
+                if polymorphic:
+                    self.polymorphic_aliases.add(join_alias)
                 self.join_sql.append(
-                    f'LEFT JOIN {table_name(target)} AS {join_alias} ON {join_alias}."Id" = '
-                    f"{alias}.{quote(reference.name)}"
+                    f'LEFT JOIN {source} AS {join_alias} ON {join_alias}."Id" = {alias}.{quote(reference.name)}'
                 )
             alias = self.joins[key][0]
             hops.append((reference.relationship_name or name, alias, target))
@@ -306,6 +400,28 @@ class _Parser:
             raise self._no_column(parts[-1], current)
         path = [hop[0] for hop in hops] + [fld.name]
         return Column(path=path, field=fld, alias=alias, relationships=hops)
+
+    def _name_union(self, reference: Field) -> str:
+        """The Name rows of every modelled object a polymorphic reference may point at, as one subquery."""
+        selects = []
+        for target_name in reference.reference_to:
+            target = self.schema.get(target_name)
+            if target is None:
+                continue
+            columns = []
+            for fld in NAME_OBJECT.fields.values():
+                own = target.field(fld.name)
+                if fld.name == "Type":
+                    columns.append(f"'{target.name}' AS \"Type\"")
+                elif own is not None and own.stored:
+                    columns.append(f"{quote(own.name)} AS {quote(fld.name)}")
+                else:
+                    columns.append(f"NULL AS {quote(fld.name)}")
+            selects.append(f"SELECT {', '.join(columns)} FROM {table_name(target)}")
+        if not selects:
+            nulls = ", ".join(f"NULL AS {quote(n)}" for n in NAME_OBJECT.fields)
+            selects.append(f"SELECT {nulls} WHERE 0")
+        return "(" + " UNION ALL ".join(selects) + ")"
 
     def _no_column(self, name: str, obj: SObjectType) -> SalesforceError:
         return SalesforceError(
@@ -504,6 +620,15 @@ class _Parser:
                 self.take()
                 continue
             return ", ".join(parts)
+
+
+def _matching_paren(tokens: list[Token], open_index: int) -> int:
+    depth = 0
+    for index in range(open_index, len(tokens)):
+        depth += {"(": 1, ")": -1}.get(tokens[index].text, 0)
+        if depth == 0:
+            return index
+    raise malformed("unbalanced parentheses in the SELECT list")
 
 
 def _bound(day: date, fld: Field) -> str:

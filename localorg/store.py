@@ -155,6 +155,7 @@ class Store:
             self._ensure_table(obj)
         self.username = username
         self.user_id = self._ensure_default_user()
+        self._ensure_organization()
         self._prefix_targets = {o.name: {o.key_prefix} for o in self.schema.objects.values()}
 
     # ---- setup ------------------------------------------------------------------------------------------
@@ -170,17 +171,22 @@ class Store:
         table = table_name(obj)
         self.conn.execute(f'CREATE TABLE IF NOT EXISTS {table} ("Id" TEXT NOT NULL)')
         existing = {row[1] for row in self.conn.execute(f"PRAGMA table_xinfo({table})")}
+        if "IsDeleted" not in existing and obj.field("IsDeleted") is None:
+            # Objects without IsDeleted (Organization, RecordType) still get the column every query filters on.
+            self.conn.execute(f'ALTER TABLE {table} ADD COLUMN "IsDeleted" INTEGER NOT NULL DEFAULT 0')
         for fld in obj.stored_fields:
             if fld.name in existing:
                 continue
             if fld.sql_expression:
-                column = f"{quote(fld.name)} TEXT GENERATED ALWAYS AS ({fld.sql_expression}) VIRTUAL"
+                column = f"{quote(fld.name)} {_column_type(fld)} GENERATED ALWAYS AS ({fld.sql_expression}) VIRTUAL"
             else:
                 column = f"{quote(fld.name)} {_column_type(fld)} COLLATE {_collation(fld)}"
             self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
         self.conn.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "ix_{obj.name}_Id" ON {table}("Id")')
         for fld in obj.fields.values():
-            if fld.stored and (fld.unique or fld.external_id) and fld.name != "Id" and not fld.sql_expression:
+            # Cascade and restricted deletes look children up by their parent reference.
+            looked_up = fld.unique or fld.external_id or fld.cascade_delete or fld.restricted_delete
+            if fld.stored and looked_up and fld.name != "Id" and not fld.sql_expression:
                 self.conn.execute(
                     f'CREATE INDEX IF NOT EXISTS "ix_{obj.name}_{fld.name}" ON {table}({quote(fld.name)})'
                 )
@@ -213,6 +219,35 @@ class Store:
         )
         self.meta_set("default_user_id", user_id)
         return user_id
+
+    def _ensure_organization(self) -> None:
+        """The one Organization row clients read on connect (when the schema has the object)."""
+        organization = self.schema.get("Organization")
+        if organization is None or self.deleted_state(organization, [ORG_ID]):
+            return
+        now = format_datetime(datetime.now(UTC))
+        values = {
+            "Id": ORG_ID,
+            "Name": "localorg",
+            "IsSandbox": 1,
+            "InstanceName": "LO1",
+            "OrganizationType": "Developer Edition",
+            "DefaultLocaleSidKey": "en_US",
+            "TimeZoneSidKey": "GMT",
+            "LanguageLocaleKey": "en_US",
+            "CreatedDate": now,
+            "CreatedById": self.user_id,
+            "LastModifiedDate": now,
+            "LastModifiedById": self.user_id,
+            "SystemModstamp": now,
+        }
+        present = {f.name: values[f.name] for f in organization.stored_fields if f.name in values}
+        present["Id"] = ORG_ID
+        self.conn.execute(
+            f"INSERT INTO {table_name(organization)} ({', '.join(quote(n) for n in present)}) "
+            f"VALUES ({', '.join('?' * len(present))})",
+            list(present.values()),
+        )
 
     def meta_get(self, key: str) -> str | None:
         """A value from the metadata table."""
@@ -275,6 +310,7 @@ class Store:
             self.conn.execute("DELETE FROM _lo_job_outcomes")
             self.conn.execute("COMMIT")
             self.user_id = self._ensure_default_user()
+            self._ensure_organization()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -403,6 +439,10 @@ class Store:
         n = batch.size
         targets: list[str | None] = [None] * n  # existing record id per row (update side)
         created = [False] * n
+        unsupported = _unsupported_operation(obj, operation)
+        if unsupported is not None:
+            errors[:] = [e or unsupported for e in errors]
+            return WriteOutcome([None] * n, created, errors)
 
         # Live records per value of a field, already looked up in this transaction (upsert's key field).
         known: dict[str, dict[str, list[str]]] = {}
@@ -417,6 +457,7 @@ class Store:
         is_insert = [t is None for t in targets]
         self._check_writable(obj, batch, is_insert, errors)
         self._check_references(obj, batch, errors)
+        self._check_record_types(obj, batch, errors)
         self._check_required(obj, batch, is_insert, errors)
         self._check_unique(obj, batch, targets, errors, known)
         if options.failing_rows is not None:
@@ -621,6 +662,33 @@ class Store:
                     elif deleted:
                         errors[i] = SalesforceError("ENTITY_IS_DELETED", "entity is deleted", [fld.name])
 
+    def _check_record_types(
+        self, obj: SObjectType, batch: RowBatch, errors: list[SalesforceError | None]
+    ) -> None:
+        """A RecordTypeId must name an active record type of this very object."""
+        fld = obj.field("RecordTypeId")
+        record_type = self.schema.get("RecordType")
+        column = batch.columns.get(fld.name) if fld is not None else None
+        if fld is None or column is None or record_type is None:
+            return
+        sobject_type, is_active = record_type.field("SobjectType"), record_type.field("IsActive")
+        if sobject_type is None or is_active is None:
+            return
+        wanted = list({v for i, v in enumerate(column) if v not in (KEEP, None) and errors[i] is None})
+        rows = self.fetch_by_ids(record_type, wanted, [sobject_type, is_active])
+        usable = {
+            record_id
+            for record_id, row in rows.items()
+            if str(row[sobject_type.name]).lower() == obj.name.lower() and row[is_active.name]
+        }
+        for i, value in enumerate(column):
+            if errors[i] is None and value not in (KEEP, None) and value not in usable:
+                errors[i] = SalesforceError(
+                    "INVALID_CROSS_REFERENCE_KEY",
+                    f"Record Type ID: this ID value isn't valid for the user: {value}",
+                    [fld.name],
+                )
+
     def _check_required(
         self, obj: SObjectType, batch: RowBatch, is_insert: list[bool], errors: list[SalesforceError | None]
     ) -> None:
@@ -804,9 +872,60 @@ class Store:
                     errors[index] = SalesforceError(
                         "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records"
                     )
+        self._check_restricted_delete(obj, targets, errors)
         if options.all_or_none and any(errors):
             return WriteOutcome([None] * len(targets), [False] * len(targets), errors)
         live = [t for t, e in zip(targets, errors, strict=True) if e is None and t is not None]
+        self._delete_ids(obj, operation, live, options.user_id)
+        return WriteOutcome(list(targets), [False] * len(targets), errors)
+
+    def _children_of(self, child: SObjectType, fld: Field, parent_ids: Sequence[str]) -> list[str]:
+        """Ids of the live records of `child` whose `fld` points at one of `parent_ids`."""
+        found: list[str] = []
+        for start in range(0, len(parent_ids), _IN_CHUNK):
+            in_list, params = self._in_list(list(parent_ids[start : start + _IN_CHUNK]), True)
+            sql = (
+                f'SELECT "Id" FROM {table_name(child)} '
+                f'WHERE {quote(fld.name)} IN {in_list} AND "IsDeleted" = 0'
+            )
+            found += [row[0] for row in self.conn.execute(sql, params)]
+        return found
+
+    def _check_restricted_delete(
+        self, obj: SObjectType, targets: list[str | None], errors: list[SalesforceError | None]
+    ) -> None:
+        for child, fld in self.schema.references_to(obj):
+            if not fld.restricted_delete:
+                continue
+            wanted = [t for t, e in zip(targets, errors, strict=True) if e is None and t is not None]
+            if not wanted:
+                return
+            holders: dict[str, str] = {}
+            for start in range(0, len(wanted), _IN_CHUNK):
+                in_list, params = self._in_list(wanted[start : start + _IN_CHUNK], True)
+                sql = (
+                    f'SELECT {quote(fld.name)}, "Id" FROM {table_name(child)} '
+                    f'WHERE {quote(fld.name)} IN {in_list} AND "IsDeleted" = 0'
+                )
+                for parent_id, child_id in self.conn.execute(sql, params):
+                    holders.setdefault(parent_id, child_id)
+            for i, target in enumerate(targets):
+                if errors[i] is None and target in holders:
+                    errors[i] = SalesforceError(
+                        "DELETE_FAILED",
+                        f"Your attempt to delete {obj.label} {target} could not be completed because it is "
+                        f"associated with the following {child.label_plural}: {holders[target]}",
+                    )
+
+    def _delete_ids(self, obj: SObjectType, operation: str, live: list[str], user_id: str) -> None:
+        """Delete these records and, as Salesforce does, the children of every cascade-delete relationship."""
+        if not live:
+            return
+        cascades = [
+            (child, fld, self._children_of(child, fld, live))
+            for child, fld in self.schema.references_to(obj)
+            if fld.cascade_delete
+        ]
         now = format_datetime(datetime.now(UTC))
         if operation == "hardDelete":
             self.conn.executemany(f'DELETE FROM {table_name(obj)} WHERE "Id" = ?', ((t,) for t in live))
@@ -814,6 +933,22 @@ class Store:
             self.conn.executemany(
                 f'UPDATE {table_name(obj)} SET "IsDeleted" = 1, "SystemModstamp" = ?, "LastModifiedDate" = ?, '
                 '"LastModifiedById" = ? WHERE "Id" = ?',
-                ((now, now, options.user_id, t) for t in live),
+                ((now, now, user_id, t) for t in live),
             )
-        return WriteOutcome(list(targets), [False] * len(targets), errors)
+        for child, _, child_ids in cascades:
+            self._delete_ids(child, operation, child_ids, user_id)
+
+
+def _unsupported_operation(obj: SObjectType, operation: str) -> SalesforceError | None:
+    """The error for a write the object does not support (Organization is read-only), or None."""
+    allowed = {
+        "insert": obj.createable,
+        "update": obj.updateable,
+        "upsert": obj.createable and obj.updateable,
+        "delete": obj.deletable,
+        "hardDelete": obj.deletable,
+    }
+    if allowed.get(operation, True):
+        return None
+    verb = "delete" if operation == "hardDelete" else operation
+    return SalesforceError("INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support {verb}")

@@ -221,10 +221,14 @@ def make_converter(
         return convert_time
 
     if type_ in {"reference", "id"}:
+        prefixes = reference_prefixes or {}
         targets: set[str] = set()
         for target in fld.reference_to:
-            targets |= (reference_prefixes or {}).get(target, set())
-        known_targets = all(t in (reference_prefixes or {}) for t in fld.reference_to)
+            targets |= prefixes.get(target, set())
+        known_targets = all(t in prefixes for t in fld.reference_to)
+        # An id of an object localorg models but the field does not list (a Contact in Task.WhatId) is the
+        # wrong type even when some listed targets (Campaign, Asset) are not modelled.
+        other_known = set().union(*prefixes.values()) - targets if fld.reference_to else set()
 
         def convert_reference(value: Any) -> str:
             if not isinstance(value, str):
@@ -234,7 +238,7 @@ def make_converter(
                 raise SalesforceError(
                     "MALFORMED_ID", f"{label}: id value of incorrect type: {value}", [fld.name]
                 )
-            if known_targets and targets and full[:3] not in targets:
+            if (known_targets and targets and full[:3] not in targets) or full[:3] in other_known:
                 raise SalesforceError(
                     "FIELD_INTEGRITY_EXCEPTION", f"{label}: id value of incorrect type: {value}", [fld.name]
                 )

@@ -12,6 +12,7 @@ from dms.clients import Services
 from dms.security.roles import Role
 from dms.security.tokens import TokenStore
 from dms.security.users import UserStore
+from dms.settings import load_settings
 
 log = logging.getLogger(__name__)
 LOCAL_ADMIN = "admin"
@@ -25,8 +26,6 @@ def create_user(
     settings: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """Create a user in the deployment the settings name; with `with_token`, also an API token (returned)."""
-    from dms.settings import load_settings  # noqa: PLC0415 (the settings module reads the environment)
-
     services = Services(settings or load_settings())
     users = UserStore(services)
     user = users.create(username, password, role)

@@ -130,3 +130,41 @@ def test_count_with_field_returns_an_aggregate_result(sf: Any) -> None:
     _load_accounts(sf, 7)
     result = sf.query("SELECT COUNT(Id) total FROM Account WHERE Tier__c = 'Gold'")
     assert result["records"][0]["total"] == 3
+
+
+def test_child_relationship_subqueries_nest_each_parents_children(sf: Any) -> None:
+    acme = sf.Account.create({"Name": "Acme"})["id"]
+    sf.Account.create({"Name": "Empty"})
+    for last_name in ("Zed", "Amy", "Bob"):
+        sf.Contact.create({"LastName": last_name, "AccountId": acme})
+    sf.Invoice__c.create({"Account__c": acme, "Amount__c": 12})
+    sf.Task.create({"Subject": "Call", "WhatId": acme})
+    records = sf.query(
+        "SELECT Name, (SELECT LastName FROM Contacts WHERE LastName != 'Bob' ORDER BY LastName LIMIT 5), "
+        "(SELECT Amount__c FROM Invoices__r), (SELECT Subject FROM Tasks) FROM Account ORDER BY Name"
+    )["records"]
+    contacts = records[0]["Contacts"]
+    assert (contacts["totalSize"], contacts["done"]) == (2, True)
+    assert [c["LastName"] for c in contacts["records"]] == ["Amy", "Zed"]
+    assert contacts["records"][0]["attributes"]["type"] == "Contact"
+    assert records[0]["Invoices__r"]["records"][0]["Amount__c"] == 12.0
+    assert records[0]["Tasks"]["records"][0]["Subject"] == "Call"
+    assert (records[1]["Name"], records[1]["Contacts"], records[1]["Tasks"]) == ("Empty", None, None)
+    limited = sf.query(
+        "SELECT Name, (SELECT Id FROM Contacts LIMIT 1) FROM Account WHERE Id = '" + acme + "'"
+    )
+    assert limited["records"][0]["Contacts"]["totalSize"] == 1
+
+
+@pytest.mark.parametrize(
+    ("soql", "code"),
+    [
+        ("SELECT Name, (SELECT Id FROM Nope) FROM Account", "INVALID_TYPE"),
+        ("SELECT Name, (SELECT Id, (SELECT Id FROM Tasks) FROM Contacts) FROM Account", "MALFORMED_QUERY"),
+        ("SELECT Name, (SELECT Nope FROM Contacts) FROM Account", "INVALID_FIELD"),
+    ],
+)
+def test_bad_subqueries_are_refused(sf: Any, soql: str, code: str) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as rejected:
+        sf.query(soql)
+    assert rejected.value.content[0]["errorCode"] == code

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
+from localorg.builtin_schema import build_schema
 from localorg.ids import make_ids, to_18
-from localorg.schema import SchemaError, build_schema
+from localorg.schema import SchemaError
 from localorg.testing import LocalOrgHandle, running_localorg
 
 

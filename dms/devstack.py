@@ -33,7 +33,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.fernet import Fernet
 
-from dms.cliconfig import api_token, save_config
+from dms.cliconfig import api_token, read_config, save_config
 from dms.clients import Services
 from dms.clients.sqs import ensure_queues
 from dms.security.bootstrap import ensure_local_admin
@@ -455,7 +455,7 @@ def run_dev_stack(web_port: int | None = None, workers: int = 1, var: Path | Non
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         ensure_queues(settings)
-        admin = local_admin(settings, var)
+        admin = local_admin(settings, var, url)
         _say(f"starting the web app on 127.0.0.1:{web_port}")
         group.start(web_spec(web_port, env))
         names = [f"worker{n + 1}" for n in range(workers)]
@@ -489,9 +489,10 @@ def _say(message: str, error: bool = False) -> None:
 WORKER_READY_TIMEOUT = 120.0  # seconds; a cold start imports pandas and pyarrow on a busy 2-core machine
 
 
-def local_admin(settings: Mapping[str, Any], var: Path) -> dict[str, str] | None:
+def local_admin(settings: Mapping[str, Any], var: Path, url: str) -> dict[str, str] | None:
     """The local stack's admin (created on the first start, kept in var/local-admin.json, mode 600), and its
-    token saved for the `dms` CLI when the CLI has none yet, so that the demo runs as printed."""
+    token saved for the `dms` CLI, so that the demo runs as printed: when the CLI has no token yet, or has one
+    for this same address (an earlier local stack's, whose var/ may be gone)."""
     path = var / "local-admin.json"
     admin: dict[str, str] | None = None
     if path.exists():
@@ -505,8 +506,8 @@ def local_admin(settings: Mapping[str, Any], var: Path) -> dict[str, str] | None
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(admin, handle)
-    if not api_token():
-        save_config(url=str(settings["PUBLIC_URL"]).rstrip("/") + "/", token=admin["token"])
+    if not api_token() or read_config().get("url") == url:
+        save_config(url=url, token=admin["token"])
     return admin
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import queue
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -38,7 +40,9 @@ def _port(url: str) -> int:
 def dev_env(**settings: str) -> dict[str, str]:
     """This process's environment without the test stack's DMS_* settings, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DMS_")}
-    return {**env, **settings}
+    # The stack saves its admin's token for the CLI: in the test's own config file, never a developer's.
+    config = os.path.join(tempfile.mkdtemp(), "config.json")
+    return {**env, "DMS_CONFIG": config, **settings}
 
 
 def free_service_settings() -> dict[str, str]:
@@ -160,7 +164,8 @@ def test_dev_says_running_with_the_url_and_the_demo_only_after_a_task_went_throu
     settings["DMS_REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/7"
     web_port = free_port()
     var = tmp_path / "var"
-    proc = start_dev(var, web_port, dev_env(**settings))
+    env = dev_env(**settings)
+    proc = start_dev(var, web_port, env)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True).start()
     seen: list[str] = []
@@ -179,6 +184,13 @@ def test_dev_says_running_with_the_url_and_the_demo_only_after_a_task_went_throu
         while not lines.empty():
             seen.append(lines.get())
         assert requests.get(f"http://127.0.0.1:{web_port}/health", timeout=10).status_code == 200
+        # The local admin's token is saved for the CLI, so the printed demo runs as it is.
+        saved = json.loads(Path(env["DMS_CONFIG"]).read_text())
+        assert saved["url"] == f"http://127.0.0.1:{web_port}/"
+        me = requests.get(
+            saved["url"] + "api/v1/session", headers={"Authorization": f"Bearer {saved['token']}"}, timeout=10
+        )
+        assert me.status_code == 200 and me.json()["user"]["role"] == "admin"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     finally:
@@ -194,6 +206,7 @@ def test_dev_says_running_with_the_url_and_the_demo_only_after_a_task_went_throu
     assert f"DMS is running at http://127.0.0.1:{web_port}/" in banner
     assert "migrate examples/accounts.csv --object Account --operation upsert" in banner
     assert f"--url http://127.0.0.1:{web_port}/" in banner
+    assert "Sign in as admin / " in banner
     assert banner.rstrip().endswith("-" * 100)
     assert not port_open(web_port), "Ctrl-C/SIGTERM stops the web app it started"
     assert not port_open(_port(settings["DMS_COUCHDB_URL"]))

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from localorg.errors import JobFailure, SalesforceError, not_found
 from localorg.faults import FaultInjector
+from localorg.job_worker import JobWorker
 from localorg.schema import Field, SObjectType
 from localorg.store import KEEP, RelationshipColumn, RowBatch, Store, WriteOptions, WriteOutcome
 from localorg.upload_csv import (
@@ -219,7 +220,7 @@ class ColumnPlan:
         return out
 
 
-class BulkIngest:
+class BulkIngest(JobWorker):
     """All ingest jobs of the org, their files, and the worker that processes them in order."""
 
     def __init__(self, store: Store, jobs_dir: Path, faults: FaultInjector) -> None:
@@ -541,34 +542,6 @@ class BulkIngest:
         return []
 
     # ---- processing ---------------------------------------------------------------------------------
-
-    def _work(self) -> None:
-        while True:
-            job_id = self._queue.get()
-            if job_id is None:
-                return
-            with self._lock:
-                job = self.jobs.get(job_id)
-                if job is None or job.state != "UploadComplete":
-                    continue  # aborted or deleted while queued
-                job.state = "InProgress"
-                self._processing = job.id
-            try:
-                self._process(job)
-            except Exception as exc:  # a worker that dies would silently stall every later job
-                log.exception("bulk job crashed job=%s", job_id)
-                with self._lock:
-                    if not job.abort_requested:
-                        job.state = "Failed"
-                        job.error_message = f"InternalServerError : {exc}"
-                self._save(job)
-            finally:
-                with self._lock:
-                    self._processing = None
-
-    def stop(self) -> None:
-        """Stop the worker after the current job."""
-        self._queue.put(None)
 
     def _process(self, job: IngestJob) -> None:
         started = time.monotonic()

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from localorg.bulk import DELIMITERS, LINE_ENDINGS, bulk_error
 from localorg.errors import SalesforceError, not_found
+from localorg.job_worker import JobWorker
 from localorg.schema import INTEGER_TYPES, NUMBER_TYPES
 from localorg.soql import Column, CompiledQuery, compile_soql, tokenize
 from localorg.store import Store, quote
@@ -171,8 +172,10 @@ class _Aborted(Exception):
     """The job was aborted while its results were being written."""
 
 
-class BulkQuery:
+class BulkQuery(JobWorker):
     """All query jobs of the org, the worker that runs them in order, and their result files."""
+
+    what = "bulk query job"
 
     def __init__(self, store: Store, jobs_dir: Path) -> None:
         self.store = store
@@ -361,34 +364,6 @@ class BulkQuery:
         return ResultPage(end - start, next_locator, _stream(directory / "results.csv", begin_at, end_at))
 
     # ---- processing ---------------------------------------------------------------------------------
-
-    def _work(self) -> None:
-        while True:
-            job_id = self._queue.get()
-            if job_id is None:
-                return
-            with self._lock:
-                job = self.jobs.get(job_id)
-                if job is None or job.state != "UploadComplete":
-                    continue  # aborted or deleted while queued
-                job.state = "InProgress"
-                self._processing = job.id
-            try:
-                self._process(job)
-            except Exception as exc:  # a worker that dies would silently stall every later job
-                log.exception("bulk query job crashed job=%s", job_id)
-                with self._lock:
-                    if not job.abort_requested:
-                        job.state = "Failed"
-                        job.error_message = f"InternalServerError : {exc}"
-                self._save(job)
-            finally:
-                with self._lock:
-                    self._processing = None
-
-    def stop(self) -> None:
-        """Stop the worker after the current job."""
-        self._queue.put(None)
 
     def _process(self, job: QueryJob) -> None:
         started = time.monotonic()

@@ -20,6 +20,9 @@ MAX_JSON_BODY_BYTES = 1024 * 1024  # JSON and form bodies; files go through the 
 UPLOAD_CONNECT_SRC = (
     ""  # the presigned-upload origin the pages may send files to (CSP connect-src); "" = none
 )
+# Where an org sends the browser back after the person authorizes DMS (OAuth web server flow); it must be one
+# of the connected app's callback URLs. "" = this server's own /connections/callback as the request reached it.
+OAUTH_CALLBACK_URL = ""
 SIGN_IN_LIMIT = 10  # attempts per 5 minutes per address and per username
 TOKEN_FAILURE_LIMIT = 30  # bad API tokens per 5 minutes per address
 CONNECTION_TEST_LIMIT = 10  # org logins per 5 minutes per user (a flood could lock the integration user)

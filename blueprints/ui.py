@@ -15,10 +15,12 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request
 
 from blueprints.api.jobs import current_pipeline, owned_job
-from dms.errors import NotFound
+from blueprints.api.orgs import org_authorizations
+from dms.errors import DMSError, NotFound
 from dms.pipeline.jobstore import progress
 from dms.pipeline.model import FINAL_STATES
-from factories.security import current_principal
+from dms.security.roles import Role
+from factories.security import audit, current_principal, requires
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,24 @@ def job(job_id: str) -> Any:
     except NotFound:
         return _job_not_found(job_id)
     return render_template("job.html", job=progress(found))
+
+
+@ui.get("/connections/callback")
+@requires(Role.OPERATOR)  # it stores a connection; the person must be signed in, as who started it
+def connection_callback() -> Any:
+    """Where the org sends the browser back after the person authorized DMS (OAuth web server flow)."""
+    args = {
+        name: request.args.get(name, "")[:4096] for name in ("state", "code", "error", "error_description")
+    }
+    try:
+        created = org_authorizations().finish(
+            args["state"], args["code"], args["error"], args["error_description"]
+        )
+    except DMSError as exc:
+        audit("connection.authorize", outcome="failed", code=exc.code)
+        return render_template("connected.html", error=exc), exc.http_status
+    audit("connection.create", target=created["id"], name=created["name"], login_url=created["login_url"])
+    return render_template("connected.html", connection=created)
 
 
 def _job_not_found(job_id: str) -> Any:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dms.clients import Services
 from dms.clients.docstore import new_document_id
@@ -16,10 +18,19 @@ from dms.clients.trusted_hosts import TrustedHosts
 from dms.errors import ConfigurationError, DMSError, NotFound, typed_field
 
 DEFAULT_CONNECTION = "default"  # the deployment's own org from settings (localorg in development)
-SECRET_FIELDS = ("password", "security_token", "client_secret")
+# Encrypted at rest, never returned, never logged. A refresh token comes only from the web server flow.
+SECRET_FIELDS = ("password", "security_token", "client_secret", "private_key", "refresh_token")
+GIVEN_SECRET_FIELDS = ("password", "security_token", "client_secret", "private_key")
 # Every field a connection spec may give; each is a string.
-SPEC_FIELDS = ("name", "login_url", "flow", "username", "client_id", "api_version", *SECRET_FIELDS)
-FLOWS = ("password", "client_credentials")
+SPEC_FIELDS = ("name", "login_url", "flow", "username", "client_id", "api_version", *GIVEN_SECRET_FIELDS)
+# What each flow needs besides a name and a login URL. "web_server" is created by authorizing in a browser
+# (OrgAuthorizations), which gives the refresh token; the other flows are for automation.
+FLOWS: dict[str, tuple[str, ...]] = {
+    "password": ("username", "client_id", "client_secret", "password"),
+    "client_credentials": ("client_id", "client_secret"),
+    "jwt_bearer": ("username", "client_id", "private_key"),
+    "web_server": ("client_id", "refresh_token"),
+}
 API_VERSION = re.compile(r"\d{1,3}\.\d")  # 62.0: it becomes part of every request's path
 
 
@@ -55,39 +66,32 @@ class ConnectionStore:
             raise ConfigurationError("DMS_CREDENTIALS_KEY is not a valid Fernet key.") from exc
 
     def create(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """Store a connection; returns its public view."""
-        for key in SPEC_FIELDS:
-            typed_field(spec.get(key), str, key, "a string", error=InvalidConnection)
-        name = (spec.get("name") or "").strip()
-        flow = spec.get("flow") or "password"
-        if not name or not spec.get("login_url"):
+        """Store a connection for an automation flow (password, client credentials, JWT bearer); its public
+        view. A web server flow connection comes from OrgAuthorizations instead."""
+        fields = checked_spec(spec, self.services.settings)
+        if fields["flow"] == "web_server":
             raise InvalidConnection(
-                "A connection needs a `name` and an https:// `login_url`.",
-                field="login_url" if name else "name",
+                "A web server flow connection is made by authorizing in a browser: "
+                "POST /api/v1/connections/authorize, then open the authorize_url it answers.",
+                field="flow",
             )
-        # Stored as the origin it was checked as: a login never goes anywhere the check did not see.
-        login_url = TrustedHosts.from_settings(self.services.settings).check(spec["login_url"].strip())
-        if flow not in FLOWS:
-            raise InvalidConnection(f"`flow` must be one of {', '.join(FLOWS)}.", field="flow")
-        if flow == "password" and not spec.get("username"):
-            raise InvalidConnection("The password flow needs a `username`.", field="username")
-        api_version = spec.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"]
-        if not API_VERSION.fullmatch(api_version):
-            raise InvalidConnection(
-                "`api_version` must be a Salesforce API version such as 62.0.", field="api_version"
-            )
-        fernet = self._fernet()
-        secrets = {k: fernet.encrypt(str(spec[k]).encode()).decode() for k in SECRET_FIELDS if spec.get(k)}
+        if fields["flow"] == "jwt_bearer":
+            check_private_key(spec.get("private_key") or "")
+        return self.store_connection(fields, {k: str(spec[k]) for k in GIVEN_SECRET_FIELDS if spec.get(k)})
+
+    def store_connection(self, fields: dict[str, str], secrets: dict[str, str]) -> dict[str, Any]:
+        """Store checked fields and their secrets (encrypted here); the public view."""
+        missing = [k for k in FLOWS[fields["flow"]] if not (fields.get(k) or secrets.get(k))]
+        if missing:
+            named = [f"`{k}`" for k in missing]
+            listed = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
+            raise InvalidConnection(f"The {fields['flow']} flow needs {listed}.", field=missing[0])
         doc = {
             "_id": new_document_id("conn"),
             "type": "connection",
-            "name": name,
-            "login_url": login_url,
-            "username": spec.get("username") or "",
-            "client_id": spec.get("client_id") or "",
-            "flow": flow,
-            "api_version": api_version,
-            "secrets": secrets,
+            **{k: fields.get(k) or "" for k in ("name", "login_url", "username", "client_id", "flow")},
+            "api_version": fields["api_version"],
+            "secrets": {k: self.encrypt(v) for k, v in secrets.items() if v},
             "created_at": datetime.now(UTC).isoformat(),
         }
         doc.update(self.owner)
@@ -137,18 +141,93 @@ class ConnectionStore:
             raise ConfigurationError(
                 f"Connection {connection_id} was encrypted with another DMS_CREDENTIALS_KEY; store it again."
             ) from exc
+        return self.login_credentials(
+            doc,
+            plain,
+            on_new_refresh_token=lambda rotated: self._keep_refresh_token(connection_id, rotated),
+        )
+
+    def login_credentials(
+        self,
+        fields: dict[str, Any],
+        secrets: dict[str, str],
+        on_new_refresh_token: Callable[[str], None] | None = None,
+    ) -> SalesforceCredentials:
+        """Credentials from a connection's fields and decrypted secrets (trusting localorg's CA only locally)."""
+        settings = self.services.settings
         return SalesforceCredentials(
-            login_url=doc["login_url"],
-            username=doc.get("username", ""),
-            password=plain.get("password", "") + plain.get("security_token", ""),
-            client_id=doc.get("client_id", ""),
-            client_secret=plain.get("client_secret", ""),
-            flow=doc.get("flow", "password"),
-            ca_bundle=str(self.services.settings.get("SALESFORCE_CA_BUNDLE") or "")
-            if _is_local(doc["login_url"])
+            login_url=fields["login_url"],
+            username=fields.get("username", ""),
+            password=secrets.get("password", "") + secrets.get("security_token", ""),
+            client_id=fields.get("client_id", ""),
+            client_secret=secrets.get("client_secret", ""),
+            flow=fields.get("flow", "password"),
+            refresh_token=secrets.get("refresh_token", ""),
+            private_key=secrets.get("private_key", ""),
+            on_new_refresh_token=on_new_refresh_token,
+            ca_bundle=str(settings.get("SALESFORCE_CA_BUNDLE") or "")
+            if _is_local(fields["login_url"])
             else "",
-            api_version=doc.get("api_version") or self.services.settings["SALESFORCE_API_VERSION"],
-            trusted_hosts=TrustedHosts.from_settings(self.services.settings),
+            api_version=fields.get("api_version") or settings["SALESFORCE_API_VERSION"],
+            trusted_hosts=TrustedHosts.from_settings(settings),
+        )
+
+    def encrypt(self, secret: str) -> str:
+        return self._fernet().encrypt(secret.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        return self._fernet().decrypt(token.encode()).decode()
+
+    def _keep_refresh_token(self, connection_id: str, refresh_token: str) -> None:
+        """Store the refresh token a login rotated to (the old one no longer works)."""
+        encrypted = self.encrypt(refresh_token)
+
+        def change(doc: dict[str, Any]) -> None:
+            doc.setdefault("secrets", {})["refresh_token"] = encrypted
+
+        self.store.update(connection_id, change)
+
+
+def checked_spec(spec: dict[str, Any], settings: Any) -> dict[str, str]:
+    """A connection spec's plain fields, checked: name, trusted login URL (as its origin), flow, API version."""
+    for key in SPEC_FIELDS:
+        typed_field(spec.get(key), str, key, "a string", error=InvalidConnection)
+    name = (spec.get("name") or "").strip()
+    if not name or not spec.get("login_url"):
+        raise InvalidConnection(
+            "A connection needs a `name` and an https:// `login_url`.",
+            field="login_url" if name else "name",
+        )
+    flow = spec.get("flow") or "password"
+    if flow not in FLOWS:
+        raise InvalidConnection(f"`flow` must be one of {', '.join(FLOWS)}.", field="flow")
+    api_version = spec.get("api_version") or settings["SALESFORCE_API_VERSION"]
+    if not API_VERSION.fullmatch(api_version):
+        raise InvalidConnection(
+            "`api_version` must be a Salesforce API version such as 62.0.", field="api_version"
+        )
+    return {
+        "name": name,
+        # Stored as the origin it was checked as: a login never goes anywhere the check did not see.
+        "login_url": TrustedHosts.from_settings(settings).check(spec["login_url"].strip()),
+        "flow": flow,
+        "username": (spec.get("username") or "").strip(),
+        "client_id": (spec.get("client_id") or "").strip(),
+        "api_version": api_version,
+    }
+
+
+def check_private_key(pem: str) -> None:
+    """Refuse, at creation, a JWT bearer key that could never sign: not PEM, encrypted, or not RSA."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise InvalidConnection(
+            "`private_key` must be the connected app's RSA private key, PEM, unencrypted "
+            "(-----BEGIN PRIVATE KEY----- ...).",
+            field="private_key",
         )
 
 

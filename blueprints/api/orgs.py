@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import jsonify, request, url_for
 
 from blueprints.api import api
 from blueprints.api.jobs import _body, current_pipeline
@@ -13,6 +13,7 @@ from dms.clients import current_services
 from dms.clients.salesforce import OrgClient
 from dms.connections import ConnectionStore
 from dms.errors import InvalidRequest, typed_field
+from dms.org_authorization import OrgAuthorizations
 from dms.pipeline.context import JobContext
 from dms.pipeline.model import Operation
 from dms.pipeline.prepare import check_mapping, new_mapping
@@ -47,6 +48,17 @@ def connections() -> ConnectionStore:
     return ConnectionStore(current_services(), owner=principal.as_owner(), visible=principal.owns)
 
 
+def org_authorizations() -> OrgAuthorizations:
+    """The caller's pending web server flow authorizations."""
+    return OrgAuthorizations(current_services(), connections(), current_principal().user_id)
+
+
+def oauth_callback_url() -> str:
+    """Where the org sends the browser back: the setting, else this server's callback page."""
+    configured = str(current_services().settings.get("OAUTH_CALLBACK_URL") or "").strip()
+    return configured or url_for("ui.connection_callback", _external=True)
+
+
 def _org(connection_id: str | None, reuse_session: bool = True) -> OrgClient:
     credentials = connections().credentials(connection_id)
     return OrgClient(credentials, reuse_session=reuse_session)
@@ -73,6 +85,15 @@ def create_connection() -> Any:
     created = connections().create(_body())
     audit("connection.create", target=created["id"], name=created["name"], login_url=created["login_url"])
     return jsonify(created), 201
+
+
+@api.post("/connections/authorize")
+def authorize_connection() -> Any:
+    """Start connecting an org by the web server flow: answers the org's authorize URL to open in a browser."""
+    rate_limit("CONNECTION_TEST_LIMIT", "connection_test")  # it ends in an org login, like a test
+    started = org_authorizations().start(_body(), oauth_callback_url())
+    audit("connection.authorize", outcome="started", login_url=started["authorize_url"].split("/services")[0])
+    return jsonify(started), 201
 
 
 @api.delete("/connections/<connection_id>")

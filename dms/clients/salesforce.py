@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from simple_salesforce import Salesforce
 from simple_salesforce.bulk2 import _Bulk2Client  # the library's step-by-step Bulk 2.0 calls
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
@@ -59,10 +63,14 @@ class SalesforceCredentials:
     password: str = ""
     client_id: str = ""
     client_secret: str = ""
-    flow: str = "password"  # or "client_credentials"
+    flow: str = "password"  # or "client_credentials", "jwt_bearer", "web_server" (by its refresh token)
+    refresh_token: str = ""
+    private_key: str = ""  # PEM, for the JWT bearer flow
     ca_bundle: str = ""  # empty: the system trust store
     api_version: str = "62.0"
     trusted_hosts: TrustedHosts = TrustedHosts()  # where the login and its instance_url may be
+    # Called with a rotated refresh token (to store it); not part of what identifies the org's session.
+    on_new_refresh_token: Callable[[str], None] | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:  # never print secrets, not even in a traceback
         return f"SalesforceCredentials(login_url={self.login_url!r}, username={self.username!r}, flow={self.flow!r})"
@@ -144,19 +152,62 @@ def oauth_error(response: requests.Response) -> str:
 
 
 def login(credentials: SalesforceCredentials, session: requests.Session | None = None) -> tuple[str, str]:
-    """OAuth 2.0 token request (password or client-credentials flow); returns (instance_url, access_token).
+    """OAuth 2.0 token request by the credentials' flow; returns (instance_url, access_token).
 
     The login URL is checked against the trusted hosts before anything is sent, and the instance_url the login
     answers before the token is used: both must be Salesforce's domains or hosts the deployment names."""
+    answer = token_request(credentials, login_form(credentials), session)
+    rotated = answer.get("refresh_token")
+    if credentials.flow == "web_server" and isinstance(rotated, str) and rotated != credentials.refresh_token:
+        # Refresh token rotation (a connected-app setting): the old one is spent, the new one must be kept.
+        if credentials.on_new_refresh_token is not None:
+            credentials.on_new_refresh_token(rotated)
+    log.info(
+        "salesforce login ok login_url=%s instance=%s user=%s flow=%s",
+        credentials.login_url,
+        answer["instance_url"],
+        credentials.username,
+        credentials.flow,
+    )
+    return answer["instance_url"], answer["access_token"]
+
+
+def login_form(credentials: SalesforceCredentials, now: float | None = None) -> dict[str, str]:
+    """The token request's form for the credentials' flow (its secrets are in it: never log it)."""
+    client = {"client_id": credentials.client_id}
+    if credentials.client_secret:
+        client["client_secret"] = credentials.client_secret
+    if credentials.flow == "password":
+        return {
+            "grant_type": "password",
+            **client,
+            "username": credentials.username,
+            "password": credentials.password,
+        }
+    if credentials.flow == "client_credentials":
+        return {"grant_type": "client_credentials", **client}
+    if credentials.flow == "web_server":  # logs in with the refresh token the authorization gave
+        return {"grant_type": "refresh_token", **client, "refresh_token": credentials.refresh_token}
+    if credentials.flow == "jwt_bearer":
+        assertion = jwt_assertion(
+            issuer=credentials.client_id,
+            subject=credentials.username,
+            audience=jwt_audience(credentials.login_url),
+            private_key_pem=credentials.private_key,
+            now=time.time() if now is None else now,
+        )
+        return {"grant_type": JWT_BEARER_GRANT, "assertion": assertion}
+    raise SalesforceLoginError(f"DMS cannot log in with the {credentials.flow!r} flow.")
+
+
+def token_request(
+    credentials: SalesforceCredentials, form: dict[str, str], session: requests.Session | None = None
+) -> dict[str, Any]:
+    """POST a form to the login URL's token endpoint; the answer, its instance_url checked as trusted.
+
+    Shared by every flow's login and by the web server flow's code exchange."""
     origin = credentials.trusted_hosts.check(credentials.login_url, "login_url")
     session = session or http_session(credentials)
-    form = {
-        "grant_type": credentials.flow,
-        "client_id": credentials.client_id,
-        "client_secret": credentials.client_secret,
-    }
-    if credentials.flow == "password":
-        form.update(username=credentials.username, password=credentials.password)
     try:
         response = session.post(
             origin + "/services/oauth2/token", data=form, timeout=30, allow_redirects=False
@@ -186,15 +237,51 @@ def login(credentials: SalesforceCredentials, session: requests.Session | None =
     if not isinstance(token, str) or not token:
         raise SalesforceLoginError(f"{origin} answered the login with something other than a token.")
     try:
-        instance = credentials.trusted_hosts.check(instance_url, "instance_url")
+        body["instance_url"] = credentials.trusted_hosts.check(instance_url, "instance_url")
     except UntrustedHost:
         raise UntrustedInstanceUrl(
             f"The login at {origin} answered with an instance_url that is not on a Salesforce domain nor a "
             "host this deployment trusts; DMS sent the token nowhere.",
             field="instance_url",
         ) from None
-    log.info("salesforce login ok login_url=%s instance=%s user=%s", origin, instance, credentials.username)
-    return instance, token
+    return dict(body)
+
+
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_LIFETIME_SECONDS = 180  # Salesforce refuses an assertion that expires more than 3 minutes ahead
+
+
+def jwt_audience(login_url: str) -> str:
+    """The `aud` Salesforce wants: login.salesforce.com, or test.salesforce.com for sandboxes (My Domain logins
+    included); any other trusted host (an Experience Cloud site, localorg) is its own audience."""
+    host = (urlsplit(login_url).hostname or "").lower()
+    if host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com"):
+        return "https://test.salesforce.com"
+    if host == "salesforce.com" or host.endswith(".salesforce.com"):
+        return "https://login.salesforce.com"
+    parts = urlsplit(login_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_assertion(issuer: str, subject: str, audience: str, private_key_pem: str, now: float) -> str:
+    """A JWT signed RS256 with the connected app's private key, as the JWT bearer flow sends it."""
+    try:
+        key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise SalesforceLoginError(
+            "The connection's private key is not an unencrypted PEM RSA key; store it again."
+        ) from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise SalesforceLoginError("The JWT bearer flow needs an RSA private key (RS256).")
+    header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    claims = {"iss": issuer, "sub": subject, "aud": audience, "exp": int(now) + JWT_LIFETIME_SECONDS}
+    payload = _b64url(json.dumps(claims).encode())
+    signature = key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{header}.{payload}.{_b64url(signature)}"
 
 
 def connect(credentials: SalesforceCredentials) -> Salesforce:

@@ -124,6 +124,8 @@ def test_a_job_can_only_use_a_connection_its_owner_may_use(
         "login_url": localorg.base_url,
         "username": localorg.username,
         "password": localorg.password,
+        "client_id": localorg.client_id,
+        "client_secret": localorg.client_secret,
     }
     created = operator.post("/api/v1/connections", json=spec)
     assert created.status_code == 201, created.json

@@ -304,10 +304,6 @@ def cancel(job_id: str, url: str) -> None:
     click.echo(summary(Api(url).json("POST", f"/api/v1/jobs/{job_id}/cancel")))
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command()
 @click.option(
     "--token", prompt=True, hide_input=True, help="An API token (dms_...), shown once when created."
@@ -358,6 +354,128 @@ def tokens_revoke(token_id: str, url: str) -> None:
 
 
 @main.group()
+def connections() -> None:
+    """Salesforce orgs: connect one (browser or automation flow), list, test, delete."""
+
+
+@connections.command("list")
+@api_option
+def connections_list(url: str) -> None:
+    """Your connections and the deployment's default org (never their secrets)."""
+    for c in Api(url).json("GET", "/api/v1/connections")["connections"]:
+        click.echo(f"{c['id']}  {c.get('flow', 'settings'):<18}  {c['login_url']:<40}  {c['name']}")
+
+
+@connections.command("authorize")
+@click.option("--name", required=True, help="A name for the org, e.g. 'Acme production'.")
+@click.option("--login-url", required=True, help="https://login.salesforce.com, a My Domain, ...")
+@click.option("--client-id", required=True, help="The connected app's consumer key.")
+@click.option(
+    "--client-secret-env",
+    metavar="VAR",
+    help="An environment variable holding the consumer secret, if the app requires one for this flow.",
+)
+@click.option("--username", help="Sent as a login hint.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in this machine's browser.")
+@api_option
+def connections_authorize(
+    name: str,
+    login_url: str,
+    client_id: str,
+    client_secret_env: str | None,
+    username: str | None,
+    open_browser: bool,
+    url: str,
+) -> None:
+    """Connect an org by the OAuth web server flow (PKCE): you approve in the org's page, in a browser
+    signed in to DMS; DMS keeps the refresh token, encrypted."""
+    spec = {"name": name, "login_url": login_url, "client_id": client_id, "username": username or ""}
+    if client_secret_env:
+        spec["client_secret"] = _secret_from_env(client_secret_env)
+    started = Api(url).json("POST", "/api/v1/connections/authorize", json=spec)
+    click.echo(started["authorize_url"])
+    click.echo(
+        f"Open this address in a browser signed in to DMS within {started['expires_in'] // 60} minutes and "
+        f"approve; the org sends you back to {started['redirect_uri']}, which stores the connection. The "
+        "connected app must list that address as a callback URL.",
+        err=True,
+    )
+    if open_browser:
+        import webbrowser  # only when asked: it may start a browser
+
+        webbrowser.open(started["authorize_url"])
+
+
+@connections.command("add")
+@click.option("--name", required=True)
+@click.option("--login-url", required=True)
+@click.option(
+    "--flow",
+    type=click.Choice(["password", "client_credentials", "jwt_bearer"]),
+    default="jwt_bearer",
+    show_default=True,
+)
+@click.option("--client-id", required=True, help="The connected app's consumer key.")
+@click.option("--username", help="The integration user (password and JWT bearer flows).")
+@click.option("--private-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@api_option
+def connections_add(
+    name: str,
+    login_url: str,
+    flow: str,
+    client_id: str,
+    username: str | None,
+    private_key_file: Path | None,
+    url: str,
+) -> None:
+    """Store a connection for automation. Secrets are read from DMS_SF_PASSWORD, DMS_SF_SECURITY_TOKEN and
+    DMS_SF_CLIENT_SECRET (never from the command line, which other users of the machine can see)."""
+    spec: dict[str, str] = {"name": name, "login_url": login_url, "flow": flow, "client_id": client_id}
+    if username:
+        spec["username"] = username
+    for field, variable in (
+        ("password", "DMS_SF_PASSWORD"),
+        ("security_token", "DMS_SF_SECURITY_TOKEN"),
+        ("client_secret", "DMS_SF_CLIENT_SECRET"),
+    ):
+        if os.environ.get(variable):
+            spec[field] = os.environ[variable]
+    if private_key_file is not None:
+        spec["private_key"] = private_key_file.read_text()
+    created = Api(url).json("POST", "/api/v1/connections", json=spec)
+    click.echo(created["id"])
+    click.echo(
+        f"stored {created['name']} ({created['flow']}); secrets set: {', '.join(created['secrets_set'])}",
+        err=True,
+    )
+
+
+@connections.command("test")
+@click.argument("connection_id")
+@api_option
+def connections_test(connection_id: str, url: str) -> None:
+    """Log in and read the org's API limits."""
+    tested = Api(url).json("POST", f"/api/v1/connections/{connection_id}/test")
+    daily = tested.get("daily_api_requests") or {}
+    click.echo(f"ok {tested['instance_url']} daily API requests left: {daily.get('Remaining', '?')}")
+
+
+@connections.command("delete")
+@click.argument("connection_id")
+@api_option
+def connections_delete(connection_id: str, url: str) -> None:
+    Api(url).json("DELETE", f"/api/v1/connections/{connection_id}")
+    click.echo(f"deleted {connection_id}")
+
+
+def _secret_from_env(variable: str) -> str:
+    value = os.environ.get(variable, "")
+    if not value:
+        raise click.ClickException(f"The environment variable {variable} is empty or not set.")
+    return value
+
+
+@main.group()
 def users() -> None:
     """People who sign in (run on the server: it writes the document store directly)."""
 
@@ -384,3 +502,7 @@ def users_create(username: str, admin: bool, role: str, password_stdin: bool, wi
     click.echo(f"created user {user['username']} ({user['role']}) id={user['id']}")
     if token:
         click.echo(token)
+
+
+if __name__ == "__main__":
+    main()

@@ -133,12 +133,37 @@ CONNECTION = {
             "anything else is a 400 UNTRUSTED_HOST.",
             "examples": ["https://login.salesforce.com", "https://acme.my.salesforce.com"],
         },
-        "flow": {"enum": ["password", "client_credentials"], "default": "password"},
+        "flow": {
+            "enum": ["password", "client_credentials", "jwt_bearer"],
+            "default": "password",
+            "description": "password: username, password (+security_token), client_id, client_secret. "
+            "client_credentials: client_id, client_secret. jwt_bearer: username, client_id, private_key. "
+            "A web server flow connection is made with POST /api/v1/connections/authorize instead.",
+        },
         "username": STRING,
         "password": STRING,
         "security_token": STRING,
         "client_id": STRING,
         "client_secret": STRING,
+        "private_key": {
+            "type": "string",
+            "description": "The connected app's RSA private key, PEM, unencrypted",
+        },
+        "api_version": {"type": "string", "examples": ["61.0"]},
+    },
+}
+AUTHORIZE_REQUEST = {
+    "type": "object",
+    "required": ["name", "login_url", "client_id"],
+    "properties": {
+        "name": STRING,
+        "login_url": CONNECTION["properties"]["login_url"],  # type: ignore[index]
+        "client_id": STRING,
+        "client_secret": {
+            "type": "string",
+            "description": "Only if the connected app requires a secret for the web server flow (PKCE is used either way)",
+        },
+        "username": {"type": "string", "description": "Sent as login_hint"},
         "api_version": {"type": "string", "examples": ["61.0"]},
     },
 }
@@ -260,6 +285,16 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/connections": {
         "get": _op("Salesforce connections (no secrets)", "orgs"),
         "post": _op("Store a connection (secrets encrypted at rest)", "orgs", ok="201", body=CONNECTION),
+    },
+    "/api/v1/connections/authorize": {
+        "post": _op(
+            "Start connecting an org by the OAuth web server flow with PKCE: open the answered authorize_url in "
+            "a browser signed in to DMS; the org sends it back to /connections/callback, which stores the "
+            "connection (its refresh token encrypted)",
+            "orgs",
+            ok="201",
+            body=AUTHORIZE_REQUEST,
+        )
     },
     "/api/v1/connections/{connection_id}": {
         "delete": _op("Delete a connection", "orgs", ok="204", params=["connection_id"])

@@ -72,3 +72,36 @@ def test_cli_reports_an_unreachable_server_in_one_line(tmp_path: Path) -> None:
     result = dms("http://127.0.0.1:9", "jobs")
     assert result.returncode != 0
     assert "Cannot reach DMS" in result.stderr
+
+
+def test_connections_are_added_tested_authorized_and_deleted_from_the_cli(
+    web_url: str, localorg: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    # The secret comes from the environment, never from the command line.
+    monkeypatch.setenv("DMS_SF_CLIENT_SECRET", localorg.client_secret)
+    base = ["--name", "cli org", "--login-url", localorg.base_url, "--client-id", localorg.client_id]
+    added = dms(web_url, "connections", "add", *base, "--flow", "client_credentials")
+    assert added.returncode == 0, added.stderr
+    connection_id = added.stdout.strip()
+    assert "secrets set: client_secret" in added.stderr
+    tested = dms(web_url, "connections", "test", connection_id)
+    assert tested.returncode == 0 and tested.stdout.startswith("ok "), tested.stderr
+    assert connection_id in dms(web_url, "connections", "list").stdout
+
+    started = dms(web_url, "connections", "authorize", *base)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.startswith(localorg.base_url + "/services/oauth2/authorize?")
+    assert "code_challenge_method=S256" in started.stdout and "approve" in started.stderr
+
+    key_file = tmp_path / "key.pem"
+    key_file.write_text("not a key")
+    refused = dms(
+        web_url, "connections", "add", *base, "--username", "u", "--private-key-file", str(key_file)
+    )
+    assert (
+        refused.returncode == 1 and "INVALID_CONNECTION" in refused.stderr and "private_key" in refused.stderr
+    )
+
+    deleted = dms(web_url, "connections", "delete", connection_id)
+    assert deleted.returncode == 0
+    assert connection_id not in dms(web_url, "connections", "list").stdout

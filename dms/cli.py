@@ -464,7 +464,7 @@ def connections_test(connection_id: str, url: str) -> None:
 @click.argument("connection_id")
 @api_option
 def connections_delete(connection_id: str, url: str) -> None:
-    Api(url).json("DELETE", f"/api/v1/connections/{connection_id}")
+    Api(url).call("DELETE", f"/api/v1/connections/{connection_id}")  # 204: no body
     click.echo(f"deleted {connection_id}")
 
 

@@ -15,12 +15,12 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request
 
 from blueprints.api.jobs import current_pipeline, owned_job
-from blueprints.api.orgs import org_authorizations
+from blueprints.api.orgs import connections, org_authorizations
 from dms.errors import DMSError, NotFound
 from dms.pipeline.jobstore import progress
 from dms.pipeline.model import FINAL_STATES
 from dms.security.roles import Role
-from factories.security import audit, current_principal, requires
+from factories.security import audit, current_principal, requires, tokens
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,21 @@ def job(job_id: str) -> Any:
     except NotFound:
         return _job_not_found(job_id)
     return render_template("job.html", job=progress(found))
+
+
+@ui.get("/connections")
+def connections_page() -> Any:
+    """The orgs DMS can load into: connect one in the browser (web server flow), test or delete one."""
+    return render_template("connections.html", connections=connections().list())
+
+
+@ui.get("/account")
+def account() -> Any:
+    """The signed-in person's API tokens: create one (shown once), revoke one."""
+    principal = current_principal()
+    mine = sorted(tokens().list(principal.user_id), key=lambda t: t["created_at"], reverse=True)
+    grantable = [role.value for role in Role if principal.role.allows(role)]  # a token's role <= its user's
+    return render_template("account.html", tokens=mine, roles=grantable)
 
 
 @ui.get("/connections/callback")

@@ -14,6 +14,9 @@ import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from dms.pipeline.prepare.date_formats import check_date_format
+from dms.security.bootstrap import create_user
+from dms.settings import load_settings
+from tests.conftest import calling_as
 from tests.integration.pipeline_helpers import org_client, result_rows, wait_job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +72,7 @@ def test_every_api_call_in_the_scripts_names_a_real_route(app: Any) -> None:
 
 
 def test_pages_forbid_inline_and_foreign_scripts(client: Any) -> None:
-    for path in ("/", "/jobs"):
+    for path in ("/", "/jobs", "/connections", "/account"):
         response = client.get(path)
         policy = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
@@ -276,3 +279,42 @@ def test_api_errors_reach_the_page_as_code_and_message(client: Any) -> None:
         assert response.status_code >= 400
         error = response.json["error"]
         assert error["code"] and error["message"], error
+
+
+def test_the_account_page_lists_my_tokens_and_offers_roles_up_to_mine(client: Any, app: Any) -> None:
+    created = client.post("/api/v1/tokens", json={"name": f"page-{uuid.uuid4().hex[:6]}", "role": "viewer"})
+    assert created.status_code == 201
+    page = client.get("/account")
+    html = page.get_data(as_text=True)
+    assert (
+        page.status_code == 200
+        and created.json["token"]["id"] in html
+        and created.json["token"]["name"] in html
+    )
+    assert created.json["secret"] not in html  # shown once, in the creation's answer only
+    assert 'src="/static/js/account.js"' in html and '<option value="admin"' in html
+    # A viewer is offered a viewer token only.
+    _, viewer_token = create_user(
+        f"v-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex, "viewer", True, load_settings()
+    )
+    assert viewer_token is not None
+    viewer_page = calling_as(app, viewer_token).get("/account").get_data(as_text=True)
+    assert '<option value="viewer"' in viewer_page and '<option value="operator"' not in viewer_page
+    assert created.json["token"]["id"] not in viewer_page  # someone else's tokens are not listed
+
+
+def test_the_orgs_page_lists_connections_and_names_the_callback_url(client: Any, localorg: Any) -> None:
+    spec = {
+        "name": f"page-org-{uuid.uuid4().hex[:6]}",
+        "login_url": localorg.base_url,
+        "flow": "client_credentials",
+        "client_id": localorg.client_id,
+        "client_secret": localorg.client_secret,
+    }
+    created = client.post("/api/v1/connections", json=spec)
+    assert created.status_code == 201, created.json
+    html = client.get("/connections").get_data(as_text=True)
+    assert f'data-connection-id="{created.json["id"]}"' in html and spec["name"] in html
+    assert 'data-connection-id="default"' in html
+    assert "http://localhost/connections/callback" in html and localorg.client_secret not in html
+    assert 'src="/static/js/connections.js"' in html

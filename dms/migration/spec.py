@@ -1,0 +1,257 @@
+"""Migration plan specs: many related objects in one run, each step one source into one object.
+
+A plan (JSON, or YAML with the same shape) looks like:
+
+    {"name": "legacy-crm", "connection_id": "default",
+     "steps": [
+        {"name": "accounts", "source": {"upload_id": "up-...", "sheet": "Accounts"},
+         "object": "Account", "operation": "insert", "key": "LegacyId",
+         "mapping": {"fields": [{"target": "Name", "source": "Company"},
+                                {"target": "ParentId", "source": "parent_ref",
+                                 "ref": {"step": "accounts"}}]}},
+        {"name": "tasks", "source": {"upload_id": "up-...", "member": "tasks.csv"},
+         "object": "Task", "operation": "insert",
+         "mapping": {"fields": [{"target": "WhatId", "source": "what_ref",
+                                 "ref": {"by": "what_type", "steps": {"A": "accounts", "O": "deals"}}}]}}]}
+
+A step's `key` is the source column holding its legacy key: other steps' `ref` fields resolve a value of that
+column to the Salesforce Id of the record this step loaded from that row. `ref.key` names another column of
+the referenced step when a reference uses a different legacy key. A polymorphic reference (WhoId, WhatId)
+names per row which step it points at: `ref.by` is a source column whose value picks the step in
+`ref.steps`. Everything else in a step's mapping is an ordinary mapping spec (dms.pipeline.prepare.spec).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from dms.errors import DMSError
+from dms.pipeline.model import Operation
+
+STEP_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")  # it becomes part of ids and result file names
+MAX_STEPS = 50
+PLAN_KEYS = {"name", "connection_id", "steps", "options"}
+STEP_KEYS = {"name", "source", "object", "operation", "external_id", "key", "mapping", "read_options"}
+SOURCE_KEYS = {"upload_id", "sheet", "member"}
+REF_KEYS = {"step", "steps", "by", "key"}
+# Operations a step may run: ones that make or match records other steps can point at.
+STEP_OPERATIONS = (Operation.INSERT, Operation.UPSERT, Operation.UPDATE)
+
+
+class InvalidPlan(DMSError):
+    """A plan spec that cannot run; `where` names the step and field to fix."""
+
+    code = "INVALID_PLAN"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A field of one step that holds another step's legacy key: the target gets that record's Id."""
+
+    step: str  # the step whose field this is
+    target: str  # the field that gets the Id, e.g. AccountId
+    source: str  # the source column holding the legacy key
+    steps: tuple[str, ...]  # the step(s) it may point at (several: polymorphic, chosen per row by `by`)
+    key: str | None = None  # the referenced step's key column, when not its own `key`
+    by: str | None = None  # polymorphic: the source column whose value picks the step
+    choices: tuple[tuple[str, str], ...] = ()  # polymorphic: (value of `by`, step name)
+
+    def key_of(self, plan: MigrationPlan, step_name: str) -> str:
+        """The column of `step_name` whose values this reference holds."""
+        return self.key or plan.step(step_name).key or ""
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    object: str
+    operation: Operation
+    source: dict[str, str]
+    mapping: dict[str, Any]  # the mapping spec without the reference fields
+    references: tuple[Reference, ...] = ()
+    key: str | None = None
+    external_id: str | None = None
+    read_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    name: str
+    steps: tuple[Step, ...]
+    connection_id: str = "default"
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        return tuple(ref for step in self.steps for ref in step.references)
+
+
+def load_plan_text(text: str, filename: str = "plan") -> Any:
+    """A plan document from JSON or YAML text (JSON is YAML; YAML's safe loader builds no objects)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise InvalidPlan(f"{filename} is not valid YAML or JSON{where}.", file=filename) from None
+
+
+def parse_plan(document: Any) -> MigrationPlan:
+    """A checked plan from its JSON shape, or InvalidPlan naming the step and field at fault."""
+    if not isinstance(document, Mapping):
+        raise InvalidPlan("A plan must be an object with `name` and `steps`.")
+    _unknown(document, PLAN_KEYS, "plan")
+    name = document.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidPlan("A plan needs a `name`.", field="name")
+    raw_steps = document.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise InvalidPlan("A plan needs `steps`: a list of at least one step.", field="steps")
+    if len(raw_steps) > MAX_STEPS:
+        raise InvalidPlan(f"A plan has at most {MAX_STEPS} steps.", field="steps")
+    steps = [_step(raw, index) for index, raw in enumerate(raw_steps)]
+    names = [s.name for s in steps]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise InvalidPlan(f"Step names must be unique: {', '.join(duplicated)}.", field="steps")
+    plan = MigrationPlan(name.strip(), tuple(steps), str(document.get("connection_id") or "default"))
+    for ref in plan.references:
+        for target_step in ref.steps:
+            if target_step not in names:
+                raise InvalidPlan(
+                    f"Step {ref.step}: field {ref.target} refers to step {target_step!r}, which the plan "
+                    f"does not have (steps: {', '.join(names)}).",
+                    step=ref.step,
+                    field=ref.target,
+                )
+            if not ref.key_of(plan, target_step):
+                raise InvalidPlan(
+                    f"Step {ref.step}: field {ref.target} refers to step {target_step}, which has no `key` "
+                    "(the source column of its legacy key); give it one, or give the reference a `key`.",
+                    step=ref.step,
+                    field=ref.target,
+                )
+    return plan
+
+
+def _unknown(given: Mapping[str, Any], allowed: set[str], what: str, **where: Any) -> None:
+    extra = sorted(set(given) - allowed)
+    if extra:
+        raise InvalidPlan(
+            f"Unknown key(s) in {what}: {', '.join(map(str, extra))} (allowed: {', '.join(sorted(allowed))}).",
+            **where,
+        )
+
+
+def _text(value: Any, name: str, step: str, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidPlan(f"Step {step}: `{name}` must be a non-empty string.", step=step, field=name)
+    return value.strip()
+
+
+def _step(raw: Any, index: int) -> Step:
+    if not isinstance(raw, Mapping):
+        raise InvalidPlan(f"Step {index + 1} must be an object.", field=f"steps[{index}]")
+    name = raw.get("name")
+    if not isinstance(name, str) or not STEP_NAME.fullmatch(name):
+        raise InvalidPlan(
+            f"Step {index + 1}: `name` must be lower-case letters, digits and underscores (at most 40), "
+            "starting with a letter, e.g. accounts.",
+            field=f"steps[{index}].name",
+        )
+    _unknown(raw, STEP_KEYS, f"step {name}", step=name)
+    object_name = _text(raw.get("object"), "object", name)
+    operation = Operation.parse(raw.get("operation") or "insert")
+    if operation not in STEP_OPERATIONS:
+        raise InvalidPlan(
+            f"Step {name}: `operation` must be one of {', '.join(STEP_OPERATIONS)}.",
+            step=name,
+            field="operation",
+        )
+    source = raw.get("source")
+    if not isinstance(source, Mapping):
+        raise InvalidPlan(
+            f"Step {name}: `source` must be an object with an `upload_id`.", step=name, field="source"
+        )
+    _unknown(source, SOURCE_KEYS, f"step {name}'s source", step=name)
+    checked_source = {
+        k: str(_text(source.get(k), f"source.{k}", name, k == "upload_id"))
+        for k in SOURCE_KEYS
+        if k in source or k == "upload_id"
+    }
+    mapping = raw.get("mapping") or {}
+    if not isinstance(mapping, Mapping) or not isinstance(mapping.get("fields", []), list):
+        raise InvalidPlan(
+            f"Step {name}: `mapping` must be a mapping spec with `fields`.", step=name, field="mapping"
+        )
+    plain_fields, references = [], []
+    for rule in mapping.get("fields", []):
+        if isinstance(rule, Mapping) and "ref" in rule:
+            references.append(_reference(name, rule))
+        else:
+            plain_fields.append(rule)
+    external_id = _text(raw.get("external_id"), "external_id", name, required=False)
+    if operation == Operation.UPSERT and not external_id:
+        raise InvalidPlan(f"Step {name}: an upsert needs `external_id`.", step=name, field="external_id")
+    read_options = raw.get("read_options") or {}
+    if not isinstance(read_options, Mapping):
+        raise InvalidPlan(f"Step {name}: `read_options` must be an object.", step=name, field="read_options")
+    return Step(
+        name=name,
+        object=str(object_name),
+        operation=operation,
+        source=checked_source,
+        mapping={**{k: v for k, v in mapping.items() if k != "fields"}, "fields": plain_fields},
+        references=tuple(references),
+        key=_text(raw.get("key"), "key", name, required=False),
+        external_id=external_id,
+        read_options=dict(read_options),
+    )
+
+
+def _reference(step: str, rule: Mapping[str, Any]) -> Reference:
+    target = _text(rule.get("target"), "target", step)
+    ref = rule["ref"]
+    if not isinstance(ref, Mapping):
+        raise InvalidPlan(f"Step {step}: field {target}'s `ref` must be an object.", step=step, field=target)
+    _unknown(ref, REF_KEYS, f"step {step}'s reference {target}", step=step, field=target)
+    extra = sorted(set(rule) - {"target", "source", "ref"})
+    if extra:
+        raise InvalidPlan(
+            f"Step {step}: field {target} is a reference; it takes only `source` and `ref` "
+            f"(not {', '.join(extra)}).",
+            step=step,
+            field=target,
+        )
+    source = _text(rule.get("source"), "source", step)
+    key = _text(ref.get("key"), "ref.key", step, required=False)
+    if "by" in ref or "steps" in ref:
+        by = _text(ref.get("by"), "ref.by", step)
+        choices = ref.get("steps")
+        if (
+            not isinstance(choices, Mapping)
+            or not choices
+            or not all(isinstance(v, str) for v in choices.values())
+        ):
+            raise InvalidPlan(
+                f"Step {step}: field {target}'s `ref.steps` must map each value of column {by} to a step name.",
+                step=step,
+                field=target,
+            )
+        pairs = tuple((str(value), name) for value, name in choices.items())
+        return Reference(
+            step, str(target), str(source), tuple(dict.fromkeys(n for _, n in pairs)), key, by, pairs
+        )
+    return Reference(step, str(target), str(source), (str(_text(ref.get("step"), "ref.step", step)),), key)

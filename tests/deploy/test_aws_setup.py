@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from pathlib import Path
@@ -20,6 +21,12 @@ def aws(sqs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """boto3 clients on moto_server (dummy keys: moto accepts any, and nothing here reaches AWS)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    # The setup reads its settings from the environment, as from an operator's shell. The test stack's
+    # fixtures export theirs (a 120 s visibility timeout, below the longest task) for the whole session,
+    # so without this these tests would pass alone and fail after any test that used the stack.
+    for name in list(os.environ):
+        if name.startswith("DMS_"):
+            monkeypatch.delenv(name)
     clients = {
         name: boto3.client(name, region_name="eu-west-1", endpoint_url=sqs_endpoint)
         for name in ("sqs", "s3", "iam")

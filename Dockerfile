@@ -2,7 +2,12 @@
 # The DMS worker image (also runs the web tier and localorg in docker-compose.yml).
 # Python 3.12 on purpose: the same interpreter as the Lambda runtime (zappa_settings.json), so the web tier
 # and the workers run the same code on the same Python.
-FROM python:3.12-slim-bookworm
+# The base is pinned by digest, so a rebuild gets the same base until the pin is moved on purpose: this is the
+# multi-platform index of the tag python:3.12-slim-bookworm (Python 3.12.15) as of 2026-10-02. To move it (for
+# Debian or Python fixes), read the tag's current digest on a machine with Docker:
+#     docker buildx imagetools inspect python:3.12-slim-bookworm    (the "Digest:" line)
+# put it after the @ below, rebuild, and run the tests.
+FROM python:3.12-slim-bookworm@sha256:54c85f3c47607a77f32adec749d3c81d1348bf25833671f512b26a9b6d778cb3
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -11,13 +16,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first (their own layer: rebuilt only when pyproject.toml changes). pycurl, pandas and pyarrow
-# install from manylinux wheels, so no compiler is needed in the image.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --requirement /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first (their own layer: rebuilt only when the lock changes), exactly as locked: every file must
+# match a hash in requirements.lock (`make lock` makes it from pyproject.toml), nothing unlisted comes in
+# (--no-deps: the lock is complete), and only wheels (pycurl, pandas and pyarrow have manylinux ones), so no
+# compiler and no unpinned build tool is needed in the image.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps --only-binary=:all: --requirement requirements.lock \
+    && rm requirements.lock
 
 # The code is used from /app, not installed, so templates/ and static/ stay beside it.
 COPY application.py worker.py celery_holder.py config_dev.py ./

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet
 NEED_REDIS := command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
 
-.PHONY: install install-local run test lint typecheck pytest bench clean
+.PHONY: install install-local run test lint typecheck pytest bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,21 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python -m bench
+
+# requirements.lock: the worker image's runtime dependencies (pyproject's [project].dependencies, no extras)
+# with every file's hash, for the image's Python 3.12 on x86_64 Linux; the Dockerfile installs only these.
+# `make lock` keeps each pin pyproject.toml still allows; `make lock LOCK_FLAGS=--upgrade` moves all to the newest.
+UV_VERSION := 0.13.9
+UV := var/uv-$(UV_VERSION)/bin/uv
+LOCK_FLAGS ?=
+
+$(UV):
+	$(PYTHON) -m venv var/uv-$(UV_VERSION)
+	var/uv-$(UV_VERSION)/bin/pip install --quiet uv==$(UV_VERSION)
+
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --python-version 3.12 --python-platform x86_64-manylinux_2_28 \
+	    --generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS) --output-file requirements.lock
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -6,7 +6,7 @@ environment (the names in `SECRETS` below), and are never logged.
 """
 
 # Web tier
-SECRET_KEY_REQUIRED = False  # production sets True: refuse to start without DMS_SECRET_KEY
+SECRET_KEY_REQUIRED = False  # production sets True: refuse to start without a DMS_SECRET_KEY of 32+ bytes
 MAX_INLINE_UPLOAD_BYTES = 10 * 1024 * 1024  # API Gateway caps a request body at 10 MB; larger goes via S3
 PUBLIC_URL = "http://127.0.0.1:8000"
 

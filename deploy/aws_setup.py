@@ -1,11 +1,14 @@
-"""Create what DMS needs in an AWS account: the task queue with its dead-letter queue, the blob bucket, and
-least-privilege IAM roles for the web tier (Lambda) and the workers (containers).
+"""Create what DMS needs in an AWS account: the task queue with its dead-letter queue, the blob bucket,
+least-privilege IAM roles for the web tier (Lambda) and the workers (containers), and the API Gateway stage's
+access logs.
 
     python -m deploy.aws_setup --stage production --region eu-west-1 --bucket acme-dms-blobs \
         --deploy-bucket acme-dms-deploy --origin https://dms.acme.example
 
 Every step is idempotent: run it again after changing a setting and the resources are brought up to date.
 It prints a JSON summary (queue URL and ARNs, role ARNs) that docs/deploy.md uses in the next steps.
+The API Gateway stage exists only once `zappa deploy` has made it: until then its access logs are reported as
+pending, and the run after `zappa deploy` (docs/deploy.md, step 5) turns them on.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +36,50 @@ SQS_MAX_VISIBILITY_SECONDS = 12 * 3600
 SQS_MAX_WAIT_SECONDS = 20
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at a poison message
 TASK_RETENTION_SECONDS = 4 * 24 * 3600
+
+# The periods CloudWatch Logs accepts for a log group's retention (days).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+ACCESS_LOG_RETENTION_DAYS = 90  # long enough to trace a request reported weeks later; the lines are small
+# One JSON object per request, from API Gateway's own request context only: never a header (Authorization
+# carries the bearer token, Cookie the session) and never a body (uploads, passwords, org credentials).
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+}
+ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
+# A role IAM has just made can take seconds before other services may assume it.
+IAM_PROPAGATION_ATTEMPTS = 10
+IAM_PROPAGATION_PAUSE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +116,19 @@ class DeployTarget:
     @property
     def worker_role_name(self) -> str:
         return f"{self.project_name}-{self.stage}-worker"
+
+    @property
+    def api_logging_role_name(self) -> str:
+        """API Gateway's CloudWatch role: one per account and region (an account setting), so not per stage."""
+        return f"{self.project_name}-apigateway-logs"
+
+    @property
+    def access_log_group(self) -> str:
+        return f"/aws/apigateway/{self.function_name}/access"
+
+    @property
+    def access_log_group_arn(self) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:{self.access_log_group}"
 
 
 def create_queues(
@@ -219,24 +280,135 @@ def apply_iam(iam: Any, target: DeployTarget, queue_arn: str) -> dict[str, str]:
         "web_role_arn": (target.web_role_name, "lambda-trust-policy", "web-policy"),
         "worker_role_arn": (target.worker_role_name, "ecs-task-trust-policy", "worker-policy"),
     }
-    arns: dict[str, str] = {}
-    for result_key, (role_name, trust_name, policy_name) in roles.items():
-        trust = json.dumps(render_policy(trust_name, values))
-        try:
-            role = iam.create_role(
-                RoleName=role_name, AssumeRolePolicyDocument=trust, Description=f"DMS {target.stage}"
-            )
-        except iam.exceptions.EntityAlreadyExistsException:
-            iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
-            role = iam.get_role(RoleName=role_name)
-        iam.put_role_policy(
-            RoleName=role_name,
-            PolicyName=f"{role_name}-access",
-            PolicyDocument=json.dumps(render_policy(policy_name, values)),
-        )
-        arns[result_key] = role["Role"]["Arn"]
+    arns = {
+        result_key: put_role(iam, role_name, trust_name, policy_name, values, f"DMS {target.stage}")
+        for result_key, (role_name, trust_name, policy_name) in roles.items()
+    }
     log.info("iam ready web_role=%s worker_role=%s", target.web_role_name, target.worker_role_name)
     return arns
+
+
+def put_role(
+    iam: Any, role_name: str, trust_name: str, policy_name: str, values: Mapping[str, str], description: str
+) -> str:
+    """Create the role or bring its trust and its one inline policy up to date; returns its ARN."""
+    trust = json.dumps(render_policy(trust_name, values))
+    try:
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust, Description=description)
+    except iam.exceptions.EntityAlreadyExistsException:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
+        role = iam.get_role(RoleName=role_name)
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName=f"{role_name}-access",
+        PolicyDocument=json.dumps(render_policy(policy_name, values)),
+    )
+    return str(role["Role"]["Arn"])
+
+
+def apply_api_logging_role(iam: Any, apigateway: Any, target: DeployTarget) -> str:
+    """The role API Gateway writes every REST API's logs with, set in the account's API Gateway settings.
+
+    A REST API stage logs nothing without it. It is one setting for the whole account and region, so a role
+    someone else set is kept (other APIs log through it); ours is set only where there is none."""
+    current = apigateway.get_account().get("cloudwatchRoleArn")
+    if current and not current.endswith(f":role/{target.api_logging_role_name}"):
+        log.info("api gateway logging role kept role=%s", current)
+        return str(current)
+    values = policy_values(target, queue_arn="")
+    arn = put_role(
+        iam,
+        target.api_logging_role_name,
+        "apigateway-logs-trust-policy",
+        "apigateway-logs-policy",
+        values,
+        "API Gateway writes DMS access logs to CloudWatch",
+    )
+    if current != arn:
+        patch = [{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
+        for attempt in range(1, IAM_PROPAGATION_ATTEMPTS + 1):
+            try:
+                apigateway.update_account(patchOperations=patch)
+                break
+            except apigateway.exceptions.BadRequestException:
+                # API Gateway checks that it may assume the role, which a role made a moment ago may fail.
+                if attempt == IAM_PROPAGATION_ATTEMPTS:
+                    raise
+                time.sleep(IAM_PROPAGATION_PAUSE_SECONDS)
+    log.info("api gateway logging role set role=%s", arn)
+    return arn
+
+
+def create_access_log_group(logs: Any, target: DeployTarget, retention_days: int) -> None:
+    """The CloudWatch log group of the stage's access logs, with its retention."""
+    if retention_days not in LOG_RETENTION_DAYS:
+        raise ConfigurationError(f"Log retention must be one of {LOG_RETENTION_DAYS} days (CloudWatch's).")
+    try:
+        logs.create_log_group(logGroupName=target.access_log_group, tags={"application": target.project_name})
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    logs.put_retention_policy(logGroupName=target.access_log_group, retentionInDays=retention_days)
+
+
+def find_rest_api(apigateway: Any, name: str) -> str | None:
+    """The id of the REST API zappa made for the function (it names the API after it), or None before."""
+    ids = [
+        api["id"]
+        for page in apigateway.get_paginator("get_rest_apis").paginate()
+        for api in page.get("items", [])
+        if api["name"] == name
+    ]
+    if len(ids) > 1:
+        raise ConfigurationError(f"{len(ids)} REST APIs are named {name} ({', '.join(ids)}); keep only one.")
+    return ids[0] if ids else None
+
+
+def deployed_api(apigateway: Any, target: DeployTarget) -> str | None:
+    """The id of the REST API zappa made for the function if its stage is deployed, else None."""
+    api_id = find_rest_api(apigateway, target.function_name)
+    if api_id is None:
+        return None
+    try:
+        apigateway.get_stage(restApiId=api_id, stageName=target.stage)
+    except apigateway.exceptions.NotFoundException:
+        return None
+    return api_id
+
+
+def enable_access_logs(
+    apigateway: Any, logs: Any, target: DeployTarget, retention_days: int
+) -> dict[str, str]:
+    """The stage's access logs to their log group, once zappa has deployed the stage; says whether they are on."""
+    create_access_log_group(logs, target, retention_days)
+    summary = {"access_log_group": target.access_log_group}
+    api_id = deployed_api(apigateway, target)
+    if api_id is None:
+        log.warning(
+            "access logs pending api=%s stage=%s: run this again after zappa deploy",
+            target.function_name,
+            target.stage,
+        )
+        return {**summary, "access_logs": "pending: run deploy.aws_setup again after `zappa deploy`"}
+    if not apigateway.get_account().get("cloudwatchRoleArn"):
+        log.warning("access logs pending: API Gateway has no CloudWatch role in this account and region")
+        return {
+            **summary,
+            "access_logs": "pending: API Gateway needs its CloudWatch role (run without --skip-iam)",
+        }
+    apigateway.update_stage(
+        restApiId=api_id,
+        stageName=target.stage,
+        patchOperations=[
+            {
+                "op": "replace",
+                "path": "/accessLogSettings/destinationArn",
+                "value": target.access_log_group_arn,
+            },
+            {"op": "replace", "path": "/accessLogSettings/format", "value": ACCESS_LOG_FORMAT},
+        ],
+    )
+    log.info("access logs on api=%s stage=%s group=%s", api_id, target.stage, target.access_log_group)
+    return {**summary, "access_logs": "on", "rest_api_id": api_id}
 
 
 def setup(
@@ -245,8 +417,9 @@ def setup(
     session: Any,
     endpoint_url: str | None = None,
     with_iam: bool = True,
+    access_log_retention_days: int = ACCESS_LOG_RETENTION_DAYS,
 ) -> dict[str, Any]:
-    """Queues, bucket and (optionally) IAM for one target; the summary the next deploy steps need."""
+    """Queues, bucket, (optionally) IAM and access logs for one target; the summary the next deploy steps need."""
     client = lambda name: session.client(name, region_name=target.region, endpoint_url=endpoint_url)  # noqa: E731
     queues = create_queues(
         client("sqs"),
@@ -263,8 +436,11 @@ def setup(
         **queues,
         "bucket": target.bucket,
     }
+    apigateway = client("apigateway")
     if with_iam:
         summary.update(apply_iam(client("iam"), target, queues["queue_arn"]))
+        summary["api_logging_role_arn"] = apply_api_logging_role(client("iam"), apigateway, target)
+    summary.update(enable_access_logs(apigateway, client("logs"), target, access_log_retention_days))
     prefix = target.blob_prefix.strip("/")
     summary["environment"] = {
         "DMS_SQS_QUEUE_NAME": target.queue_name,
@@ -290,7 +466,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--origin", action="append", default=[], help="browser origin allowed to POST uploads"
     )
-    parser.add_argument("--skip-iam", action="store_true", help="queues and bucket only")
+    parser.add_argument("--skip-iam", action="store_true", help="no IAM roles or API Gateway account setting")
+    parser.add_argument(
+        "--access-log-retention-days",
+        type=int,
+        default=ACCESS_LOG_RETENTION_DAYS,
+        choices=LOG_RETENTION_DAYS,
+        metavar="DAYS",
+        help=f"how long the API's access logs are kept (default {ACCESS_LOG_RETENTION_DAYS})",
+    )
     parser.add_argument("--endpoint-url", help="a stand-in AWS endpoint (moto_server) for trying it out")
     return parser.parse_args(argv)
 
@@ -316,7 +500,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         allowed_origins=tuple(args.origin),
     )
     try:
-        summary = setup(target, load_settings(), session, args.endpoint_url, with_iam=not args.skip_iam)
+        summary = setup(
+            target,
+            load_settings(),
+            session,
+            args.endpoint_url,
+            with_iam=not args.skip_iam,
+            access_log_retention_days=args.access_log_retention_days,
+        )
     except ConfigurationError as exc:
         sys.stderr.write(f"error: {exc.message}\n")
         return 2

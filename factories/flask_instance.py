@@ -36,15 +36,33 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+# Flask signs with this key (app.secret_key); a short one can be found offline from a single signed value.
+MIN_SECRET_KEY_BYTES = 32
+MAKE_A_SECRET_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
 def register_settings(app: Flask, config_override: Mapping[str, Any] | None) -> None:
     settings = load_settings(overrides=config_override)
-    if not settings.get("SECRET_KEY"):
-        if settings.get("SECRET_KEY_REQUIRED"):
-            raise ConfigurationError("DMS_SECRET_KEY is not set; production refuses to start without it.")
-        settings["SECRET_KEY"] = secrets.token_hex(32)  # development only: sessions end with the process
+    settings["SECRET_KEY"] = checked_secret_key(
+        settings.get("SECRET_KEY"), required=bool(settings.get("SECRET_KEY_REQUIRED"))
+    )
     app.config.update(settings)
     app.config["CELERY"] = celery_settings(settings)
     app.config["MAX_CONTENT_LENGTH"] = None  # uploads stream to disk; the inline cap is checked per route
+
+
+def checked_secret_key(key: str | None, required: bool) -> str:
+    """The key to sign with; production (DMS_SECRET_KEY_REQUIRED) refuses one missing or too short."""
+    if not required:
+        return key or secrets.token_hex(32)  # development: a random key, sessions end with the process
+    size = len(key.encode()) if key else 0
+    if size < MIN_SECRET_KEY_BYTES:
+        what = f"DMS_SECRET_KEY is {size} bytes" if key else "DMS_SECRET_KEY is not set"
+        raise ConfigurationError(
+            f"{what}; production refuses to start without one of at least {MIN_SECRET_KEY_BYTES} bytes."
+            f" Make one with: {MAKE_A_SECRET_KEY}"
+        )
+    return str(key)
 
 
 def register_logging(app: Flask) -> None:

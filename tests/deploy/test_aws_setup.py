@@ -1,8 +1,10 @@
-"""deploy/aws_setup.py against moto_server: queues with redrive, the bucket, and least-privilege IAM."""
+"""deploy/aws_setup.py against moto_server: queues with redrive, the bucket, least-privilege IAM, and the API
+Gateway stage's access logs."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from pathlib import Path
@@ -11,7 +13,15 @@ from typing import Any
 import boto3
 import pytest
 
-from deploy.aws_setup import IAM_DIR, DeployTarget, create_queues, main, policy_values, render_policy
+from deploy.aws_setup import (
+    ACCESS_LOG_FIELDS,
+    IAM_DIR,
+    DeployTarget,
+    create_queues,
+    main,
+    policy_values,
+    render_policy,
+)
 from dms.errors import ConfigurationError
 
 
@@ -20,9 +30,15 @@ def aws(sqs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """boto3 clients on moto_server (dummy keys: moto accepts any, and nothing here reaches AWS)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    # The setup reads its settings from the environment, as from an operator's shell. The test stack's
+    # fixtures export theirs (a 120 s visibility timeout, below the longest task) for the whole session,
+    # so without this these tests would pass alone and fail after any test that used the stack.
+    for name in list(os.environ):
+        if name.startswith("DMS_"):
+            monkeypatch.delenv(name)
     clients = {
         name: boto3.client(name, region_name="eu-west-1", endpoint_url=sqs_endpoint)
-        for name in ("sqs", "s3", "iam")
+        for name in ("sqs", "s3", "iam", "apigateway", "logs")
     }
     return {"endpoint": sqs_endpoint, **clients}
 
@@ -174,7 +190,7 @@ def test_roles_get_only_their_own_policies(aws: dict[str, Any], capsys: pytest.C
     assert trust["Statement"][0]["Principal"]["Service"] == "ecs-tasks.amazonaws.com"
 
 
-@pytest.mark.parametrize("name", ["web-policy", "worker-policy"])
+@pytest.mark.parametrize("name", ["web-policy", "worker-policy", "apigateway-logs-policy"])
 def test_policies_are_least_privilege(name: str) -> None:
     values = policy_values(target("prod"), "arn:aws:sqs:eu-west-1:123456789012:dms-prod-tasks")
     policy = render_policy(name, values)
@@ -199,3 +215,106 @@ def test_every_template_placeholder_is_provided() -> None:
         placeholders = set(re.findall(r"\$\{(\w+)\}", path.read_text()))
         assert placeholders <= set(values), (path.name, placeholders - set(values))
         render_policy(path.stem, values)
+
+
+TRUST_POLICIES = ["lambda-trust-policy", "ecs-task-trust-policy", "apigateway-logs-trust-policy"]
+
+
+@pytest.mark.parametrize("name", TRUST_POLICIES)
+def test_trust_policies_admit_services_only_on_behalf_of_this_account(name: str) -> None:
+    values = policy_values(target("prod"), "arn:aws:sqs:eu-west-1:123456789012:dms-prod-tasks")
+    for statement in render_policy(name, values)["Statement"]:
+        assert statement["Action"] == "sts:AssumeRole" and set(statement["Principal"]) == {"Service"}
+        # A service acting for another account (the confused deputy) cannot assume the role.
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_roles_are_created_with_the_account_condition(
+    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stage = f"c{uuid.uuid4().hex[:6]}"
+    run_main(aws, stage, capsys, "--account-id", "210987654321")
+    for role_name in (f"dms-{stage}-web", f"dms-{stage}-worker"):
+        trust = aws["iam"].get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+        conditions = [statement["Condition"] for statement in trust["Statement"]]
+        assert conditions == [{"StringEquals": {"aws:SourceAccount": "210987654321"}}], role_name
+
+
+def create_rest_api_like_zappa(apigateway: Any, stage: str) -> str:
+    """A REST API named after the function with one method, as zappa's CloudFormation stack makes it."""
+    api_id = apigateway.create_rest_api(name=f"dms-{stage}")["id"]
+    root = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="ANY", authorizationType="NONE")
+    apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="ANY", type="MOCK")
+    return str(api_id)
+
+
+def test_access_logs_are_pending_until_zappa_deployed_the_stage_and_on_after(
+    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stage = f"a{uuid.uuid4().hex[:6]}"
+    group = f"/aws/apigateway/dms-{stage}/access"
+    before = run_main(aws, stage, capsys)
+    assert before["access_log_group"] == group and before["access_logs"].startswith("pending")
+    api_id = create_rest_api_like_zappa(aws["apigateway"], stage)
+    assert run_main(aws, stage, capsys)["access_logs"].startswith("pending")  # no stage deployed yet
+
+    aws["apigateway"].create_deployment(restApiId=api_id, stageName=stage)  # what `zappa deploy` ends with
+    after = run_main(aws, stage, capsys, "--access-log-retention-days", "30")
+    assert (after["access_logs"], after["rest_api_id"]) == ("on", api_id)
+    settings = aws["apigateway"].get_stage(restApiId=api_id, stageName=stage)["accessLogSettings"]
+    assert settings["destinationArn"] == f"arn:aws:logs:eu-west-1:123456789012:log-group:{group}"
+    fields = json.loads(settings["format"])
+    assert fields == ACCESS_LOG_FIELDS
+    assert set(fields) == {
+        "requestId",
+        "ip",
+        "caller",
+        "requestTime",
+        "httpMethod",
+        "resourcePath",
+        "status",
+        "protocol",
+        "responseLength",
+    }
+    # Nothing a client sends: the bearer token (Authorization), the session cookie, the body.
+    for leak in ("header", "authorization", "cookie", "$input", "body"):
+        assert leak not in settings["format"].lower(), leak
+    (log_group,) = aws["logs"].describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert log_group["retentionInDays"] == 30
+
+
+def test_api_gateway_writes_logs_with_a_role_of_its_own(
+    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = run_main(aws, f"g{uuid.uuid4().hex[:6]}", capsys)
+    # API Gateway's CloudWatch role is one account setting: without it a REST API stage writes no logs.
+    assert aws["apigateway"].get_account()["cloudwatchRoleArn"] == summary["api_logging_role_arn"]
+    assert summary["api_logging_role_arn"].endswith(":role/dms-apigateway-logs")
+    role = aws["iam"].get_role(RoleName="dms-apigateway-logs")["Role"]
+    assert (
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] == "apigateway.amazonaws.com"
+    )
+    policy = aws["iam"].get_role_policy(
+        RoleName="dms-apigateway-logs", PolicyName="dms-apigateway-logs-access"
+    )
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert all(action.startswith("logs:") for action in statement["Action"])
+    assert statement["Resource"] == "arn:aws:logs:*:123456789012:log-group:*"
+
+
+def test_an_api_gateway_logging_role_set_by_someone_else_is_kept(
+    sqs_endpoint: str, aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its own region: the account setting is per region, and the other tests share eu-west-1's.
+    apigateway = boto3.client("apigateway", region_name="ap-southeast-2", endpoint_url=sqs_endpoint)
+    theirs = "arn:aws:iam::123456789012:role/platform-team-apigateway-logs"
+    apigateway.update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": theirs}]
+    )
+    stage = f"k{uuid.uuid4().hex[:6]}"
+    argv = ["--stage", stage, "--region", "ap-southeast-2", "--bucket", f"blobs-{stage}"]
+    argv += ["--deploy-bucket", f"deploy-{stage}", "--endpoint-url", sqs_endpoint]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["api_logging_role_arn"] == theirs
+    assert apigateway.get_account()["cloudwatchRoleArn"] == theirs

@@ -1,6 +1,7 @@
 """Dockerfile, docker-compose.yml and zappa_settings.json checked against the code, since no Docker engine or
-AWS account is reachable here: entry points, module paths, copied files and environment variable names.
-The Dockerfile's own worker command and health check are also run, for real, against the test stack."""
+AWS account is reachable here: entry points, module paths, copied files, environment variable names, and the
+image's pinned base and hash-locked dependencies. The Dockerfile's own worker command and health check are also
+run, for real, against the test stack."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ import subprocess
 import sys
 import tomllib
 import uuid
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from celery import Celery
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from dms.devstack import BIN, ProcessGroup, ServiceSpec
 from dms.settings import load_settings
@@ -113,7 +117,7 @@ def test_image_copies_every_part_of_the_app_and_nothing_ignored() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
     modules = {f"{m}.py" for m in pyproject["tool"]["setuptools"]["py-modules"]}
-    needed = packages | modules | {"deploy", "templates", "static", "pyproject.toml"}
+    needed = packages | modules | {"deploy", "templates", "static", "requirements.lock"}
     copied: set[str] = set()
     for name, args in dockerfile_instructions():
         if name == "COPY":
@@ -126,6 +130,103 @@ def test_image_copies_every_part_of_the_app_and_nothing_ignored() -> None:
     assert not (copied & ignored), copied & ignored
     for secret_file in (".env", "var"):
         assert secret_file in ignored
+
+
+# The image's interpreter and platform (Dockerfile FROM; the lock is made for them by `make lock`).
+IMAGE_MARKER_ENVIRONMENT = {
+    "python_version": "3.12",
+    "python_full_version": "3.12.15",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+}
+
+
+def locked_requirements() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock as {name: (pin, hashes)}, one entry per requirement with its continuation lines."""
+    text = (ROOT / "requirements.lock").read_text()
+    lines = [line.split(" #")[0] for line in text.splitlines() if not line.lstrip().startswith("#")]
+    entries = [
+        entry.split() for entry in re.sub(r"\\\n\s*", " ", "\n".join(lines)).splitlines() if entry.strip()
+    ]
+    locked = {}
+    for pin, *options in entries:
+        requirement = Requirement(pin)
+        hashes = [o.removeprefix("--hash=") for o in options if o.startswith("--hash=sha256:")]
+        assert len(hashes) == len(options), (
+            f"{pin}: only --hash options belong on a pinned line, not {options}"
+        )
+        locked[canonicalize_name(requirement.name)] = (str(requirement.specifier), hashes)
+    return locked
+
+
+def runtime_requirements() -> list[Requirement]:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return [Requirement(line) for line in pyproject["project"]["dependencies"]]
+
+
+def test_lock_pins_every_runtime_dependency_with_hashes() -> None:
+    locked = locked_requirements()
+    for name, (pin, hashes) in locked.items():
+        assert re.fullmatch(r"==[\w.+!-]+", pin), f"{name}{pin} is not pinned to one version"
+        assert hashes and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), name
+    for requirement in runtime_requirements():
+        name = canonicalize_name(requirement.name)
+        assert name in locked, (
+            f"{requirement} (pyproject dependencies) is not in requirements.lock: make lock"
+        )
+        version = locked[name][0].removeprefix("==")
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"requirements.lock pins {name}=={version}, outside pyproject's {requirement}: make lock"
+        )
+        # What it needs in turn on the image, with its extras (celery[sqs]: boto3, pycurl, kombu[sqs]...), is
+        # locked too (read from the installed distribution: the same names, if not always the same version).
+        environment = {**IMAGE_MARKER_ENVIRONMENT, "extra": ""}
+        for extra in ("", *requirement.extras):
+            environment["extra"] = extra
+            for needed in map(Requirement, metadata.requires(requirement.name) or []):
+                if needed.marker is None or needed.marker.evaluate(environment):
+                    assert canonicalize_name(needed.name) in locked, f"{needed} ({requirement}) is not locked"
+
+
+def test_lock_holds_the_runtime_only_not_the_tools() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    runtime = {canonicalize_name(r.name) for r in runtime_requirements()}
+    tools = {
+        canonicalize_name(Requirement(line).name)
+        for lines in pyproject["project"]["optional-dependencies"].values()
+        for line in lines
+    }
+    assert not (tools - runtime) & set(locked_requirements()), "a dev/local/deploy extra reached the lock"
+
+
+def test_image_base_is_pinned_by_digest() -> None:
+    bases = [shlex.split(args)[0] for name, args in dockerfile_instructions() if name == "FROM"]
+    assert bases
+    for base in bases:
+        assert re.fullmatch(r"[\w.\-/]+:[\w.\-]+@sha256:[0-9a-f]{64}", base), (
+            f"FROM {base} is not pinned by digest"
+        )
+
+
+def test_image_installs_only_the_lock_with_hashes_required() -> None:
+    instructions = dockerfile_instructions()
+    installs = [args for name, args in instructions if name == "RUN" and "pip install" in args]
+    assert installs, "the Dockerfile installs no dependencies"
+    for command in installs:
+        words = shlex.split(command)
+        assert "--require-hashes" in words and "--no-deps" in words, command
+        assert words[words.index("--requirement") + 1] == "requirements.lock", command
+    copy_lock = next(
+        i for i, (name, args) in enumerate(instructions) if name == "COPY" and "requirements.lock" in args
+    )
+    first_install = next(
+        i for i, (name, args) in enumerate(instructions) if name == "RUN" and "pip install" in args
+    )
+    assert copy_lock < first_install
 
 
 def test_health_check_is_the_worker_liveness_check() -> None:

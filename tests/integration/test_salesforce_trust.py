@@ -119,7 +119,10 @@ def fake_org(app: Any, localorg: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 def connection(client: Any, login_url: str, **secrets: str) -> Any:
     spec = {"name": f"c-{uuid.uuid4().hex[:6]}", "login_url": login_url, "username": "dms@example.test"}
-    return client.post("/api/v1/connections", json={"password": "pw", "client_id": "app", "client_secret": "app-secret", **spec, **secrets})
+    return client.post(
+        "/api/v1/connections",
+        json={"password": "pw", "client_id": "app", "client_secret": "app-secret", **spec, **secrets},
+    )
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -784,10 +785,34 @@ def ingest_results(version: str, job_id: str, kind: str) -> Response:
 # ---- admin: health, faults, sessions, reset ------------------------------------------------------------------
 
 
+ADMIN_TOKEN_HEADER = "X-Localorg-Admin-Token"
+
+
+@admin_api.before_request
+def _admin_only() -> Response | None:
+    """The admin API changes what every client sees (faults, resets, expired sessions): token holders only.
+    `GET /_localorg/health` stays open as a readiness probe, answering only that it is up."""
+    if request.endpoint == "admin_api.health" and ADMIN_TOKEN_HEADER not in request.headers:
+        return None
+    expected = org().settings.admin_token
+    given = request.headers.get(ADMIN_TOKEN_HEADER, "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return _json(
+            {
+                "error": "unauthorized",
+                "message": f"The localorg admin API needs the {ADMIN_TOKEN_HEADER} header.",
+            },
+            401,
+        )
+    return None
+
+
 @admin_api.get("/health")
 def health() -> Response:
-    """Liveness and a summary of the org."""
+    """Liveness; with the admin token, a summary of the org."""
     local = org()
+    if ADMIN_TOKEN_HEADER not in request.headers:
+        return _json({"status": "ok", "version": __version__})
     return _json(
         {
             "status": "ok",

@@ -10,8 +10,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from localorg.errors import session_invalid
+from localorg.jwt_bearer import load_certificate
 from localorg.store import ORG_ID
 
 DEFAULT_SESSION_TTL = 2 * 60 * 60
@@ -27,11 +29,12 @@ class Credentials:
     client_id: str = "localorg"
     client_secret: str = "localorg-secret"
     callback_urls: tuple[str, ...] = ()  # beyond loopback callbacks, which are always accepted
+    jwt_certificate: str = ""  # the connected app's certificate for the JWT bearer grant (PEM, or its path)
 
     @classmethod
     def from_env(cls) -> Credentials:
-        """Defaults, overridden by LOCALORG_USERNAME/PASSWORD/SECURITY_TOKEN/CLIENT_ID/CLIENT_SECRET and
-        LOCALORG_CALLBACK_URLS (comma separated)."""
+        """Defaults, overridden by LOCALORG_USERNAME/PASSWORD/SECURITY_TOKEN/CLIENT_ID/CLIENT_SECRET,
+        LOCALORG_CALLBACK_URLS (comma separated) and LOCALORG_JWT_CERTIFICATE."""
         default = cls()
         return cls(
             username=os.environ.get("LOCALORG_USERNAME", default.username),
@@ -42,7 +45,12 @@ class Credentials:
             callback_urls=tuple(
                 url.strip() for url in os.environ.get("LOCALORG_CALLBACK_URLS", "").split(",") if url.strip()
             ),
+            jwt_certificate=os.environ.get("LOCALORG_JWT_CERTIFICATE", ""),
         )
+
+    def jwt_public_key(self) -> Any:
+        """The public key the JWT bearer grant checks signatures with; None when no certificate is set."""
+        return load_certificate(self.jwt_certificate)
 
     def check_password(self, username: str, password: str) -> str:
         """'ok', 'needs_token' (right password, token missing) or 'invalid'."""

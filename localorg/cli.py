@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 import os
+import re
+import secrets
 import shutil
 import sqlite3
 import sys
@@ -47,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     faults = commands.add_parser("faults", help="inspect or change fault injection of a running server")
     faults.add_argument("--url", required=True, help="the server's base URL, e.g. https://127.0.0.1:8443")
     faults.add_argument("--ca", default=os.path.join(DEFAULT_CERT_DIR, "ca.pem"), help="CA file to trust")
+    faults.add_argument(
+        "--admin-token-file",
+        default=os.path.join(DEFAULT_CERT_DIR, ADMIN_TOKEN_FILE),
+        help="the file serve wrote the admin token to (LOCALORG_ADMIN_TOKEN, when set, wins)",
+    )
     actions = faults.add_subparsers(dest="action", required=True)
     set_action = actions.add_parser("set", help="replace the rules with one rule")
     set_action.add_argument("kind", help="unavailable | request_limit | session_expired | lock_row | latency")
@@ -80,25 +87,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+ADMIN_TOKEN_FILE = "admin-token"
+# Query parameters whose values are secrets; a request line logs them as "***".
+SECRET_PARAMETERS = re.compile(
+    r"((?:^|[?&;])(?:password|client_secret|code|code_verifier|refresh_token|assertion|access_token|"
+    r"oauth_token|token|sessionId|sid)=)[^&;\s\"]*",
+    re.IGNORECASE,
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Takes secrets out of werkzeug's request lines (`--verbose`): a client may put them in a query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                SECRET_PARAMETERS.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        record.msg = SECRET_PARAMETERS.sub(r"\1***", str(record.msg))
+        return True
+
+
+def _admin_token(state_dir: Path) -> tuple[str, str]:
+    """The admin API's token: LOCALORG_ADMIN_TOKEN, else one made now and kept (mode 600) in the state directory
+    beside the CA; returns it and where it is, for the ready line (which never shows the token itself)."""
+    given = os.environ.get("LOCALORG_ADMIN_TOKEN", "")
+    if given:
+        return given, "env:LOCALORG_ADMIN_TOKEN"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / ADMIN_TOKEN_FILE
+    token = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(token)
+    os.chmod(path, 0o600)
+    return token, str(path.resolve())
+
+
 def _serve(args: argparse.Namespace) -> int:
     from localorg.server import ServerInfo, serve
 
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").addFilter(RedactSecrets())
     if args.db != ":memory:":
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    admin_token, token_source = _admin_token(Path(args.cert_dir))
     settings = OrgSettings(
         db=args.db,
         schema_file=args.schema,
         session_ttl=args.session_ttl,
         credentials=Credentials.from_env(),
         daily_api_limit=args.api_limit,
+        admin_token=admin_token,
     )
 
     def announce(info: ServerInfo) -> None:
+        # Never the password nor the client secret: whoever starts localorg set them (or uses the defaults).
         print(
             f"localorg ready url={info.url} ca={info.ca_path} username={info.username} "
-            f"password={info.password} client_id={info.client_id} client_secret={info.client_secret}",
+            f"client_id={info.client_id} admin_token={token_source}",
             flush=True,
         )
 
@@ -157,6 +205,8 @@ def _faults(args: argparse.Namespace) -> int:
     session = requests.Session()
     session.trust_env = False  # REQUESTS_CA_BUNDLE would override the CA given here
     session.verify = args.ca
+    token = os.environ.get("LOCALORG_ADMIN_TOKEN") or Path(args.admin_token_file).read_text().strip()
+    session.headers["X-Localorg-Admin-Token"] = token
     base = args.url.rstrip("/") + "/_localorg"
     if args.action == "set":
         spec = {

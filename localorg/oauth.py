@@ -17,12 +17,14 @@ from flask import Blueprint, Response, current_app, request
 from localorg import MAX_API_VERSION, MIN_API_VERSION
 from localorg.grants import SUPPORTED_SCOPES, GrantError, allows_refresh, callback_allowed, parse_scope
 from localorg.ids import to_18
+from localorg.jwt_bearer import GRANT_TYPE as JWT_GRANT
+from localorg.jwt_bearer import verify_assertion
 from localorg.org import LocalOrg
 from localorg.store import ORG_ID
 
 oauth_api = Blueprint("oauth_api", __name__)
 
-_GRANTS = frozenset({"password", "client_credentials", "authorization_code", "refresh_token"})
+_GRANTS = frozenset({"password", "client_credentials", "authorization_code", "refresh_token", JWT_GRANT})
 _VERSION = re.compile(r"\d{2}\.\d")
 # The User fields the identity service reports; an imported User describe may lack some of them.
 _PROFILE_FIELDS = (
@@ -110,6 +112,8 @@ def token() -> Response:
     local = _org()
     form = request.form
     grant = form.get("grant_type", "")
+    if grant == JWT_GRANT:  # the signed assertion is the client's proof: no secret is sent
+        return _jwt_grant(local)
     client = _client_credentials()
     if client is None:
         return _oauth_error("invalid_client", "invalid client credentials")
@@ -131,6 +135,20 @@ def token() -> Response:
     if grant == "refresh_token":
         return _refresh_grant(local, form.get("refresh_token", ""))
     return _code_grant(local, client_id, secret_ok)
+
+
+def _jwt_grant(local: LocalOrg) -> Response:
+    try:
+        verify_assertion(
+            request.form.get("assertion", ""),
+            local.credentials.jwt_public_key(),
+            local.credentials.client_id,
+            local.credentials.username,
+            _instance_url(),
+        )
+    except GrantError as error:
+        return _oauth_error(error.error, error.description)
+    return _token_answer(local.sessions.issue(), "api id")
 
 
 def _refresh_grant(local: LocalOrg, refresh_token: str) -> Response:

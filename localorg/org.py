@@ -36,6 +36,7 @@ class OrgSettings:
     credentials: Credentials | None = None
     daily_api_limit: int = DEFAULT_DAILY_API_LIMIT
     jobs_dir: str | None = None
+    admin_token: str = ""  # what /_localorg/* (faults, resets, session expiry) must be sent; "" refuses all
 
 
 class ApiUsage:

@@ -22,12 +22,10 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from localorg.auth import Credentials
 from localorg.grants import pkce_challenge
 
-_READY = re.compile(
-    r"localorg ready url=(\S+) ca=(\S+) username=(\S+) password=(\S*) client_id=(\S+) "
-    r"client_secret=(\S*)"
-)
+_READY = re.compile(r"localorg ready url=(\S+) ca=(\S+) username=(\S+) client_id=(\S+) admin_token=(\S+)")
 START_TIMEOUT_SECONDS = 60.0
 
 
@@ -72,6 +70,13 @@ class LocalOrgHandle:
     client_secret: str
     admin_url: str
     pid: int = 0  # the server process, for tests that kill it outright
+    admin_token: str = ""  # sent as X-Localorg-Admin-Token on /_localorg/* calls
+
+    def admin_session(self) -> requests.Session:
+        """A session for the admin API: the CA trusted and the admin token sent."""
+        session = self.requests_session()
+        session.headers["X-Localorg-Admin-Token"] = self.admin_token
+        return session
 
     def requests_session(self, route_salesforce_domains: bool = False) -> requests.Session:
         """A requests.Session that trusts the CA (ignoring REQUESTS_CA_BUNDLE), optionally routing
@@ -84,7 +89,7 @@ class LocalOrgHandle:
         return session
 
     def _admin(self, method: str, path: str, json_body: Any = None) -> Any:
-        with self.requests_session() as session:
+        with self.admin_session() as session:
             response = session.request(method, self.admin_url + path, json=json_body, timeout=30)
         if not response.ok:
             raise RuntimeError(
@@ -235,23 +240,27 @@ def running_localorg(
         command += ["--schema", schema]
     if session_ttl is not None:
         command += ["--session-ttl", str(session_ttl)]
-    child_env = {**os.environ, **(env or {})}
+    # The handle knows the credentials because it sets them (or leaves localorg's defaults): the ready line
+    # never carries a password, a client secret or the admin token.
+    child_env = {**os.environ, "LOCALORG_ADMIN_TOKEN": secrets.token_urlsafe(24), **(env or {})}
+    defaults = Credentials()
     log_file = (work / "localorg.log").open("ab")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, env=child_env, cwd=work)
     try:
         line = _read_ready_line(process, work / "localorg.log")
         match = _READY.search(line)
         assert match is not None
-        url, ca_path, username, password, client_id, client_secret = match.groups()
+        url, ca_path, username, client_id, _ = match.groups()
         handle = LocalOrgHandle(
             base_url=url,
             ca_path=ca_path,
             username=username,
-            password=password,
+            password=child_env.get("LOCALORG_PASSWORD", defaults.password),
             client_id=client_id,
-            client_secret=client_secret,
+            client_secret=child_env.get("LOCALORG_CLIENT_SECRET", defaults.client_secret),
             admin_url=url + "/_localorg",
             pid=process.pid,
+            admin_token=child_env["LOCALORG_ADMIN_TOKEN"],
         )
         _wait_healthy(handle, process)
         yield handle

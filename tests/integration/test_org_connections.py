@@ -5,12 +5,17 @@ leaves behind are encrypted at rest and never shown."""
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dms.clients import current_services
 from dms.clients.salesforce import SESSIONS
@@ -160,3 +165,57 @@ def test_password_and_client_credentials_connections_log_in(client: Any, localor
         SESSIONS._tokens.clear()
         tested = client.post(f"/api/v1/connections/{created.json['id']}/test")
         assert tested.status_code == 200, (spec["flow"], tested.json)
+
+
+@pytest.fixture(scope="module")
+def jwt_org(localorg: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
+    """A localorg whose connected app has a certificate for the JWT bearer flow; the matching private key."""
+    from localorg.testing import running_localorg
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    work = tmp_path_factory.mktemp("jwt-org")
+    shutil.copytree(Path(localorg.ca_path).parent, work / "certs")  # the CA the app already trusts
+    with running_localorg(workdir=str(work), env={"LOCALORG_JWT_CERTIFICATE": public.decode()}) as handle:
+        yield handle, private
+
+
+def test_a_jwt_bearer_connection_logs_in_with_its_key_and_no_secret(
+    app: Any, client: Any, jwt_org: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org, private_key = jwt_org
+    trusted = (*app.config["SALESFORCE_TRUSTED_HOSTS"], org.base_url[len("https://") :])
+    monkeypatch.setitem(app.config, "SALESFORCE_TRUSTED_HOSTS", trusted)
+    spec = {"name": "jwt", "login_url": org.base_url, "flow": "jwt_bearer", "client_id": org.client_id}
+    created = client.post(
+        "/api/v1/connections", json={**spec, "username": org.username, "private_key": private_key}
+    )
+    assert created.status_code == 201, created.json
+    assert created.json["secrets_set"] == ["private_key"]
+    SESSIONS._tokens.clear()
+    tested = client.post(f"/api/v1/connections/{created.json['id']}/test")
+    assert tested.status_code == 200, tested.json
+
+    # Another key is refused by the org, and the org's reason is shown.
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    wrong = client.post(
+        "/api/v1/connections", json={**spec, "username": org.username, "private_key": other.decode()}
+    )
+    assert wrong.status_code == 201
+    refused = client.post(f"/api/v1/connections/{wrong.json['id']}/test")
+    assert refused.status_code == 502 and "invalid assertion" in refused.json["error"]["message"], (
+        refused.json
+    )
+    # And a user the app does not know.
+    stranger = client.post(
+        "/api/v1/connections", json={**spec, "username": "nobody@x.test", "private_key": private_key}
+    )
+    refused = client.post(f"/api/v1/connections/{stranger.json['id']}/test")
+    assert refused.status_code == 502 and "approved" in refused.json["error"]["message"], refused.json

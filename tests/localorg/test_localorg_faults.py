@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceRefusedRequest
 
 from localorg.testing import LocalOrgHandle
@@ -102,7 +105,7 @@ def test_expired_session_fault_revokes_the_session(org: LocalOrgHandle, http: An
     ],
 )
 def test_invalid_fault_specs_are_refused(org: LocalOrgHandle, spec: dict[str, Any]) -> None:
-    with org.requests_session() as session:
+    with org.admin_session() as session:
         response = session.post(org.admin_url + "/faults", json=spec)
     assert response.status_code == 400
     assert response.json()["error"]
@@ -110,7 +113,7 @@ def test_invalid_fault_specs_are_refused(org: LocalOrgHandle, spec: dict[str, An
 
 def test_health_reports_status_and_active_faults(org: LocalOrgHandle) -> None:
     org.set_faults(kind="unavailable", rate=0.5, path_prefix="/query")
-    with org.requests_session() as session:
+    with org.admin_session() as session:
         health = session.get(org.admin_url + "/health").json()
     assert health["status"] == "ok"
     assert health["faults"][0]["kind"] == "unavailable" and health["faults"][0]["rate"] == 0.5
@@ -118,12 +121,102 @@ def test_health_reports_status_and_active_faults(org: LocalOrgHandle) -> None:
 
 def test_faults_cli_sets_shows_and_clears(org: LocalOrgHandle) -> None:
     base = [sys.executable, "-m", "localorg", "faults", "--url", org.base_url, "--ca", org.ca_path]
+    env = {**os.environ, "LOCALORG_ADMIN_TOKEN": org.admin_token}
     set_run = subprocess.run(
-        [*base, "set", "unavailable", "--every-nth", "5"], capture_output=True, text=True, check=True
+        [*base, "set", "unavailable", "--every-nth", "5"], capture_output=True, text=True, check=True, env=env
     )
     assert '"every_nth": 5' in set_run.stdout
-    shown = subprocess.run([*base, "show"], capture_output=True, text=True, check=True)
+    shown = subprocess.run([*base, "show"], capture_output=True, text=True, check=True, env=env)
     assert '"kind": "unavailable"' in shown.stdout
-    subprocess.run([*base, "clear"], capture_output=True, text=True, check=True)
-    with org.requests_session() as session:
+    subprocess.run([*base, "clear"], capture_output=True, text=True, check=True, env=env)
+    with org.admin_session() as session:
         assert session.get(org.admin_url + "/faults").json()["rules"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/faults"),
+        ("POST", "/faults"),
+        ("DELETE", "/faults"),
+        ("POST", "/sessions/expire"),
+        ("POST", "/reset"),
+    ],
+)
+def test_the_admin_api_needs_the_admin_token(org: LocalOrgHandle, method: str, path: str) -> None:
+    with org.requests_session() as session:
+        for headers in (
+            {},
+            {"X-Localorg-Admin-Token": "wrong"},
+            {"Authorization": f"Bearer {org.admin_token}"},
+        ):
+            refused = session.request(
+                method, org.admin_url + path, json={"kind": "unavailable"}, headers=headers
+            )
+            assert refused.status_code == 401, (method, path, headers, refused.text)
+        # The readiness probe stays open, and says only that it is up.
+        assert set(session.get(org.admin_url + "/health").json()) == {"status", "version"}
+    assert org._admin("GET", "/faults")["rules"] == []  # the token opens it
+
+
+def test_the_ready_line_and_the_log_hold_no_secret(tmp_path: Path) -> None:
+    """Started --verbose (every request logged), with secrets sent where a careless client puts them."""
+    secrets = {
+        "LOCALORG_PASSWORD": f"pw-{uuid.uuid4().hex}",
+        "LOCALORG_CLIENT_SECRET": f"cs-{uuid.uuid4().hex}",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "localorg",
+        "serve",
+        "--port",
+        "0",
+        "--cert-dir",
+        str(tmp_path),
+        "--verbose",
+    ]
+    log_path = tmp_path / "localorg.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log_file, env={**os.environ, **secrets}
+        )
+        try:
+            assert process.stdout is not None
+            ready = process.stdout.readline().decode()
+            url = ready.split("url=")[1].split()[0]
+            token_file = Path(ready.split("admin_token=")[1].split()[0])
+            assert token_file.stat().st_mode & 0o777 == 0o600
+            session = requests.Session()
+            session.trust_env = False
+            session.verify = str(tmp_path / "ca.pem")
+            query = {
+                "grant_type": "password",
+                "username": "dms@localorg.test",
+                "password": secrets["LOCALORG_PASSWORD"],
+            }
+            query |= {"client_id": "localorg", "client_secret": secrets["LOCALORG_CLIENT_SECRET"]}
+            assert session.post(url + "/services/oauth2/token", params=query, timeout=30).status_code in (
+                200,
+                400,
+            )
+            session.get(
+                url + "/services/oauth2/authorize",
+                params={"code_verifier": "v-secret-1", "code": "c-secret-2"},
+                timeout=30,
+            )
+            admin = session.get(
+                url + "/_localorg/faults",
+                headers={"X-Localorg-Admin-Token": token_file.read_text()},
+                timeout=30,
+            )
+            assert admin.status_code == 200
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+            if process.stdout is not None:
+                process.stdout.close()
+    log = log_path.read_text()
+    assert "/services/oauth2/token" in log  # the requests were logged...
+    for secret in (*secrets.values(), "v-secret-1", "c-secret-2", token_file.read_text()):
+        assert secret not in ready and secret not in log  # ...without their secrets

@@ -187,7 +187,7 @@ def progress(job: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": job["created_at"],
         "updated_at": job.get("updated_at"),
         "finished_at": job.get("finished_at"),
-        "source": {k: v for k, v in job["source"].items() if k != "blob_key"},
+        "source": {k: v for k, v in job["source"].items() if not k.startswith("blob_")},
         "target": job["target"],
         "options": job["options"],
         "counters": counters,

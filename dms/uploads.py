@@ -9,6 +9,11 @@ A presigned upload comes with a token: a random secret of which the record keeps
 expiry (UPLOAD_PRESIGN_EXPIRES_SECONDS). It is single-use: the local endpoint takes the file once with it (a
 second send, or one after `complete`, is refused), and `complete` needs it, so nobody who merely learns an
 upload's id can complete it, or replace its file after it was previewed.
+
+S3's presigned POST is not single-use: it stays valid until it expires. So `complete` records the object's
+identity (ETag, and VersionId on a versioned bucket), and every read of the file after it (the preview, the
+mapping suggestion, the jobs' plan, rebuild and retry) is pinned to it: a file sent again with the same form
+is refused with UPLOAD_CHANGED, never read in place of the one completed (dms/clients/blobstore.py).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from dms.clients.blobstore import BlobStore
+from dms.clients.blobstore import BlobPin, BlobStat, BlobStore
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.errors import Conflict, DMSError, NotFound
 from dms.pipeline.model import ROW_COLUMN
@@ -226,9 +231,13 @@ class Uploads:
         }
         return self.store.create(doc)
 
-    def _mark_ready(self, upload_id: str, size: int, sha256: str | None) -> dict[str, Any]:
+    def _mark_ready(self, upload_id: str, stat: BlobStat, sha256: str | None) -> dict[str, Any]:
+        """Record the file as complete: its size, and the identity every later read is pinned to."""
+
         def change(doc: dict[str, Any]) -> dict[str, Any]:
-            doc.update(state="ready", size=size, sha256=sha256, completed_at=utc_now())
+            doc.update(
+                state="ready", size=stat.size, sha256=sha256, completed_at=utc_now(), **stat.pin_fields()
+            )
             return doc
 
         return self.store.update(upload_id, change)
@@ -260,7 +269,8 @@ class Uploads:
         except DMSError:
             self.store.delete(doc["_id"])  # refused: leave no record behind (the blob was never kept)
             raise
-        ready = self._mark_ready(doc["_id"], size, digest)
+        # Only DMS writes an inline upload's key, but its reads are pinned all the same: one rule for every file.
+        ready = self._mark_ready(doc["_id"], self.blobs.stat(doc["blob_key"]), digest)
         log.info("upload received upload=%s via=inline size=%d", doc["_id"], size)
         return public_record(ready)
 
@@ -390,20 +400,22 @@ class Uploads:
         self._check_token(doc, token)
         if doc["state"] == "ready":
             return public_record(doc)
-        if not self.blobs.exists(doc["blob_key"]):
+        try:
+            stat = self.blobs.stat(doc["blob_key"])  # one look: the size checked is that of the object pinned
+        except NotFound:
             raise UploadNotReady(
                 f"The file for upload {upload_id} has not arrived in storage; send it to the presigned URL "
                 "first, then call complete.",
-            )
-        size = self.blobs.size(doc["blob_key"])
+            ) from None
+        size = stat.size
         if size > self.limits.max_upload_bytes or size == 0:
             self.blobs.delete(doc["blob_key"])
             raise UploadTooLarge(
                 f"The uploaded object is {size:,} bytes, outside the allowed range; it was removed."
             )
         # A presigned object is not re-read to hash it: that would pull gigabytes through the web tier.
-        ready = self._mark_ready(upload_id, size, doc.get("sha256"))
-        log.info("upload completed upload=%s size=%d", upload_id, size)
+        ready = self._mark_ready(upload_id, stat, doc.get("sha256"))
+        log.info("upload completed upload=%s size=%d etag=%s", upload_id, size, stat.etag)
         return public_record(ready)
 
     # -- preview ---------------------------------------------------------------------------------------
@@ -476,7 +488,8 @@ class Uploads:
         """A local file to preview from: the head of a large text file, else the whole blob."""
         key = doc["blob_key"]
         name = Path(key).name
-        with self.blobs.open_read(key) as source:
+        pin = BlobPin.of(doc["_id"], doc)
+        with self.blobs.open_read(key, pin) as source:
             head = source.read(self.limits.preview_head_bytes + 1)
         if len(head) <= self.limits.preview_head_bytes:
             with _temporary_file(name, head) as path:  # the head is the whole file
@@ -485,7 +498,7 @@ class Uploads:
             with _temporary_file(name, _whole_lines(head[: self.limits.preview_head_bytes])) as path:
                 yield path, True
         else:
-            with self.blobs.local_copy(key) as path:  # Excel, Parquet, JSON arrays need the whole file
+            with self.blobs.local_copy(key, pin) as path:  # Excel, Parquet, JSON arrays need the whole file
                 yield path, False
 
     # -- housekeeping ----------------------------------------------------------------------------------

@@ -61,6 +61,9 @@ def _source(upload_id: Any, read_options: Any) -> dict[str, Any]:
     return {
         "upload_id": upload_id,
         "blob_key": upload["blob_key"],
+        # The identity of the file as completed: the job's every read of it is pinned to that object.
+        "blob_etag": upload.get("blob_etag"),
+        "blob_version_id": upload.get("blob_version_id"),
         "filename": upload["filename"],
         "read_options": read_options or {},
     }

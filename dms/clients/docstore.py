@@ -16,7 +16,7 @@ from ibm_cloud_sdk_core.authenticators import (
     IAMAuthenticator,
     NoAuthAuthenticator,
 )
-from ibmcloudant.cloudant_v1 import CloudantV1
+from ibmcloudant.cloudant_v1 import CloudantV1, DesignDocument
 
 from dms.errors import Conflict, NotFound, ServiceUnavailable
 
@@ -58,12 +58,13 @@ def check_document_id(doc_id: object, db: str) -> None:
 
 
 class DocumentStore:
-    """One CouchDB database: get, create, update with revision-conflict retry, list."""
+    """One CouchDB database: get, create, update with revision-conflict retry, list, and views."""
 
     def __init__(self, service: CloudantV1, db: str) -> None:
         self.service = service
         self.db = db
         self._ensured = False
+        self._designs: set[str] = set()  # design documents known to be in place, as this process wants them
 
     def ensure_database(self) -> None:
         """Create the database if it does not exist (412 means someone else just did)."""
@@ -75,6 +76,77 @@ class DocumentStore:
             if exc.code != 412:
                 raise _translate(exc, self.db) from exc
         self._ensured = True
+
+    def ensure_design(self, name: str, views: Mapping[str, str]) -> None:
+        """Put the design document `_design/<name>` with these map functions (JavaScript), unless it is there
+        already as given; once per process. Idempotent, and safe when processes race to create it."""
+        if name in self._designs:
+            return
+        self.ensure_database()
+        wanted = {view: {"map": source} for view, source in views.items()}
+        for _ in range(3):
+            try:
+                current = self.service.get_design_document(db=self.db, ddoc=name).get_result()
+            except ApiException as exc:
+                if exc.code != 404:
+                    raise _translate(exc, self.db, f"_design/{name}") from exc
+                current = None
+            if current is not None and current.get("views") == wanted:
+                break
+            design = DesignDocument(views=wanted, language="javascript")
+            # With the current revision, the views changed with this release: they are replaced.
+            rev = current["_rev"] if current is not None else None
+            try:
+                self.service.put_design_document(
+                    db=self.db, ddoc=name, design_document=design, rev=rev
+                ).get_result()
+                log.info("design document written db=%s design=%s", self.db, name)
+                break
+            except ApiException as exc:
+                if exc.code != 409:  # 409: another process wrote it meanwhile; read it again
+                    raise _translate(exc, self.db, f"_design/{name}") from exc
+        else:
+            raise Conflict(f"Could not write {self.db}/_design/{name}: too many concurrent writers.")
+        self._designs.add(name)
+
+    def iter_view(
+        self,
+        design: str,
+        view: str,
+        start_key: Any,
+        end_key: Any,
+        descending: bool = False,
+        limit: int | None = None,
+        page: int = 200,
+    ) -> Iterator[Document]:
+        """The documents of a view's rows from `start_key` to `end_key` (inclusive), in key order: only those
+        rows are read, however many other documents the database holds. Keys must be unique (as [x, _id])."""
+        self.ensure_database()
+        start = start_key
+        left = limit  # documents still wanted (None: all)
+        while left is None or left > 0:
+            want = page if left is None else min(page, left)
+            # One row past the page says where the next page starts, asked for only if one may be wanted.
+            ask = want + 1 if left is None or left > want else want
+            try:
+                rows = self.service.post_view(
+                    db=self.db,
+                    ddoc=design,
+                    view=view,
+                    start_key=start,
+                    end_key=end_key,
+                    descending=descending,
+                    include_docs=True,
+                    limit=ask,
+                ).get_result()["rows"]
+            except ApiException as exc:
+                raise _translate(exc, self.db, f"_design/{design}/_view/{view}") from exc
+            docs = [row["doc"] for row in rows[:want] if row.get("doc")]
+            yield from docs
+            if len(rows) <= want:
+                return
+            left = None if left is None else left - len(docs)
+            start = rows[want]["key"]
 
     def get(self, doc_id: str) -> Document:
         """The current revision of a document."""

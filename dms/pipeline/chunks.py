@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dms.clients.blobstore import BlobPin
 from dms.errors import DMSError
 from dms.pipeline.context import JobContext, Pipeline, PipelineSettings
 from dms.pipeline.describe import ObjectDescribe
@@ -52,8 +53,11 @@ def read_options(job: dict[str, Any], settings: PipelineSettings) -> ReadOptions
 
 @contextmanager
 def source_file(p: Pipeline, job: dict[str, Any]) -> Iterator[Path]:
-    """The job's source as a local file (a download when the blob store is remote)."""
-    with p.blobs.local_copy(job["source"]["blob_key"]) as path:
+    """The job's source as a local file (a download when the blob store is remote), pinned to the object its
+    upload completed with: a file replaced since is refused with UPLOAD_CHANGED, never planned or loaded."""
+    source = job["source"]
+    pin = BlobPin.of(source["upload_id"], source) if source.get("upload_id") else None
+    with p.blobs.local_copy(source["blob_key"], pin) as path:
         yield path
 
 

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 CHUNK_COUNTERS = ("succeeded", "created", "updated", "failed", "cancelled")  # what a settled chunk counts
 MAX_CHUNK_ROWS = 1_000_000
+# One owner's jobs in id (= creation) order, so a user's job list reads their jobs only, not every job.
+JOBS_DESIGN = "jobs"
+BY_OWNER_VIEW = "by_owner"
+BY_OWNER_MAP = "function (doc) { if (doc.type === 'job' && doc.owner) { emit([doc.owner, doc._id], null); } }"
 
 
 class JobError(DMSError):
@@ -187,7 +191,7 @@ def progress(job: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": job["created_at"],
         "updated_at": job.get("updated_at"),
         "finished_at": job.get("finished_at"),
-        "source": {k: v for k, v in job["source"].items() if k != "blob_key"},
+        "source": {k: v for k, v in job["source"].items() if not k.startswith("blob_")},
         "target": job["target"],
         "options": job["options"],
         "counters": counters,
@@ -229,16 +233,16 @@ class JobStore:
         return self.jobs.get(job_id)
 
     def list(self, limit: int = 50, owner: str | None = None) -> list[dict[str, Any]]:
-        """The newest jobs (of one owner, when given)."""
+        """The newest jobs, newest first: every job's for an admin (owner None), else that owner's, read
+        through the by_owner view (the design document is written on first use)."""
         if owner is None:
             return list(self.jobs.iter_all("job-", descending=True, limit=limit))
-        found = []
-        for job in self.jobs.iter_all("job-", descending=True):
-            if job.get("owner") == owner:
-                found.append(job)
-                if len(found) >= limit:
-                    break
-        return found
+        self.jobs.ensure_design(JOBS_DESIGN, {BY_OWNER_VIEW: BY_OWNER_MAP})
+        # Descending, the range runs from the owner's highest key down: {} sorts after every string.
+        newest_first = self.jobs.iter_view(
+            JOBS_DESIGN, BY_OWNER_VIEW, start_key=[owner, {}], end_key=[owner], descending=True, limit=limit
+        )
+        return list(newest_first)
 
     def chunk_docs(self, job_id: str) -> Iterator[dict[str, Any]]:
         return self.chunks.iter_all(f"{job_id}:")

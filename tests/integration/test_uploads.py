@@ -20,6 +20,7 @@ from dms.clients.docstore import DocumentStore
 from dms.uploads import UploadLimits, Uploads, UploadTooLarge, safe_filename
 from factories.flask_instance import create_app
 from tests.conftest import calling_as
+from tests.integration.pipeline_helpers import ACCOUNT_UPSERT
 
 LEGACY_CSV = "Name;Amount;Joined\nMüller;1.234,50;31/12/2024\nZoë;12,00;01/02/2023\n".encode("cp1252")
 
@@ -45,18 +46,37 @@ def s3_bucket(sqs_endpoint: str, stack_env: dict[str, str]) -> str:
     return bucket
 
 
-@pytest.fixture(scope="module")
-def s3_client(stack_env: dict[str, str], sqs_endpoint: str, s3_bucket: str, admin_token: str) -> Any:
+def _s3_app(bucket: str, endpoint: str, full_app: Any) -> Any:
     """A web app whose blob store is S3 (moto), with a tiny preview head to exercise partial previews."""
-    app = create_app(
+    s3_app = create_app(
         {
             "TESTING": True,
-            "BLOB_STORE_URL": f"s3://{s3_bucket}/blobs",
-            "S3_ENDPOINT_URL": sqs_endpoint,
+            "BLOB_STORE_URL": f"s3://{bucket}/blobs",
+            "S3_ENDPOINT_URL": endpoint,
             "UPLOAD_PREVIEW_HEAD_BYTES": 2000,
         }
     )
-    return calling_as(app, admin_token)
+    # A direct job hands what it cannot finish in time to the queue: the session's Celery, as configured.
+    s3_app.extensions["celery"] = full_app.extensions["celery"]
+    return s3_app
+
+
+@pytest.fixture(scope="module")
+def s3_client(
+    stack_env: dict[str, str], sqs_endpoint: str, s3_bucket: str, admin_token: str, app: Any
+) -> Any:
+    """A client of a web app whose blob store is S3 (moto)."""
+    return calling_as(_s3_app(s3_bucket, sqs_endpoint, app), admin_token)
+
+
+@pytest.fixture(scope="module")
+def versioned_s3_client(stack_env: dict[str, str], sqs_endpoint: str, admin_token: str, app: Any) -> Any:
+    """A client of a web app whose blob store is a versioned S3 bucket (moto)."""
+    bucket = f"dms-test-v-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=sqs_endpoint)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return calling_as(_s3_app(bucket, sqs_endpoint, app), admin_token)
 
 
 def test_inline_upload_is_stored_whole_and_recorded_ready(client: Any, app: Any) -> None:
@@ -285,6 +305,75 @@ def test_s3_presigned_post_then_complete_then_preview(
     assert len(preview["rows"]) == 20
     # Only the 2,000-byte head was fetched for the preview, and the preview says so.
     assert any("first 2,000 bytes" in warning for warning in preview["warnings"])
+
+
+ACCOUNTS = b"Legacy_Id__c,Name\nPIN-1,Pinned One\nPIN-2,Pinned Two\n"
+REPLAYED = b"Legacy_Id__c,Name\nEVIL-1,Swapped\n"
+
+
+def _s3_presigned_and_completed(client: Any, data: bytes) -> dict[str, Any]:
+    """Presign, POST the file to S3 as a browser does, complete; the presign response."""
+    body = client.post("/api/v1/uploads/presign", json={"filename": "accounts.csv", "size": len(data)}).json
+    sent = requests.post(body["url"], data=body["fields"], files={"file": ("accounts.csv", data)}, timeout=30)
+    assert sent.status_code in (200, 201, 204), sent.text
+    done = client.post(body["complete_url"], json={"token": body["token"]}).json
+    assert done["state"] == "ready", done
+    return dict(body)
+
+
+def _replay(body: dict[str, Any], data: bytes) -> None:
+    """POST another file with the same presigned fields: S3 takes it, the policy is valid until it expires."""
+    sent = requests.post(body["url"], data=body["fields"], files={"file": ("accounts.csv", data)}, timeout=30)
+    assert sent.status_code in (200, 201, 204), sent.text
+
+
+def _direct_rehearsal(client: Any, upload_id: str) -> dict[str, Any]:
+    response = client.post(
+        "/api/v1/jobs",
+        json={"upload_id": upload_id, **ACCOUNT_UPSERT, "direct": True, "dry_run": True},
+    )
+    assert response.status_code in (200, 201, 202), response.json
+    return dict(response.json)
+
+
+def test_a_presigned_post_sent_again_after_complete_is_refused_never_read(
+    s3_client: Any, sqs_endpoint: str, s3_bucket: str
+) -> None:
+    body = _s3_presigned_and_completed(s3_client, ACCOUNTS)
+    upload_id = body["upload"]["id"]
+    # The normal path, pinned: preview and a rehearsal (the plan downloads the file) read the completed file.
+    preview = s3_client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    assert [row["Legacy_Id__c"] for row in preview["rows"]] == ["PIN-1", "PIN-2"]
+    rehearsed = _direct_rehearsal(s3_client, upload_id)
+    assert rehearsed["state"] == "completed", rehearsed
+    assert rehearsed["counters"]["total"] == 2
+    assert not any(key.startswith("blob_") for key in rehearsed["source"])  # the pin stays internal
+
+    _replay(body, REPLAYED)
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=sqs_endpoint)
+    assert s3.get_object(Bucket=s3_bucket, Key=body["fields"]["key"])["Body"].read() == REPLAYED
+
+    message = f"The file of upload {upload_id} changed after it was completed; upload it again."
+    refused = s3_client.get(f"/api/v1/uploads/{upload_id}/preview")
+    assert (refused.status_code, refused.json["error"]["code"]) == (409, "UPLOAD_CHANGED")
+    assert refused.json["error"]["message"] == message
+    suggested = s3_client.post("/api/v1/mappings/suggest", json={"upload_id": upload_id, "object": "Account"})
+    assert (suggested.status_code, suggested.json["error"]["code"]) == (409, "UPLOAD_CHANGED")
+    job = _direct_rehearsal(s3_client, upload_id)  # its plan reads the file through the job's pin
+    assert job["state"] == "failed", job
+    assert (job["error"]["code"], job["error"]["message"]) == ("UPLOAD_CHANGED", message)
+
+
+def test_a_replayed_post_to_a_versioned_bucket_leaves_the_completed_version_read(
+    versioned_s3_client: Any,
+) -> None:
+    body = _s3_presigned_and_completed(versioned_s3_client, ACCOUNTS)
+    upload_id = body["upload"]["id"]
+    _replay(body, REPLAYED)
+    preview = versioned_s3_client.get(f"/api/v1/uploads/{upload_id}/preview").json
+    assert [row["Legacy_Id__c"] for row in preview["rows"]] == ["PIN-1", "PIN-2"]
+    job = _direct_rehearsal(versioned_s3_client, upload_id)
+    assert (job["state"], job["counters"]["total"]) == ("completed", 2), job
 
 
 def test_s3_inline_upload_lands_in_the_bucket(s3_client: Any, sqs_endpoint: str, s3_bucket: str) -> None:

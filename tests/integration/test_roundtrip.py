@@ -40,8 +40,17 @@ HEADER = ["legacy", "name", "phone", "notes", "founded", "score"]
 
 
 def csv_text(rows: list[list[str]], **format: Any) -> str:
+    """CSV as a spreadsheet saves it. Python's writer quotes a cell holding a bare CR only when the line
+    terminator holds one too; a spreadsheet always quotes it (else the CR reads as a line break): such a row
+    is written with every cell quoted."""
     buffer = io.StringIO()
-    csv.writer(buffer, **format).writerows(rows)
+    writer = csv.writer(buffer, **format)
+    quoted = csv.writer(buffer, **{**format, "quoting": csv.QUOTE_ALL})
+    bare_cr_unquoted = format.get(
+        "quoting", csv.QUOTE_MINIMAL
+    ) == csv.QUOTE_MINIMAL and "\r" not in format.get("lineterminator", "\r\n")
+    for row in rows:
+        (quoted if bare_cr_unquoted and any("\r" in cell for cell in row) else writer).writerow(row)
     return buffer.getvalue()
 
 

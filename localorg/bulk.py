@@ -7,20 +7,16 @@ import io
 import itertools
 import json
 import logging
-import queue
-import shutil
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from localorg.errors import JobFailure, SalesforceError, not_found
+from localorg.errors import JobFailure, SalesforceError
 from localorg.faults import FaultInjector
-from localorg.job_worker import JobWorker
+from localorg.job_worker import JobWorker, job_timestamp
 from localorg.schema import Field, SObjectType
 from localorg.store import KEEP, RelationshipColumn, RowBatch, Store, WriteOptions, WriteOutcome
 from localorg.upload_csv import (
@@ -30,7 +26,7 @@ from localorg.upload_csv import (
     is_plain_upload,
     plain_data_lines,
 )
-from localorg.values import format_datetime, make_converter
+from localorg.values import make_converter
 
 log = logging.getLogger(__name__)
 
@@ -220,36 +216,24 @@ class ColumnPlan:
         return out
 
 
-class BulkIngest(JobWorker):
+class BulkIngest(JobWorker[IngestJob]):
     """All ingest jobs of the org, their files, and the worker that processes them in order."""
 
     def __init__(self, store: Store, jobs_dir: Path, faults: FaultInjector) -> None:
-        self.store = store
-        self.jobs_dir = jobs_dir
         self.faults = faults
-        self.jobs: dict[str, IngestJob] = {}
-        self._lock = threading.Lock()
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._processing: str | None = None  # the job the worker is writing, even once it shows Aborted
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        self._load_jobs()
-        self._worker = threading.Thread(target=self._work, name="localorg-bulk", daemon=True)
-        self._worker.start()
+        super().__init__(
+            store,
+            jobs_dir,
+            table="_lo_jobs",
+            job_type=IngestJob,
+            what="bulk job",
+            outcome_table="_lo_job_outcomes",
+        )
 
     # ---- job lifecycle --------------------------------------------------------------------------------
 
-    def _load_jobs(self) -> None:
-        with self.store.lock:
-            rows = self.store.conn.execute("SELECT info FROM _lo_jobs").fetchall()
-        for (text,) in rows:
-            job = IngestJob(**json.loads(text))
-            if job.state == "InProgress":
-                job.state = "Failed"
-                job.error_message = "localorg restarted while the job was in progress"
-                self._recount(job)
-            self.jobs[job.id] = job
-            if job.state == "UploadComplete":
-                self._queue.put(job.id)
+    def _restarted(self, job: IngestJob) -> None:
+        self._recount(job)
 
     def _recount(self, job: IngestJob) -> None:
         """A job cut short: its counters from the outcomes it committed (the rows it processed)."""
@@ -259,7 +243,6 @@ class BulkIngest(JobWorker):
             failed += outcome[:1] == ["E"]
         job.processed = job.rows_consumed = processed
         job.failed = failed
-        self._save(job)
 
     def _outcomes(self, job: IngestJob) -> Iterator[list[str]]:
         """Every processed row's outcome, in upload order, as committed with the row (see _process_chunk)."""
@@ -271,15 +254,6 @@ class BulkIngest(JobWorker):
             if found is None:
                 return
             yield from csv.reader(io.StringIO(found[0], newline=""))
-
-    def _save(self, job: IngestJob) -> None:
-        # Serialised under the store lock: the request thread and the worker both save a job, and the
-        # last write must carry the newest state, not the state of whichever thread serialised first.
-        with self.store.lock:
-            job.system_modstamp = _now()
-            self.store.conn.execute(
-                "INSERT OR REPLACE INTO _lo_jobs (id, info) VALUES (?, ?)", (job.id, job.to_record())
-            )
 
     def create(self, body: Any, version: str, user_id: str) -> IngestJob:
         """Create an Open job from the JSON body of POST jobs/ingest."""
@@ -318,7 +292,7 @@ class BulkIngest(JobWorker):
             external_id = key.name
         else:
             external_id = None
-        now = _now()
+        now = job_timestamp()
         job_id = self.store.allocate_prefixed_ids("750", 1)[0]
         job = IngestJob(
             id=job_id,
@@ -337,14 +311,6 @@ class BulkIngest(JobWorker):
             self.jobs[job_id] = job
         self._save(job)
         log.info("bulk job created job=%s object=%s operation=%s", job_id, obj.name, operation)
-        return job
-
-    def get(self, job_id: str) -> IngestJob:
-        """The job with this id, or NOT_FOUND."""
-        with self._lock:
-            job = self.jobs.get(job_id)
-        if job is None:
-            raise not_found()
         return job
 
     def upload(self, job_id: str, stream: IO[bytes], content_length: int | None) -> None:
@@ -398,32 +364,10 @@ class BulkIngest(JobWorker):
             self._queue.put(job.id)
         return info
 
-    def delete(self, job_id: str) -> None:
-        """Delete a job that is not Open or InProgress, with its files."""
-        job = self.get(job_id)
-        with self._lock:
-            if job.state in {"Open", "InProgress"} or self._processing == job_id:
-                state = "InProgress" if self._processing == job_id else job.state
-                raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is {state} and cannot be deleted yet")
-            self.jobs.pop(job_id, None)
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM _lo_jobs WHERE id = ?", (job_id,))
-            conn.execute("DELETE FROM _lo_job_outcomes WHERE job_id = ?", (job_id,))
-        shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
-
     def list_jobs(self) -> list[IngestJob]:
         """All jobs, oldest first."""
         with self._lock:
             return sorted(self.jobs.values(), key=lambda j: j.id)
-
-    def forget_all(self) -> None:
-        """Drop every job that is not being processed (used by reset)."""
-        with self._lock:
-            for job_id in [
-                k for k, j in self.jobs.items() if j.state != "InProgress" and k != self._processing
-            ]:
-                del self.jobs[job_id]
-                shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
 
     # ---- results ------------------------------------------------------------------------------------
 
@@ -703,7 +647,3 @@ def _too_large() -> SalesforceError:
         "Exceeded max file size of 150 MB for a single upload. Split the data into several uploads or jobs.",
         status=400,
     )
-
-
-def _now() -> str:
-    return format_datetime(datetime.now(UTC))

@@ -7,24 +7,19 @@ import binascii
 import itertools
 import json
 import logging
-import queue
-import shutil
-import threading
 import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from localorg.bulk import DELIMITERS, LINE_ENDINGS, bulk_error
-from localorg.errors import SalesforceError, not_found
-from localorg.job_worker import JobWorker
+from localorg.errors import SalesforceError
+from localorg.job_worker import JobWorker, job_timestamp
 from localorg.schema import INTEGER_TYPES, NUMBER_TYPES
 from localorg.soql import Column, CompiledQuery, compile_soql, tokenize
 from localorg.store import Store, quote
-from localorg.values import format_datetime
 
 log = logging.getLogger(__name__)
 
@@ -172,48 +167,11 @@ class _Aborted(Exception):
     """The job was aborted while its results were being written."""
 
 
-class BulkQuery(JobWorker):
+class BulkQuery(JobWorker[QueryJob]):
     """All query jobs of the org, the worker that runs them in order, and their result files."""
 
-    what = "bulk query job"
-
     def __init__(self, store: Store, jobs_dir: Path) -> None:
-        self.store = store
-        self.jobs_dir = jobs_dir
-        self.jobs: dict[str, QueryJob] = {}
-        self._lock = threading.Lock()
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._processing: str | None = None
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        with self.store.lock:
-            self.store.conn.execute(
-                "CREATE TABLE IF NOT EXISTS _lo_query_jobs (id TEXT PRIMARY KEY, info TEXT)"
-            )
-        self._load_jobs()
-        self._worker = threading.Thread(target=self._work, name="localorg-bulk-query", daemon=True)
-        self._worker.start()
-
-    # ---- job lifecycle --------------------------------------------------------------------------------
-
-    def _load_jobs(self) -> None:
-        with self.store.lock:
-            rows = self.store.conn.execute("SELECT info FROM _lo_query_jobs").fetchall()
-        for (text,) in rows:
-            job = QueryJob(**json.loads(text))
-            if job.state == "InProgress":
-                job.state = "Failed"
-                job.error_message = "localorg restarted while the job was in progress"
-                self._save(job)
-            self.jobs[job.id] = job
-            if job.state == "UploadComplete":
-                self._queue.put(job.id)
-
-    def _save(self, job: QueryJob) -> None:
-        with self.store.lock:  # serialised here so that the last write carries the newest state
-            job.system_modstamp = _now()
-            self.store.conn.execute(
-                "INSERT OR REPLACE INTO _lo_query_jobs (id, info) VALUES (?, ?)", (job.id, job.to_record())
-            )
+        super().__init__(store, jobs_dir, table="_lo_query_jobs", job_type=QueryJob, what="bulk query job")
 
     def create(self, body: Any, version: str, user_id: str) -> dict[str, Any]:
         """Create a query job from the JSON body of POST jobs/query; returns its info (UploadComplete)."""
@@ -237,7 +195,7 @@ class BulkQuery(JobWorker):
         check_bulk_query(soql)
         # Compiled now so that a bad query is refused at creation with the error REST query gives.
         compiled = compile_soql(soql, self.store.schema, OPERATIONS[operation])
-        now = _now()
+        now = job_timestamp()
         job = QueryJob(
             id=self.store.allocate_prefixed_ids("750", 1)[0],
             operation=operation,
@@ -257,14 +215,6 @@ class BulkQuery(JobWorker):
         self._queue.put(job.id)
         log.info("bulk query job created job=%s object=%s operation=%s", job.id, job.object, operation)
         return info
-
-    def get(self, job_id: str) -> QueryJob:
-        """The job with this id, or NOT_FOUND."""
-        with self._lock:
-            job = self.jobs.get(job_id)
-        if job is None:
-            raise not_found()
-        return job
 
     def info(self, job_id: str) -> dict[str, Any]:
         """The job info with its counters."""
@@ -286,17 +236,6 @@ class BulkQuery(JobWorker):
             info = job.info()
         self._save(job)
         return info
-
-    def delete(self, job_id: str) -> None:
-        """Delete a job that is not being processed, with its result files."""
-        job = self.get(job_id)
-        with self._lock:
-            if job.state == "InProgress" or self._processing == job_id:
-                raise bulk_error("INVALIDJOBSTATE", f"Job {job_id} is InProgress and cannot be deleted yet")
-            self.jobs.pop(job_id, None)
-        with self.store.lock:
-            self.store.conn.execute("DELETE FROM _lo_query_jobs WHERE id = ?", (job_id,))
-        shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
 
     def list_jobs(self, args: dict[str, str], version: str) -> dict[str, Any]:
         """GET jobs/query: query jobs only, oldest first, 1,000 per page, filtered as Salesforce filters."""
@@ -323,15 +262,6 @@ class BulkQuery(JobWorker):
             None if done else f"/services/data/v{version}/jobs/query?queryLocator={encode_locator(end)}"
         )
         return {"done": done, "records": infos[start:end], "nextRecordsUrl": next_url}
-
-    def forget_all(self) -> None:
-        """Drop every job that is not being processed (used by reset)."""
-        with self._lock:
-            for job_id in [k for k in self.jobs if k != self._processing]:
-                del self.jobs[job_id]
-                shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
-        with self.store.lock:
-            self.store.conn.execute("DELETE FROM _lo_query_jobs WHERE id != ?", (self._processing or "",))
 
     # ---- results ------------------------------------------------------------------------------------
 
@@ -448,7 +378,3 @@ def _stream(path: Path, begin: int, end: int) -> Iterator[bytes]:
                 return
             remaining -= len(block)
             yield block
-
-
-def _now() -> str:
-    return format_datetime(datetime.now(UTC))

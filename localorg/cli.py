@@ -164,7 +164,7 @@ def _reset(db: str) -> int:
             row[0]
             for row in connection.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'o!_%' ESCAPE '!' "
-                "OR name IN ('_lo_jobs', '_lo_job_outcomes'))"
+                "OR name IN ('_lo_jobs', '_lo_job_outcomes', '_lo_query_jobs'))"
             )
         ]
         for table in tables:

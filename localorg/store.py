@@ -301,13 +301,11 @@ class Store:
         return self._prefix_targets
 
     def reset(self) -> None:
-        """Delete every record and bulk job; keep the schema, id counters and the default user."""
+        """Delete every record; keep the schema, id counters and the default user (jobs: JobWorker.forget_all)."""
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             for obj in self.schema.objects.values():
                 self.conn.execute(f"DELETE FROM {table_name(obj)}")
-            self.conn.execute("DELETE FROM _lo_jobs")
-            self.conn.execute("DELETE FROM _lo_job_outcomes")
             self.conn.execute("COMMIT")
             self.user_id = self._ensure_default_user()
             self._ensure_organization()

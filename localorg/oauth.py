@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import re
 import time
@@ -15,7 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Blueprint, Response, current_app, request
 
 from localorg import MAX_API_VERSION, MIN_API_VERSION
-from localorg.grants import SUPPORTED_SCOPES, GrantError, allows_refresh, callback_allowed, parse_scope
+from localorg.grants import (
+    SUPPORTED_SCOPES,
+    AuthorizationCode,
+    GrantError,
+    RefreshGrant,
+    allows_refresh,
+    callback_allowed,
+    parse_scope,
+)
 from localorg.ids import to_18
 from localorg.jwt_bearer import GRANT_TYPE as JWT_GRANT
 from localorg.jwt_bearer import verify_assertion
@@ -133,7 +142,9 @@ def token() -> Response:
     if grant in {"password", "client_credentials"}:
         return _token_answer(local.sessions.issue())
     if grant == "refresh_token":
-        return _refresh_grant(local, form.get("refresh_token", ""))
+        refresh_token = form.get("refresh_token", "")
+        saved = local.refresh_tokens.get(refresh_token)
+        return _grant_answer(local, client_id, saved, "expired access/refresh token", refresh_token)
     return _code_grant(local, client_id, secret_ok)
 
 
@@ -151,15 +162,6 @@ def _jwt_grant(local: LocalOrg) -> Response:
     return _token_answer(local.sessions.issue(), "api id")
 
 
-def _refresh_grant(local: LocalOrg, refresh_token: str) -> Response:
-    saved = local.refresh_tokens.get(refresh_token)
-    if saved is None:
-        return _oauth_error("invalid_grant", "expired access/refresh token")
-    access_token = local.sessions.issue()
-    local.refresh_tokens.attach(refresh_token, access_token)
-    return _token_answer(access_token, saved.scope)
-
-
 def _code_grant(local: LocalOrg, client_id: str, secret_ok: bool) -> Response:
     form = request.form
     try:
@@ -171,11 +173,32 @@ def _code_grant(local: LocalOrg, client_id: str, secret_ok: bool) -> Response:
     if approved.code_challenge is None and not secret_ok:
         # Without PKCE the secret is what proves the code reached its own client.
         return _oauth_error("invalid_client", "invalid client credentials")
+    return _grant_answer(local, client_id, approved, "invalid authorization code")
+
+
+def _grant_answer(
+    local: LocalOrg,
+    client_id: str,
+    grant: AuthorizationCode | RefreshGrant | None,
+    refusal: str,
+    refresh_token: str | None = None,
+) -> Response:
+    """The answer to a redeemed authorization code or a refresh token: invalid_grant (`refusal`) when there is
+    none or the requesting client is not the one it was granted to, else a new access token with the grant's
+    scope. A refresh token is kept (no rotation) and answers for this access token too; a code whose scope
+    allows it brings a new refresh token."""
+    if grant is None or not hmac.compare_digest(grant.client_id, client_id):
+        return _oauth_error("invalid_grant", refusal)
     access_token = local.sessions.issue()
-    issued_refresh = None
-    if allows_refresh(approved.scope):
-        issued_refresh = local.refresh_tokens.issue(client_id, approved.scope, access_token)
-    return _token_answer(access_token, approved.scope, issued_refresh)
+    if refresh_token is not None:
+        local.refresh_tokens.attach(refresh_token, access_token)
+        return _token_answer(access_token, grant.scope)
+    issued = (
+        local.refresh_tokens.issue(client_id, grant.scope, access_token)
+        if allows_refresh(grant.scope)
+        else None
+    )
+    return _token_answer(access_token, grant.scope, issued)
 
 
 @oauth_api.route("/services/oauth2/revoke", methods=["GET", "POST"])

@@ -57,8 +57,14 @@ def token(org: LocalOrgHandle, signed: str) -> Any:
 
 
 def test_a_good_assertion_gets_a_session_and_no_refresh_token(jwt_org: LocalOrgHandle) -> None:
-    for audience in ("https://login.salesforce.com", "https://test.salesforce.com", jwt_org.base_url):
-        answer = token(jwt_org, assertion(claims(jwt_org, aud=audience)))
+    # An exp far ahead is accepted, as Salesforce accepts the Salesforce CLI's.
+    far = int(time.time()) + 86_400
+    for audience, exp in (
+        ("https://login.salesforce.com", far),
+        ("https://test.salesforce.com", None),
+        (jwt_org.base_url, None),
+    ):
+        answer = token(jwt_org, assertion(claims(jwt_org, aud=audience, **({"exp": exp} if exp else {}))))
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert (
@@ -86,10 +92,6 @@ OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         (lambda o: assertion(claims(o, aud="https://evil.test")), ("invalid_grant", "audience is invalid")),
         (
             lambda o: assertion(claims(o, exp=int(time.time()) - 5)),
-            ("invalid_grant", "expired authorization code"),
-        ),
-        (
-            lambda o: assertion(claims(o, exp=int(time.time()) + 3600)),
             ("invalid_grant", "expired authorization code"),
         ),
         (

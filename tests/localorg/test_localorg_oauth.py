@@ -508,3 +508,15 @@ def test_openid_configuration_points_at_these_endpoints(org: LocalOrgHandle) -> 
     config = _get(org, org.base_url + "/.well-known/openid-configuration").json()
     assert config["userinfo_endpoint"] == org.base_url + "/services/oauth2/userinfo"
     assert config["code_challenge_methods_supported"] == ["S256"]
+
+
+def test_a_refresh_token_answers_only_the_client_it_was_granted_to(tmp_path: Path) -> None:
+    db = str(tmp_path / "org.db")
+    with running_localorg(db=db, workdir=str(tmp_path / "first")) as first:
+        token = first.web_server_login()
+        assert _refresh(first, token["refresh_token"]).status_code == 200
+    with running_localorg(
+        db=db, workdir=str(tmp_path / "second"), env={"LOCALORG_CLIENT_ID": "another"}
+    ) as org:
+        refused = _refresh(org, token["refresh_token"])
+    assert refused.json() == {"error": "invalid_grant", "error_description": "expired access/refresh token"}

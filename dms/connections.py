@@ -8,12 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dms.clients import Services
 from dms.clients.docstore import new_document_id
-from dms.clients.salesforce import SalesforceCredentials
+from dms.clients.salesforce import SalesforceCredentials, signing_key
 from dms.clients.trusted_hosts import TrustedHosts
 from dms.errors import ConfigurationError, DMSError, NotFound, typed_field
 
@@ -219,11 +217,7 @@ def checked_spec(spec: dict[str, Any], settings: Any) -> dict[str, str]:
 
 def check_private_key(pem: str) -> None:
     """Refuse, at creation, a JWT bearer key that could never sign: not PEM, encrypted, or not RSA."""
-    try:
-        key = serialization.load_pem_private_key(pem.encode(), password=None)
-    except (ValueError, TypeError):
-        key = None
-    if not isinstance(key, rsa.RSAPrivateKey):
+    if signing_key(pem) is None:
         raise InvalidConnection(
             "`private_key` must be the connected app's RSA private key, PEM, unencrypted "
             "(-----BEGIN PRIVATE KEY----- ...).",

@@ -248,7 +248,7 @@ def token_request(
 
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-JWT_LIFETIME_SECONDS = 180  # Salesforce refuses an assertion that expires more than 3 minutes ahead
+JWT_LIFETIME_SECONDS = 180  # Salesforce's docs ask for an assertion that expires within 3 minutes
 
 
 def jwt_audience(login_url: str) -> str:
@@ -267,16 +267,22 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def jwt_assertion(issuer: str, subject: str, audience: str, private_key_pem: str, now: float) -> str:
-    """A JWT signed RS256 with the connected app's private key, as the JWT bearer flow sends it."""
+def signing_key(private_key_pem: str) -> rsa.RSAPrivateKey | None:
+    """The RSA key of an unencrypted PEM private key; None when it is not one (not PEM, encrypted, not RSA)."""
     try:
         key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError):
+        return None
+    return key if isinstance(key, rsa.RSAPrivateKey) else None
+
+
+def jwt_assertion(issuer: str, subject: str, audience: str, private_key_pem: str, now: float) -> str:
+    """A JWT signed RS256 with the connected app's private key, as the JWT bearer flow sends it."""
+    key = signing_key(private_key_pem)
+    if key is None:
         raise SalesforceLoginError(
-            "The connection's private key is not an unencrypted PEM RSA key; store it again."
-        ) from exc
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise SalesforceLoginError("The JWT bearer flow needs an RSA private key (RS256).")
+            "The connection's private key is not an unencrypted PEM RSA key (RS256); store it again."
+        )
     header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
     claims = {"iss": issuer, "sub": subject, "aud": audience, "exp": int(now) + JWT_LIFETIME_SECONDS}
     payload = _b64url(json.dumps(claims).encode())

@@ -104,6 +104,7 @@ class OrgAuthorizations:
         log.info("org authorization started user=%s login_url=%s", self.user_id, fields["login_url"])
         return {
             "authorize_url": f"{fields['login_url']}/services/oauth2/authorize?{urlencode(query)}",
+            "login_url": fields["login_url"],
             "redirect_uri": redirect_uri,
             "expires_in": PENDING_SECONDS,
         }

@@ -92,7 +92,7 @@ def authorize_connection() -> Any:
     """Start connecting an org by the web server flow: answers the org's authorize URL to open in a browser."""
     rate_limit("CONNECTION_TEST_LIMIT", "connection_test")  # it ends in an org login, like a test
     started = org_authorizations().start(_body(), oauth_callback_url())
-    audit("connection.authorize", outcome="started", login_url=started["authorize_url"].split("/services")[0])
+    audit("connection.authorize", outcome="started", login_url=started["login_url"])
     return jsonify(started), 201
 
 

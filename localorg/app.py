@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, g, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
 from localorg import MAX_API_VERSION, MIN_API_VERSION, __version__
+from localorg.auth import ADMIN_TOKEN_HEADER
 from localorg.bulk_query_api import bulk_query_api
 from localorg.errors import SalesforceError, not_found, rolled_back, session_invalid
 from localorg.faults import KINDS, FaultSpecError, parse_rule
@@ -783,9 +784,6 @@ def ingest_results(version: str, job_id: str, kind: str) -> Response:
 
 
 # ---- admin: health, faults, sessions, reset ------------------------------------------------------------------
-
-
-ADMIN_TOKEN_HEADER = "X-Localorg-Admin-Token"
 
 
 @admin_api.before_request

@@ -17,6 +17,7 @@ from localorg.jwt_bearer import load_certificate
 from localorg.store import ORG_ID
 
 DEFAULT_SESSION_TTL = 2 * 60 * 60
+ADMIN_TOKEN_HEADER = "X-Localorg-Admin-Token"  # what the admin API (/_localorg/*) must be sent
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class Credentials:
         )
 
     def jwt_public_key(self) -> Any:
-        """The public key the JWT bearer grant checks signatures with; None when no certificate is set."""
+        """The public key the JWT bearer grant checks signatures with; None when no certificate is set.
+        Read once per value (LocalOrg reads it at start, so a bad certificate stops the server there)."""
         return load_certificate(self.jwt_certificate)
 
     def check_password(self, username: str, password: str) -> str:

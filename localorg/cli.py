@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from localorg.auth import DEFAULT_SESSION_TTL, Credentials
+from localorg.auth import ADMIN_TOKEN_HEADER, DEFAULT_SESSION_TTL, Credentials
 from localorg.builtin_schema import build_schema
 from localorg.org import DEFAULT_DAILY_API_LIMIT, OrgSettings
 from localorg.schema import SchemaError, describes_in_document, load_schema_file
@@ -206,7 +206,7 @@ def _faults(args: argparse.Namespace) -> int:
     session.trust_env = False  # REQUESTS_CA_BUNDLE would override the CA given here
     session.verify = args.ca
     token = os.environ.get("LOCALORG_ADMIN_TOKEN") or Path(args.admin_token_file).read_text().strip()
-    session.headers["X-Localorg-Admin-Token"] = token
+    session.headers[ADMIN_TOKEN_HEADER] = token
     base = args.url.rstrip("/") + "/_localorg"
     if args.action == "set":
         spec = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import os
@@ -25,6 +26,7 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SALESFORCE_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 
 
+@functools.cache  # one file read and parse per certificate, not one per token request
 def load_certificate(value: str) -> rsa.RSAPublicKey | None:
     """The connected app's public key from LOCALORG_JWT_CERTIFICATE: a PEM certificate or public key, or the
     path of a file holding one; None when unset."""

@@ -77,6 +77,7 @@ class LocalOrg:
     def __init__(self, settings: OrgSettings) -> None:
         self.settings = settings
         self.credentials = settings.credentials or Credentials.from_env()
+        self.credentials.jwt_public_key()  # a certificate that cannot be read stops the start, not a login
         documents = []
         if settings.schema_file:
             documents.append((load_schema_file(settings.schema_file), settings.schema_file))

@@ -20,14 +20,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ServerInfo:
-    """What a client needs: the base URL (login and instance), the CA to trust, the credentials."""
+    """What a client is told: the base URL (login and instance), the CA to trust, who to log in as; never a
+    password or a secret (whoever starts localorg sets those)."""
 
     url: str
     ca_path: str
     username: str
-    password: str
     client_id: str
-    client_secret: str
 
 
 def serve(
@@ -46,9 +45,7 @@ def serve(
             url=f"https://{display_host}:{server.server_port}",
             ca_path=str(paths.ca_cert.resolve()),
             username=credentials.username,
-            password=credentials.password,
             client_id=credentials.client_id,
-            client_secret=credentials.client_secret,
         )
     )
 

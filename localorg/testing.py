@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from localorg.auth import Credentials
+from localorg.auth import ADMIN_TOKEN_HEADER, Credentials
 from localorg.grants import pkce_challenge
 
 _READY = re.compile(r"localorg ready url=(\S+) ca=(\S+) username=(\S+) client_id=(\S+) admin_token=(\S+)")
@@ -70,12 +70,12 @@ class LocalOrgHandle:
     client_secret: str
     admin_url: str
     pid: int = 0  # the server process, for tests that kill it outright
-    admin_token: str = ""  # sent as X-Localorg-Admin-Token on /_localorg/* calls
+    admin_token: str = ""  # sent in ADMIN_TOKEN_HEADER on /_localorg/* calls
 
     def admin_session(self) -> requests.Session:
         """A session for the admin API: the CA trusted and the admin token sent."""
         session = self.requests_session()
-        session.headers["X-Localorg-Admin-Token"] = self.admin_token
+        session.headers[ADMIN_TOKEN_HEADER] = self.admin_token
         return session
 
     def requests_session(self, route_salesforce_domains: bool = False) -> requests.Session:

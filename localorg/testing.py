@@ -71,6 +71,8 @@ class LocalOrgHandle:
     admin_url: str
     pid: int = 0  # the server process, for tests that kill it outright
     admin_token: str = ""  # sent in ADMIN_TOKEN_HEADER on /_localorg/* calls
+    ready_line: str = ""  # what the server announced on stdout
+    log_path: str = ""  # where its log (stderr) goes
 
     def admin_session(self) -> requests.Session:
         """A session for the admin API: the CA trusted and the admin token sent."""
@@ -214,6 +216,7 @@ def running_localorg(
     session_ttl: int | None = None,
     workdir: str | None = None,
     env: Mapping[str, str] | None = None,
+    verbose: bool = False,
 ) -> Iterator[LocalOrgHandle]:
     """Start `python -m localorg serve` as a subprocess on a free loopback port, wait until it answers, yield, stop."""
     owned_dir = None
@@ -240,6 +243,8 @@ def running_localorg(
         command += ["--schema", schema]
     if session_ttl is not None:
         command += ["--session-ttl", str(session_ttl)]
+    if verbose:
+        command.append("--verbose")  # every request logged
     # The handle knows the credentials because it sets them (or leaves localorg's defaults): the ready line
     # never carries a password, a client secret or the admin token.
     child_env = {**os.environ, "LOCALORG_ADMIN_TOKEN": secrets.token_urlsafe(24), **(env or {})}
@@ -250,7 +255,9 @@ def running_localorg(
         line = _read_ready_line(process, work / "localorg.log")
         match = _READY.search(line)
         assert match is not None
-        url, ca_path, username, client_id, _ = match.groups()
+        url, ca_path, username, client_id, token_source = match.groups()
+        # An empty LOCALORG_ADMIN_TOKEN in `env` lets the server make its own, in the file it names.
+        admin_token = child_env["LOCALORG_ADMIN_TOKEN"] or Path(token_source).read_text()
         handle = LocalOrgHandle(
             base_url=url,
             ca_path=ca_path,
@@ -260,7 +267,9 @@ def running_localorg(
             client_secret=child_env.get("LOCALORG_CLIENT_SECRET", defaults.client_secret),
             admin_url=url + "/_localorg",
             pid=process.pid,
-            admin_token=child_env["LOCALORG_ADMIN_TOKEN"],
+            admin_token=admin_token,
+            ready_line=line,
+            log_path=str(work / "localorg.log"),
         )
         _wait_healthy(handle, process)
         yield handle

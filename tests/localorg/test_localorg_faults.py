@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceRefusedRequest
 
-from localorg.testing import LocalOrgHandle
+from localorg.testing import LocalOrgHandle, running_localorg
 
 
 def test_every_nth_request_under_a_path_prefix_gets_503(org: LocalOrgHandle, sf: Any) -> None:
@@ -165,58 +164,28 @@ def test_the_ready_line_and_the_log_hold_no_secret(tmp_path: Path) -> None:
         "LOCALORG_PASSWORD": f"pw-{uuid.uuid4().hex}",
         "LOCALORG_CLIENT_SECRET": f"cs-{uuid.uuid4().hex}",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "localorg",
-        "serve",
-        "--port",
-        "0",
-        "--cert-dir",
-        str(tmp_path),
-        "--verbose",
-    ]
-    log_path = tmp_path / "localorg.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=log_file, env={**os.environ, **secrets}
-        )
-        try:
-            assert process.stdout is not None
-            ready = process.stdout.readline().decode()
-            url = ready.split("url=")[1].split()[0]
-            token_file = Path(ready.split("admin_token=")[1].split()[0])
-            assert token_file.stat().st_mode & 0o777 == 0o600
-            session = requests.Session()
-            session.trust_env = False
-            session.verify = str(tmp_path / "ca.pem")
-            query = {
-                "grant_type": "password",
-                "username": "dms@localorg.test",
-                "password": secrets["LOCALORG_PASSWORD"],
-            }
-            query |= {"client_id": "localorg", "client_secret": secrets["LOCALORG_CLIENT_SECRET"]}
-            assert session.post(url + "/services/oauth2/token", params=query, timeout=30).status_code in (
+    # No LOCALORG_ADMIN_TOKEN: the server makes its own and names the file it is in.
+    with running_localorg(
+        workdir=str(tmp_path), env={**secrets, "LOCALORG_ADMIN_TOKEN": ""}, verbose=True
+    ) as org:
+        token_file = Path(org.ready_line.split("admin_token=")[1].split()[0])
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        with org.requests_session() as session:
+            query = {"grant_type": "password", "username": org.username, "password": org.password}
+            query |= {"client_id": org.client_id, "client_secret": org.client_secret}
+            assert session.post(
+                org.base_url + "/services/oauth2/token", params=query, timeout=30
+            ).status_code in (
                 200,
                 400,
             )
             session.get(
-                url + "/services/oauth2/authorize",
+                org.base_url + "/services/oauth2/authorize",
                 params={"code_verifier": "v-secret-1", "code": "c-secret-2"},
                 timeout=30,
             )
-            admin = session.get(
-                url + "/_localorg/faults",
-                headers={"X-Localorg-Admin-Token": token_file.read_text()},
-                timeout=30,
-            )
-            assert admin.status_code == 200
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
-            if process.stdout is not None:
-                process.stdout.close()
-    log = log_path.read_text()
+        assert org._admin("GET", "/faults")["rules"] == []  # the token in the file opens the admin API
+    log = Path(org.log_path).read_text()
     assert "/services/oauth2/token" in log  # the requests were logged...
     for secret in (*secrets.values(), "v-secret-1", "c-secret-2", token_file.read_text()):
-        assert secret not in ready and secret not in log  # ...without their secrets
+        assert secret not in org.ready_line and secret not in log  # ...without their secrets

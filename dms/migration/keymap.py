@@ -62,11 +62,15 @@ class KeyMapStore:
         self._cache: OrderedDict[tuple[str, str, int], pa.Table] = OrderedDict()
         self.cache_buckets = cache_buckets
 
+    def _map_dir(self, step: str, key_column: str) -> str:
+        # The column's name in hex: any column name makes a safe blob key.
+        return f"{self.prefix}/{step}/{key_column.encode().hex()}"
+
     def _part_key(self, step: str, key_column: str, chunk: int) -> str:
-        return f"{self.prefix}/{step}/{key_column.encode().hex()}/parts/{chunk:06d}.arrow"
+        return f"{self._map_dir(step, key_column)}/parts/{chunk:06d}.arrow"
 
     def _bucket_key(self, step: str, key_column: str, bucket: int) -> str:
-        return f"{self.prefix}/{step}/{key_column.encode().hex()}/buckets/{bucket:04d}.arrow"
+        return f"{self._map_dir(step, key_column)}/buckets/{bucket:04d}.arrow"
 
     def write_part(self, step: str, key_column: str, chunk: int, entries: pa.Table, buckets: int) -> None:
         """Store one chunk's entries (KEY_MAP_SCHEMA; rows without a key left out), split by bucket."""
@@ -87,7 +91,7 @@ class KeyMapStore:
 
     def compact(self, step: str, key_column: str, buckets: int) -> list[Duplicate]:
         """Gather every part into bucket files, one bucket in memory at a time; the keys given twice."""
-        parts = sorted(k for k in self.blobs.list(f"{self.prefix}/{step}/{key_column.encode().hex()}/parts/"))
+        parts = sorted(self.blobs.list(f"{self._map_dir(step, key_column)}/parts/"))
         duplicates: list[Duplicate] = []
         with contextlib.ExitStack() as stack:
             readers = [

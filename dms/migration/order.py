@@ -45,6 +45,7 @@ def components(nodes: list[str], edges: dict[str, set[str]]) -> dict[str, int]:
     stack: list[str] = []
     component: dict[str, int] = {}
     counter = 0
+    found = 0  # components closed so far: the next one's number
     for root in nodes:
         if root in index:
             continue
@@ -74,13 +75,13 @@ def components(nodes: list[str], edges: dict[str, set[str]]) -> dict[str, int]:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
             if low[node] == index[node]:
-                number = len(set(component.values()))
                 while True:
                     member = stack.pop()
                     on_stack.discard(member)
-                    component[member] = number
+                    component[member] = found
                     if member == node:
                         break
+                found += 1
     return component
 
 

@@ -5,4 +5,4 @@ It imports nothing from Flask or the factories, so task modules can import it wi
 
 from celery import Celery
 
-celery = Celery("dms", include=["tasks.diagnostics", "tasks.jobs", "tasks.housekeeping"])
+celery = Celery("dms", include=["tasks.diagnostics", "tasks.jobs", "tasks.plans", "tasks.housekeeping"])

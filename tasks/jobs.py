@@ -14,6 +14,7 @@ from celery_holder import celery
 from dms.clients import current_services
 from dms.clients.salesforce import SalesforceTransientError
 from dms.errors import DMSError, ServiceUnavailable
+from dms.migration.run import notify_plan
 from dms.pipeline.apis import StillProcessing
 from dms.pipeline.context import Pipeline, publisher
 from dms.pipeline.load import ChunkBusy, fail_chunk, load_chunk
@@ -63,6 +64,10 @@ def backoff(retries: int, base: float = 5.0, cap: float = 300.0) -> float:
 def plan_job_task(self: Any, job_id: str) -> str:
     """Read, map, validate and stage a job's rows; enqueue its chunk loads."""
     p = pipeline()
+    return ended(p, job_id, _plan_job(self, p, job_id))
+
+
+def _plan_job(self: Any, p: Pipeline, job_id: str) -> str:
     try:
         return plan_job(p, job_id)
     except SalesforceTransientError as exc:
@@ -91,6 +96,17 @@ def plan_job_task(self: Any, job_id: str) -> str:
 def load_chunk_task(self: Any, job_id: str, index: int) -> str:
     """Load one staged chunk into Salesforce (idempotent under redelivery)."""
     p = pipeline()
+    return ended(p, job_id, _load_chunk(self, p, job_id, index))
+
+
+def ended(p: Pipeline, job_id: str, outcome: str) -> str:
+    """The task's outcome, after telling the job's plan (if any) that the job may have ended. Every task
+    that ends a job passes here, and a redelivered one again: a plan never waits for a message lost."""
+    notify_plan(p, job_id)
+    return outcome
+
+
+def _load_chunk(self: Any, p: Pipeline, job_id: str, index: int) -> str:
     settings = p.settings
     try:
         return load_chunk(

@@ -39,7 +39,7 @@ def owned_job(job_id: str) -> dict[str, Any]:
     return job
 
 
-def _body(optional: bool = False) -> dict[str, Any]:
+def json_body(optional: bool = False) -> dict[str, Any]:
     """The request's JSON object; with `optional`, no body at all reads as {} (anything else is a 400)."""
     body = request.get_json(silent=True)
     if body is None and optional and not request.get_data():
@@ -49,7 +49,7 @@ def _body(optional: bool = False) -> dict[str, Any]:
     return body
 
 
-def _source(upload_id: Any, read_options: Any) -> dict[str, Any]:
+def upload_source(upload_id: Any, read_options: Any) -> dict[str, Any]:
     if not typed_field(upload_id, str, "upload_id", "a string"):
         raise InvalidRequest(
             "`upload_id` is required: upload the file first (POST /api/v1/uploads).", field="upload_id"
@@ -88,7 +88,7 @@ def _run_direct(request_doc: dict[str, Any]) -> dict[str, Any]:
 def create_job() -> Any:
     """Create a job (a rehearsal with "dry_run": true) from an upload, a target and a mapping or template."""
     rate_limit("JOB_CREATE_LIMIT", "job_create")
-    body = _body()
+    body = json_body()
     mapping = body.get("mapping")
     template = typed_field(body.get("template"), str, "template", "the name of a saved template")
     if mapping is None and template:
@@ -103,7 +103,7 @@ def create_job() -> Any:
         body.get("connection_id")
     )
     request_doc = {
-        "source": _source(body.get("upload_id"), body.get("read_options")),
+        "source": upload_source(body.get("upload_id"), body.get("read_options")),
         "target": {
             "connection_id": body.get("connection_id"),
             "object": body.get("object"),
@@ -170,9 +170,9 @@ def cancel_job(job_id: str) -> Any:
 def retry_job(job_id: str) -> Any:
     """Retry the failed rows as a new job; with {"upload_id": ...}, retry from a corrected file instead."""
     owned_job(job_id)
-    body = _body(optional=True)
+    body = json_body(optional=True)
     upload_id = body.get("upload_id")
-    corrected = _source(upload_id, body.get("read_options")) if upload_id is not None else None
+    corrected = upload_source(upload_id, body.get("read_options")) if upload_id is not None else None
     job = lifecycle.retry_failed(current_pipeline(), job_id, corrected, current_principal().as_owner())
     audit("job.retry", target=job["_id"], retry_of=job_id)
     return jsonify(progress(job)), 201, {"Location": url_for("api.get_job", job_id=job["_id"])}
@@ -208,7 +208,7 @@ def list_templates() -> Any:
 
 @api.put("/templates/<object_name>/<name>")
 def save_template(object_name: str, name: str) -> Any:
-    mapping = typed_field(_body().get("mapping"), dict, "mapping", "a mapping object") or {}
+    mapping = typed_field(json_body().get("mapping"), dict, "mapping", "a mapping object") or {}
     return jsonify(templates().save(object_name, name, mapping))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import jsonify, request, url_for
 
 from blueprints.api import api
-from blueprints.api.jobs import _body, current_pipeline
+from blueprints.api.jobs import current_pipeline, json_body
 from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.clients.salesforce import OrgClient
@@ -82,7 +82,7 @@ def list_connections() -> Any:
 
 @api.post("/connections")
 def create_connection() -> Any:
-    created = connections().create(_body())
+    created = connections().create(json_body())
     audit("connection.create", target=created["id"], name=created["name"], login_url=created["login_url"])
     return jsonify(created), 201
 
@@ -91,7 +91,7 @@ def create_connection() -> Any:
 def authorize_connection() -> Any:
     """Start connecting an org by the web server flow: answers the org's authorize URL to open in a browser."""
     rate_limit("CONNECTION_TEST_LIMIT", "connection_test")  # it ends in an org login, like a test
-    started = org_authorizations().start(_body(), oauth_callback_url())
+    started = org_authorizations().start(json_body(), oauth_callback_url())
     audit("connection.authorize", outcome="started", login_url=started["login_url"])
     return jsonify(started), 201
 
@@ -152,7 +152,7 @@ def describe_object(object_name: str) -> Any:
 @api.post("/mappings/suggest")
 def suggest_mapping() -> Any:
     """An auto-mapped spec for an upload and a target, with the problems a load would hit."""
-    body = _body()
+    body = json_body()
     fields = {name: typed_field(body.get(name), str, name, "a string") for name in SUGGEST_TEXT_FIELDS}
     for name in ("upload_id", "object"):
         if not fields[name]:

@@ -8,7 +8,7 @@ from celery.result import AsyncResult
 from flask import current_app, jsonify, url_for
 
 from blueprints.api import api
-from blueprints.api.jobs import _body
+from blueprints.api.jobs import json_body
 from dms.errors import InvalidRequest, typed_field
 
 
@@ -27,7 +27,7 @@ def task_status(task_id: str) -> Any:
 @api.post("/diagnostics/echo")
 def diagnostics_echo() -> Any:
     """Send a message through SQS to a worker and back: proves the queue and a worker are alive."""
-    message = typed_field(_body(optional=True).get("message"), str, "message", "a string") or "ping"
+    message = typed_field(json_body(optional=True).get("message"), str, "message", "a string") or "ping"
     if len(message) > 1000:
         raise InvalidRequest("`message` must be a string of at most 1000 characters.", field="message")
     task = current_app.extensions["celery"].send_task("dms.diagnostics.echo", args=[message])

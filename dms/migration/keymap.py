@@ -66,14 +66,17 @@ class KeyMapStore:
         # The column's name in hex: any column name makes a safe blob key.
         return f"{self.prefix}/{step}/{key_column.encode().hex()}"
 
-    def _part_key(self, step: str, key_column: str, chunk: int) -> str:
-        return f"{self._map_dir(step, key_column)}/parts/{chunk:06d}.arrow"
+    def _part_key(self, step: str, key_column: str, chunk: int, attempt: int) -> str:
+        return f"{self._map_dir(step, key_column)}/parts/{attempt:03d}-{chunk:06d}.arrow"
 
     def _bucket_key(self, step: str, key_column: str, bucket: int) -> str:
         return f"{self._map_dir(step, key_column)}/buckets/{bucket:04d}.arrow"
 
-    def write_part(self, step: str, key_column: str, chunk: int, entries: pa.Table, buckets: int) -> None:
-        """Store one chunk's entries (KEY_MAP_SCHEMA; rows without a key left out), split by bucket."""
+    def write_part(
+        self, step: str, key_column: str, chunk: int, entries: pa.Table, buckets: int, attempt: int = 1
+    ) -> None:
+        """Store one chunk's entries of one attempt of the step (KEY_MAP_SCHEMA; rows without a key left
+        out), split by bucket. A later attempt's entry for a row replaces an earlier one's."""
         entries = entries.select(KEY_MAP_SCHEMA.names).cast(KEY_MAP_SCHEMA)
         entries = entries.filter(pc.invert(pc.is_null(entries["key"])))
         bucket = buckets_of(entries["key"].combine_chunks(), buckets)
@@ -84,7 +87,7 @@ class KeyMapStore:
         schema = KEY_MAP_SCHEMA.with_metadata(metadata)
         starts = np.searchsorted(bucket, present, side="left")
         ends = np.searchsorted(bucket, present, side="right")
-        with self.blobs.open_write(self._part_key(step, key_column, chunk)) as out:
+        with self.blobs.open_write(self._part_key(step, key_column, chunk, attempt)) as out:
             with pa.ipc.new_file(out, schema) as writer:
                 for start, end in zip(starts, ends, strict=True):
                     writer.write_table(entries.slice(int(start), int(end - start)), max_chunksize=1 << 30)
@@ -99,16 +102,16 @@ class KeyMapStore:
                 for p in parts
             ]
             indexes = [_batch_index(r.schema) for r in readers]
+            attempts = [int(p.rsplit("/", 1)[-1].split("-", 1)[0]) for p in parts]
             for bucket in range(buckets):
                 pieces = [
-                    r.get_batch(index[bucket])
-                    for r, index in zip(readers, indexes, strict=True)
+                    pa.Table.from_batches([r.get_batch(index[bucket])]).append_column(
+                        "attempt", pa.array([attempt] * r.get_batch(index[bucket]).num_rows, pa.int32())
+                    )
+                    for r, index, attempt in zip(readers, indexes, attempts, strict=True)
                     if bucket in index
                 ]
-                table = (
-                    pa.Table.from_batches(pieces, KEY_MAP_SCHEMA) if pieces else KEY_MAP_SCHEMA.empty_table()
-                )
-                table = table.sort_by([("key", "ascending"), ("row", "ascending")])
+                table = _latest_per_row(pieces)
                 duplicates.extend(_duplicates(table))
                 with self.blobs.open_write(self._bucket_key(step, key_column, bucket)) as out:
                     with pa.ipc.new_file(out, KEY_MAP_SCHEMA) as writer:
@@ -149,6 +152,24 @@ def _batch_index(schema: pa.Schema) -> dict[int, int]:
     """bucket -> record batch number, from a part's metadata."""
     meta = json.loads((schema.metadata or {}).get(BUCKET_METADATA, b'{"batches": []}'))
     return {int(bucket): i for i, bucket in enumerate(meta["batches"])}
+
+
+def _latest_per_row(pieces: list[pa.Table]) -> pa.Table:
+    """One bucket's entries from every attempt, sorted by key then row: per (key, row), the latest attempt's
+    entry (a row that failed and loaded on a retry has its Id, not its old error)."""
+    if not pieces:
+        return KEY_MAP_SCHEMA.empty_table()
+    table = pa.concat_tables(pieces).sort_by(
+        [("key", "ascending"), ("row", "ascending"), ("attempt", "descending")]
+    )
+    if table.num_rows > 1:
+        keys, rows = table["key"].combine_chunks(), table["row"].combine_chunks()
+        first = np.ones(table.num_rows, dtype=bool)
+        same_key = pc.equal(keys.slice(1), keys.slice(0, len(keys) - 1))
+        same_row = pc.equal(rows.slice(1), rows.slice(0, len(rows) - 1))
+        first[1:] = ~pc.and_(same_key, same_row).to_numpy(zero_copy_only=False)
+        table = table.filter(pa.array(first))
+    return table.select(KEY_MAP_SCHEMA.names).cast(KEY_MAP_SCHEMA)
 
 
 def _duplicates(sorted_table: pa.Table) -> list[Duplicate]:

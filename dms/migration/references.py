@@ -47,8 +47,7 @@ class Resolved:
 def resolve(plan: MigrationPlan, table: pa.Table, reference: Reference, lookup: Lookup) -> Resolved:
     """The Salesforce Ids of `reference`'s parents for the chunk's rows, and the errors of the rows whose
     parent is unknown or was not loaded."""
-    values = pc.utf8_trim_whitespace(as_array(table[reference.source]).cast(pa.string()))
-    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    values = key_texts(table[reference.source])
     rows = as_array(table[ROW_COLUMN]).to_pylist()
     ids: list[str | None] = [None] * len(table)
     errors: list[RowError] = []
@@ -73,6 +72,18 @@ def resolve(plan: MigrationPlan, table: pa.Table, reference: Reference, lookup: 
                 )
             errors.append(RowError(rows[position], reference.source, reference.target, value, code, message))
     return Resolved(pa.array(ids, pa.string()), errors)
+
+
+def key_texts(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Legacy keys as the text both sides of a reference compare: trimmed, blank as null, and a whole number
+    read as a float (a spreadsheet's 1001.0) written as the integer it is, as the file showed it."""
+    values = as_array(column)
+    if pa.types.is_floating(values.type):
+        whole = pc.fill_null(pc.equal(values, pc.round(values)), True)
+        if pc.all(whole).as_py():
+            values = values.cast(pa.int64(), safe=False)
+    texts = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    return pc.if_else(pc.equal(texts, ""), pa.scalar(None, pa.string()), texts)
 
 
 def _rows_by_step(

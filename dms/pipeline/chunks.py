@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from dms.clients.blobstore import BlobPin
 from dms.errors import DMSError
+from dms.migration.passes import StepPass
 from dms.pipeline.context import JobContext, Pipeline, PipelineSettings
 from dms.pipeline.describe import ObjectDescribe
 from dms.pipeline.model import ROW_COLUMN, Operation
@@ -135,6 +136,7 @@ class ChunkRecipe:
     prepare_options: PrepareOptions
     operation: Operation
     external_id: str | None
+    step_pass: StepPass | None = None  # a pass of a migration plan's step: rows left out, references resolved
 
     @classmethod
     def for_job(cls, ctx: JobContext, path: Path, *, infer_formats: bool, check_lookups: bool) -> ChunkRecipe:
@@ -147,7 +149,9 @@ class ChunkRecipe:
         if infer_formats:
             spec = with_inferred_formats(spec, path, options)
         parents = parent_describes(ctx, spec, describe)
-        compiled = compile_mapping(spec, describe, info.columns, parent_describes=parents)
+        step_pass = StepPass.of(job, ctx.pipeline.blobs)
+        columns = info.columns + (step_pass.added_columns() if step_pass else [])
+        compiled = compile_mapping(spec, describe, columns, parent_describes=parents)
         lookups = LookupChecker(ctx) if check_lookups else None
         return cls(
             options=options,
@@ -158,18 +162,30 @@ class ChunkRecipe:
             prepare_options=PrepareOptions(resolve_lookups=lookups, parent_describes=parents),
             operation=ctx.operation,
             external_id=job["target"].get("external_id"),
+            step_pass=step_pass,
         )
 
     def chunks(self, path: Path) -> Iterator[Chunk]:
         return read_chunks(path, self.options, self.info)
 
     def prepare(self, chunk: Chunk) -> Prepared:
-        """Map and check one chunk's rows."""
-        prepared = prepare(chunk.table, self.compiled, self.describe, self.prepare_options)
+        """Map and check one chunk's rows (a plan step's pass first leaves rows out and resolves references)."""
+        table = chunk.table
+        applied = self.step_pass.apply(chunk.index, table) if self.step_pass else None
+        if applied is not None:
+            table = applied.table
+        prepared = prepare(table, self.compiled, self.describe, self.prepare_options)
         lookups = self.prepare_options.resolve_lookups
         if lookups is not None and self.operation == Operation.UPSERT and self.external_id:
             prepared = check_new_rows(prepared, self.describe, self.external_id, lookups)
-        return prepared
+        if applied is None:
+            return prepared
+        return Prepared(
+            table=prepared.table,
+            errors=[*applied.errors, *prepared.errors],
+            invalid_rows=prepared.invalid_rows + applied.held_back,
+            skipped_rows=applied.skipped,
+        )
 
 
 def check_new_rows(prepared: Prepared, describe: dict[str, Any], external_id: str, lookups: Any) -> Prepared:
@@ -196,8 +212,8 @@ def check_new_rows(prepared: Prepared, describe: dict[str, Any], external_id: st
                 bad.add(row)
     if not bad:
         return prepared
-    return Prepared(
-        table=without_rows(table, bad), errors=errors, invalid_rows=prepared.invalid_rows + len(bad)
+    return replace(
+        prepared, table=without_rows(table, bad), errors=errors, invalid_rows=prepared.invalid_rows + len(bad)
     )
 
 
@@ -232,8 +248,6 @@ def rebuild_chunk(ctx: JobContext, index: int) -> dict[str, pa.Table]:
             prepared = recipe.prepare(chunk)
             invalid = invalid_rows(p.blobs, ctx.job_id, index)
             if invalid:
-                prepared = Prepared(
-                    without_rows(prepared.table, invalid), prepared.errors, prepared.invalid_rows
-                )
+                prepared = replace(prepared, table=without_rows(prepared.table, invalid))
             return staged_parts(chunk, prepared)
     raise DMSError(f"Chunk {index} is not in the source any more.", code="SOURCE_CHANGED")

@@ -115,7 +115,8 @@ def new_job_document(request: Mapping[str, Any], collections_threshold: int) -> 
     options = JobOptions.from_request(request.get("options"), collections_threshold)
     stamp = now()
     return {
-        "_id": new_document_id("job"),
+        # A migration plan's pass names its job (dms/migration/run.py), so that it is made once.
+        "_id": request.get("id") or new_document_id("job"),
         "type": "job",
         "state": JobState.CREATED,
         "created_at": stamp,
@@ -133,6 +134,7 @@ def new_job_document(request: Mapping[str, Any], collections_threshold: int) -> 
         "counters": dict.fromkeys(COUNTERS, 0),
         "api_calls": {"plan": 0, "load": 0},
         "retry_of": request.get("retry_of"),
+        "migration": request.get("migration"),  # the pass of a plan's step this job is, if any
         # Who may see and act on the job (dms/security): the user who created it, and admins.
         "owner": request.get("owner"),
         "owner_name": request.get("owner_name"),
@@ -152,6 +154,7 @@ def job_counters(plan: Mapping[str, Any] | None, chunks: Iterable[Mapping[str, A
     counters["total"] = plan["total_rows"] if plan else sum(int(c["rows"]) for c in chunks)
     counters["invalid"] = (plan or {}).get("invalid_rows", 0)
     counters["cancelled"] = (plan or {}).get("cancelled_rows", 0)  # read after a cancel: never prepared
+    counters["skipped"] = (plan or {}).get("skipped_rows", 0)  # a plan's pass had nothing to do for them
     for chunk in chunks:
         result = chunk.get("result") or {}
         for name in CHUNK_COUNTERS:
@@ -202,7 +205,15 @@ def progress(job: Mapping[str, Any]) -> dict[str, Any]:
         "error": job.get("error"),
         "retry_of": job.get("retry_of"),
         "warnings": plan.get("warnings", []),
+        "migration": _pass_of(job.get("migration")),
     }
+
+
+def _pass_of(migration: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Which plan, step and pass a job is (its spec and bookkeeping stay inside)."""
+    if not migration:
+        return None
+    return {k: migration[k] for k in ("plan_id", "step", "pass", "attempt")}
 
 
 def percent_done(job: Mapping[str, Any]) -> float:

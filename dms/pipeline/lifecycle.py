@@ -151,6 +151,13 @@ def retry_failed(
     """A new job for the failed/invalid rows of `job_id` (or for a corrected upload), same target and mapping;
     owned by `owner` (who retries), else by the job's owner."""
     job = p.store.get(job_id)
+    if job.get("migration"):
+        plan_id = job["migration"]["plan_id"]
+        raise DMSError(
+            f"Job {job_id} is a pass of plan {plan_id}: retry the plan (POST /api/v1/plans/{plan_id}/retry), "
+            "which retries its steps in order.",
+            code="JOB_OF_PLAN",
+        )
     if job["state"] not in FINAL_STATES:
         raise DMSError(
             f"Job {job_id} is still {job['state']}; retry it once it has finished.", code="JOB_NOT_FINISHED"

@@ -90,11 +90,23 @@ class TaskName(StrEnum):
     PLAN_JOB = "dms.plan_job"
     LOAD_CHUNK = "dms.load_chunk"
     HOUSEKEEPING = "dms.housekeeping"
+    ADVANCE_PLAN = "dms.advance_plan"
 
 
-# The job counters; total = succeeded + failed + invalid + cancelled + pending at every moment.
-COUNTERS = ("total", "succeeded", "created", "updated", "failed", "invalid", "cancelled", "pending")
-SETTLED_COUNTERS = ("succeeded", "failed", "invalid", "cancelled")
+# The job counters; total = succeeded + failed + invalid + cancelled + skipped + pending at every moment.
+# Skipped rows are those a pass of a migration plan had nothing to do for (dms/migration/passes.py).
+COUNTERS = (
+    "total",
+    "succeeded",
+    "created",
+    "updated",
+    "failed",
+    "invalid",
+    "cancelled",
+    "skipped",
+    "pending",
+)
+SETTLED_COUNTERS = ("succeeded", "failed", "invalid", "cancelled", "skipped")
 
 Enqueue = Callable[[str, list[Any]], None]  # (task name, args): publish a task; the task layer provides it
 

@@ -99,6 +99,7 @@ class PlanTally:
     invalid: int = 0
     valid: int = 0
     cancelled: int = 0  # rows read after a cancel: counted, never prepared or sent
+    skipped: int = 0  # rows a migration plan's pass had nothing to do for
     reader_chunks: int = 0
     estimated_calls: int = 0
     chunk_indexes: list[int] = field(default_factory=list)
@@ -111,6 +112,7 @@ class PlanTally:
             "invalid_rows": self.invalid,
             "valid_rows": self.valid,
             "cancelled_rows": self.cancelled,
+            "skipped_rows": self.skipped,
             "chunks": len(self.chunk_indexes),
             "chunk_indexes": self.chunk_indexes,
             "reader_chunks": self.reader_chunks,
@@ -140,6 +142,7 @@ def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, An
             continue
         prepared = recipe.prepare(chunk)
         tally.invalid += write_invalid_part(p, job_id, chunk, prepared)
+        tally.skipped += prepared.skipped_rows
         rows = prepared.table.num_rows
         tally.valid += rows
         if rows == 0:
@@ -278,6 +281,7 @@ def _finish_rehearsal(p: Pipeline, job_id: str, summary: dict[str, Any]) -> str:
         "invalid": summary["invalid_rows"],
         "valid": summary["valid_rows"],
         "cancelled": summary["cancelled_rows"],
+        "skipped": summary.get("skipped_rows", 0),
     }
 
     def finish(doc: dict[str, Any]) -> dict[str, Any]:

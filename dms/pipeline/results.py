@@ -380,6 +380,11 @@ def succeeded_rows(blobs: Any, job_id: str, index: int) -> set[int]:
     return {int(r[0]) for r in _part_rows(blobs, part_key(job_id, index, "success")) if r}
 
 
+def succeeded_ids(blobs: Any, job_id: str, index: int) -> dict[int, str]:
+    """Source row -> the Id of the record Salesforce made or matched, for reader chunk `index`."""
+    return {int(r[0]): r[1] for r in _part_rows(blobs, part_key(job_id, index, "success")) if r}
+
+
 def invalid_rows(blobs: Any, job_id: str, index: int) -> set[int]:
     """Source rows that the plan found unreadable or invalid in reader chunk `index` (never staged)."""
     return {int(r[0]) for r in _part_rows(blobs, part_key(job_id, index, "invalid")) if r}

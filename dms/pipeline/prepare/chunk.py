@@ -45,6 +45,7 @@ class Prepared:
     table: pa.Table
     errors: list[RowError]
     invalid_rows: int
+    skipped_rows: int = 0  # left out by a migration plan's pass: neither loaded nor in error
 
 
 @dataclass

@@ -58,8 +58,14 @@ def test_counters_add_up_from_the_chunks_and_pending_is_what_is_left() -> None:
         "failed": 1,
         "invalid": 2,
         "cancelled": 5,
+        "skipped": 0,
         "pending": 6,
     }
+
+
+def test_rows_a_plan_pass_skipped_are_settled_not_pending() -> None:
+    counters = job_counters({"total_rows": 10, "skipped_rows": 7}, [{"rows": 3, "result": {"succeeded": 3}}])
+    assert (counters["skipped"], counters["succeeded"], counters["pending"]) == (7, 3, 0)
 
 
 def test_while_planning_the_total_is_the_rows_of_the_chunks_staged_so_far() -> None:

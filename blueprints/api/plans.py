@@ -1,0 +1,152 @@
+"""Migration plans over HTTP: create (or rehearse), follow, list, cancel, retry, and their results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request, stream_with_context, url_for
+
+from blueprints.api import api
+from blueprints.api.jobs import current_pipeline, json_body, upload_source
+from blueprints.api.uploads import current_uploads
+from dms.clients import current_services
+from dms.connections import ConnectionStore
+from dms.errors import DMSError, InvalidRequest, NotFound, typed_field
+from dms.migration import run, view
+from dms.migration.spec import InvalidPlan, load_plan_text, parse_plan
+from factories.security import audit, current_principal, rate_limit
+
+MAX_LISTED_PLANS = 200
+
+
+def owned_plan(plan_id: str) -> dict[str, Any]:
+    """The plan, if the caller may see it; another user's plan is as absent as one that never existed."""
+    try:
+        doc = run.plans_store(current_pipeline()).get(plan_id)
+    except NotFound:
+        doc = None
+    if doc is None or doc.get("type") != "plan" or not current_principal().owns(doc):
+        raise NotFound(f"plans/{plan_id[:80]} does not exist.", code="NOT_FOUND")
+    return doc
+
+
+def _with_links(doc: dict[str, Any]) -> dict[str, Any]:
+    body = view.plan_view(doc)
+    plan_id = doc["_id"]
+    body["links"] = {
+        "self": url_for("api.get_plan", plan_id=plan_id),
+        "results": url_for("api.plan_results", plan_id=plan_id),
+        "cancel": url_for("api.cancel_plan", plan_id=plan_id),
+        "retry": url_for("api.retry_plan", plan_id=plan_id),
+    }
+    for step in body["steps"]:
+        step["links"] = {
+            name: url_for("api.plan_step_results", plan_id=plan_id, step=step["name"], name=name)
+            for name in view.STEP_FILES
+        }
+    return body
+
+
+def _plan_document(body: dict[str, Any]) -> Any:
+    """The plan from the body: `plan` (an object) or `plan_text` (its YAML or JSON text)."""
+    if "plan_text" in body:
+        text = typed_field(body.get("plan_text"), str, "plan_text", "the plan's YAML or JSON text") or ""
+        return load_plan_text(text)
+    if not isinstance(body.get("plan"), dict):
+        raise InvalidRequest(
+            "`plan` is required: the plan as an object (or `plan_text`: its YAML).", field="plan"
+        )
+    return body["plan"]
+
+
+@api.post("/plans")
+def create_plan() -> Any:
+    """Create a plan (a rehearsal of every step with "dry_run": true) over uploads already made."""
+    rate_limit("JOB_CREATE_LIMIT", "job_create")
+    body = json_body()
+    document = _plan_document(body)
+    dry_run = typed_field(body.get("dry_run"), bool, "dry_run", "true or false") or False
+    plan = parse_plan(document)
+    ConnectionStore(current_services(), visible=current_principal().owns).check_usable(plan.connection_id)
+    sources = {}
+    for step in plan.steps:
+        upload_id = step.source.get("upload_id")
+        if not upload_id:
+            raise InvalidPlan(
+                f"Step {step.name}: `source.upload_id` is required here (the CLI uploads `source.file` first).",
+                step=step.name,
+                field="source",
+            )
+        read_options = dict(step.read_options)
+        if "sheet" in step.source:
+            read_options["sheet"] = step.source["sheet"]
+        try:
+            source = upload_source(upload_id, read_options)
+        except DMSError as exc:
+            raise InvalidPlan(f"Step {step.name}: {exc.message}", step=step.name, field="source") from None
+        source["size"] = current_uploads().get(upload_id).get("size") or 0
+        sources[step.name] = source
+    doc = run.create_plan(
+        current_pipeline(), document, sources, dry_run=dry_run, owner=current_principal().as_owner()
+    )
+    audit("plan.rehearse" if dry_run else "plan.run", target=doc["_id"], steps=len(plan.steps))
+    return jsonify(_with_links(doc)), 201, {"Location": url_for("api.get_plan", plan_id=doc["_id"])}
+
+
+@api.get("/plans")
+def list_plans() -> Any:
+    limit = request.args.get("limit", "50")
+    if not limit.isdecimal() or not 1 <= int(limit) <= MAX_LISTED_PLANS:
+        raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LISTED_PLANS}.", field="limit")
+    principal = current_principal()
+    owner = None if principal.is_admin else principal.user_id
+    docs = run.list_plans(current_pipeline(), int(limit), owner)
+    return jsonify({"plans": [view.plan_view(d) for d in docs]})
+
+
+@api.get("/plans/<plan_id>")
+def get_plan(plan_id: str) -> Any:
+    """A plan's state, order, and per step its passes, counters and result links."""
+    return jsonify(_with_links(owned_plan(plan_id)))
+
+
+@api.post("/plans/<plan_id>/cancel")
+def cancel_plan(plan_id: str) -> Any:
+    owned_plan(plan_id)
+    doc = run.cancel_plan(current_pipeline(), plan_id)
+    audit("plan.cancel", target=plan_id)
+    return jsonify(_with_links(doc))
+
+
+@api.post("/plans/<plan_id>/retry")
+def retry_plan(plan_id: str) -> Any:
+    """Run the plan again for the rows it left undone, step by step in order."""
+    owned_plan(plan_id)
+    doc = run.retry_plan(current_pipeline(), plan_id)
+    audit("plan.retry", target=plan_id, attempt=doc["attempt"])
+    return jsonify(_with_links(doc))
+
+
+@api.get("/plans/<plan_id>/results")
+def plan_results(plan_id: str) -> Any:
+    """A zip of every step's success.csv and errors.csv (and deferred_errors.csv) and summary.json."""
+    doc = owned_plan(plan_id)
+    p = current_pipeline()
+    audit("plan.download", target=plan_id)
+    headers = {"Content-Disposition": f'attachment; filename="{plan_id}-results.zip"'}
+    stream = view.results_zip(p.blobs, p.store, doc)
+    return Response(stream_with_context(stream), mimetype="application/zip", headers=headers)
+
+
+@api.get("/plans/<plan_id>/steps/<step>/<name>")
+def plan_step_results(plan_id: str, step: str, name: str) -> Any:
+    doc = owned_plan(plan_id)
+    if name not in view.STEP_FILES or step not in {s["name"] for s in doc["spec"]["steps"]}:
+        raise NotFound(
+            f"A plan's step results are {', '.join(view.STEP_FILES)} of one of its steps.", code="NOT_FOUND"
+        )
+    p = current_pipeline()
+    audit("plan.download", target=plan_id, step=step, kind=name)
+    headers = {"Content-Disposition": f'attachment; filename="{plan_id}-{step}-{name}"'}
+    stream = view.step_file(p.blobs, p.store, doc, step, name)
+    return Response(stream_with_context(stream), mimetype="text/csv", headers=headers)

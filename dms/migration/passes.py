@@ -33,6 +33,7 @@ from dms.migration.spec import MigrationPlan, Step, parse_plan
 from dms.pipeline import results as res
 from dms.pipeline.columns import as_array
 from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.prepare.options import LookupResolver
 from dms.pipeline.prepare.rejections import RowError
 
 REFERENCE_COLUMN = "__ref__{}"  # the Ids a reference field resolved to, as a column the mapping reads
@@ -118,6 +119,17 @@ class StepPass:
             return {**self.step.mapping, "fields": [*self.step.mapping.get("fields", []), *refs]}
         return {"fields": [{"target": "Id", "source": OWN_ID_COLUMN}, *refs]}
 
+    def lookups(self, checker: LookupResolver) -> LookupResolver:
+        """A rehearsal's lookup in the org, less its own placeholder Ids: those stand for records the plan
+        would load before this pass, not for records the org has."""
+
+        def resolve_without_placeholders(object_name: str, field_name: str, values: set[str]) -> set[str]:
+            placeholders = {v for v in values if field_name == "Id" and is_rehearsal_id(v)}
+            rest = values - placeholders
+            return placeholders | (checker(object_name, field_name, rest) if rest else set())
+
+        return resolve_without_placeholders
+
     def apply(self, chunk_index: int, table: pa.Table) -> Applied:
         """Leave out the rows this pass has nothing to do for; resolve the references of the rest."""
         rows = as_array(table[ROW_COLUMN]).to_numpy(zero_copy_only=False)
@@ -185,6 +197,10 @@ def rehearsal_id(key_prefix: str | None) -> str:
     prefix, which no record has."""
     body = ((key_prefix or "")[:3] or "000").ljust(15, "0")
     return body + id_checksum(body)
+
+
+def is_rehearsal_id(value: str) -> bool:
+    return len(value) == 18 and value[3:15] == "0" * 12 and value == rehearsal_id(value[:3])
 
 
 def id_checksum(id15: str) -> str:

@@ -25,6 +25,7 @@ from dms.pipeline.model import ROW_COLUMN, Operation
 from dms.pipeline.prepare import (
     PROFILE_ROWS,
     CompiledMapping,
+    LookupResolver,
     Prepared,
     PrepareOptions,
     RowError,
@@ -152,7 +153,9 @@ class ChunkRecipe:
         step_pass = StepPass.of(job, ctx.pipeline.blobs)
         columns = info.columns + (step_pass.added_columns() if step_pass else [])
         compiled = compile_mapping(spec, describe, columns, parent_describes=parents)
-        lookups = LookupChecker(ctx) if check_lookups else None
+        lookups: LookupResolver | None = LookupChecker(ctx) if check_lookups else None
+        if lookups is not None and step_pass is not None:
+            lookups = step_pass.lookups(lookups)
         return cls(
             options=options,
             info=info,

@@ -1,0 +1,202 @@
+"""Migration plans on the real stack: a graph of related objects loaded by legacy keys through a real worker
+over SQS into localorg, read back field by field with simple-salesforce."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from tests.integration.pipeline_helpers import org_client, records_by, upload
+
+PLAN_FINAL = ("completed", "completed_with_errors", "failed", "cancelled")
+
+
+def wait_plan(client: Any, plan_id: str, timeout: float = 180.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    plan: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        plan = client.get(f"/api/v1/plans/{plan_id}").json
+        if plan["state"] in PLAN_FINAL:
+            return plan
+        time.sleep(0.3)
+    raise AssertionError(f"plan {plan_id} did not end in {timeout}s: {plan}")
+
+
+def run_plan(client: Any, plan: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+    response = client.post("/api/v1/plans", json={"plan": plan, "dry_run": dry_run})
+    assert response.status_code == 201, response.json
+    return wait_plan(client, response.json["id"])
+
+
+def step_rows(client: Any, plan: dict[str, Any], step: str, name: str) -> list[dict[str, str]]:
+    response = client.get(f"/api/v1/plans/{plan['id']}/steps/{step}/{name}")
+    assert response.status_code == 200, response.data[:500]
+    return list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def hierarchy_plan(client: Any, tmp_path: Path, prefix: str) -> dict[str, Any]:
+    """Accounts with parents (some listed after their children), contacts with managers, one bad account
+    (no name) with a child account and a contact, and a contact of an account nobody has."""
+    accounts = write_csv(
+        tmp_path / "accounts.csv",
+        ["LegacyId", "Company", "ParentRef"],
+        [
+            [f"{prefix}-A3", f"{prefix} Grandchild", f"{prefix}-A2"],
+            [f"{prefix}-A1", f"{prefix} Root", ""],
+            [f"{prefix}-A2", f"{prefix} Child", f"{prefix}-A1"],
+            [f"{prefix}-A4", "", f"{prefix}-A1"],  # row 4: no name, invalid
+            [f"{prefix}-A5", f"{prefix} Orphan child", f"{prefix}-A4"],  # its parent is row 4
+        ],
+    )
+    contacts = write_csv(
+        tmp_path / "contacts.csv",
+        ["ContactRef", "AccountRef", "Last", "ManagerRef"],
+        [
+            [f"{prefix}-C1", f"{prefix}-A1", "Boss", ""],
+            [f"{prefix}-C2", f"{prefix}-A2", "Worker", f"{prefix}-C1"],
+            [f"{prefix}-C3", f"{prefix}-A3", "Intern", f"{prefix}-C2"],
+            [f"{prefix}-C4", f"{prefix}-A4", "Lost", ""],  # row 4: its account did not load
+            [f"{prefix}-C5", "A-9999", "Nowhere", ""],  # row 5: no such account
+        ],
+    )
+    return {
+        "name": f"hierarchy {prefix}",
+        "options": {"chunk_rows": 2},
+        "steps": [
+            {
+                "name": "contacts",
+                "object": "Contact",
+                "key": "ContactRef",
+                "source": {"upload_id": upload(client, contacts)},
+                "mapping": {
+                    "fields": [
+                        {"target": "LastName", "source": "Last"},
+                        {"target": "AccountId", "source": "AccountRef", "ref": {"step": "accounts"}},
+                        {"target": "ReportsToId", "source": "ManagerRef", "ref": {"step": "contacts"}},
+                    ]
+                },
+            },
+            {
+                "name": "accounts",
+                "object": "Account",
+                "key": "LegacyId",
+                "source": {"upload_id": upload(client, accounts)},
+                "mapping": {
+                    "fields": [
+                        {"target": "Name", "source": "Company"},
+                        {"target": "Legacy_Id__c", "source": "LegacyId"},
+                        {"target": "ParentId", "source": "ParentRef", "ref": {"step": "accounts"}},
+                    ]
+                },
+            },
+        ],
+    }
+
+
+def test_a_plan_loads_a_hierarchy_in_order_and_holds_back_children_of_rows_that_did_not_load(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    plan = run_plan(client, hierarchy_plan(client, tmp_path, prefix))
+
+    assert plan["state"] == "completed_with_errors", plan
+    assert plan["waves"] == [["accounts"], ["contacts"]]  # contacts wait for accounts, whatever the order
+    deferred = {(d["step"], d["field"]) for d in plan["deferred"]}
+    assert deferred == {("accounts", "ParentId"), ("contacts", "ReportsToId")}
+    steps = {s["name"]: s for s in plan["steps"]}
+    assert steps["accounts"]["counters"]["loaded"] == 4
+    assert steps["accounts"]["counters"]["invalid"] == 1
+    assert steps["contacts"]["counters"]["loaded"] == 3
+    assert steps["contacts"]["counters"]["invalid"] == 2
+    # Parents set by the update pass: A3 -> A2 -> A1; A5's parent (row 4) did not load.
+    assert steps["accounts"]["counters"]["deferred_set"] == 2
+    assert steps["accounts"]["counters"]["deferred_not_set"] == 1
+    assert steps["contacts"]["counters"]["deferred_set"] == 2
+
+    sf = org_client(localorg)
+    accounts = records_by(
+        sf,
+        f"SELECT Id, Name, ParentId, Legacy_Id__c FROM Account WHERE Name LIKE '{prefix}%'",
+        "Legacy_Id__c",
+    )
+    assert set(accounts) == {f"{prefix}-A{n}" for n in (1, 2, 3, 5)}
+    ids = {key: record["Id"] for key, record in accounts.items()}
+    assert accounts[f"{prefix}-A1"]["ParentId"] is None
+    assert accounts[f"{prefix}-A2"]["ParentId"] == ids[f"{prefix}-A1"]
+    assert accounts[f"{prefix}-A3"]["ParentId"] == ids[f"{prefix}-A2"]
+    assert accounts[f"{prefix}-A5"]["ParentId"] is None  # its parent never loaded
+
+    contacts = records_by(
+        sf,
+        "SELECT Id, LastName, AccountId, ReportsToId FROM Contact WHERE AccountId IN "
+        f"('{ids[f'{prefix}-A1']}', '{ids[f'{prefix}-A2']}', '{ids[f'{prefix}-A3']}')",
+        "LastName",
+    )
+    assert set(contacts) == {"Boss", "Worker", "Intern"}
+    assert contacts["Boss"]["AccountId"] == ids[f"{prefix}-A1"]
+    assert contacts["Worker"]["AccountId"] == ids[f"{prefix}-A2"]
+    assert contacts["Intern"]["AccountId"] == ids[f"{prefix}-A3"]
+    assert contacts["Boss"]["ReportsToId"] is None
+    assert contacts["Worker"]["ReportsToId"] == contacts["Boss"]["Id"]
+    assert contacts["Intern"]["ReportsToId"] == contacts["Worker"]["Id"]
+
+    # Row by row: what loaded, with its Id, and why each other row did not.
+    success = {r["source_row"]: r for r in step_rows(client, plan, "accounts", "success.csv")}
+    assert {r: success[r]["salesforce_id"] for r in success} == {
+        "1": ids[f"{prefix}-A3"],
+        "2": ids[f"{prefix}-A1"],
+        "3": ids[f"{prefix}-A2"],
+        "5": ids[f"{prefix}-A5"],
+    }
+    errors = {r["source_row"]: r for r in step_rows(client, plan, "contacts", "errors.csv")}
+    assert set(errors) == {"4", "5"}
+    assert errors["4"]["error_code"] == "PARENT_NOT_LOADED"
+    assert "row 4 of step accounts" in errors["4"]["error_message"]
+    assert "REQUIRED_FIELD_MISSING" in errors["4"]["error_message"]
+    assert errors["5"]["error_code"] == "REFERENCE_NOT_FOUND"
+    assert errors["5"]["AccountRef"] == "A-9999"
+    deferred_errors = step_rows(client, plan, "accounts", "deferred_errors.csv")
+    assert [(r["source_row"], r["error_code"]) for r in deferred_errors] == [("5", "PARENT_NOT_LOADED")]
+
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/api/v1/plans/{plan['id']}/results").data))
+    assert set(archive.namelist()) >= {
+        "summary.json",
+        "accounts/success.csv",
+        "accounts/errors.csv",
+        "accounts/deferred_errors.csv",
+        "contacts/success.csv",
+        "contacts/errors.csv",
+    }
+
+
+def test_a_rehearsal_of_a_plan_reports_missing_parents_across_files_and_writes_nothing(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    plan = run_plan(client, hierarchy_plan(client, tmp_path, prefix), dry_run=True)
+
+    assert plan["state"] == "completed_with_errors", plan
+    assert plan["dry_run"] is True
+    steps = {s["name"]: s for s in plan["steps"]}
+    assert steps["accounts"]["counters"]["valid"] == 4
+    assert steps["contacts"]["counters"]["valid"] == 3, [
+        r["error_message"] for r in step_rows(client, plan, "contacts", "errors.csv")
+    ]
+    errors = {r["source_row"]: r["error_code"] for r in step_rows(client, plan, "contacts", "errors.csv")}
+    assert errors == {"4": "PARENT_NOT_LOADED", "5": "REFERENCE_NOT_FOUND"}
+    assert plan["estimated_api_calls"] > 0
+    sf = org_client(localorg)
+    assert sf.query(f"SELECT COUNT() FROM Account WHERE Name LIKE '{prefix}%'")["totalSize"] == 0

@@ -20,11 +20,14 @@ log = logging.getLogger(__name__)
 KEY = "dms:crash:{name}"
 
 
-def crash_point(name: str) -> None:
-    """Die here (SIGKILL of the worker's process group) if a test armed this point."""
+def crash_point(name: str, scope: str | None = None) -> None:
+    """Die here (SIGKILL of the worker's process group) if a test armed this point: `name` anywhere, or
+    `name:scope` only where the step says it is in that scope (e.g. `after_upload:update`, a load that
+    updates: a migration plan's update pass rather than its inserts)."""
     if not has_app_context() or not current_app.config.get("CRASH_POINTS"):
         return
-    if current_services().redis.delete(KEY.format(name=name)):
+    names = [name] if scope is None else [name, f"{name}:{scope}"]
+    if current_services().redis.delete(*(KEY.format(name=n) for n in names)):
         log.warning("crash point reached; killing the worker name=%s", name)
         os.killpg(os.getpgrp(), signal.SIGKILL)
 

@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from dms.clients.docstore import DocumentStore, new_document_id
+from dms.crashpoints import crash_point
 from dms.errors import Conflict, DMSError, NotFound
 from dms.migration.keymap import Duplicate, KeyMapStore, bucket_count
 from dms.migration.order import StepOrder, order_steps
@@ -234,6 +235,7 @@ def _next_changes(
                         changes[key] = {"state": PassState.SKIPPED, "reason": "nothing left to do"}
                     else:
                         job_id = start_pass(p, plan_doc, plan, step, kind, attempt)
+                        crash_point("plan_after_pass_started")
                         changes[key] = {"state": PassState.RUNNING, "job_id": job_id, "started_at": now()}
             elif entry["state"] == PassState.RUNNING:
                 job = p.store.get(entry["job_id"])
@@ -255,6 +257,7 @@ def _next_changes(
                         }
                         changes[key] = done
                         continue
+                    crash_point("plan_after_key_maps")
                     done["duplicates"] = {
                         "count": len(duplicates),
                         "examples": [

@@ -137,7 +137,7 @@ def settle(
     originals = res.source_values(source, [f[0] for f in failed]) if source is not None and failed else {}
     with p.blobs.open_write(res.part_key(job_id, index, "errors")) as out:
         res.write_csv_rows(out, res.error_rows(failed, originals))
-    crash_point("after_results")
+    crash_point("after_results", ctx.operation)
     counts = {**outcome.counts, "cancelled": outcome.cancelled}
     if counts["succeeded"] + counts["failed"] + outcome.cancelled != chunk["rows"]:
         raise DMSError(
@@ -154,7 +154,7 @@ def settle(
         return {**doc, "state": state, "result": counts, "api_calls": spent, "finished_at": now()}
 
     p.chunks.update(chunk["_id"], finish)
-    crash_point("after_settle")
+    crash_point("after_settle", ctx.operation)
     drop_staged(p.redis, job_id, index)  # a settled chunk's rows are never sent again
     ctx.org.api_calls = 0
     log.info("chunk settled job=%s chunk=%d state=%s counts=%s", job_id, index, state, counts)

@@ -264,3 +264,159 @@ def test_a_plan_redelivered_after_its_chunks_were_loaded_finishes_without_loadin
         "Id",
     )
     assert len(org) == ROWS
+
+
+# ---- migration plans ------------------------------------------------------------------------------------
+
+PLAN_ACCOUNTS = 12  # in chunks of 4: account n's parent is account n // 2 (account 1 is the root)
+
+
+def hierarchy_plan(pipeline: Pipeline, tmp_path: Path, prefix: str, api: str) -> dict[str, Any]:
+    """Accounts with a parent hierarchy listed children first, and one contact per account reporting to
+    the contact of the parent account: both loads, then both deferred update passes."""
+    from dms.migration.run import create_plan
+
+    accounts = tmp_path / "accounts.csv"
+    numbers = range(PLAN_ACCOUNTS, 0, -1)  # children before their parents
+    accounts.write_text(
+        "LegacyId,Name,ParentRef\n"
+        + "".join(
+            f"{prefix}-A{n},Plan {prefix} {n},{f'{prefix}-A{n // 2}' if n > 1 else ''}\n" for n in numbers
+        )
+    )
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "ContactRef,AccountRef,LastName,ManagerRef\n"
+        + "".join(
+            f"{prefix}-C{n},{prefix}-A{n},Contact {n},{f'{prefix}-C{n // 2}' if n > 1 else ''}\n"
+            for n in numbers
+        )
+    )
+    sources = {}
+    for name, path in (("accounts", accounts), ("contacts", contacts)):
+        key = f"uploads/test-{prefix}/{path.name}"
+        pipeline.blobs.put_file(key, path)
+        sources[name] = {"blob_key": key, "filename": path.name, "size": path.stat().st_size}
+
+    def ref(step: str) -> dict[str, Any]:
+        return {"step": step}
+
+    document = {
+        "name": f"crash {prefix}",
+        "options": {"chunk_rows": 4, "api": api},
+        "steps": [
+            {
+                "name": "accounts",
+                "object": "Account",
+                "key": "LegacyId",
+                "source": {"upload_id": "test"},
+                "mapping": {
+                    "fields": [
+                        {"target": "Name", "source": "Name"},
+                        {"target": "Legacy_Id__c", "source": "LegacyId"},
+                        {"target": "ParentId", "source": "ParentRef", "ref": ref("accounts")},
+                    ]
+                },
+            },
+            {
+                "name": "contacts",
+                "object": "Contact",
+                "key": "ContactRef",
+                "source": {"upload_id": "test"},
+                "mapping": {
+                    "fields": [
+                        {"target": "LastName", "source": "LastName"},
+                        {"target": "AccountId", "source": "AccountRef", "ref": ref("accounts")},
+                        {"target": "ReportsToId", "source": "ManagerRef", "ref": ref("contacts")},
+                    ]
+                },
+            },
+        ],
+    }
+    return create_plan(pipeline, document, sources, dry_run=False, owner={})
+
+
+@pytest.mark.parametrize(
+    ("api", "point"),
+    [
+        ("bulk", "after_upload:insert"),  # a load pass, mid bulk job
+        ("collections", "after_collections_batch:update"),  # a deferred update pass, mid request
+        ("bulk", "after_results:update"),  # an update pass's results written, the chunk not settled
+        ("collections", "plan_after_key_maps"),  # the runner: key maps written, the pass not recorded
+        ("collections", "plan_after_pass_started"),  # the runner: a pass's job made, not recorded
+    ],
+)
+def test_worker_killed_during_a_plan_leaves_every_record_once_with_its_references(
+    app: Any,
+    processes: ProcessGroup,
+    workers: Callable[[], str],
+    crash_pipeline: Pipeline,
+    localorg: Any,
+    tmp_path: Path,
+    api: str,
+    point: str,
+) -> None:
+    from dms.migration.run import plans_store
+    from dms.migration.view import plan_view
+
+    redis = app.extensions["dms"].redis
+    prefix = uuid.uuid4().hex[:8]
+    arm(redis, point)
+    first = workers()
+    plan = hierarchy_plan(crash_pipeline, tmp_path, prefix, api)
+    wait_for(
+        lambda: processes.processes[first].poll() is not None,
+        timeout=120,
+        what=f"the worker to crash at {point}",
+    )
+    assert not redis.exists(f"dms:crash:{point}"), "the crash point was not reached"
+
+    workers()
+    store = plans_store(crash_pipeline)
+    final = wait_for(
+        lambda: (
+            (d := store.get(plan["_id"]))["state"] in ("completed", "completed_with_errors", "failed") and d
+        ),
+        timeout=180,
+        what="the plan to end after redelivery",
+    )
+    view = plan_view(final)
+    assert final["state"] == "completed", view
+    for step in view["steps"]:
+        counters = step["counters"]
+        assert (counters["total"], counters["loaded"], counters["pending"], counters["failed"]) == (
+            PLAN_ACCOUNTS,
+            PLAN_ACCOUNTS,
+            0,
+            0,
+        ), step
+        assert counters["deferred_set"] == PLAN_ACCOUNTS - 1, step  # every row but the root's
+
+    sf = org_client(localorg)
+    accounts = records_by(
+        sf,
+        f"SELECT Id, ParentId, Legacy_Id__c FROM Account WHERE Legacy_Id__c LIKE '{prefix}-%'",
+        "Legacy_Id__c",
+    )
+    assert len(accounts) == PLAN_ACCOUNTS
+    account_ids = [r["Id"] for r in accounts.values()]
+    assert (
+        sf.query(f"SELECT COUNT() FROM Account WHERE Name LIKE 'Plan {prefix} %'")["totalSize"]
+        == PLAN_ACCOUNTS
+    )
+    contacts = records_by(
+        sf,
+        "SELECT Id, LastName, AccountId, ReportsToId FROM Contact WHERE AccountId IN ("
+        + ",".join(f"'{i}'" for i in account_ids)
+        + ")",
+        "LastName",
+    )
+    assert len(contacts) == PLAN_ACCOUNTS, "duplicates or losses"
+    for n in range(1, PLAN_ACCOUNTS + 1):
+        account, contact = accounts[f"{prefix}-A{n}"], contacts[f"Contact {n}"]
+        assert contact["AccountId"] == account["Id"]
+        if n == 1:
+            assert account["ParentId"] is None and contact["ReportsToId"] is None
+        else:
+            assert account["ParentId"] == accounts[f"{prefix}-A{n // 2}"]["Id"]
+            assert contact["ReportsToId"] == contacts[f"Contact {n // 2}"]["Id"]

@@ -173,12 +173,12 @@ class BulkSender:
         )
         bulk_id: str = created["id"]
         self.record(bulk_job_id=bulk_id, bulk_job_ids=[*earlier, bulk_id], api=Api.BULK)
-        crash_point("before_upload")
+        crash_point("before_upload", target["operation"])
         data = to_csv(table).decode("utf-8")
         org.call(lambda sf: org.bulk(obj).upload_job_data(bulk_id, data), what="upload bulk data")
-        crash_point("after_upload")
+        crash_point("after_upload", target["operation"])
         org.call(lambda sf: org.bulk(obj).close_job(bulk_id), what="close bulk job")
-        crash_point("after_close")
+        crash_point("after_close", target["operation"])
         log.info(
             "bulk job uploaded job=%s chunk=%d bulk=%s rows=%d",
             self.ctx.job_id,

@@ -62,7 +62,7 @@ def send_with_lock_retries(
 ) -> list[dict[str, Any]]:
     """One request, then the records Salesforce could not lock again, a few times with backoff."""
     answer = send_collection(org, target, records)
-    crash_point("after_collections_batch")
+    crash_point("after_collections_batch", target["operation"])
     for attempt in range(LOCK_RETRIES):
         locked = [
             i for i, item in enumerate(answer) if not item.get("success") and _status(item) == LOCK_ERROR

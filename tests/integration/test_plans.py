@@ -200,3 +200,65 @@ def test_a_rehearsal_of_a_plan_reports_missing_parents_across_files_and_writes_n
     assert plan["estimated_api_calls"] > 0
     sf = org_client(localorg)
     assert sf.query(f"SELECT COUNT() FROM Account WHERE Name LIKE '{prefix}%'")["totalSize"] == 0
+
+
+def test_a_retry_of_a_plan_resends_only_what_did_not_load_then_the_children_held_back(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    """Account A2 fails in Salesforce (another record holds its legacy id), so its child account's parent
+    and its contact wait; once the org is fixed, the retry sends A2 alone, then what waited for it."""
+    prefix = uuid.uuid4().hex[:8]
+    sf = org_client(localorg)
+    blocker = sf.Account.create({"Name": f"blocker {prefix}", "Legacy_Id__c": f"{prefix}-A2"})["id"]
+    first = run_plan(client, hierarchy_plan(client, tmp_path, prefix))
+    assert first["state"] == "completed_with_errors"
+    steps = {s["name"]: s["counters"] for s in first["steps"]}
+    assert (steps["accounts"]["loaded"], steps["accounts"]["failed"], steps["accounts"]["invalid"]) == (
+        3,
+        1,
+        1,
+    )
+    assert (steps["accounts"]["deferred_set"], steps["accounts"]["deferred_not_set"]) == (0, 2)
+    assert (steps["contacts"]["loaded"], steps["contacts"]["invalid"]) == (2, 3)
+    errors = {r["source_row"]: r["error_code"] for r in step_rows(client, first, "accounts", "errors.csv")}
+    assert errors == {"3": "DUPLICATE_VALUE", "4": "REQUIRED_FIELD_MISSING"}
+
+    sf.Account.delete(blocker)
+    response = client.post(f"/api/v1/plans/{first['id']}/retry")
+    assert response.status_code == 200, response.json
+    again = wait_plan(client, first["id"])
+    assert again["attempt"] == 2
+    assert again["state"] == "completed_with_errors"  # A4 has no name: it fails again, with its children
+    steps = {s["name"]: s for s in again["steps"]}
+    passes = {(p["kind"], p["attempt"]): p["counters"] for p in steps["accounts"]["passes"]}
+    retried = passes[("load", 2)]
+    assert (retried["succeeded"], retried["invalid"], retried["skipped"]) == (1, 1, 3)  # A2 sent again, alone
+    assert passes[("update", 2)]["succeeded"] == 2  # A2's parent, and A3's (A2) at last
+    contact_passes = {(p["kind"], p["attempt"]): p["counters"] for p in steps["contacts"]["passes"]}
+    assert (contact_passes[("load", 2)]["succeeded"], contact_passes[("load", 2)]["skipped"]) == (1, 2)
+    assert contact_passes[("update", 2)]["succeeded"] == 2
+    assert steps["accounts"]["counters"]["loaded"] == 4
+    assert steps["contacts"]["counters"]["loaded"] == 3
+
+    accounts = records_by(
+        sf, f"SELECT Id, ParentId, Legacy_Id__c FROM Account WHERE Name LIKE '{prefix}%'", "Legacy_Id__c"
+    )
+    assert set(accounts) == {f"{prefix}-A{n}" for n in (1, 2, 3, 5)}  # each once
+    assert accounts[f"{prefix}-A2"]["ParentId"] == accounts[f"{prefix}-A1"]["Id"]
+    assert accounts[f"{prefix}-A3"]["ParentId"] == accounts[f"{prefix}-A2"]["Id"]
+    contacts = records_by(
+        sf,
+        "SELECT Id, LastName, AccountId, ReportsToId FROM Contact WHERE AccountId IN ("
+        + ",".join(f"'{r['Id']}'" for r in accounts.values())
+        + ")",
+        "LastName",
+    )
+    assert set(contacts) == {"Boss", "Worker", "Intern"}
+    assert contacts["Worker"]["AccountId"] == accounts[f"{prefix}-A2"]["Id"]
+    assert contacts["Worker"]["ReportsToId"] == contacts["Boss"]["Id"]
+    assert contacts["Intern"]["ReportsToId"] == contacts["Worker"]["Id"]
+    # The step's results are its state now: A2 among the loaded rows, only A4 in errors.
+    success = {r["source_row"] for r in step_rows(client, again, "accounts", "success.csv")}
+    assert success == {"1", "2", "3", "5"}
+    errors = {r["source_row"]: r["error_code"] for r in step_rows(client, again, "accounts", "errors.csv")}
+    assert errors == {"4": "REQUIRED_FIELD_MISSING"}

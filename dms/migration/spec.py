@@ -14,6 +14,10 @@ A plan (JSON, or YAML with the same shape) looks like:
          "mapping": {"fields": [{"target": "WhatId", "source": "what_ref",
                                  "ref": {"by": "what_type", "steps": {"A": "accounts", "O": "deals"}}}]}}]}
 
+A step's source is an upload (`upload_id`, with `sheet` or `member` to pick one part of a workbook or
+archive) or, in a plan file given to the CLI, a `file` path relative to the plan file, which the CLI uploads
+and replaces with its `upload_id`. Exactly one of the two.
+
 A step's `key` is the source column holding its legacy key: other steps' `ref` fields resolve a value of that
 column to the Salesforce Id of the record this step loaded from that row. `ref.key` names another column of
 the referenced step when a reference uses a different legacy key. A polymorphic reference (WhoId, WhatId)
@@ -37,7 +41,9 @@ STEP_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")  # it becomes part of ids and re
 MAX_STEPS = 50
 PLAN_KEYS = {"name", "connection_id", "steps", "options"}
 STEP_KEYS = {"name", "source", "object", "operation", "external_id", "key", "mapping", "read_options"}
-SOURCE_KEYS = {"upload_id", "sheet", "member"}
+SOURCE_KEYS = {"upload_id", "file", "sheet", "member"}
+# Where a step's rows come from: exactly one of these (the CLI uploads a `file` and gives its upload_id).
+SOURCE_ORIGINS = ("upload_id", "file")
 REF_KEYS = {"step", "steps", "by", "key"}
 # Operations a step may run: ones that make or match records other steps can point at.
 STEP_OPERATIONS = (Operation.INSERT, Operation.UPSERT, Operation.UPDATE)
@@ -183,13 +189,22 @@ def _step(raw: Any, index: int) -> Step:
     source = raw.get("source")
     if not isinstance(source, Mapping):
         raise InvalidPlan(
-            f"Step {name}: `source` must be an object with an `upload_id`.", step=name, field="source"
+            f"Step {name}: `source` must be an object with an `upload_id` or a `file`.",
+            step=name,
+            field="source",
         )
     _unknown(source, SOURCE_KEYS, f"step {name}'s source", step=name)
+    origins = [k for k in SOURCE_ORIGINS if k in source]
+    if len(origins) != 1:
+        given = "both" if origins else "neither"
+        raise InvalidPlan(
+            f"Step {name}: `source` needs exactly one of `upload_id` (an uploaded file) or `file` (a path "
+            f"relative to the plan file, which the CLI uploads); it has {given}.",
+            step=name,
+            field="source",
+        )
     checked_source = {
-        k: str(_text(source.get(k), f"source.{k}", name, k == "upload_id"))
-        for k in SOURCE_KEYS
-        if k in source or k == "upload_id"
+        k: str(_text(source[k], f"source.{k}", name)) for k in sorted(SOURCE_KEYS) if k in source
     }
     mapping = raw.get("mapping") or {}
     if not isinstance(mapping, Mapping) or not isinstance(mapping.get("fields", []), list):

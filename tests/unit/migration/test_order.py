@@ -120,6 +120,10 @@ steps:
         (lambda p: p["steps"][1].update(operation="upsert"), "external_id"),
         (lambda p: p["steps"][1].update(colour="red"), None),
         (lambda p: p["steps"][3]["mapping"]["fields"][1].update(transforms=[]), "AccountId"),
+        # A source needs exactly one of upload_id and file: neither, both.
+        (lambda p: p["steps"][1].update(source={"sheet": "Accounts"}), "source"),
+        (lambda p: p["steps"][1]["source"].update(file="accounts.csv"), "source"),
+        (lambda p: p["steps"][1].update(source={"file": " "}), "source.file"),
     ],
 )
 def test_a_plan_that_cannot_run_is_refused_naming_the_step_and_field(change: Any, field: str | None) -> None:
@@ -128,6 +132,15 @@ def test_a_plan_that_cannot_run_is_refused_naming_the_step_and_field(change: Any
     with pytest.raises(InvalidPlan) as raised:
         parse_plan(plan)
     assert raised.value.where.get("field") == field, raised.value.to_dict()
+
+
+def test_a_source_is_an_upload_or_a_file_beside_the_plan() -> None:
+    plan = crm()
+    plan["steps"][1]["source"] = {"file": "accounts.xlsx", "sheet": "Accounts"}
+    assert parse_plan(plan).step("accounts").source == {"file": "accounts.xlsx", "sheet": "Accounts"}
+    plan["steps"][1]["source"] = {"member": "accounts.csv"}
+    with pytest.raises(InvalidPlan, match="exactly one of `upload_id`.* or `file`.*it has neither"):
+        parse_plan(plan)
 
 
 def test_a_broken_yaml_file_says_where() -> None:

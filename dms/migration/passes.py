@@ -149,7 +149,18 @@ class StepPass:
         if held:
             kept_rows = as_array(table[ROW_COLUMN])
             table = table.filter(pc.invert(pc.is_in(kept_rows, value_set=pa.array(sorted(held), pa.int64()))))
-        return Applied(table, errors, len(held), skipped)
+        return Applied(self._grouped_by_parent(table), errors, len(held), skipped)
+
+    def _grouped_by_parent(self, table: pa.Table) -> pa.Table:
+        """A load pass's rows in the order of their first reference's parent Id (then source row): Salesforce's
+        advice against lock contention. Bulk API 2.0 cuts a job into batches it processes in parallel, and
+        the Collections sender sends 200 rows a request; children of one parent side by side meet in one
+        batch instead of locking that parent from several at once. Results are matched by values and row
+        numbers, so the order rows are sent in changes nothing else."""
+        if self.kind != PassKind.LOAD or not self.references or table.num_rows < 2:
+            return table
+        parent = REFERENCE_COLUMN.format(self.references[0].target)
+        return table.sort_by([(parent, "ascending"), (ROW_COLUMN, "ascending")])
 
     def _lookup(self, step: str, key_column: str, keys: pa.Array) -> pa.Table:
         return self.keys.lookup(step, key_column, keys, self.buckets[step])

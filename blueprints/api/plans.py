@@ -85,6 +85,8 @@ def create_plan() -> Any:
         except DMSError as exc:
             raise InvalidPlan(f"Step {step.name}: {exc.message}", step=step.name, field="source") from None
         source["size"] = current_uploads().get(upload_id).get("size") or 0
+        if "member" in step.source:  # one file of an uploaded zip: extracted by the step's first pass
+            source["member"] = step.source["member"]
         sources[step.name] = source
     doc = run.create_plan(
         current_pipeline(), document, sources, dry_run=dry_run, owner=current_principal().as_owner()

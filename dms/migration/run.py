@@ -24,6 +24,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from enum import StrEnum
+from pathlib import PurePosixPath
 from typing import Any
 
 import pyarrow as pa
@@ -35,18 +36,21 @@ from dms.migration.keymap import Duplicate, KeyMapStore, bucket_count
 from dms.migration.order import StepOrder, order_steps
 from dms.migration.passes import PassKind, StepPass, rehearsal_id
 from dms.migration.references import key_texts
+from dms.migration.sources import extract_member
 from dms.migration.spec import InvalidPlan, MigrationPlan, Step, parse_plan
 from dms.pipeline import lifecycle
 from dms.pipeline import results as res
 from dms.pipeline.chunks import read_options, source_file
 from dms.pipeline.context import Pipeline
 from dms.pipeline.model import FINAL_STATES, ROW_COLUMN, JobState, TaskName, now
-from dms.pipeline.source import read_chunks, sniff
+from dms.pipeline.source import ReadOptions, read_chunks, sniff
+from dms.uploads import safe_filename
 
 log = logging.getLogger(__name__)
 
 PLANS_STORE = "plans"
 BYTES_PER_ROW_GUESS = 40  # a step's bucket count is fixed from its file's size: a few bytes less per row
+ZIP_PACKING = 10  # more buckets than needed cost a few small files; fewer, bigger lookups
 DUPLICATES_SHOWN = 20
 PLANS_DESIGN = "plans"
 BY_OWNER_VIEW = "by_owner"
@@ -145,10 +149,7 @@ def create_plan(
         "finished_at": None,
         "spec": dict(document),
         "sources": {name: dict(source) for name, source in sources.items()},
-        "buckets": {
-            s.name: bucket_count(int(sources[s.name].get("size") or 0) // BYTES_PER_ROW_GUESS)
-            for s in plan.steps
-        },
+        "buckets": {s.name: bucket_count(_rows_guess(sources[s.name])) for s in plan.steps},
         "rehearsal_ids": {s.name: rehearsal_id(prefixes.get(s.object)) for s in plan.steps if dry_run},
         "order": order_view(order),
         "passes": passes,
@@ -161,6 +162,12 @@ def create_plan(
     p.enqueue(TaskName.ADVANCE_PLAN, [plan_id])
     log.info("plan created plan=%s steps=%d dry_run=%s", plan_id, len(plan.steps), dry_run)
     return created
+
+
+def _rows_guess(source: Mapping[str, Any]) -> int:
+    """About how many rows a source holds, from its size (a zip's member from the zip's: CSV packs ~10x)."""
+    size = int(source.get("size") or 0) * (ZIP_PACKING if source.get("member") else 1)
+    return size // BYTES_PER_ROW_GUESS
 
 
 def _new_pass(step: str, kind: str, attempt: int) -> dict[str, Any]:
@@ -399,7 +406,7 @@ def start_pass(
     step_pass_mapping = _pass_mapping(migration, p)
     request = {
         "id": job_id,
-        "source": plan_doc["sources"][step.name],
+        "source": step_source(p, plan_doc, step),
         "target": {
             "connection_id": plan.connection_id,
             "object": step.object,
@@ -425,6 +432,29 @@ def start_pass(
         job_id,
     )
     return job_id
+
+
+def step_source(p: Pipeline, plan_doc: Mapping[str, Any], step: Step) -> dict[str, Any]:
+    """The source a step's jobs read: its upload, or the file of the uploaded zip it names, extracted once to
+    a blob of the plan's (sources.py); the jobs read that blob, no longer pinned to the upload."""
+    source = dict(plan_doc["sources"][step.name])
+    member = source.pop("member", None)
+    if not member:
+        return source
+    key = f"plans/{plan_doc['_id']}/sources/{step.name}/{safe_filename(PurePosixPath(member).name)}"
+    if not p.blobs.exists(key):
+        with source_file(p, {"source": source}) as archive:
+            written = extract_member(p.blobs, archive, member, key, ReadOptions())
+        log.info(
+            "zip member extracted plan=%s step=%s member=%s bytes=%d",
+            plan_doc["_id"],
+            step.name,
+            member,
+            written,
+        )
+    pinned = ("upload_id", "blob_etag", "blob_version_id")
+    kept = {k: v for k, v in source.items() if k not in pinned}
+    return {**kept, "blob_key": key, "filename": member, "archive_upload_id": source.get("upload_id")}
 
 
 def _pass_mapping(migration: Mapping[str, Any], p: Pipeline) -> dict[str, Any]:

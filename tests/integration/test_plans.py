@@ -262,3 +262,108 @@ def test_a_retry_of_a_plan_resends_only_what_did_not_load_then_the_children_held
     assert success == {"1", "2", "3", "5"}
     errors = {r["source_row"]: r["error_code"] for r in step_rows(client, again, "accounts", "errors.csv")}
     assert errors == {"4": "REQUIRED_FIELD_MISSING"}
+
+
+def test_steps_read_the_sheets_of_one_workbook_and_the_files_of_one_zip(
+    client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    """Accounts from a sheet of a workbook, contacts from a CSV inside a zip, in one plan."""
+    import openpyxl
+
+    prefix = uuid.uuid4().hex[:8]
+    workbook = openpyxl.Workbook()
+    cover = workbook.active
+    cover.title = "Read me"
+    cover.append(["exported by the legacy CRM"])
+    sheet = workbook.create_sheet("Accounts")
+    sheet.append(["LegacyId", "Company"])
+    for n in (1, 2):
+        sheet.append([1000 + n, f"{prefix} Sheet {n}"])  # numbers: Excel keys are numbers, CSV keys text
+    workbook.save(tmp_path / "export.xlsx")
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as archive:
+        archive.writestr(
+            "export/contacts.csv", "Ref,AccountRef,Last\nC1,1001,One\nC2,1002,Two\nC3,1003,Three\n"
+        )
+        archive.writestr("__MACOSX/export/._contacts.csv", "junk")
+    plan = run_plan(
+        client,
+        {
+            "name": f"workbook and zip {prefix}",
+            "steps": [
+                {
+                    "name": "accounts",
+                    "object": "Account",
+                    "key": "LegacyId",
+                    "source": {"upload_id": upload(client, tmp_path / "export.xlsx"), "sheet": "Accounts"},
+                    "mapping": {"fields": [{"target": "Name", "source": "Company"}]},
+                },
+                {
+                    "name": "contacts",
+                    "object": "Contact",
+                    "source": {
+                        "upload_id": upload(client, tmp_path / "export.zip"),
+                        "member": "export/contacts.csv",
+                    },
+                    "mapping": {
+                        "fields": [
+                            {"target": "LastName", "source": "Last"},
+                            {"target": "AccountId", "source": "AccountRef", "ref": {"step": "accounts"}},
+                        ]
+                    },
+                },
+            ],
+        },
+    )
+    assert plan["state"] == "completed_with_errors", plan
+    steps = {s["name"]: s["counters"] for s in plan["steps"]}
+    assert (steps["accounts"]["loaded"], steps["contacts"]["loaded"], steps["contacts"]["invalid"]) == (
+        2,
+        2,
+        1,
+    )
+    sf = org_client(localorg)
+    accounts = records_by(sf, f"SELECT Id, Name FROM Account WHERE Name LIKE '{prefix} Sheet %'", "Name")
+    contacts = records_by(
+        sf,
+        "SELECT LastName, AccountId FROM Contact WHERE AccountId IN ("
+        + ",".join(f"'{a['Id']}'" for a in accounts.values())
+        + ")",
+        "LastName",
+    )
+    assert {name: c["AccountId"] for name, c in contacts.items()} == {
+        "One": accounts[f"{prefix} Sheet 1"]["Id"],
+        "Two": accounts[f"{prefix} Sheet 2"]["Id"],
+    }
+    errors = step_rows(client, plan, "contacts", "errors.csv")
+    assert [(r["source_row"], r["error_code"]) for r in errors] == [("3", "REFERENCE_NOT_FOUND")]
+
+
+def test_a_zip_member_that_is_not_there_fails_the_plan_saying_which(
+    client: Any, worker: str, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as archive:
+        archive.writestr("accounts.csv", "Name\nA\n")
+    response = client.post(
+        "/api/v1/plans",
+        json={
+            "plan": {
+                "name": "missing member",
+                "steps": [
+                    {
+                        "name": "accounts",
+                        "object": "Account",
+                        "source": {
+                            "upload_id": upload(client, tmp_path / "export.zip"),
+                            "member": "acounts.csv",
+                        },
+                        "mapping": {"fields": [{"target": "Name", "source": "Name"}]},
+                    }
+                ],
+            }
+        },
+    )
+    assert response.status_code == 201, response.json
+    plan = wait_plan(client, response.json["id"])
+    assert plan["state"] == "failed"
+    assert plan["error"]["code"] == "ZIP_SOURCE_INVALID"
+    assert "acounts.csv" in plan["error"]["message"] and "accounts.csv" in plan["error"]["message"]

@@ -13,7 +13,9 @@ from dms.clients import current_services
 from dms.connections import ConnectionStore
 from dms.errors import DMSError, InvalidRequest, NotFound, typed_field
 from dms.migration import run, view
+from dms.migration.skeleton import build_skeleton, parts_of
 from dms.migration.spec import InvalidPlan, load_plan_text, parse_plan
+from dms.pipeline.chunks import source_file
 from factories.security import audit, current_principal, rate_limit
 
 MAX_LISTED_PLANS = 200
@@ -93,6 +95,24 @@ def create_plan() -> Any:
     )
     audit("plan.rehearse" if dry_run else "plan.run", target=doc["_id"], steps=len(plan.steps))
     return jsonify(_with_links(doc)), 201, {"Location": url_for("api.get_plan", plan_id=doc["_id"])}
+
+
+@api.post("/plans/skeleton")
+def plan_skeleton() -> Any:
+    """A draft plan from a workbook (a sheet per object) or a zip (a CSV per object), with what to fix."""
+    body = json_body()
+    upload_id = body.get("upload_id")
+    source = upload_source(upload_id, None)
+    connection_id = typed_field(body.get("connection_id"), str, "connection_id", "a string") or "default"
+    ConnectionStore(current_services(), visible=current_principal().owns).check_usable(connection_id)
+    p = current_pipeline()
+    ctx = p.job_context({"_id": "skeleton", "target": {"connection_id": connection_id}})
+    with source_file(p, {"source": source}) as path:
+        parts = parts_of(path)
+    drafted = build_skeleton(parts, ctx.objects(), ctx.describe, str(upload_id))
+    if connection_id != "default":
+        drafted.plan["connection_id"] = connection_id
+    return jsonify({"plan": drafted.plan, "notes": drafted.notes})
 
 
 @api.get("/plans")

@@ -367,3 +367,42 @@ def test_a_zip_member_that_is_not_there_fails_the_plan_saying_which(
     assert plan["state"] == "failed"
     assert plan["error"]["code"] == "ZIP_SOURCE_INVALID"
     assert "acounts.csv" in plan["error"]["message"] and "accounts.csv" in plan["error"]["message"]
+
+
+def test_a_workbook_with_a_sheet_per_object_becomes_a_plan_skeleton_with_its_references(
+    client: Any, worker: str, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    accounts = workbook.active
+    accounts.title = "Accounts"
+    accounts.append(["LegacyId", "Account Name", "ParentRef", "Phone"])
+    contacts = workbook.create_sheet("Contacts")
+    contacts.append(["Legacy Id", "Last Name", "AccountRef", "Shoe size"])
+    workbook.create_sheet("Notes to self").append(["text"])
+    workbook.save(tmp_path / "export.xlsx")
+    upload_id = upload(client, tmp_path / "export.xlsx")
+
+    response = client.post("/api/v1/plans/skeleton", json={"upload_id": upload_id})
+    assert response.status_code == 200, response.json
+    plan, notes = response.json["plan"], response.json["notes"]
+    steps = {s["name"]: s for s in plan["steps"]}
+    assert (steps["accounts"]["object"], steps["contacts"]["object"]) == ("Account", "Contact")
+    assert steps["accounts"]["key"] == "LegacyId" and steps["contacts"]["key"] == "Legacy Id"
+    assert steps["contacts"]["source"] == {"upload_id": upload_id, "sheet": "Contacts"}
+    account_fields = {f["target"]: f for f in steps["accounts"]["mapping"]["fields"]}
+    assert account_fields["Name"]["source"] == "Account Name"
+    assert account_fields["ParentId"] == {
+        "target": "ParentId",
+        "source": "ParentRef",
+        "ref": {"step": "accounts"},
+    }
+    contact_fields = {f["target"]: f for f in steps["contacts"]["mapping"]["fields"]}
+    assert contact_fields["AccountId"]["ref"] == {"step": "accounts"}
+    assert any("Shoe size" in note for note in notes)
+    assert any("Notes to self" in note for note in notes)
+    # Once its one unknown object is dropped, the draft is a plan that runs (here: rehearsed).
+    plan["steps"] = [s for s in plan["steps"] if s["object"]]
+    rehearsal = run_plan(client, plan, dry_run=True)
+    assert rehearsal["state"] == "completed" and rehearsal["waves"] == [["accounts"], ["contacts"]]

@@ -15,6 +15,7 @@ from flask import current_app
 
 from celery_holder import celery
 from dms.clients import current_services
+from dms.migration.run import requeue_stalled_plans
 from dms.pipeline.lifecycle import abort_orphaned_bulk_jobs, requeue_stalled_work
 from dms.pipeline.model import TaskName
 from dms.uploads import UploadLimits, Uploads
@@ -40,7 +41,7 @@ def sweep_stalled_work() -> int:
     """Re-enqueue plans and loads idle for longer than SQS would keep retrying them (visibility x receives)."""
     settings = current_app.config
     stalled_after = float(settings["SQS_VISIBILITY_TIMEOUT"]) * (int(settings["SQS_MAX_RECEIVE_COUNT"]) + 1)
-    return requeue_stalled_work(pipeline(), stalled_after)
+    return requeue_stalled_work(pipeline(), stalled_after) + requeue_stalled_plans(pipeline(), stalled_after)
 
 
 # name -> sweep; each returns how many things it removed or repaired.

@@ -33,6 +33,7 @@ from dms.migration.spec import MigrationPlan, Step, parse_plan
 from dms.pipeline import results as res
 from dms.pipeline.columns import as_array
 from dms.pipeline.model import ROW_COLUMN
+from dms.pipeline.prepare.automap import new_mapping
 from dms.pipeline.prepare.options import LookupResolver
 from dms.pipeline.prepare.rejections import RowError
 
@@ -111,11 +112,22 @@ class StepPass:
         added = [REFERENCE_COLUMN.format(r.target) for r in self.references]
         return [OWN_ID_COLUMN, *added] if self.kind == PassKind.UPDATE else added
 
-    def mapping(self) -> dict[str, Any]:
-        """The step's mapping for this pass: its own fields and its references (load), or the record's Id and
-        the deferred references only (update)."""
+    def auto_mapping(self, describe: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+        """A load pass's mapping when the step gives no fields: its columns auto-mapped (less the columns its
+        references read: they hold legacy keys, not Ids), then its references."""
+        read_by_references = {c for r in self.step.references for c in (r.source, r.by) if c}
+        plain = [c for c in columns if c not in read_by_references]
+        spec = new_mapping(self.step.object, self.step.operation, plain, describe)
+        refs = [{"target": r.target, "source": REFERENCE_COLUMN.format(r.target)} for r in self.references]
+        return {**spec, "fields": [*spec["fields"], *refs]}
+
+    def mapping(self) -> dict[str, Any] | None:
+        """The step's mapping for this pass: its own fields and its references (load; None when its columns
+        are auto-mapped, see auto_mapping), or the record's Id and the deferred references only (update)."""
         refs = [{"target": r.target, "source": REFERENCE_COLUMN.format(r.target)} for r in self.references]
         if self.kind == PassKind.LOAD:
+            if self.step.auto_mapped:
+                return None
             return {**self.step.mapping, "fields": [*self.step.mapping.get("fields", []), *refs]}
         return {"fields": [{"target": "Id", "source": OWN_ID_COLUMN}, *refs]}
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Any
@@ -457,11 +458,11 @@ def step_source(p: Pipeline, plan_doc: Mapping[str, Any], step: Step) -> dict[st
     return {**kept, "blob_key": key, "filename": member, "archive_upload_id": source.get("upload_id")}
 
 
-def _pass_mapping(migration: Mapping[str, Any], p: Pipeline) -> dict[str, Any]:
+def _pass_mapping(migration: Mapping[str, Any], p: Pipeline) -> dict[str, Any] | None:
     step_pass = StepPass.of({"migration": migration}, p.blobs)
     assert step_pass is not None
     mapping = step_pass.mapping()
-    return {k: v for k, v in mapping.items() if k not in ("object", "operation")}
+    return None if mapping is None else {k: v for k, v in mapping.items() if k not in ("object", "operation")}
 
 
 # ---- key maps ------------------------------------------------------------------------------------------
@@ -651,3 +652,20 @@ def list_plans(p: Pipeline, limit: int, owner: str | None) -> list[dict[str, Any
             PLANS_DESIGN, BY_OWNER_VIEW, start_key=[owner, {}], end_key=[owner], descending=True, limit=limit
         )
     )
+
+
+def requeue_stalled_plans(p: Pipeline, stalled_after: float, recent: int = 200) -> int:
+    """Advance again the plans that have not moved for `stalled_after` seconds: a message lost (a purged
+    queue, the dead-letter queue) must not leave a plan running for ever. advance_plan is idempotent, so a
+    plan that is merely busy with a long pass only has its progress refreshed."""
+    cutoff = datetime.now(UTC).timestamp() - stalled_after
+    requeued = 0
+    for doc in plans_store(p).iter_all("plan-", descending=True, limit=recent):
+        stamp = doc.get("updated_at")
+        if doc["state"] in PLAN_FINAL or (stamp and datetime.fromisoformat(stamp).timestamp() >= cutoff):
+            continue
+        p.enqueue(TaskName.ADVANCE_PLAN, [doc["_id"]])
+        requeued += 1
+    if requeued:
+        log.warning("requeued stalled plans count=%d", requeued)
+    return requeued

@@ -83,6 +83,7 @@ class Step:
     key: str | None = None
     external_id: str | None = None
     read_options: dict[str, Any] = field(default_factory=dict)
+    auto_mapped: bool = False  # no `fields` given: the source's columns are auto-mapped, as a job's are
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ def _step(raw: Any, index: int) -> Step:
         key=_text(raw.get("key"), "key", name, required=False),
         external_id=external_id,
         read_options=dict(read_options),
+        auto_mapped="fields" not in mapping,
     )
 
 

@@ -146,11 +146,13 @@ class ChunkRecipe:
         options = read_options(job, ctx.pipeline.settings)
         info = sniff(path, options)
         describe = ctx.describe()
+        step_pass = StepPass.of(job, ctx.pipeline.blobs)
+        if step_pass is not None and job.get("mapping") is None:  # a plan step's columns, auto-mapped
+            job = {**job, "mapping": step_pass.auto_mapping(describe, info.columns)}
         spec = job_spec(job, info.columns, describe)
         if infer_formats:
             spec = with_inferred_formats(spec, path, options)
         parents = parent_describes(ctx, spec, describe)
-        step_pass = StepPass.of(job, ctx.pipeline.blobs)
         columns = info.columns + (step_pass.added_columns() if step_pass else [])
         compiled = compile_mapping(spec, describe, columns, parent_describes=parents)
         lookups: LookupResolver | None = LookupChecker(ctx) if check_lookups else None

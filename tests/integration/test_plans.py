@@ -406,3 +406,31 @@ def test_a_workbook_with_a_sheet_per_object_becomes_a_plan_skeleton_with_its_ref
     plan["steps"] = [s for s in plan["steps"] if s["object"]]
     rehearsal = run_plan(client, plan, dry_run=True)
     assert rehearsal["state"] == "completed" and rehearsal["waves"] == [["accounts"], ["contacts"]]
+
+
+def test_a_plan_whose_advance_message_was_lost_is_moved_on_by_the_housekeeping_sweep(
+    app: Any, client: Any, worker: str, tmp_path: Path
+) -> None:
+    from blueprints.api.jobs import current_pipeline
+    from dms.migration.run import create_plan, requeue_stalled_plans
+    from dms.pipeline.context import Pipeline
+
+    path = write_csv(tmp_path / "accounts.csv", ["Name"], [["Lost message"]])
+    with app.app_context():
+        live = current_pipeline()
+        lost = Pipeline(live.services, enqueue=lambda name, args: None)  # a queue that loses every message
+        key = f"uploads/test-{uuid.uuid4().hex}/accounts.csv"
+        live.blobs.put_file(key, path)
+        document = {
+            "name": "lost",
+            "steps": [{"name": "accounts", "object": "Account", "source": {"upload_id": "test"}}],
+        }
+        sources = {"accounts": {"blob_key": key, "filename": "accounts.csv", "size": 20}}
+        plan = create_plan(lost, document, sources, dry_run=False, owner={})
+        time.sleep(1.0)
+        assert client.get(f"/api/v1/plans/{plan['_id']}").json["state"] == "running"
+        assert requeue_stalled_plans(live, stalled_after=3600) == 0  # not stalled yet
+        assert requeue_stalled_plans(live, stalled_after=0.5) >= 1
+    ended = wait_plan(client, plan["_id"])
+    assert ended["state"] == "completed", ended["error"]
+    assert ended["steps"][0]["counters"]["loaded"] == 1

@@ -313,7 +313,7 @@ def plan_pass(stack: Stack, path: Path, chunk_rows: int) -> PlanPass:
     rows = staged = 0
     read_s = prepare_s = stage_s = 0.0
     mark = time.perf_counter()
-    for chunk in recipe.chunks(path):
+    for chunk in recipe.chunks():
         now = time.perf_counter()
         read_s += now - mark
         prepared = recipe.prepare(chunk)

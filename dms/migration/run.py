@@ -33,6 +33,7 @@ import pyarrow as pa
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.crashpoints import crash_point
 from dms.errors import Conflict, DMSError, NotFound
+from dms.migration.grouping import NotGroupable, write_grouped_copy
 from dms.migration.keymap import Duplicate, KeyMapStore, bucket_count
 from dms.migration.order import StepOrder, order_steps
 from dms.migration.passes import PassKind, StepPass, rehearsal_id
@@ -41,10 +42,11 @@ from dms.migration.sources import extract_member
 from dms.migration.spec import InvalidPlan, MigrationPlan, Step, parse_plan
 from dms.pipeline import lifecycle
 from dms.pipeline import results as res
-from dms.pipeline.chunks import read_options, source_file
+from dms.pipeline.chunks import JobFile, source_file
 from dms.pipeline.context import Pipeline
+from dms.pipeline.jobstore import JobOptions
 from dms.pipeline.model import FINAL_STATES, ROW_COLUMN, JobState, TaskName, now
-from dms.pipeline.source import ReadOptions, read_chunks, sniff
+from dms.pipeline.source import ReadOptions
 from dms.uploads import safe_filename
 
 log = logging.getLogger(__name__)
@@ -407,7 +409,7 @@ def start_pass(
     step_pass_mapping = _pass_mapping(migration, p)
     request = {
         "id": job_id,
-        "source": step_source(p, plan_doc, step),
+        "source": step_source(p, plan_doc, plan, step),
         "target": {
             "connection_id": plan.connection_id,
             "object": step.object,
@@ -435,27 +437,44 @@ def start_pass(
     return job_id
 
 
-def step_source(p: Pipeline, plan_doc: Mapping[str, Any], step: Step) -> dict[str, Any]:
-    """The source a step's jobs read: its upload, or the file of the uploaded zip it names, extracted once to
-    a blob of the plan's (sources.py); the jobs read that blob, no longer pinned to the upload."""
+def step_source(p: Pipeline, plan_doc: Mapping[str, Any], plan: MigrationPlan, step: Step) -> dict[str, Any]:
+    """The source every pass of a step reads: its upload, or the file of the uploaded zip it names (extracted
+    once, sources.py), regrouped by parent when it refers to one (grouping.py). Made once, on the step's
+    first pass, and the same for every pass after, so that all read the same rows in the same chunks."""
     source = dict(plan_doc["sources"][step.name])
     member = source.pop("member", None)
-    if not member:
+    folder = f"plans/{plan_doc['_id']}/sources/{step.name}"
+    pinned = ("upload_id", "blob_etag", "blob_version_id")  # a blob of the plan's is not the upload
+    if member:
+        key = f"{folder}/{safe_filename(PurePosixPath(member).name)}"
+        if not p.blobs.exists(key):
+            with source_file(p, {"source": source}) as archive:
+                written = extract_member(p.blobs, archive, member, key, ReadOptions())
+            log.info("zip member extracted plan=%s step=%s bytes=%d", plan_doc["_id"], step.name, written)
+        kept = {k: v for k, v in source.items() if k not in pinned}
+        source = {**kept, "blob_key": key, "filename": member, "archive_upload_id": source.get("upload_id")}
+    parent = grouping_column(plan, step)
+    if parent is None:
         return source
-    key = f"plans/{plan_doc['_id']}/sources/{step.name}/{safe_filename(PurePosixPath(member).name)}"
-    if not p.blobs.exists(key):
-        with source_file(p, {"source": source}) as archive:
-            written = extract_member(p.blobs, archive, member, key, ReadOptions())
-        log.info(
-            "zip member extracted plan=%s step=%s member=%s bytes=%d",
-            plan_doc["_id"],
-            step.name,
-            member,
-            written,
-        )
-    pinned = ("upload_id", "blob_etag", "blob_version_id")
-    kept = {k: v for k, v in source.items() if k not in pinned}
-    return {**kept, "blob_key": key, "filename": member, "archive_upload_id": source.get("upload_id")}
+    grouped, refused = f"{folder}/grouped.parquet", f"{folder}/grouped.refused"
+    if not p.blobs.exists(grouped) and not p.blobs.exists(refused):
+        chunk_rows = int((plan_doc["spec"].get("options") or {}).get("chunk_rows") or JobOptions.chunk_rows)
+        try:
+            write_grouped_copy(p, {"source": source, "options": {"chunk_rows": chunk_rows}}, parent, grouped)
+        except NotGroupable as exc:
+            log.info("step loaded in file order plan=%s step=%s because=%s", plan_doc["_id"], step.name, exc)
+            with p.blobs.open_write(refused) as out:
+                out.write(str(exc).encode())
+    if not p.blobs.exists(grouped):
+        return source
+    kept = {k: v for k, v in source.items() if k not in (*pinned, "read_options")}
+    return {**kept, "blob_key": grouped, "grouped_copy": True, "read_options": {"format": "parquet"}}
+
+
+def grouping_column(plan: MigrationPlan, step: Step) -> str | None:
+    """The column a step's rows are grouped by: its first reference resolved on load (not deferred)."""
+    deferred = {d.reference for d in order_steps(plan).deferred_of(step.name)}
+    return next((r.source for r in step.references if r not in deferred), None)
 
 
 def _pass_mapping(migration: Mapping[str, Any], p: Pipeline) -> dict[str, Any] | None:
@@ -493,8 +512,8 @@ def build_key_maps(
     placeholder = plan_doc["rehearsal_ids"].get(step.name) if plan_doc["dry_run"] else None
     job_id = job["_id"]
     with source_file(p, dict(job)) as path:
-        options = read_options(dict(job), p.settings)
-        info = sniff(path, options)
+        file = JobFile.of(dict(job), path, p.settings)
+        info = file.info
         missing = [c for c in columns if c not in info.columns]
         if missing:
             raise DMSError(
@@ -504,7 +523,7 @@ def build_key_maps(
                 step=step.name,
                 column=missing[0],
             )
-        for chunk in read_chunks(path, options, info):
+        for chunk in file.chunks():
             rows = chunk.table[ROW_COLUMN].to_pylist()
             earlier_loaded: set[int] = set()
             for earlier_job in earlier:

@@ -7,6 +7,7 @@ same recipe, to exactly the rows that were staged.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from dms.errors import DMSError
 from dms.migration.passes import StepPass
 from dms.pipeline.context import JobContext, Pipeline, PipelineSettings
 from dms.pipeline.describe import ObjectDescribe
-from dms.pipeline.model import ROW_COLUMN, Operation
+from dms.pipeline.model import GROUPED_ROW_COLUMN, ROW_COLUMN, Operation
 from dms.pipeline.prepare import (
     PROFILE_ROWS,
     CompiledMapping,
@@ -61,6 +62,44 @@ def source_file(p: Pipeline, job: dict[str, Any]) -> Iterator[Path]:
     pin = BlobPin.of(source["upload_id"], source) if source.get("upload_id") else None
     with p.blobs.local_copy(source["blob_key"], pin) as path:
         yield path
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """A job's source file as the pipeline reads it, chunk by chunk.
+
+    A migration plan's grouped copy of a step's file (dms/migration/grouping.py: the rows reordered so that
+    children of one parent are side by side) carries each row's number in the file it came from in a column
+    of its own; it is read back as the row's number, so that rows, results and key maps keep the numbers
+    of the file the person uploaded."""
+
+    path: Path
+    options: ReadOptions
+    file_info: SourceInfo  # as the reader sniffed the file
+    grouped: bool = False
+
+    @classmethod
+    def of(cls, job: dict[str, Any], path: Path, settings: PipelineSettings) -> JobFile:
+        options = read_options(job, settings)
+        return cls(path, options, sniff(path, options), bool(job["source"].get("grouped_copy")))
+
+    @property
+    def info(self) -> SourceInfo:
+        """The source's columns (a grouped copy's row numbers are not one of them)."""
+        if not self.grouped:
+            return self.file_info
+        columns = [c for c in self.file_info.columns if c != GROUPED_ROW_COLUMN]
+        return dataclasses.replace(self.file_info, columns=columns)
+
+    def chunks(self) -> Iterator[Chunk]:
+        for chunk in read_chunks(self.path, self.options, self.file_info):
+            if not self.grouped:
+                yield chunk
+                continue
+            table = chunk.table
+            rows = table[GROUPED_ROW_COLUMN].cast(pa.int64())
+            table = table.drop_columns([GROUPED_ROW_COLUMN, ROW_COLUMN]).append_column(ROW_COLUMN, rows)
+            yield Chunk(index=chunk.index, table=table, problems=chunk.problems)
 
 
 def job_spec(job: dict[str, Any], columns: list[str], describe: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +168,7 @@ def _query_all(soql: str) -> Callable[[Any], dict[str, Any]]:
 class ChunkRecipe:
     """Everything that turns reader chunk n into the rows to send: the same for the plan and a rebuild."""
 
-    options: ReadOptions
+    file: JobFile
     info: SourceInfo
     spec: dict[str, Any]
     compiled: CompiledMapping
@@ -143,15 +182,15 @@ class ChunkRecipe:
     def for_job(cls, ctx: JobContext, path: Path, *, infer_formats: bool, check_lookups: bool) -> ChunkRecipe:
         """The recipe of a job's chunks (MappingError when its mapping cannot be used on this file)."""
         job = ctx.job
-        options = read_options(job, ctx.pipeline.settings)
-        info = sniff(path, options)
+        file = JobFile.of(job, path, ctx.pipeline.settings)
+        info = file.info
         describe = ctx.describe()
         step_pass = StepPass.of(job, ctx.pipeline.blobs)
         if step_pass is not None and job.get("mapping") is None:  # a plan step's columns, auto-mapped
             job = {**job, "mapping": step_pass.auto_mapping(describe, info.columns)}
         spec = job_spec(job, info.columns, describe)
         if infer_formats:
-            spec = with_inferred_formats(spec, path, options)
+            spec = with_inferred_formats(spec, path, file.options)
         parents = parent_describes(ctx, spec, describe)
         columns = info.columns + (step_pass.added_columns() if step_pass else [])
         compiled = compile_mapping(spec, describe, columns, parent_describes=parents)
@@ -159,7 +198,7 @@ class ChunkRecipe:
         if lookups is not None and step_pass is not None:
             lookups = step_pass.lookups(lookups)
         return cls(
-            options=options,
+            file=file,
             info=info,
             spec=spec,
             compiled=compiled,
@@ -170,8 +209,8 @@ class ChunkRecipe:
             step_pass=step_pass,
         )
 
-    def chunks(self, path: Path) -> Iterator[Chunk]:
-        return read_chunks(path, self.options, self.info)
+    def chunks(self) -> Iterator[Chunk]:
+        return self.file.chunks()
 
     def prepare(self, chunk: Chunk) -> Prepared:
         """Map and check one chunk's rows (a plan step's pass first leaves rows out and resolves references)."""
@@ -247,7 +286,7 @@ def rebuild_chunk(ctx: JobContext, index: int) -> dict[str, pa.Table]:
     p = ctx.pipeline
     with source_file(p, ctx.job) as path:
         recipe = ChunkRecipe.for_job(ctx, path, infer_formats=False, check_lookups=False)
-        for chunk in recipe.chunks(path):
+        for chunk in recipe.chunks():
             if chunk.index != index:
                 continue
             prepared = recipe.prepare(chunk)

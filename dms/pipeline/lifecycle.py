@@ -21,7 +21,7 @@ from dms.clients.salesforce import OrgClient
 from dms.errors import Conflict, DMSError
 from dms.pipeline import results as res
 from dms.pipeline.apis import StillProcessing, abort_bulk_job
-from dms.pipeline.chunks import job_spec, parent_describes, read_options, source_file
+from dms.pipeline.chunks import JobFile, job_spec, parent_describes, source_file
 from dms.pipeline.context import JobContext, Pipeline
 from dms.pipeline.describe import ObjectDescribe
 from dms.pipeline.jobstore import new_job_document
@@ -39,7 +39,6 @@ from dms.pipeline.model import (
 )
 from dms.pipeline.plan import plan_job
 from dms.pipeline.prepare import check_mapping
-from dms.pipeline.source import read_chunks, sniff
 from dms.pipeline.staging import drop_staged
 
 log = logging.getLogger(__name__)
@@ -230,10 +229,10 @@ def source_rows_csv(
     """The job's source rows as CSV (all as text, with their original row numbers), chunk by chunk, less the
     rows `leave_out` names for each reader chunk: only one chunk's rows are ever held."""
     with source_file(p, job) as path:
-        options = read_options(job, p.settings)
-        info = sniff(path, options)
+        file = JobFile.of(job, path, p.settings)
+        info = file.info
         header = True
-        for chunk in read_chunks(path, options, info):
+        for chunk in file.chunks():
             left_out = pa.array(sorted(leave_out(p.blobs, job["_id"], chunk.index)), type=pa.int64())
             keep = pc.invert(pc.is_in(chunk.table.column(ROW_COLUMN), value_set=left_out))
             picked = chunk.table.filter(keep)

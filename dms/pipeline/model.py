@@ -14,6 +14,8 @@ from typing import Any
 
 ROW_COLUMN = "__row__"  # the number of the source row a row was read from; it travels with the row
 ORIGINAL_ROW_COLUMN = "dms_source_row"  # where a retried row came from in the first job's file
+# A migration plan's grouped copy of a step's file (rows reordered by parent) keeps each row's number here.
+GROUPED_ROW_COLUMN = "__dms_grouped_row__"
 
 
 class JobState(StrEnum):

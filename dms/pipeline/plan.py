@@ -20,7 +20,7 @@ from dms.crashpoints import crash_point
 from dms.errors import Conflict, DMSError, ServiceUnavailable
 from dms.pipeline import results as res
 from dms.pipeline.apis import StillProcessing, estimate_calls
-from dms.pipeline.chunks import ChunkRecipe, read_options, source_file, staged_parts
+from dms.pipeline.chunks import ChunkRecipe, JobFile, source_file, staged_parts
 from dms.pipeline.context import JobContext, Pipeline
 from dms.pipeline.exported import neutralise
 from dms.pipeline.load import ChunkBusy, load_chunk
@@ -35,7 +35,7 @@ from dms.pipeline.model import (
     now,
 )
 from dms.pipeline.prepare import MappingError, Prepared
-from dms.pipeline.source import Chunk, SourceInfo, read_chunks, sniff
+from dms.pipeline.source import Chunk, SourceInfo
 from dms.pipeline.staging import is_staged, stage_chunk
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, An
     # delivery already loaded are counted and listed, never staged or queued again.
     settled = {c["index"] for c in p.store.chunk_docs(job_id) if c["state"] in CHUNK_SETTLED}
     cancelled = False
-    for chunk in recipe.chunks(path):
+    for chunk in recipe.chunks():
         tally.reader_chunks += 1
         rows_read = chunk.table.num_rows + len(chunk.problems)
         tally.total += rows_read
@@ -172,14 +172,13 @@ def _stage_all(ctx: JobContext, path: Path, recipe: ChunkRecipe) -> dict[str, An
 
 def _finish_unread(p: Pipeline, ctx: JobContext, path: Path) -> str:
     """A job cancelled before its plan read a row: count the file's rows, every one cancelled, and end."""
-    options = read_options(ctx.job, p.settings)
-    info = sniff(path, options)
+    file = JobFile.of(ctx.job, path, p.settings)
     tally = PlanTally()
-    for chunk in read_chunks(path, options, info):
+    for chunk in file.chunks():
         tally.reader_chunks += 1
         tally.total += chunk.table.num_rows + len(chunk.problems)
     tally.cancelled = tally.total
-    p.store.update(ctx.job_id, plan=tally.summary(info))
+    p.store.update(ctx.job_id, plan=tally.summary(file.info))
     return _hand_over(p, ctx.job_id, requeue=False)
 
 

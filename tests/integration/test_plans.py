@@ -434,3 +434,57 @@ def test_a_plan_whose_advance_message_was_lost_is_moved_on_by_the_housekeeping_s
     ended = wait_plan(client, plan["_id"])
     assert ended["state"] == "completed", ended["error"]
     assert ended["steps"][0]["counters"]["loaded"] == 1
+
+
+def test_a_child_steps_chunks_hold_the_children_of_one_parent_each_with_their_own_row_numbers(
+    app: Any, client: Any, worker: str, localorg: Any, tmp_path: Path
+) -> None:
+    """Contacts listed round-robin over three accounts, in chunks of 4: grouped by parent, each bulk job
+    (chunk) holds one account's contacts, so no two of them wait for one account's lock."""
+    from dms.pipeline import results as res
+
+    prefix = uuid.uuid4().hex[:8]
+    accounts = write_csv(
+        tmp_path / "accounts.csv", ["Ref", "Name"], [[f"A{n}", f"{prefix} {n}"] for n in (1, 2, 3)]
+    )
+    contact_rows = [[f"C{n}", f"A{n % 3 + 1}", f"Contact {n}"] for n in range(1, 13)]
+    contacts = write_csv(tmp_path / "contacts.csv", ["Ref", "AccountRef", "Last"], contact_rows)
+    plan = run_plan(
+        client,
+        {
+            "name": f"grouped {prefix}",
+            "options": {"chunk_rows": 4, "api": "bulk"},
+            "steps": [
+                {
+                    "name": "accounts",
+                    "object": "Account",
+                    "key": "Ref",
+                    "source": {"upload_id": upload(client, accounts)},
+                },
+                {
+                    "name": "contacts",
+                    "object": "Contact",
+                    "source": {"upload_id": upload(client, contacts)},
+                    "mapping": {
+                        "fields": [
+                            {"target": "LastName", "source": "Last"},
+                            {"target": "AccountId", "source": "AccountRef", "ref": {"step": "accounts"}},
+                        ]
+                    },
+                },
+            ],
+        },
+    )
+    assert plan["state"] == "completed", plan
+    (load,) = [p for s in plan["steps"] if s["name"] == "contacts" for p in s["passes"]]
+    blobs = app.extensions["dms"].blobs
+    parent_of_row = {n: f"A{n % 3 + 1}" for n in range(1, 13)}
+    chunks = [res.succeeded_rows(blobs, load["job_id"], index) for index in range(3)]
+    assert sorted(r for rows in chunks for r in rows) == list(range(1, 13))  # the file's own row numbers
+    assert all(len({parent_of_row[r] for r in rows}) == 1 for rows in chunks), chunks
+    # ...and each row is the contact it was in the file.
+    success = {int(r["source_row"]): r for r in step_rows(client, plan, "contacts", "success.csv")}
+    sf = org_client(localorg)
+    for row, line in success.items():
+        record = sf.Contact.get(line["salesforce_id"])
+        assert record["LastName"] == f"Contact {row}" == line["Last"]

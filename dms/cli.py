@@ -5,94 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import click
-import requests
 
-from dms.cliconfig import api_token, config_path, read_config, save_config
+from dms.cliclient import Api, api_option, download, exit_code, follow
+from dms.cliconfig import save_config
+from dms.cliplans import plan
 from dms.pipeline.model import FINAL_STATES
-
-DEFAULT_URL = "http://127.0.0.1:8000"
-INLINE_LIMIT = 10 * 1024 * 1024  # API Gateway's request cap; larger files go by presigned upload
-
-
-class Api:
-    """A thin client of /api/v1 that turns error bodies into one readable line."""
-
-    def __init__(self, base_url: str, token: str | None = None) -> None:
-        self.base = base_url.rstrip("/") + "/"
-        self.session = requests.Session()
-        token = token if token is not None else api_token()
-        if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
-
-    def url(self, path: str) -> str:
-        return urljoin(self.base, path.lstrip("/")) if not path.startswith("http") else path
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        try:
-            response = self.session.request(
-                method, self.url(path), timeout=kwargs.pop("timeout", 300), **kwargs
-            )
-        except requests.ConnectionError:
-            raise click.ClickException(
-                f"Cannot reach DMS at {self.base} (is `make run` up? set --url or DMS_URL)."
-            ) from None
-        if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-                message = f"{error['code']}: {error['message']}"
-                if response.status_code == 401:
-                    message += (
-                        " Create a token (`dms tokens create NAME` while signed in, or in the web page) and set"
-                        f" DMS_TOKEN, or save it with `dms login --token ...` (in {config_path()})."
-                    )
-            except (ValueError, KeyError, TypeError):
-                message = f"HTTP {response.status_code}: {response.text[:300]}"
-            raise click.ClickException(message)
-        return response
-
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.call(method, path, **kwargs).json()
-
-    def upload(self, path: Path) -> dict[str, Any]:
-        """Upload inline when small, by presigned POST when large; returns the upload record."""
-        size = path.stat().st_size
-        if size <= INLINE_LIMIT - 64 * 1024:
-            with path.open("rb") as handle:
-                return dict(self.json("POST", "/api/v1/uploads", files={"file": (path.name, handle)}))
-        ticket = self.json("POST", "/api/v1/uploads/presign", json={"filename": path.name, "size": size})
-        with path.open("rb") as handle:
-            form = {**ticket.get("fields", {})}
-            target = self.url(ticket["url"])
-            # Our own stand-in for S3 takes our token; a storage service's presigned URL gets none of it.
-            poster = self.session if target.startswith(self.base) else requests
-            response = poster.post(
-                target, data=form, files={ticket.get("file_field", "file"): (path.name, handle)}, timeout=3600
-            )
-            if response.status_code >= 300:
-                raise click.ClickException(
-                    f"The upload to {target} failed: HTTP {response.status_code} {response.text[:200]}"
-                )
-        return dict(self.json("POST", ticket["complete_url"], json={"token": ticket["token"]}))
-
-
-def default_url() -> str:
-    return str(read_config().get("url") or DEFAULT_URL)
-
-
-def api_option(function: Any) -> Any:
-    return click.option(
-        "--url",
-        envvar="DMS_URL",
-        default=default_url,
-        show_default=DEFAULT_URL,
-        help="DMS web address (DMS_URL, else the config file's).",
-    )(function)
 
 
 def summary(job: dict[str, Any]) -> str:
@@ -117,31 +38,22 @@ def summary(job: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def exit_code(job: dict[str, Any]) -> int:
-    """0 only when every row made it (or, for a rehearsal, would)."""
-    if job["state"] == "completed":
-        return 0
-    return 2 if job["state"] == "failed" else 1
-
-
-def wait_for(api: Api, job_id: str, show_progress: bool = True) -> dict[str, Any]:
+def wait_for(api: Api, job_id: str) -> dict[str, Any]:
     """Follow a job to its end with a progress bar on stderr."""
-    last = -1
     with click.progressbar(length=1000, label=f"job {job_id}", file=sys.stderr, show_eta=False) as bar:
-        while True:
-            job = api.json("GET", f"/api/v1/jobs/{job_id}")
-            done = int(job.get("percent", 0) * 10)
-            if show_progress and done != last:
-                bar.update(done - max(last, 0))
-                last = done
-            if job["state"] in FINAL_STATES:
-                return dict(job)
-            time.sleep(0.5)
+
+        def advance(job: dict[str, Any]) -> None:
+            bar.update(int(job.get("percent", 0) * 10) - bar.pos)
+
+        return follow(api, f"/api/v1/jobs/{job_id}", FINAL_STATES, advance)
 
 
 @click.group()
 def main() -> None:
     """DMS, a Data Migration System: legacy exports into Salesforce."""
+
+
+main.add_command(plan)  # `dms plan ...`, in its own module
 
 
 @main.command()
@@ -264,14 +176,7 @@ def status(job_id: str, wait: bool, url: str) -> None:
 def results(job_id: str, errors: bool, output: Path | None, url: str) -> None:
     """Download success.csv (or errors.csv with --errors), row-accurate to the source file."""
     kind = "errors.csv" if errors else "success.csv"
-    response = Api(url).call("GET", f"/api/v1/jobs/{job_id}/results/{kind}", stream=True)
-    sink = output.open("wb") if output else sys.stdout.buffer
-    try:
-        for block in response.iter_content(1024 * 1024):
-            sink.write(block)
-    finally:
-        if output:
-            sink.close()
+    download(Api(url).call("GET", f"/api/v1/jobs/{job_id}/results/{kind}", stream=True), output)
 
 
 @main.command()

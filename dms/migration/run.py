@@ -40,6 +40,7 @@ from dms.migration.passes import PassKind, StepPass, rehearsal_id
 from dms.migration.references import key_texts
 from dms.migration.sources import extract_member
 from dms.migration.spec import InvalidPlan, MigrationPlan, Step, parse_plan
+from dms.migration.states import LEFTOVER_COUNTERS, PLAN_FINAL, PlanState
 from dms.pipeline import lifecycle
 from dms.pipeline import results as res
 from dms.pipeline.chunks import JobFile, source_file
@@ -54,23 +55,11 @@ log = logging.getLogger(__name__)
 PLANS_STORE = "plans"
 BYTES_PER_ROW_GUESS = 40  # a step's bucket count is fixed from its file's size: a few bytes less per row
 ZIP_PACKING = 10  # more buckets than needed cost a few small files; fewer, bigger lookups
-DUPLICATES_SHOWN = 20
+DUPLICATES_SHOWN = 20  # duplicate keys listed per step in the plan (all of them are counted)
 PLANS_DESIGN = "plans"
 BY_OWNER_VIEW = "by_owner"
-PLANS_BY_OWNER_MAP = "function (doc) { if (doc.type === 'plan' && doc.owner) { emit([doc.owner, doc._id], null); } }"  # duplicate keys listed per step in the plan (all of them are counted)
-
-
-class PlanState(StrEnum):
-    RUNNING = "running"
-    CANCELLING = "cancelling"
-    COMPLETED = "completed"
-    COMPLETED_WITH_ERRORS = "completed_with_errors"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-PLAN_FINAL = frozenset(
-    {PlanState.COMPLETED, PlanState.COMPLETED_WITH_ERRORS, PlanState.FAILED, PlanState.CANCELLED}
+PLANS_BY_OWNER_MAP = (
+    "function (doc) { if (doc.type === 'plan' && doc.owner) { emit([doc.owner, doc._id], null); } }"
 )
 
 
@@ -85,8 +74,6 @@ class PassState(StrEnum):
 PASS_ENDED = frozenset({PassState.DONE, PassState.SKIPPED, PassState.NOT_RUN})
 _PASS_RANK = {PassState.WAITING: 0, PassState.RUNNING: 1, PassState.DONE: 2, PassState.SKIPPED: 2}
 _PASS_RANK[PassState.NOT_RUN] = 2
-# What a pass's job left undone: a retry runs the pass again when any is left.
-LEFTOVER_COUNTERS = ("failed", "invalid", "cancelled", "pending")
 
 
 def pass_key(step: str, kind: str, attempt: int) -> str:

@@ -15,7 +15,8 @@ from typing import IO, Any
 
 from dms.clients.blobstore import BlobStore
 from dms.migration.passes import PassKind
-from dms.migration.run import LEFTOVER_COUNTERS, PASS_ENDED, PassState
+from dms.migration.run import PASS_ENDED, PassState
+from dms.migration.states import LEFTOVER_COUNTERS
 from dms.pipeline import results as res
 from dms.pipeline.exported import SUCCESS_COLUMNS
 from dms.pipeline.jobstore import JobStore

@@ -7,6 +7,12 @@ from typing import Any
 from flask import jsonify
 
 from blueprints.api import api
+from blueprints.api.plans import MAX_LISTED_PLANS
+from dms.migration.passes import PassKind
+from dms.migration.run import PassState
+from dms.migration.spec import MAX_STEPS, STEP_NAME, STEP_OPERATIONS
+from dms.migration.states import PlanState
+from dms.migration.view import STEP_FILES
 from dms.pipeline.model import JobState
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -106,19 +112,48 @@ JOB_REQUEST = {
         },
     },
 }
+COUNT = {"type": "integer", "minimum": 0}
+JOB_COUNTERS = {
+    "type": "object",
+    "description": "Rows of the source: total = succeeded + failed + invalid + cancelled + skipped + pending",
+    "properties": {
+        "total": COUNT,
+        "succeeded": {**COUNT, "description": "Loaded: created + updated"},
+        "created": COUNT,
+        "updated": COUNT,
+        "failed": {**COUNT, "description": "Refused by Salesforce"},
+        "invalid": {**COUNT, "description": "Stopped by DMS's checks before any API call"},
+        "cancelled": COUNT,
+        "skipped": {
+            **COUNT,
+            "description": "Rows a migration plan's pass had nothing to do for: a load pass, rows an earlier "
+            "attempt loaded; an update pass, rows whose record is not loaded, whose deferred fields are blank, or "
+            "that an earlier update pass set",
+        },
+        "pending": COUNT,
+        "valid": {**COUNT, "description": "A rehearsal (dry_run): rows that would load"},
+    },
+}
 JOB = {
     "type": "object",
     "properties": {
         "id": {"type": "string"},
         "state": {"enum": list(JobState)},
-        "counters": {
-            "type": "object",
-            "description": "total = succeeded + failed + invalid + cancelled + pending",
-        },
+        "counters": JOB_COUNTERS,
         "percent": {"type": "number"},
         "api_calls": {"type": "object"},
         "estimated_api_calls": {"type": ["integer", "null"]},
         "error": {"type": ["object", "null"]},
+        "migration": {
+            "type": ["object", "null"],
+            "description": "The pass of a migration plan's step this job is, or null for a job of its own",
+            "properties": {
+                "plan_id": STRING,
+                "step": STRING,
+                "pass": {"enum": [PassKind.LOAD, PassKind.UPDATE]},
+                "attempt": {"type": "integer", "minimum": 1},
+            },
+        },
     },
 }
 CONNECTION = {
@@ -187,6 +222,228 @@ RETRY_REQUEST = {
 TEMPLATE_REQUEST = {
     "type": "object",
     "properties": {"mapping": {"type": "object", "description": "A mapping spec with a `fields` list"}},
+}
+# ---- migration plans (dms/migration/) -----------------------------------------------------------------
+
+PLAN = {"$ref": "#/components/schemas/Plan"}
+PLAN_REFERENCE = {
+    "description": "The field gets the Id of the record another step loaded from the row whose key column "
+    "holds this field's source value: one step, or (polymorphic) the step a column's value picks per row",
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["step"],
+            "additionalProperties": False,
+            "properties": {
+                "step": {**STRING, "description": "The referenced step (this step itself for a hierarchy)"},
+                "key": {**STRING, "description": "The referenced step's key column, when not its `key`"},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["by", "steps"],
+            "additionalProperties": False,
+            "properties": {
+                "by": {**STRING, "description": "The source column whose value picks the step"},
+                "steps": {
+                    "type": "object",
+                    "additionalProperties": STRING,
+                    "description": "Each value of `by` and the step it points at",
+                    "examples": [{"A": "accounts", "O": "deals"}],
+                },
+                "key": {**STRING, "description": "The referenced steps' key column, when not their `key`"},
+            },
+        },
+    ],
+}
+PLAN_SPEC = {
+    "type": "object",
+    "required": ["name", "steps"],
+    "additionalProperties": False,
+    "properties": {
+        "name": STRING,
+        "connection_id": {"type": "string", "default": "default"},
+        "options": JOB_REQUEST["properties"]["options"],  # type: ignore[index]
+        "steps": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_STEPS,
+            "description": "Run in the order their references need, whatever their order here",
+            "items": {
+                "type": "object",
+                "required": ["name", "object", "source"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "pattern": f"^{STEP_NAME.pattern}$", "examples": ["accounts"]},
+                    "object": {"type": "string", "examples": ["Account"]},
+                    "operation": {"enum": [str(o) for o in STEP_OPERATIONS], "default": "insert"},
+                    "key": {
+                        **STRING,
+                        "description": "The source column of the step's legacy key, which other steps' "
+                        "references hold",
+                    },
+                    "external_id": {
+                        "type": "string",
+                        "description": "External id field, required for upsert",
+                    },
+                    "source": {
+                        "type": "object",
+                        "required": ["upload_id"],
+                        "description": "An upload (a plan file given to `dms plan run` may name a `file` "
+                        "instead, which the CLI uploads)",
+                        "properties": {
+                            "upload_id": STRING,
+                            "sheet": {**STRING, "description": "A workbook's sheet"},
+                            "member": {**STRING, "description": "An archive's member file"},
+                        },
+                    },
+                    "mapping": {
+                        "type": "object",
+                        "description": "A mapping spec (dms/pipeline/prepare/spec.py) whose fields may be references",
+                        "properties": {
+                            "fields": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["target"],
+                                    "properties": {
+                                        "target": {"type": "string", "examples": ["ParentId"]},
+                                        "source": STRING,
+                                        "ref": PLAN_REFERENCE,
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "read_options": READ_OPTIONS,
+                },
+            },
+        },
+    },
+}
+PLAN_REQUEST = {
+    "type": "object",
+    "description": "The plan as an object (`plan`) or as its YAML or JSON text (`plan_text`)",
+    "oneOf": [{"required": ["plan"]}, {"required": ["plan_text"]}],
+    "properties": {
+        "plan": {"$ref": "#/components/schemas/PlanSpec"},
+        "plan_text": {"type": "string", "description": "The plan spec as YAML or JSON"},
+        "dry_run": {
+            "type": "boolean",
+            "default": False,
+            "description": "Rehearse every step: check everything, missing parents across files too; load nothing",
+        },
+    },
+}
+DEFERRED_FIELD = {
+    "type": "object",
+    "description": "A reference set by the step's update pass, once the records it points at are loaded",
+    "properties": {"step": STRING, "field": STRING, "source": STRING, "reason": STRING},
+}
+DUPLICATES = {
+    "type": "object",
+    "description": "Legacy keys given by more than one row of the step (a reference to one cannot resolve)",
+    "properties": {
+        "count": COUNT,
+        "examples": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"key": STRING, "rows": {"type": "array", "items": {"type": "integer"}}},
+            },
+        },
+    },
+}
+PLAN_ERROR = {
+    "type": ["object", "null"],
+    "description": "Why the plan failed: a pass's job failed, or its key maps could not be built",
+    "properties": {"code": STRING, "message": STRING, "step": STRING, "pass": STRING, "job_id": STRING},
+}
+PLAN_STEP = {
+    "type": "object",
+    "properties": {
+        "name": STRING,
+        "object": STRING,
+        "operation": {"enum": [str(o) for o in STEP_OPERATIONS]},
+        "key": {"type": ["string", "null"]},
+        "state": {"enum": ["waiting", "running", "done", "not_run"]},
+        "waits_for": {"type": "array", "items": STRING, "description": "Steps it loads after"},
+        "deferred": {"type": "array", "items": DEFERRED_FIELD},
+        "counters": {
+            "type": "object",
+            "description": "loaded: by any attempt's load pass; failed, invalid, cancelled, pending: as the "
+            "latest load pass left them (the rows still not in the org); deferred_set, deferred_not_set: rows "
+            "whose deferred fields the update passes set, or could not (only for a step with deferred fields)",
+            "properties": {
+                name: COUNT
+                for name in (
+                    "total",
+                    "loaded",
+                    "valid",
+                    "failed",
+                    "invalid",
+                    "cancelled",
+                    "pending",
+                    "deferred_set",
+                    "deferred_not_set",
+                )
+            },
+        },
+        "duplicates": DUPLICATES,
+        "passes": {
+            "type": "array",
+            "description": "Each pass of the step in each attempt: an ordinary job",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "kind": {"enum": [PassKind.LOAD, PassKind.UPDATE]},
+                    "attempt": {"type": "integer", "minimum": 1},
+                    "state": {"enum": list(PassState)},
+                    "job_id": {"type": ["string", "null"]},
+                    "job_state": {"enum": [*JobState, None]},
+                    "counters": {**JOB_COUNTERS, "type": ["object", "null"]},
+                    "reason": {"type": ["string", "null"], "description": "Why it was skipped or not run"},
+                    "error": PLAN_ERROR,
+                    "duplicates": {**DUPLICATES, "type": ["object", "null"]},
+                },
+            },
+        },
+        "links": {
+            "type": "object",
+            "description": "The step's result files (GET /plans/{plan_id}/steps/{step}/{name})",
+            "properties": {name: STRING for name in STEP_FILES},
+        },
+    },
+}
+PLAN_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": STRING,
+        "name": STRING,
+        "state": {"enum": list(PlanState)},
+        "dry_run": {"type": "boolean"},
+        "attempt": {"type": "integer", "minimum": 1, "description": "1, and one more for each retry"},
+        "created_at": STRING,
+        "updated_at": {"type": ["string", "null"]},
+        "finished_at": {"type": ["string", "null"]},
+        "error": PLAN_ERROR,
+        "waves": {
+            "type": "array",
+            "description": "The load order: the steps of a wave load side by side, after the waves before",
+            "items": {"type": "array", "items": STRING},
+            "examples": [[["accounts"], ["contacts", "deals"]]],
+        },
+        "deferred": {"type": "array", "items": DEFERRED_FIELD},
+        "steps": {"type": "array", "items": {"$ref": "#/components/schemas/PlanStep"}},
+        "counters": {"type": "object", "description": "The steps' counters added up"},
+        "estimated_api_calls": COUNT,
+        "api_calls": COUNT,
+        "links": {
+            "type": "object",
+            "description": "Not in a list of plans",
+            "properties": {"self": STRING, "results": STRING, "cancel": STRING, "retry": STRING},
+        },
+    },
 }
 ECHO_REQUEST = {"type": "object", "properties": {"message": {"type": "string", "maxLength": 1000}}}
 PREVIEW_QUERY: dict[str, dict[str, Any]] = {
@@ -365,6 +622,65 @@ PATHS: dict[str, dict[str, Any]] = {
             content="text/csv",
         )
     },
+    "/api/v1/plans": {
+        "get": _op(
+            "Recent migration plans, newest first",
+            "plans",
+            query={"limit": {"type": "integer", "minimum": 1, "maximum": MAX_LISTED_PLANS, "default": 50}},
+            response={"type": "object", "properties": {"plans": {"type": "array", "items": PLAN}}},
+        ),
+        "post": _op(
+            "Run a migration plan over uploads already made (or rehearse it with dry_run)",
+            "plans",
+            ok="201",
+            body=PLAN_REQUEST,
+            response=PLAN,
+        ),
+    },
+    "/api/v1/plans/{plan_id}": {
+        "get": _op(
+            "A plan's state, order, and per step its passes, counters and result links",
+            "plans",
+            params=["plan_id"],
+            response=PLAN,
+        )
+    },
+    "/api/v1/plans/{plan_id}/cancel": {
+        "post": _op(
+            "Cancel: no pass starts any more, the running ones are cancelled as jobs are",
+            "plans",
+            params=["plan_id"],
+            response=PLAN,
+        )
+    },
+    "/api/v1/plans/{plan_id}/retry": {
+        "post": _op(
+            "Run an ended plan again for the rows it left undone, then what waited for them",
+            "plans",
+            params=["plan_id"],
+            response=PLAN,
+        )
+    },
+    "/api/v1/plans/{plan_id}/results": {
+        "get": _op(
+            "A zip: summary.json (the plan) and per step <step>/success.csv, <step>/errors.csv and, for a step "
+            "with deferred fields, <step>/deferred_errors.csv",
+            "plans",
+            params=["plan_id"],
+            response={"type": "string", "format": "binary"},
+            content="application/zip",
+        )
+    },
+    "/api/v1/plans/{plan_id}/steps/{step}/{name}": {
+        "get": _op(
+            "One step's success.csv (rows any attempt loaded), errors.csv (rows its latest load pass did not "
+            "load) or deferred_errors.csv (rows whose deferred fields could not be set)",
+            "plans",
+            params=["plan_id", "step", "name"],
+            response=CSV,
+            content="text/csv",
+        )
+    },
     "/api/v1/tasks/{task_id}": {"get": _op("A Celery task's state and result", "tasks", params=["task_id"])},
     "/api/v1/diagnostics/echo": {
         "post": _op(
@@ -441,7 +757,10 @@ DOCUMENT: dict[str, Any] = {
                         },
                     }
                 },
-            }
+            },
+            "Plan": PLAN_SCHEMA,
+            "PlanStep": PLAN_STEP,
+            "PlanSpec": PLAN_SPEC,
         },
     },
 }

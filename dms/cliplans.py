@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from dms.cliclient import Api, ApiError, api_option, download, exit_code, follow
 from dms.migration.spec import InvalidPlan, load_plan_text, parse_plan
@@ -48,12 +50,9 @@ def step_summary(step: dict[str, Any], dry_run: bool, running_percent: float | N
     line += f": {c['total']} rows, {loaded} {label}, {sum(left.values())} not{why}"
     if "deferred_set" in c:
         if dry_run:  # a rehearsal sets nothing: its update pass counts the rows it would set as valid
-            would = sum(
-                p["counters"].get("valid", 0)
-                for p in step["passes"]
-                if p["kind"] == "update" and p["counters"]
+            line += (
+                f"; deferred fields would be set: {c['deferred_valid']}, would not: {c['deferred_not_set']}"
             )
-            line += f"; deferred fields would be set: {would}, would not: {c['deferred_not_set']}"
         else:
             line += f"; deferred fields set: {c['deferred_set']}, not set: {c['deferred_not_set']}"
     if step["duplicates"]["count"]:
@@ -230,3 +229,37 @@ def plan_list(limit: int, url: str) -> None:
     """List recent plans."""
     for listed in Api(url).json("GET", f"/api/v1/plans?limit={limit}")["plans"]:
         click.echo(plan_headline(listed))
+
+
+@plan.command("skeleton")
+@click.argument("export", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the draft plan (YAML). [default: stdout]",
+)
+@click.option(
+    "--connection", "connection_id", help="The org whose objects the sheets or files are matched to."
+)
+@api_option
+def plan_skeleton(export: Path, output: Path | None, connection_id: str | None, url: str) -> None:
+    """Draft a plan from EXPORT, a workbook with a sheet per object or a zip with a CSV per object: edit it,
+    then `dms plan run` it. What could not be matched is listed on stderr."""
+    api = Api(url)
+    upload_id = api.upload(export)["id"]
+    body = {"upload_id": upload_id, **({"connection_id": connection_id} if connection_id else {})}
+    drafted = api.json("POST", "/api/v1/plans/skeleton", json=body)
+    # The draft names the upload; the plan file names the export beside it, as `dms plan run` reads it.
+    where = os.path.relpath(export.resolve(), (output or Path("plan.yaml")).resolve().parent)
+    document = drafted["plan"]
+    for step in document["steps"]:
+        step["source"] = {"file": where, **{k: v for k, v in step["source"].items() if k != "upload_id"}}
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    for note in drafted["notes"]:
+        click.echo(f"note: {note}", err=True)

@@ -637,6 +637,22 @@ PATHS: dict[str, dict[str, Any]] = {
             response=PLAN,
         ),
     },
+    "/api/v1/plans/skeleton": {
+        "post": _op(
+            "A draft plan from a workbook (a sheet per object) or a zip (a CSV per object): objects matched by "
+            "name, columns auto-mapped, keys and references guessed from column names, and notes on what to fix",
+            "plans",
+            body={
+                "type": "object",
+                "required": ["upload_id"],
+                "properties": {"upload_id": STRING, "connection_id": STRING},
+            },
+            response={
+                "type": "object",
+                "properties": {"plan": PLAN_SPEC, "notes": {"type": "array", "items": STRING}},
+            },
+        )
+    },
     "/api/v1/plans/{plan_id}": {
         "get": _op(
             "A plan's state, order, and per step its passes, counters and result links",

@@ -51,6 +51,8 @@ def _with_links(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _plan_document(body: dict[str, Any]) -> Any:
     """The plan from the body: `plan` (an object) or `plan_text` (its YAML or JSON text)."""
+    if "plan_text" in body and "plan" in body:
+        raise InvalidRequest("Give the plan as `plan` or as `plan_text`, not both.", field="plan")
     if "plan_text" in body:
         text = typed_field(body.get("plan_text"), str, "plan_text", "the plan's YAML or JSON text") or ""
         return load_plan_text(text)
@@ -128,8 +130,9 @@ def list_plans() -> Any:
 
 @api.get("/plans/<plan_id>")
 def get_plan(plan_id: str) -> Any:
-    """A plan's state, order, and per step its passes, counters and result links."""
-    return jsonify(_with_links(owned_plan(plan_id)))
+    """A plan's state, order, and per step its passes, counters (live, for a running pass) and result links."""
+    doc = run.with_live_passes(owned_plan(plan_id), current_pipeline().store.get)
+    return jsonify(_with_links(doc))
 
 
 @api.post("/plans/<plan_id>/cancel")

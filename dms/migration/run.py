@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import PurePosixPath
@@ -333,15 +333,20 @@ def pass_figures(job: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _with_progress(p: Pipeline, doc: dict[str, Any]) -> dict[str, Any]:
-    """The running passes' counters, as their jobs have them now (for the plan's progress)."""
+    return {**with_live_passes(doc, p.store.get), "updated_at": now()}
+
+
+def with_live_passes(doc: Mapping[str, Any], job: Callable[[str], Mapping[str, Any]]) -> dict[str, Any]:
+    """The plan with its running passes' figures as their jobs have them now (the plan document has them
+    as of its last advance, which is mostly when a pass ends)."""
     passes = dict(doc["passes"])
     for key, entry in passes.items():
         if entry["state"] == PassState.RUNNING and entry.get("job_id"):
             try:
-                passes[key] = {**entry, **pass_figures(p.store.get(entry["job_id"]))}
+                passes[key] = {**entry, **pass_figures(job(entry["job_id"]))}
             except NotFound:
-                continue
-    return {**doc, "passes": passes, "updated_at": now()}
+                continue  # made by an advance that has not recorded it yet
+    return {**doc, "passes": passes}
 
 
 def _finish(doc: dict[str, Any]) -> dict[str, Any]:

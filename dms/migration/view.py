@@ -105,6 +105,8 @@ def step_counters(passes: list[dict[str, Any]]) -> dict[str, int]:
     if updates:
         last_update = _latest(passes, PassKind.UPDATE).get("counters") or updates[-1]["counters"]
         counters["deferred_set"] = sum(int(e["counters"].get("succeeded", 0)) for e in updates)
+        # A rehearsal sets nothing: the rows whose deferred fields it would set are its update pass's valid ones.
+        counters["deferred_valid"] = sum(int(e["counters"].get("valid", 0)) for e in updates)
         counters["deferred_not_set"] = sum(int(last_update.get(n, 0)) for n in LEFTOVER_COUNTERS)
     return counters
 

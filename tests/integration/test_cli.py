@@ -14,6 +14,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = [
     "examples/accounts.csv",
@@ -239,3 +241,23 @@ def test_a_plan_only_the_server_can_refuse_exits_as_a_bad_plan_file(web_url: str
     refused = dms(web_url, "plan", "run", str(plan))
     assert refused.returncode == 2
     assert "INVALID_PLAN: Step accounts:" in refused.stderr, refused.stderr
+
+
+def test_a_zip_export_becomes_a_plan_file_that_runs(web_url: str, worker: str, tmp_path: Path) -> None:
+    """`dms plan skeleton` drafts plan.yaml beside the export; as drafted, `dms plan run` rehearses it."""
+    prefix = uuid.uuid4().hex[:8]
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as archive:
+        archive.writestr(
+            "Accounts.csv", f"LegacyId,Account Name,ParentRef\nA1,{prefix} root,\nA2,{prefix} child,A1\n"
+        )
+        archive.writestr("contacts.csv", "Legacy Id,Last Name,AccountRef\nC1,One,A1\nC2,Two,A9\n")
+    drafted = dms(web_url, "plan", "skeleton", "export.zip", "-o", "plan.yaml", cwd=tmp_path)
+    assert drafted.returncode == 0, drafted.stderr
+    plan = yaml.safe_load((tmp_path / "plan.yaml").read_text())
+    assert [(s["name"], s["object"], s["source"]) for s in plan["steps"]] == [
+        ("accounts", "Account", {"file": "export.zip", "member": "Accounts.csv"}),
+        ("contacts", "Contact", {"file": "export.zip", "member": "contacts.csv"}),
+    ]
+    rehearsal = dms(web_url, "plan", "run", "plan.yaml", "--dry-run", "--wait", cwd=tmp_path)
+    assert rehearsal.returncode == 1, rehearsal.stderr  # C2's account A9 is in no file
+    assert "  contacts [Contact insert] done: 2 rows, 1 would load, 1 not (1 invalid)" in rehearsal.stdout

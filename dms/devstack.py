@@ -579,6 +579,8 @@ def banner(url: str, health: str, log_dir: Path, admin: Mapping[str, str] | None
     {dms} migrate {examples}/accounts.csv --object Account --operation upsert --external-id Legacy_Id__c \\
         --mapping {examples}/accounts.mapping.json --dry-run --wait{url_option}
   then the same without --dry-run, and `{dms} results <job id> --errors{url_option}`; or open {url} in a browser.
+  A whole legacy CRM in one run (five related objects by legacy keys, see {examples}/legacy-crm/README.md):
+    {dms} plan run {examples}/legacy-crm/plan.yaml --dry-run --wait{url_option}   # then without --dry-run
 {rule}"""
 
 

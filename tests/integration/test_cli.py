@@ -261,3 +261,21 @@ def test_a_zip_export_becomes_a_plan_file_that_runs(web_url: str, worker: str, t
     rehearsal = dms(web_url, "plan", "run", "plan.yaml", "--dry-run", "--wait", cwd=tmp_path)
     assert rehearsal.returncode == 1, rehearsal.stderr  # C2's account A9 is in no file
     assert "  contacts [Contact insert] done: 2 rows, 1 would load, 1 not (1 invalid)" in rehearsal.stdout
+
+
+def test_the_demo_plan_rehearses_as_the_banner_prints_it(web_url: str, worker: str) -> None:
+    from tests.unit.migration.test_example_plan import INSERT, readme_outcomes
+
+    rehearsal = dms(web_url, "plan", "run", "examples/legacy-crm/plan.yaml", "--dry-run", "--wait")
+    assert rehearsal.returncode == 1, rehearsal.stderr  # the export's bad rows
+    not_loaded: dict[str, set[int]] = {}
+    for step, kind, row, _ in readme_outcomes():
+        if kind == INSERT:
+            not_loaded.setdefault(step, set()).add(row)
+    for step, rows in not_loaded.items():
+        assert re.search(
+            rf"  {step} \[\w+ insert\] done: \d+ rows, \d+ would load, {len(rows)} not", rehearsal.stdout
+        ), (
+            step,
+            rehearsal.stdout,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,19 @@ def run_job(client: Any, timeout: float = 120.0, **body: Any) -> dict[str, Any]:
 
 
 def wait_job(client: Any, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    return wait_final(client, f"/api/v1/jobs/{job_id}", FINAL_STATES, timeout)
+
+
+def wait_final(client: Any, path: str, final: Collection[str], timeout: float) -> dict[str, Any]:
+    """GET `path` (a job or a plan) until its state is final."""
     deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
+    answer: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        job = client.get(f"/api/v1/jobs/{job_id}").json
-        if job["state"] in FINAL_STATES:
-            return job
+        answer = client.get(path).json
+        if answer["state"] in final:
+            return answer
         time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish in {timeout}s: {job}")
+    raise AssertionError(f"{path} did not end in {timeout}s: {answer}")
 
 
 def result_rows(client: Any, job_id: str, kind: str) -> list[dict[str, str]]:

@@ -11,20 +11,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from tests.integration.pipeline_helpers import org_client, records_by, upload
-
-PLAN_FINAL = ("completed", "completed_with_errors", "failed", "cancelled")
+from dms.migration.states import PLAN_FINAL
+from tests.integration.pipeline_helpers import org_client, records_by, upload, wait_final
 
 
 def wait_plan(client: Any, plan_id: str, timeout: float = 180.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    plan: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        plan = client.get(f"/api/v1/plans/{plan_id}").json
-        if plan["state"] in PLAN_FINAL:
-            return plan
-        time.sleep(0.3)
-    raise AssertionError(f"plan {plan_id} did not end in {timeout}s: {plan}")
+    return wait_final(client, f"/api/v1/plans/{plan_id}", PLAN_FINAL, timeout)
 
 
 def run_plan(client: Any, plan: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
@@ -488,3 +480,87 @@ def test_a_child_steps_chunks_hold_the_children_of_one_parent_each_with_their_ow
     for row, line in success.items():
         record = sf.Contact.get(line["salesforce_id"])
         assert record["LastName"] == f"Contact {row}" == line["Last"]
+
+
+def test_a_rehearsal_reports_keys_given_twice_within_a_step(client: Any, worker: str, tmp_path: Path) -> None:
+    accounts = write_csv(
+        tmp_path / "accounts.csv", ["LegacyId", "Name"], [["A1", "One"], ["A2", "Two"], ["A1", "One again"]]
+    )
+    contacts = write_csv(tmp_path / "contacts.csv", ["AccountRef", "Last"], [["A1", "Who"]])
+    plan = run_plan(
+        client,
+        {
+            "name": "duplicates",
+            "steps": [
+                {
+                    "name": "accounts",
+                    "object": "Account",
+                    "key": "LegacyId",
+                    "source": {"upload_id": upload(client, accounts)},
+                },
+                {
+                    "name": "contacts",
+                    "object": "Contact",
+                    "source": {"upload_id": upload(client, contacts)},
+                    "mapping": {
+                        "fields": [
+                            {"target": "LastName", "source": "Last"},
+                            {"target": "AccountId", "source": "AccountRef", "ref": {"step": "accounts"}},
+                        ]
+                    },
+                },
+            ],
+        },
+        dry_run=True,
+    )
+    assert plan["state"] == "completed_with_errors", plan  # a key given twice is an error to fix
+    steps = {s["name"]: s for s in plan["steps"]}
+    assert steps["accounts"]["duplicates"] == {"count": 1, "examples": [{"key": "A1", "rows": [1, 3]}]}
+
+
+def test_a_cancelled_plan_starts_no_more_passes_and_ends_cancelled(
+    client: Any, worker: str, tmp_path: Path
+) -> None:
+    accounts = write_csv(
+        tmp_path / "accounts.csv", ["LegacyId", "Name"], [[f"K{n}", f"Cancel {n}"] for n in range(60)]
+    )
+    contacts = write_csv(tmp_path / "contacts.csv", ["AccountRef", "Last"], [["K1", "Never"]])
+    response = client.post(
+        "/api/v1/plans",
+        json={
+            "plan": {
+                "name": "cancelled",
+                "options": {"chunk_rows": 5},
+                "steps": [
+                    {
+                        "name": "accounts",
+                        "object": "Account",
+                        "key": "LegacyId",
+                        "source": {"upload_id": upload(client, accounts)},
+                    },
+                    {
+                        "name": "contacts",
+                        "object": "Contact",
+                        "source": {"upload_id": upload(client, contacts)},
+                        "mapping": {
+                            "fields": [
+                                {"target": "LastName", "source": "Last"},
+                                {"target": "AccountId", "source": "AccountRef", "ref": {"step": "accounts"}},
+                            ]
+                        },
+                    },
+                ],
+            }
+        },
+    )
+    assert response.status_code == 201, response.json
+    cancelled = client.post(f"/api/v1/plans/{response.json['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.json
+    plan = wait_plan(client, response.json["id"])
+    assert plan["state"] == "cancelled", plan
+    steps = {s["name"]: s for s in plan["steps"]}
+    assert [p["state"] for p in steps["contacts"]["passes"]] == ["not_run"]
+    counters = steps["accounts"]["counters"]
+    assert counters["pending"] == 0 and counters["total"] in (0, 60)
+    again = client.post(f"/api/v1/plans/{plan['id']}/cancel")
+    assert again.status_code == 409 and again.json["error"]["code"] == "PLAN_FINISHED"

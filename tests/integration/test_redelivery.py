@@ -67,6 +67,25 @@ def workers(
         processes.stop(name)
 
 
+def crash_then_redeliver(
+    app: Any, processes: ProcessGroup, workers: Callable[[], str], point: str, start: Callable[[], Any]
+) -> Any:
+    """Arm `point`, start a worker and the work (`start`'s answer is returned), see the worker die there,
+    and start a second worker for the redelivered message."""
+    redis = app.extensions["dms"].redis
+    arm(redis, point)
+    first = workers()
+    started = start()
+    wait_for(
+        lambda: processes.processes[first].poll() is not None,
+        timeout=120,
+        what=f"the worker to crash at {point}",
+    )
+    assert not redis.exists(f"dms:crash:{point}"), "the crash point was not reached"
+    workers()
+    return started
+
+
 def insert_job(pipeline: Pipeline, tmp_path: Path, prefix: str, operation: str = "insert") -> dict[str, Any]:
     path = tmp_path / "accounts.csv"
     path.write_text(
@@ -107,19 +126,10 @@ def test_worker_killed_mid_load_creates_no_duplicates_and_counts_exactly(
     operation: str,
     point: str,
 ) -> None:
-    redis = app.extensions["dms"].redis
     prefix = uuid.uuid4().hex[:8]
-    arm(redis, point)
-    first = workers()
-    job = insert_job(crash_pipeline, tmp_path, prefix, operation)
-    wait_for(
-        lambda: processes.processes[first].poll() is not None,
-        timeout=90,
-        what=f"the worker to crash at {point}",
+    job = crash_then_redeliver(
+        app, processes, workers, point, lambda: insert_job(crash_pipeline, tmp_path, prefix, operation)
     )
-    assert not redis.exists(f"dms:crash:{point}"), "the crash point was not reached"
-
-    workers()
     final = wait_for(
         lambda: (
             (j := crash_pipeline.store.get(job["_id"]))["state"]
@@ -359,19 +369,10 @@ def test_worker_killed_during_a_plan_leaves_every_record_once_with_its_reference
     from dms.migration.run import plans_store
     from dms.migration.view import plan_view
 
-    redis = app.extensions["dms"].redis
     prefix = uuid.uuid4().hex[:8]
-    arm(redis, point)
-    first = workers()
-    plan = hierarchy_plan(crash_pipeline, tmp_path, prefix, api)
-    wait_for(
-        lambda: processes.processes[first].poll() is not None,
-        timeout=120,
-        what=f"the worker to crash at {point}",
+    plan = crash_then_redeliver(
+        app, processes, workers, point, lambda: hierarchy_plan(crash_pipeline, tmp_path, prefix, api)
     )
-    assert not redis.exists(f"dms:crash:{point}"), "the crash point was not reached"
-
-    workers()
     store = plans_store(crash_pipeline)
     final = wait_for(
         lambda: (

@@ -8,17 +8,21 @@ set. The zip of a plan holds these per step and summary.json, the plan as GET /p
 
 from __future__ import annotations
 
+import csv
+import heapq
+import io
+import itertools
 import json
 import zipfile
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from typing import Any
 
 from dms.clients.blobstore import BlobStore
 from dms.migration.passes import PassKind
 from dms.migration.run import PASS_ENDED, PassState
 from dms.migration.states import LEFTOVER_COUNTERS
 from dms.pipeline import results as res
-from dms.pipeline.exported import SUCCESS_COLUMNS
+from dms.pipeline.exported import ERROR_COLUMNS, SUCCESS_COLUMNS
 from dms.pipeline.jobstore import JobStore
 
 STEP_FILES = ("success.csv", "errors.csv", "deferred_errors.csv")
@@ -125,7 +129,9 @@ def _jobs(store: JobStore, doc: Mapping[str, Any], step: str, kind: str) -> list
 def step_file(
     blobs: BlobStore, store: JobStore, doc: Mapping[str, Any], step: str, name: str
 ) -> Iterator[bytes]:
-    """One result file of one step (see the module's docstring), streamed."""
+    """One result file of one step (see the module's docstring), streamed in source row order: a step
+    regrouped by parent (grouping.py) has its rows in other chunks than file order puts them in, so the
+    chunks' parts, each in row order, are merged by row (one line of each in memory)."""
     if name == "success.csv":
         jobs = _jobs(store, doc, step, PassKind.LOAD)
         columns = list((jobs[0].get("plan") or {}).get("columns", [])) if jobs else []
@@ -134,14 +140,39 @@ def step_file(
             for job in jobs
             for index in (job.get("plan") or {}).get("chunk_indexes", [])
         ]
-        return res.concatenate_csv(
-            (blobs.open_read(k) for k in keys if blobs.exists(k)), SUCCESS_COLUMNS + columns
-        )
+        parts = [_part_lines(blobs, key) for key in keys if blobs.exists(key)]
+        return _csv(SUCCESS_COLUMNS + columns, heapq.merge(*parts, key=_row_of))
     kind = PassKind.LOAD if name == "errors.csv" else PassKind.UPDATE
     jobs = _jobs(store, doc, step, kind)
     if not jobs:
         return res.concatenate_csv(iter(()), [])
-    return res.stream_errors(blobs, jobs[-1])
+    job = jobs[-1]  # its errors are the rows still not loaded (or set): earlier passes' were retried
+    plan = job.get("plan") or {}
+    width = len(plan.get("columns", []))
+    chunks = [
+        res.error_lines(res.error_part_rows(blobs, job["_id"], index), width)
+        for index in range(plan.get("reader_chunks", 0))
+    ]
+    merged = heapq.merge(*chunks, key=lambda line: int(line[width]))  # source_row follows the values
+    return _csv(list(plan.get("columns", [])) + ERROR_COLUMNS, merged)
+
+
+def _part_lines(blobs: BlobStore, key: str) -> Iterator[list[str]]:
+    with blobs.open_read(key) as part:
+        yield from csv.reader(io.TextIOWrapper(part, encoding="utf-8", newline=""))
+
+
+def _row_of(line: list[str]) -> int:
+    return int(line[0])
+
+
+def _csv(header: list[str], lines: Iterator[list[str]]) -> Iterator[bytes]:
+    """A CSV file as the jobs' result files are (a BOM, the header), its lines written a thousand at a time."""
+    yield from res.concatenate_csv([], header)
+    while batch := list(itertools.islice(lines, 1000)):
+        text = io.StringIO()
+        csv.writer(text).writerows(batch)
+        yield text.getvalue().encode("utf-8")
 
 
 class _Sink:
@@ -177,8 +208,3 @@ def results_zip(blobs: BlobStore, store: JobStore, doc: Mapping[str, Any]) -> It
                         member.write(block)
                         yield sink.take()
     yield sink.take()
-
-
-def write_zip(out: IO[bytes], blobs: BlobStore, store: JobStore, doc: Mapping[str, Any]) -> None:
-    for block in results_zip(blobs, store, doc):
-        out.write(block)

@@ -476,6 +476,7 @@ def test_a_child_steps_chunks_hold_the_children_of_one_parent_each_with_their_ow
     assert all(len({parent_of_row[r] for r in rows}) == 1 for rows in chunks), chunks
     # ...and each row is the contact it was in the file.
     success = {int(r["source_row"]): r for r in step_rows(client, plan, "contacts", "success.csv")}
+    assert list(success) == list(range(1, 13))  # the step's results in the file's order, whatever the chunks
     sf = org_client(localorg)
     for row, line in success.items():
         record = sf.Contact.get(line["salesforce_id"])

@@ -247,8 +247,19 @@ PLAN_REFERENCE = {
                 "by": {**STRING, "description": "The source column whose value picks the step"},
                 "steps": {
                     "type": "object",
-                    "additionalProperties": STRING,
-                    "description": "Each value of `by` and the step it points at",
+                    "additionalProperties": {
+                        "oneOf": [
+                            STRING,
+                            {
+                                "type": "object",
+                                "required": ["object"],
+                                "additionalProperties": False,
+                                "properties": {"object": STRING},
+                            },
+                        ]
+                    },
+                    "description": 'Each value of `by` and the step it points at, or {"object": "Lead"}: the '
+                    "value is then the Id of a record of that object the plan does not load",
                     "examples": [{"A": "accounts", "O": "deals"}],
                 },
                 "key": {**STRING, "description": "The referenced steps' key column, when not their `key`"},

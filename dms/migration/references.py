@@ -20,6 +20,7 @@ from dms.pipeline.columns import as_array
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.prepare.rejections import RowError, quote
 
+AS_GIVEN = ""  # no step: a polymorphic value that is already a record's Id (ref.steps {"object": ...})
 # A key map's rows, as a lookup answers them: one per key asked that the step has.
 KEY_MAP_SCHEMA = pa.schema(
     [("key", pa.string()), ("row", pa.int64()), ("id", pa.string()), ("error", pa.string())]
@@ -52,6 +53,10 @@ def resolve(plan: MigrationPlan, table: pa.Table, reference: Reference, lookup: 
     ids: list[str | None] = [None] * len(table)
     errors: list[RowError] = []
     for step, positions in _rows_by_step(table, reference, values, rows, errors).items():
+        if step == AS_GIVEN:  # a record the plan does not load, named by its Id (checked as an Id later)
+            for position in positions:
+                ids[position] = values[position].as_py()
+            continue
         key_column = reference.key_of(plan, step)
         wanted = pc.take(values, pa.array(positions, pa.int64()))
         found = lookup(step, key_column, pc.unique(wanted))
@@ -95,12 +100,20 @@ def _rows_by_step(
     if reference.by is None:
         return {reference.steps[0]: present} if present else {}
     choices = dict(reference.choices)
+    objects = dict(reference.objects)
     chosen = as_array(table[reference.by]).cast(pa.string()).to_pylist()
     by_step: dict[str, list[int]] = {}
     for position in present:
-        step = choices.get((chosen[position] or "").strip())
+        choice = (chosen[position] or "").strip()
+        if choice in objects:
+            by_step.setdefault(AS_GIVEN, []).append(position)
+            continue
+        step = choices.get(choice)
         if step is None:
-            offered = ", ".join(f"{value} -> {name}" for value, name in reference.choices)
+            offered = ", ".join(
+                [f"{value} -> {name}" for value, name in reference.choices]
+                + [f"{value} -> {name} Id" for value, name in reference.objects]
+            )
             errors.append(
                 RowError(
                     rows[position],

@@ -66,6 +66,8 @@ class Reference:
     key: str | None = None  # the referenced step's key column, when not its own `key`
     by: str | None = None  # polymorphic: the source column whose value picks the step
     choices: tuple[tuple[str, str], ...] = ()  # polymorphic: (value of `by`, step name)
+    # polymorphic: (value of `by`, object) for records the plan does not load: the value is their Id as it is
+    objects: tuple[tuple[str, str], ...] = ()
 
     def key_of(self, plan: MigrationPlan, step_name: str) -> str:
         """The column of `step_name` whose values this reference holds."""
@@ -238,6 +240,15 @@ def _step(raw: Any, index: int) -> Step:
     )
 
 
+def _choice(target: Any) -> bool:
+    """A polymorphic choice: a step's name, or {"object": name} (the value is that object's record Id)."""
+    if isinstance(target, Mapping):
+        return (
+            set(target) == {"object"} and isinstance(target["object"], str) and bool(target["object"].strip())
+        )
+    return isinstance(target, str)
+
+
 def _reference(step: str, rule: Mapping[str, Any]) -> Reference:
     target = _text(rule.get("target"), "target", step)
     ref = rule["ref"]
@@ -257,18 +268,17 @@ def _reference(step: str, rule: Mapping[str, Any]) -> Reference:
     if "by" in ref or "steps" in ref:
         by = _text(ref.get("by"), "ref.by", step)
         choices = ref.get("steps")
-        if (
-            not isinstance(choices, Mapping)
-            or not choices
-            or not all(isinstance(v, str) for v in choices.values())
-        ):
+        if not isinstance(choices, Mapping) or not choices or not all(map(_choice, choices.values())):
             raise InvalidPlan(
-                f"Step {step}: field {target}'s `ref.steps` must map each value of column {by} to a step name.",
+                f"Step {step}: field {target}'s `ref.steps` must map each value of column {by} to a step name, "
+                'or to {"object": "User"} for Ids of records the plan does not load.',
                 step=step,
                 field=target,
             )
-        pairs = tuple((str(value), name) for value, name in choices.items())
-        return Reference(
-            step, str(target), str(source), tuple(dict.fromkeys(n for _, n in pairs)), key, by, pairs
+        pairs = tuple((str(value), name) for value, name in choices.items() if isinstance(name, str))
+        objects = tuple(
+            (str(value), str(name["object"])) for value, name in choices.items() if isinstance(name, Mapping)
         )
+        steps = tuple(dict.fromkeys(n for _, n in pairs))
+        return Reference(step, str(target), str(source), steps, key, by, pairs, objects)
     return Reference(step, str(target), str(source), (str(_text(ref.get("step"), "ref.step", step)),), key)

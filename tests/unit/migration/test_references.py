@@ -91,3 +91,76 @@ def test_keys_become_ids_and_each_bad_reference_says_which_parent_and_why() -> N
     plain = resolve(p, chunk(), account, lookup)
     assert plain.ids.to_pylist() == ["001000000000001AAA"] * 2 + [None, None] + ["001000000000001AAA"] * 2
     assert plain.errors == []
+
+
+def test_a_polymorphic_value_may_be_the_id_of_a_record_no_step_loads() -> None:
+    """WhoId of a task: a contact the plan loads (by legacy key), or a lead already in the org (by its Id)."""
+    p = parse_plan(
+        {
+            "name": "p",
+            "steps": [
+                {"name": "contacts", "object": "Contact", "key": "LegacyId", "source": {"upload_id": "up"}},
+                {
+                    "name": "tasks",
+                    "object": "Task",
+                    "source": {"upload_id": "up"},
+                    "mapping": {
+                        "fields": [
+                            {
+                                "target": "WhoId",
+                                "source": "who",
+                                "ref": {"by": "kind", "steps": {"C": "contacts", "L": {"object": "Lead"}}},
+                            }
+                        ]
+                    },
+                },
+            ],
+        }
+    )
+    (who,) = p.step("tasks").references
+    assert who.steps == ("contacts",) and who.objects == (("L", "Lead"),)
+    table = pa.table(
+        {ROW_COLUMN: [1, 2, 3], "who": ["C-1", "00Q000000000001AAA", "C-1"], "kind": ["C", "L", "Q"]}
+    )
+    contacts = {"C-1": (1, "003000000000001AAA", None)}
+
+    def contact_lookup(step: str, key_column: str, keys: pa.Array) -> pa.Table:
+        found = [(k, *contacts[k]) for k in keys.to_pylist() if k in contacts]
+        return pa.Table.from_pylist(
+            [dict(zip(KEY_MAP_SCHEMA.names, f, strict=True)) for f in found], KEY_MAP_SCHEMA
+        )
+
+    resolved = resolve(p, table, who, contact_lookup)
+    assert resolved.ids.to_pylist() == ["003000000000001AAA", "00Q000000000001AAA", None]
+    (error,) = resolved.errors
+    assert (error.row, error.code) == (3, ReferenceCode.NO_STEP_FOR_VALUE)
+    assert "L -> Lead Id" in error.message
+
+
+def test_a_polymorphic_choice_is_a_step_or_an_object() -> None:
+    import pytest
+
+    from dms.migration.spec import InvalidPlan
+
+    with pytest.raises(InvalidPlan, match="or to"):
+        parse_plan(
+            {
+                "name": "p",
+                "steps": [
+                    {
+                        "name": "tasks",
+                        "object": "Task",
+                        "source": {"upload_id": "up"},
+                        "mapping": {
+                            "fields": [
+                                {
+                                    "target": "WhoId",
+                                    "source": "who",
+                                    "ref": {"by": "k", "steps": {"L": {"obj": "Lead"}}},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        )

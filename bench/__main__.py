@@ -21,6 +21,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "read_rate": ([], ["--rows", "100000", "--repeat", "1"]),
     "localorg_bulk": (["--operation", "upsert"], ["--rows", "50000", "--operation", "upsert"]),
     "pipeline_e2e": ([], ["--rows", "100000", "--skip-1gb"]),
+    "plan_e2e": ([], ["--rows", "100000", "--scales", "1"]),
 }
 
 

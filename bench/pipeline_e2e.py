@@ -267,6 +267,19 @@ def start_workers(stack: Stack, count: int, concurrency: int, timeout: float = 1
     return {name: stack.group.processes[name].pid for name in names}
 
 
+@contextlib.contextmanager
+def work_dir(prefix: str, keep: bool) -> Iterator[Path]:
+    """A temp dir for one bench run (files, every server's data and logs), removed after unless `keep`."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"kept {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def stop_workers(stack: Stack, names: list[str]) -> None:
     for name in names:
         stack.group.stop(name)
@@ -358,7 +371,7 @@ def machine_load() -> str:
     return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
 
 
-def _parse_time(text: str) -> float:
+def parse_time(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
@@ -391,11 +404,11 @@ def dms_run(stack: Stack, path: Path, rows: int, chunk_rows: int, workers: int, 
     finally:
         stop_workers(stack, list(started_workers))
     # DMS's own timestamps (same clock, ms resolution) are more exact than the 0.2 s poll
-    seconds = _parse_time(job["finished_at"]) - _parse_time(job["created_at"])
+    seconds = parse_time(job["finished_at"]) - parse_time(job["created_at"])
     if not 0 < seconds <= polled + 1:
         seconds = polled
     plan = job.get("plan") or {}
-    plan_seconds = _parse_time(plan["planned_at"]) - _parse_time(job["planning_started_at"]) if plan else 0.0
+    plan_seconds = parse_time(plan["planned_at"]) - parse_time(job["planning_started_at"]) if plan else 0.0
     counters = job["counters"]
     expected = {"total": rows, "succeeded": rows, "created": rows, "failed": 0, "invalid": 0, "pending": 0}
     wrong = {k: counters.get(k) for k, v in expected.items() if counters.get(k) != v}
@@ -570,10 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     wanted = set(args.only or ["plan", "dms", "direct"])
-    workdir = Path(tempfile.mkdtemp(prefix="dms-bench-e2e-"))
     planned = dms = direct = direct_tight = big = None
     big_size_mb = 0.0
-    try:
+    with work_dir("dms-bench-e2e-", args.keep) as workdir:
         path = workdir / "accounts.csv"
         t = time.monotonic()
         size_mb = write_csv(path, args.rows) / 1e6
@@ -625,11 +637,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
         print(report(size_mb, args.rows, planned, dms, direct, direct_tight, big, big_size_mb), flush=True)
         return 0
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

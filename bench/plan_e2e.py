@@ -32,12 +32,10 @@ import functools
 import logging
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +48,12 @@ from pipeline_e2e import (  # noqa: E402
     child_running,
     cpu_seconds,
     machine_load,
+    parse_time,
     running_stack,
     start_workers,
     stop_workers,
     tree_rss,
+    work_dir,
 )
 
 from dms.migration.run import PLAN_FINAL, create_plan, plans_store  # noqa: E402
@@ -270,10 +270,6 @@ class Run:
         return self.rows / self.seconds
 
 
-def _time(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp()
-
-
 def measured(stack: Stack, run: Run, workers: int, load: Callable[[], None]) -> Run:
     """Run `load` into an empty org through fresh workers, their trees' RSS and CPU sampled meanwhile."""
     stack.localorg.reset()
@@ -377,7 +373,7 @@ def plan_run(stack: Stack, files: Files, chunk_rows: int, workers: int, timeout:
     measured(stack, run, workers, load)
     doc = done["doc"]
     view = plan_view(doc)
-    run.seconds = _time(doc["finished_at"]) - _time(doc["created_at"])
+    run.seconds = parse_time(doc["finished_at"]) - parse_time(doc["created_at"])
     run.api_calls = int(view["api_calls"])
     problems = [] if doc["state"] == "completed" else [f"plan ended {doc['state']}: {doc.get('error')}"]
     for step in view["steps"]:
@@ -397,16 +393,18 @@ def plan_run(stack: Stack, files: Files, chunk_rows: int, workers: int, timeout:
         run.details.append(line)
     if problems:
         raise RuntimeError("; ".join(problems))
-    origin = _time(doc["created_at"])
+    origin = parse_time(doc["created_at"])
     for key, entry in sorted(doc["passes"].items(), key=lambda kv: kv[1].get("started_at") or ""):
         job = p.store.get(entry["job_id"])
         planned = job.get("plan") or {}
-        plan_s = _time(planned["planned_at"]) - _time(job["planning_started_at"]) if planned else 0.0
+        plan_s = (
+            parse_time(planned["planned_at"]) - parse_time(job["planning_started_at"]) if planned else 0.0
+        )
         run.details.append(
-            f"  pass {key}: {job['counters']['total']:,} rows, job {_time(job['created_at']) - origin:5.1f}s"
-            f" -> {_time(job['finished_at']) - origin:5.1f}s ({_time(job['finished_at']) - _time(job['created_at']):.1f}s,"
+            f"  pass {key}: {job['counters']['total']:,} rows, job {parse_time(job['created_at']) - origin:5.1f}s"
+            f" -> {parse_time(job['finished_at']) - origin:5.1f}s ({parse_time(job['finished_at']) - parse_time(job['created_at']):.1f}s,"
             f" plan task {plan_s:.1f}s, {planned.get('chunks', 0)} chunks); pass recorded at "
-            f"{_time(entry['finished_at']) - origin:.1f}s"
+            f"{parse_time(entry['finished_at']) - origin:.1f}s"
         )
     run.details.append(check_org(stack, files))
     return run
@@ -444,7 +442,7 @@ def jobs_run(stack: Stack, files: Files, chunk_rows: int, workers: int, timeout:
             )
 
     measured(stack, run, workers, load)
-    run.seconds = _time(ended[-1][1]["finished_at"]) - _time(ended[0][1]["created_at"])
+    run.seconds = parse_time(ended[-1][1]["finished_at"]) - parse_time(ended[0][1]["created_at"])
     problems = []
     for spec, job in ended:
         rows = files.rows_of(spec.step)
@@ -459,7 +457,7 @@ def jobs_run(stack: Stack, files: Files, chunk_rows: int, workers: int, timeout:
             f"{spec.name}: {spec.operation} {spec.object} on {len(spec.fields)} columns"
             f" ({', '.join(f['target'] for f in spec.fields if '.' in f['target']) or 'no relationship'}):"
             f" {c.get('succeeded', 0):,} of {c.get('total', 0):,} rows {spec.outcome}, "
-            f"{_time(job['finished_at']) - _time(job['created_at']):.1f}s, {planned.get('chunks', 0)} chunks"
+            f"{parse_time(job['finished_at']) - parse_time(job['created_at']):.1f}s, {planned.get('chunks', 0)} chunks"
         )
     if problems:
         raise RuntimeError("; ".join(problems))
@@ -536,9 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     scales = [args.scale] if args.scale else [int(s) for s in args.scales.split(",")]
     wanted = args.only or ["plan", "jobs"]
-    workdir = Path(tempfile.mkdtemp(prefix="dms-bench-plan-"))
     results: dict[int, dict[str, Run]] = {}
-    try:
+    with work_dir("dms-bench-plan-", args.keep) as workdir:
         with running_stack(workdir, args.localorg_db) as stack:
             print(f"stack up: redis, moto_server, pouchdb-server, localorg; work dir {workdir}", flush=True)
             for scale in scales:
@@ -565,11 +562,6 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(files.dir, ignore_errors=True)
         print(report(args.rows, args.chunk_rows, args.workers, results), flush=True)
         return 0
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,35 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
+def accounts_and_contacts(
+    client: Any, name: str, accounts: Path, contacts: Path, key: str, **options: Any
+) -> dict[str, Any]:
+    """A two-step plan: accounts by their `key` column, then contacts whose AccountRef is one of those keys."""
+    return {
+        "name": name,
+        **({"options": options} if options else {}),
+        "steps": [
+            {
+                "name": "accounts",
+                "object": "Account",
+                "key": key,
+                "source": {"upload_id": upload(client, accounts)},
+            },
+            {
+                "name": "contacts",
+                "object": "Contact",
+                "source": {"upload_id": upload(client, contacts)},
+                "mapping": {
+                    "fields": [
+                        {"target": "LastName", "source": "Last"},
+                        {"target": "AccountId", "source": "AccountRef", "ref": {"step": "accounts"}},
+                    ]
+                },
+            },
+        ],
+    }
+
+
 def hierarchy_plan(client: Any, tmp_path: Path, prefix: str) -> dict[str, Any]:
     """Accounts with parents (some listed after their children), contacts with managers, one bad account
     (no name) with a child account and a contact, and a contact of an account nobody has."""
@@ -443,29 +472,9 @@ def test_a_child_steps_chunks_hold_the_children_of_one_parent_each_with_their_ow
     contacts = write_csv(tmp_path / "contacts.csv", ["Ref", "AccountRef", "Last"], contact_rows)
     plan = run_plan(
         client,
-        {
-            "name": f"grouped {prefix}",
-            "options": {"chunk_rows": 4, "api": "bulk"},
-            "steps": [
-                {
-                    "name": "accounts",
-                    "object": "Account",
-                    "key": "Ref",
-                    "source": {"upload_id": upload(client, accounts)},
-                },
-                {
-                    "name": "contacts",
-                    "object": "Contact",
-                    "source": {"upload_id": upload(client, contacts)},
-                    "mapping": {
-                        "fields": [
-                            {"target": "LastName", "source": "Last"},
-                            {"target": "AccountId", "source": "AccountRef", "ref": {"step": "accounts"}},
-                        ]
-                    },
-                },
-            ],
-        },
+        accounts_and_contacts(
+            client, f"grouped {prefix}", accounts, contacts, "Ref", chunk_rows=4, api="bulk"
+        ),
     )
     assert plan["state"] == "completed", plan
     (load,) = [p for s in plan["steps"] if s["name"] == "contacts" for p in s["passes"]]
@@ -489,30 +498,7 @@ def test_a_rehearsal_reports_keys_given_twice_within_a_step(client: Any, worker:
     )
     contacts = write_csv(tmp_path / "contacts.csv", ["AccountRef", "Last"], [["A1", "Who"]])
     plan = run_plan(
-        client,
-        {
-            "name": "duplicates",
-            "steps": [
-                {
-                    "name": "accounts",
-                    "object": "Account",
-                    "key": "LegacyId",
-                    "source": {"upload_id": upload(client, accounts)},
-                },
-                {
-                    "name": "contacts",
-                    "object": "Contact",
-                    "source": {"upload_id": upload(client, contacts)},
-                    "mapping": {
-                        "fields": [
-                            {"target": "LastName", "source": "Last"},
-                            {"target": "AccountId", "source": "AccountRef", "ref": {"step": "accounts"}},
-                        ]
-                    },
-                },
-            ],
-        },
-        dry_run=True,
+        client, accounts_and_contacts(client, "duplicates", accounts, contacts, "LegacyId"), dry_run=True
     )
     assert plan["state"] == "completed_with_errors", plan  # a key given twice is an error to fix
     steps = {s["name"]: s for s in plan["steps"]}
@@ -526,34 +512,8 @@ def test_a_cancelled_plan_starts_no_more_passes_and_ends_cancelled(
         tmp_path / "accounts.csv", ["LegacyId", "Name"], [[f"K{n}", f"Cancel {n}"] for n in range(60)]
     )
     contacts = write_csv(tmp_path / "contacts.csv", ["AccountRef", "Last"], [["K1", "Never"]])
-    response = client.post(
-        "/api/v1/plans",
-        json={
-            "plan": {
-                "name": "cancelled",
-                "options": {"chunk_rows": 5},
-                "steps": [
-                    {
-                        "name": "accounts",
-                        "object": "Account",
-                        "key": "LegacyId",
-                        "source": {"upload_id": upload(client, accounts)},
-                    },
-                    {
-                        "name": "contacts",
-                        "object": "Contact",
-                        "source": {"upload_id": upload(client, contacts)},
-                        "mapping": {
-                            "fields": [
-                                {"target": "LastName", "source": "Last"},
-                                {"target": "AccountId", "source": "AccountRef", "ref": {"step": "accounts"}},
-                            ]
-                        },
-                    },
-                ],
-            }
-        },
-    )
+    plan_doc = accounts_and_contacts(client, "cancelled", accounts, contacts, "LegacyId", chunk_rows=5)
+    response = client.post("/api/v1/plans", json={"plan": plan_doc})
     assert response.status_code == 201, response.json
     cancelled = client.post(f"/api/v1/plans/{response.json['id']}/cancel")
     assert cancelled.status_code == 200, cancelled.json

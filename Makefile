@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet
 NEED_REDIS := command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+# The browser tests drive Debian's chromium (never a browser Playwright would download); a CJK font makes the
+# Chinese pages render as a person sees them (screenshots, layout checks).
+NEED_BROWSER := { test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . ; } || \
+	(apt-get update && apt-get install -y chromium fonts-wqy-microhei)
 
-.PHONY: install install-local catalogs translations run test lint typecheck pytest bench lock clean
+.PHONY: install install-local browser catalogs translations run test lint typecheck pytest bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +36,11 @@ node_modules/.installed: package.json package-lock.json
 install-local: $(VENV)/.installed-local node_modules/.installed
 	@$(MAKE) --no-print-directory catalogs
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed browser
 	@$(MAKE) --no-print-directory catalogs
+
+browser:
+	@$(NEED_BROWSER)
 
 # Translations: translations/<locale>/LC_MESSAGES/messages.po is committed; its .mo is built here (and by the
 # Dockerfile and zappa's prebuild_script, deploy/translations.py), never committed.

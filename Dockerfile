@@ -34,6 +34,9 @@ COPY deploy ./deploy
 COPY localorg ./localorg
 COPY templates ./templates
 COPY static ./static
+# The pages' languages: the committed .po files, compiled here (the .mo files are build output).
+COPY translations ./translations
+RUN python -m deploy.translations
 
 # A user of its own; it writes only to /data (named volumes start with this ownership) and /tmp.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home dms \

@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet
 NEED_REDIS := command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+# The browser tests drive Debian's chromium (never a browser Playwright would download); a CJK font makes the
+# Chinese pages render as a person sees them (screenshots, layout checks).
+NEED_BROWSER := { test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . ; } || \
+	(apt-get update && apt-get install -y chromium fonts-wqy-microhei)
 
-.PHONY: install install-local run test lint typecheck pytest bench lock clean
+.PHONY: install install-local browser catalogs translations run test lint typecheck pytest bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +32,35 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --omit=optional --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Compiled after the venv (pybabel comes with it), so a separate step rather than a prerequisite.
 install-local: $(VENV)/.installed-local node_modules/.installed
+	@$(MAKE) --no-print-directory catalogs
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed browser
+	@$(MAKE) --no-print-directory catalogs
+
+browser:
+	@$(NEED_BROWSER)
+
+# Translations: translations/<locale>/LC_MESSAGES/messages.po is committed; its .mo is built here (and by the
+# Dockerfile and zappa's prebuild_script, deploy/translations.py), never committed.
+PO_FILES := $(wildcard translations/*/LC_MESSAGES/messages.po)
+catalogs: $(PO_FILES:.po=.mo)
+
+%.mo: %.po
+	$(BIN)/pybabel compile --statistics --input-file $< --output-file $@
+
+# `make translations` after changing text: extract every marked string (babel.cfg), merge it into each .po,
+# compile. `make translations NEW=fr` also starts translations/fr (then add it to factories/i18n.py LANGUAGES).
+POT := var/messages.pot
+translations: install
+	@mkdir -p var
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords lazy_gettext --keywords _l --keywords t --keywords N_ \
+	    --ignore-dirs '.* _* node_modules var' --add-location file --sort-by-file --no-wrap \
+	    --project DMS --copyright-holder DMS --msgid-bugs-address '' --output-file $(POT) .
+	$(if $(NEW),$(BIN)/pybabel init --input-file $(POT) --output-dir translations --locale $(NEW) --no-wrap)
+	$(BIN)/pybabel update --input-file $(POT) --output-dir translations --ignore-obsolete --no-wrap
+	@$(MAKE) --no-print-directory catalogs
 
 run: install-local
 	$(BIN)/dms dev

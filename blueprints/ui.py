@@ -6,13 +6,14 @@ server renders the first view of a job and the job list itself, so they read fin
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from blueprints.api.jobs import current_pipeline, owned_job
 from blueprints.api.orgs import connections, org_authorizations
@@ -28,35 +29,55 @@ ui = Blueprint("ui", __name__)
 
 JOB_ID_PATTERN = re.compile(r"^job-[0-9A-Za-z]{1,40}-[0-9a-f]{6,32}$")
 JOBS_PAGE_LIMIT = 100
+# lazy_gettext: these are made at import time, and each page shows them in its own request's language.
 STATE_LABELS = {
-    "created": "Queued",
-    "planning": "Reading and checking rows",
-    "loading": "Loading into Salesforce",
-    "cancelling": "Cancelling",
-    "completed": "Completed",
-    "completed_with_errors": "Completed with errors",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
+    "created": _l("Queued"),
+    "planning": _l("Reading and checking rows"),
+    "loading": _l("Loading into Salesforce"),
+    "cancelling": _l("Cancelling"),
+    "completed": _l("Completed"),
+    "completed_with_errors": _l("Completed with errors"),
+    "failed": _l("Failed"),
+    "cancelled": _l("Cancelled"),
 }
 COUNTER_LABELS = {
-    "total": "Rows",
-    "valid": "Valid",
-    "succeeded": "Succeeded",
-    "created": "Created",
-    "updated": "Updated",
-    "failed": "Failed in Salesforce",
-    "invalid": "Invalid (not sent)",
-    "cancelled": "Cancelled",
-    "pending": "Pending",
+    "total": _l("Rows"),
+    "valid": _l("Valid"),
+    "succeeded": _l("Succeeded"),
+    "created": _l("Created"),
+    "updated": _l("Updated"),
+    "failed": _l("Failed in Salesforce"),
+    "invalid": _l("Invalid (not sent)"),
+    "cancelled": _l("Cancelled"),
+    "pending": _l("Pending"),
 }
+ROLE_LABELS = {
+    Role.VIEWER.value: _l("viewer"),
+    Role.OPERATOR.value: _l("operator"),
+    Role.ADMIN.value: _l("admin"),
+}
+FLOW_LABELS = {
+    "settings": _l("deployment settings"),
+    "web_server": _l("OAuth (web server)"),
+    "password": _l("username and password"),
+    "client_credentials": _l("client credentials"),
+    "jwt_bearer": _l("JWT bearer"),
+}
+
+
+def resolved(labels: Mapping[str, Any]) -> dict[str, str]:
+    """Labels as plain strings in the request's language (for JSON the scripts read)."""
+    return {name: str(text) for name, text in labels.items()}
 
 
 @ui.app_context_processor
 def page_words() -> dict[str, Any]:
     """Labels the templates and the scripts share, so a state reads the same everywhere."""
     return {
-        "state_labels": STATE_LABELS,
-        "counter_labels": COUNTER_LABELS,
+        "state_labels": resolved(STATE_LABELS),
+        "counter_labels": resolved(COUNTER_LABELS),
+        "role_labels": resolved(ROLE_LABELS),
+        "flow_labels": resolved(FLOW_LABELS),
         "final_states": sorted(FINAL_STATES),
         "counter_shown": counter_shown,
     }
@@ -72,18 +93,6 @@ def counter_shown(job: Mapping[str, Any], name: str) -> bool:
     if name == "pending":
         return job.get("state") not in FINAL_STATES
     return bool(value)
-
-
-@ui.app_template_filter("when")
-def format_when(value: str | None) -> str:
-    """An ISO 8601 time as `2026-11-23 03:42:15 UTC` (what the store keeps is UTC)."""
-    if not value:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)[:40]
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @ui.get("/")
@@ -124,7 +133,7 @@ def connections_page() -> Any:
 def account() -> Any:
     """The signed-in person's API tokens: create one (shown once), revoke one."""
     principal = current_principal()
-    mine = sorted(tokens().list(principal.user_id), key=lambda t: t["created_at"], reverse=True)
+    mine = sorted(tokens().list(principal.user_id), key=lambda token: token["created_at"], reverse=True)
     grantable = [role.value for role in Role if principal.role.allows(role)]  # a token's role <= its user's
     return render_template("account.html", tokens=mine, roles=grantable)
 
@@ -149,4 +158,4 @@ def connection_callback() -> Any:
 
 def _job_not_found(job_id: str) -> Any:
     log.info("job page not found job=%r path=%s", job_id[:80], request.path[:200])
-    return render_template("not_found.html", what=f"job {job_id[:80]}"), 404
+    return render_template("not_found.html", message=_("There is no job %(id)s.", id=job_id[:80])), 404

@@ -10,14 +10,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from dms.clients import init_services
 from dms.errors import ConfigurationError, DMSError
 from dms.security.ratelimit import RateLimited
 from dms.settings import load_settings
 from factories.celery_instance import celery_settings
+from factories.i18n import register_i18n
 from factories.security import register_security
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +32,7 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     register_settings(app, config_override)
     register_logging(app)
     init_services(app)
+    register_i18n(app)  # before security: its ?lang= switch redirects even a page that asks for sign-in
     register_security(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -94,6 +97,22 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def error_page(exc: HTTPException) -> Any:
+    """An HTTP error as a page of the site (the header, the language switch, a way on)."""
+    status = exc.code or 500
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    if status == 404:
+        message = _("There is no page at %(path)s.", path=request.path[:200])
+        return render_template("not_found.html", message=message), status, headers
+    if status == 405:
+        message = _("This page cannot be used that way (%(method)s).", method=request.method)
+    elif status >= 500:
+        message = _("Something went wrong on our side; it has been logged. Try again in a moment.")
+    else:
+        message = _("The request could not be answered.")
+    return render_template("error.html", message=message, status=status), status, headers
+
+
 def register_error_handlers(app: Flask) -> None:
     """Every error leaves as JSON with a stable code; a person never sees a stack trace."""
 
@@ -105,7 +124,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if not wants_json():
-            return exc  # pages get werkzeug's HTML error page, not JSON
+            return error_page(exc)  # a person gets a page of the site, in their language, never JSON
         code = (exc.name or "error").upper().replace(" ", "_")
         # werkzeug's own headers (Allow on a 405, WWW-Authenticate...) stay; its HTML content type does not.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
@@ -114,5 +133,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         log.error("unhandled error", exc_info=exc)
+        if not wants_json():
+            return error_page(InternalServerError())
         body = {"code": "INTERNAL_ERROR", "message": "Something went wrong on our side; it has been logged."}
         return jsonify({"error": body}), 500

@@ -1,10 +1,13 @@
 // The account page: create an API token (its secret shown once) and revoke one.
 import { api, el, showError } from "./api.js";
+import { formatDateTime, t } from "./i18n.js";
 
 const form = document.getElementById("token-form");
 const formError = document.getElementById("token-error");
 const secretBox = document.getElementById("token-secret");
 const tbody = document.querySelector("#tokens tbody");
+// The role names as the page shows them (its role <select> has one option per role it offers).
+const ROLE_LABELS = Object.fromEntries([...form.elements.role.options].map((option) => [option.value, option.textContent]));
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -20,15 +23,15 @@ form.addEventListener("submit", async (event) => {
         "tr",
         { dataset: { tokenId: token.id } },
         el("td", {}, token.name),
-        el("td", {}, token.role),
-        el("td", {}, "just now"),
-        el("td", {}, "never"),
-        el("td", { dataset: { col: "state" } }, el("button", { type: "button", class: "button", dataset: { action: "revoke" } }, "Revoke")),
+        el("td", {}, ROLE_LABELS[token.role] || token.role),
+        el("td", {}, token.created_at ? el("time", { datetime: token.created_at }, formatDateTime(token.created_at)) : t("just now")),
+        el("td", {}, t("never")),
+        el("td", { dataset: { col: "state" } }, el("button", { type: "button", class: "button", dataset: { action: "revoke" } }, t("Revoke"))),
       ),
     );
     form.reset();
   } catch (error) {
-    showError(formError, error, "Not created");
+    showError(formError, error, t("Not created"));
   }
 });
 
@@ -40,9 +43,9 @@ tbody.addEventListener("click", async (event) => {
   button.disabled = true;
   try {
     await api("DELETE", `/tokens/${encodeURIComponent(row.dataset.tokenId)}`);
-    row.querySelector('[data-col="state"]').textContent = "revoked";
+    row.querySelector('[data-col="state"]').textContent = t("revoked");
   } catch (error) {
-    showError(formError, error, "Not revoked");
+    showError(formError, error, t("Not revoked"));
     button.disabled = false;
   }
 });

@@ -1,4 +1,5 @@
 // Talking to the DMS JSON API (/api/v1) and building DOM safely: data goes in as text, never as HTML.
+import { t } from "./i18n.js";
 
 export const API = "/api/v1";
 
@@ -35,7 +36,7 @@ async function errorFrom(response) {
       where: error.where || null,
     });
   }
-  return new ApiError(`The server answered ${response.status} ${response.statusText || ""}`.trim(), {
+  return new ApiError(t("The server answered {status} {reason}", { status: String(response.status), reason: response.statusText || "" }).trim(), {
     code: `HTTP_${response.status}`,
     status: response.status,
   });
@@ -53,7 +54,7 @@ export async function api(method, path, body) {
   try {
     response = await fetch(path.startsWith("/api/") ? path : API + path, options);
   } catch {
-    throw new ApiError("The server could not be reached; check the connection and try again.", {
+    throw new ApiError(t("The server could not be reached; check the connection and try again."), {
       code: "NETWORK_ERROR",
     });
   }
@@ -74,7 +75,7 @@ export function postForm(url, form, onProgress) {
       if (event.lengthComputable && onProgress) onProgress(event.loaded, event.total);
     });
     xhr.addEventListener("error", () =>
-      reject(new ApiError("The upload was interrupted; check the connection and try again.", { code: "NETWORK_ERROR" })),
+      reject(new ApiError(t("The upload was interrupted; check the connection and try again."), { code: "NETWORK_ERROR" })),
     );
     xhr.addEventListener("load", () => {
       if (xhr.status >= 200 && xhr.status < 300) {
@@ -88,7 +89,7 @@ export function postForm(url, form, onProgress) {
       } else {
         // S3 answers errors in XML: show its message element when there is one.
         const match = /<Message>([^<]{1,300})<\/Message>/.exec(xhr.responseText || "");
-        reject(new ApiError(match ? `Storage refused the upload: ${match[1]}` : `The upload failed (${xhr.status}).`, {
+        reject(new ApiError(match ? t("Storage refused the upload: {message}", { message: match[1] }) : t("The upload failed ({status}).", { status: String(xhr.status) }), {
           code: `HTTP_${xhr.status}`,
           status: xhr.status,
         }));
@@ -129,7 +130,7 @@ export function showError(box, error, context = "") {
   box.hidden = !error;
   if (!error) return;
   const code = error.code && error.code !== "ERROR" ? ` (${error.code})` : "";
-  box.append(el("p", {}, el("strong", {}, context ? `${context}: ` : ""), error.message || String(error), code));
+  box.append(el("p", {}, el("strong", {}, context ? t("{context}: ", { context }) : ""), error.message || String(error), code));
   const problems = (error.problems || []).slice(0, 20);
   if (problems.length) {
     box.append(el("ul", {}, problems.map((p) => el("li", {}, problemText(p)))));
@@ -138,22 +139,6 @@ export function showError(box, error, context = "") {
 
 /** One mapping problem ({severity, code, message, target}) as a sentence. */
 export function problemText(problem) {
-  const where = problem.target ? `${problem.target}: ` : "";
-  return `${where}${problem.message || problem.code}`;
-}
-
-export function formatBytes(bytes) {
-  if (!Number.isFinite(bytes)) return "";
-  const units = ["bytes", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-export function formatNumber(value) {
-  return typeof value === "number" ? value.toLocaleString() : value ?? "—";
+  const message = problem.message || problem.code;
+  return problem.target ? t("{target}: {message}", { target: problem.target, message }) : message;
 }

@@ -1,5 +1,6 @@
 // The orgs page: test or delete a connection, and start connecting an org by the OAuth web server flow.
 import { api, showError } from "./api.js";
+import { t } from "./i18n.js";
 
 const listError = document.getElementById("connections-error");
 
@@ -13,16 +14,16 @@ document.getElementById("connections").addEventListener("click", async (event) =
   button.disabled = true;
   try {
     if (button.dataset.action === "test") {
-      outcome.textContent = "Logging in…";
+      outcome.textContent = t("Logging in…");
       const tested = await api("POST", `/connections/${encodeURIComponent(id)}/test`);
-      outcome.textContent = `OK: ${tested.instance_url}`;
-    } else if (window.confirm("Delete this connection? Jobs that use it can no longer run.")) {
+      outcome.textContent = t("OK: {url}", { url: tested.instance_url });
+    } else if (window.confirm(t("Delete this connection? Jobs that use it can no longer run."))) {
       await api("DELETE", `/connections/${encodeURIComponent(id)}`);
       row.remove();
     }
   } catch (error) {
     outcome.textContent = "";
-    showError(listError, error, button.dataset.action === "test" ? "The test failed" : "Not deleted");
+    showError(listError, error, button.dataset.action === "test" ? t("The test failed") : t("Not deleted"));
   } finally {
     button.disabled = false;
   }
@@ -41,7 +42,7 @@ form.addEventListener("submit", async (event) => {
     const started = await api("POST", "/connections/authorize", body);
     window.location.assign(started.authorize_url); // the org's page; it sends the browser back to DMS
   } catch (error) {
-    showError(formError, error, "Could not start");
+    showError(formError, error, t("Could not start"));
     button.disabled = false;
   }
 });

@@ -1,5 +1,6 @@
 // The jobs list: while any listed job is still running, refresh its row from GET /api/v1/jobs every 2 s.
-import { api, el, formatNumber } from "./api.js";
+import { api, el } from "./api.js";
+import { formatNumber, formatPercent } from "./i18n.js";
 import { isFinal, stateLabel } from "./jobview.js";
 
 const REFRESH_MS = 2000;
@@ -22,7 +23,7 @@ function update(row, job) {
   const counters = job.counters || {};
   cell("state").dataset.state = job.state;
   cell("state").textContent = stateLabel(job.state);
-  cell("percent").textContent = `${job.percent}%`;
+  cell("percent").textContent = formatPercent(job.percent);
   cell("total").textContent = formatNumber(counters.total || 0);
   cell("succeeded").textContent = formatNumber(counters.succeeded || 0);
   cell("errors").textContent = formatNumber((counters.failed || 0) + (counters.invalid || 0));

@@ -1,5 +1,6 @@
 // A live view of one job: polls GET /api/v1/jobs/<id> every second until the job is final.
-import { api, el, formatNumber, showError } from "./api.js";
+import { api, el, showError } from "./api.js";
+import { formatNumber, formatPercent, t } from "./i18n.js";
 
 const WORDS = JSON.parse(document.getElementById("dms-words")?.textContent || "{}");
 const STATE_LABELS = WORDS.states || {};
@@ -70,7 +71,7 @@ export class JobPanel {
       }
     } catch (error) {
       if (following !== this.jobId) return;
-      showError(this.part("action-error"), error, "Could not refresh the job");
+      showError(this.part("action-error"), error, t("Could not refresh the job"));
       if (error.status === 404) return;
       delay = POLL_BACKOFF_MS;
     }
@@ -88,11 +89,11 @@ export class JobPanel {
       state.dataset.state = job.state;
       state.textContent = stateLabel(job.state);
     }
-    this.part("kind").textContent = dryRun ? "Rehearsal: nothing is written to Salesforce." : "";
+    this.part("kind").textContent = dryRun ? t("Rehearsal: nothing is written to Salesforce.") : "";
     const percent = Number(job.percent) || 0;
     this.part("progress").value = percent;
-    this.part("progress").textContent = `${percent}%`;
-    this.part("percent").textContent = `${percent}%`;
+    this.part("progress").textContent = formatPercent(percent);
+    this.part("percent").textContent = formatPercent(percent);
     this.renderCounters(job);
     const spent = Object.values(job.api_calls || {}).filter(Number.isFinite).reduce((a, b) => a + b, 0);
     this.part("api-calls").textContent = formatNumber(spent);
@@ -122,7 +123,7 @@ export class JobPanel {
     retryOf.hidden = !job.retry_of;
     if (job.retry_of) {
       retryOf.href = `/jobs/${encodeURIComponent(job.retry_of)}`;
-      retryOf.textContent = `Retry of ${job.retry_of}`;
+      retryOf.textContent = t("Retry of {job}", { job: job.retry_of });
     }
   }
 
@@ -146,7 +147,7 @@ export class JobPanel {
       this.render({ ...this.job, ...(await api("POST", `/jobs/${encodeURIComponent(this.jobId)}/cancel`)) });
       showError(this.part("action-error"), null);
     } catch (error) {
-      showError(this.part("action-error"), error, "Could not cancel");
+      showError(this.part("action-error"), error, t("Could not cancel"));
     } finally {
       button.disabled = false;
     }
@@ -161,7 +162,7 @@ export class JobPanel {
       if (this.onRetry) this.onRetry(job);
       else this.follow(job.id, job);
     } catch (error) {
-      showError(this.part("action-error"), error, "Could not retry");
+      showError(this.part("action-error"), error, t("Could not retry"));
     } finally {
       button.disabled = false;
     }

@@ -1,5 +1,6 @@
 // The new-load wizard: upload → preview → target → mapping → rehearse and run, all through /api/v1.
-import { api, el, formatBytes, postForm, problemText, showError } from "./api.js";
+import { api, el, postForm, problemText, showError } from "./api.js";
+import { formatBytes, formatList, formatPercent, N_, t } from "./i18n.js";
 import { JobPanel } from "./jobview.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -12,13 +13,16 @@ const DATE_TYPES = new Set(["date", "datetime"]);
 // Both styles are accepted: strftime (%d/%m/%Y) and the Java/Data Loader patterns (dd/MM/yyyy) the server translates.
 const DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S",
   "dd/MM/yyyy", "MM/dd/yyyy", "yyyy-MM-dd'T'HH:mm:ss.SSSZ", "excel"];
-const DATE_FORMAT_HINT = "A strftime format such as %d/%m/%Y, or a Java/Data Loader pattern such as dd/MM/yyyy or yyyy-MM-dd'T'HH:mm:ss.SSSZ";
+const DATE_FORMAT_HINT = N_("A strftime format such as %d/%m/%Y, or a Java/Data Loader pattern such as dd/MM/yyyy or yyyy-MM-dd'T'HH:mm:ss.SSSZ");
 const NUMBER_STYLES = [
   { label: "1234.56 / 1,234.56", decimal: ".", thousands: "," },
   { label: "1234,56 / 1.234,56", decimal: ",", thousands: "." },
   { label: "1234,56 / 1 234,56", decimal: ",", thousands: " " },
 ];
-const FORMAT_NAMES = { csv: "CSV / text", excel: "Excel", json: "JSON", ndjson: "NDJSON", parquet: "Parquet", pickle: "pickle" };
+const FORMAT_NAMES = { csv: N_("CSV / text"), excel: "Excel", json: "JSON", ndjson: "NDJSON", parquet: "Parquet", pickle: "pickle" };
+// The column kinds of a preview (dms/pipeline/prepare/infer.py KINDS).
+const KIND_NAMES = { empty: N_("empty"), boolean: N_("boolean"), integer: N_("integer"), number: N_("number"), date: N_("date"),
+  datetime: N_("date and time"), text: N_("text") };
 const CLIENT_CODES = new Set(["REQUIRED_FIELD_NOT_MAPPED", "MISSING_EXTERNAL_ID", "MISSING_ID", "UNKNOWN_COLUMN"]);
 
 const state = {
@@ -79,7 +83,7 @@ dropzone.addEventListener("drop", (event) => {
   dropzone.classList.remove("dragging");
   const files = event.dataTransfer ? event.dataTransfer.files : null;
   if (files && files.length > 1) {
-    showError($("#upload-error"), new Error("Drop one file at a time."));
+    showError($("#upload-error"), new Error(t("Drop one file at a time.")));
     return;
   }
   if (files && files.length) uploadFile(files[0]);
@@ -91,7 +95,7 @@ window.addEventListener("drop", (event) => event.preventDefault());
 function setUploadProgress(loaded, total) {
   const percent = total ? Math.floor((100 * loaded) / total) : 0;
   $("#upload-progress").value = percent;
-  $("#upload-percent").textContent = `${percent}% of ${formatBytes(total)}`;
+  $("#upload-percent").textContent = t("{percent} of {size}", { percent: formatPercent(percent), size: formatBytes(total) });
 }
 
 async function uploadFile(file) {
@@ -100,14 +104,15 @@ async function uploadFile(file) {
   state.upload = null;
   if (!file) return;
   if (file.size === 0) {
-    showError($("#upload-error"), new Error(`${file.name} is empty (0 bytes): there is nothing to load.`));
+    showError($("#upload-error"), new Error(t("{name} is empty (0 bytes): there is nothing to load.", { name: file.name })));
     return;
   }
   $("#upload-progress-row").hidden = false;
   setUploadProgress(0, file.size);
   // Larger files go by presigned upload: API Gateway caps an inline request body at 10 MB.
   const presigned = file.size > (Number(wizard.dataset.inlineLimit) || 10 * 1024 * 1024);
-  $("#upload-status").textContent = `Uploading ${file.name} (${formatBytes(file.size)})${presigned ? " straight to storage" : ""}…`;
+  const uploading = presigned ? N_("Uploading {name} ({size}) straight to storage…") : N_("Uploading {name} ({size})…");
+  $("#upload-status").textContent = t(uploading, { name: file.name, size: formatBytes(file.size) });
   fileInput.disabled = true;
   try {
     let record;
@@ -125,12 +130,12 @@ async function uploadFile(file) {
     }
     setUploadProgress(file.size, file.size);
     state.upload = record;
-    $("#upload-status").textContent = `Uploaded ${record.filename} (${formatBytes(record.size)}).`;
+    $("#upload-status").textContent = t("Uploaded {name} ({size}).", { name: record.filename, size: formatBytes(record.size) });
     resetPreviewOptions();
     await loadPreview();
   } catch (error) {
     $("#upload-status").textContent = "";
-    showError($("#upload-error"), error, "The upload failed");
+    showError($("#upload-error"), error, t("The upload failed"));
   } finally {
     fileInput.disabled = false;
   }
@@ -174,7 +179,7 @@ async function loadPreview() {
     $("#preview-warnings").hidden = true;
     $("#preview-ambiguous").hidden = true;
     $("#to-target").disabled = true;
-    showError($("#preview-error"), error, "The file could not be read this way");
+    showError($("#preview-error"), error, t("The file could not be read this way"));
     return;
   }
   $("#to-target").disabled = false;
@@ -193,20 +198,23 @@ function readOptions() {
 }
 
 function describeDelimiter(delimiter) {
-  if (delimiter === "\t") return "tab";
+  if (delimiter === "\t") return t("tab");
   return delimiter ? `“${delimiter}”` : "";
 }
 
 function renderPreview(preview) {
-  const facts = [`Read as ${FORMAT_NAMES[preview.format] || preview.format}`];
+  const format = FORMAT_NAMES[preview.format] ? t(FORMAT_NAMES[preview.format]) : preview.format;
+  const facts = [t("read as {format}", { format })];
   if (preview.encoding) {
-    const confidence = typeof preview.encoding_confidence === "number" ? ` (${Math.round(preview.encoding_confidence * 100)}% sure)` : "";
-    facts.push(`encoding ${preview.encoding}${confidence}`);
+    const sure = typeof preview.encoding_confidence === "number";
+    const percent = sure ? formatPercent(Math.round(preview.encoding_confidence * 100)) : "";
+    const encoding = sure ? N_("encoding {encoding} ({percent} sure)") : N_("encoding {encoding}");
+    facts.push(t(encoding, { encoding: preview.encoding, percent }));
   }
-  if (preview.delimiter) facts.push(`delimiter ${describeDelimiter(preview.delimiter)}`);
-  if (preview.sheet !== null && preview.sheet !== undefined) facts.push(`sheet ${preview.sheet}`);
-  facts.push(`${preview.columns.length} columns`);
-  $("#preview-detected").textContent = `${facts.join(", ")}. Change any of these below if the table looks wrong.`;
+  if (preview.delimiter) facts.push(t("delimiter {delimiter}", { delimiter: describeDelimiter(preview.delimiter) }));
+  if (preview.sheet !== null && preview.sheet !== undefined) facts.push(t("sheet {sheet}", { sheet: String(preview.sheet) }));
+  facts.push(t("columns: {count}", { count: preview.columns.length }));
+  $("#preview-detected").textContent = t("Detected: {facts}. Change any of these below if the table looks wrong.", { facts: formatList(facts) });
 
   const sheets = preview.sheet_names || [];
   const sheetSelect = previewForm.elements.sheet;
@@ -222,14 +230,16 @@ function renderPreview(preview) {
 
   const columns = preview.columns.slice(0, MAX_PREVIEW_COLUMNS);
   const head = el("thead", {},
-    el("tr", {}, el("th", { scope: "col", class: "num" }, "Row"), columns.map((column) => el("th", { scope: "col" }, column.name))),
+    el("tr", {}, el("th", { scope: "col", class: "num" }, t("Row")), columns.map((column) => el("th", { scope: "col" }, column.name))),
     el("tr", { class: "kinds" }, el("td", {}), columns.map((column) => el("td", {}, columnKind(column)))),
   );
   const body = el("tbody", {}, preview.rows.map((row) =>
     el("tr", {}, el("th", { scope: "row", class: "num" }, row.__row__ ?? ""), columns.map((column) => cell(row[column.name]))),
   ));
-  const caption = el("caption", {}, `First ${preview.rows.length} rows of ${preview.upload.filename}` +
-    (preview.columns.length > columns.length ? ` (first ${columns.length} of ${preview.columns.length} columns)` : ""));
+  const shown = { rows: preview.rows.length, name: preview.upload.filename, columns: columns.length, all: preview.columns.length };
+  const caption = el("caption", {}, preview.columns.length > columns.length
+    ? t("The first {rows} rows of {name} (the first {columns} of {all} columns)", shown)
+    : t("The first {rows} rows of {name}", shown));
   $("#preview-table").replaceChildren(caption, head, body);
   $("#preview-table").closest(".table-scroll").hidden = false;
 
@@ -237,18 +247,23 @@ function renderPreview(preview) {
   const notes = $("#preview-ambiguous");
   notes.hidden = !ambiguous.length;
   notes.replaceChildren(...ambiguous.map((column) =>
-    el("li", {}, el("strong", {}, column.name), `: ${column.ambiguity || "the values fit more than one reading"}`,
-      column.alternatives && column.alternatives.length ? ` (${column.format ? "also possible" : "one of"}: ${column.alternatives.join(", ")})` : "",
-      ". Choose the format in the mapping step."),
+    el("li", {}, el("strong", {}, column.name), " ", ambiguityNote(column)),
   ));
 }
 
+function ambiguityNote(column) {
+  const params = { why: column.ambiguity || t("the values fit more than one reading"), formats: (column.alternatives || []).join(", ") };
+  if (!params.formats) return t("{why}. Choose the format in the mapping step.", params);
+  if (column.format) return t("{why} (also possible: {formats}). Choose the format in the mapping step.", params);
+  return t("{why} (one of: {formats}). Choose the format in the mapping step.", params);
+}
+
 function columnKind(column) {
-  const detail = column.format || (column.decimal && column.decimal !== "." ? `decimal “${column.decimal}”` : "");
+  const detail = column.format || (column.decimal && column.decimal !== "." ? t("decimal “{mark}”", { mark: column.decimal }) : "");
   return [
-    el("span", { class: "kind" }, column.kind || "?"),
+    el("span", { class: "kind" }, KIND_NAMES[column.kind] ? t(KIND_NAMES[column.kind]) : column.kind || "?"),
     detail ? el("span", { class: "kind-detail" }, ` ${detail}`) : null,
-    column.ambiguous ? el("span", { class: "tag warn", title: column.ambiguity || "" }, "ambiguous") : null,
+    column.ambiguous ? el("span", { class: "tag warn", title: column.ambiguity || "" }, t("ambiguous")) : null,
   ];
 }
 
@@ -278,7 +293,7 @@ async function openTarget() {
       connectionSelect.replaceChildren(...connections.map((c) =>
         el("option", { value: c.id }, c.username ? `${c.name} (${c.username})` : c.name)));
     } catch (error) {
-      showError($("#target-error"), error, "Could not list the connections");
+      showError($("#target-error"), error, t("Could not list the connections"));
       return;
     }
     await loadObjects();
@@ -293,13 +308,13 @@ connectionSelect.addEventListener("change", () => {
 async function loadObjects() {
   showError($("#target-error"), null);
   objectList.replaceChildren();
-  $("#object-count").textContent = "Loading objects…";
+  $("#object-count").textContent = t("Loading objects…");
   try {
     const { objects } = await api("GET", `/objects?connection_id=${encodeURIComponent(connectionSelect.value)}`);
     state.objects = objects.slice().sort((a, b) => String(a.label).localeCompare(String(b.label)));
   } catch (error) {
     $("#object-count").textContent = "";
-    showError($("#target-error"), error, "Could not list the objects of this org");
+    showError($("#target-error"), error, t("Could not list the objects of this org"));
     return;
   }
   filterObjects();
@@ -315,7 +330,7 @@ function filterObjects() {
     objectList.value = shown[0].name;
     loadDescribe();
   }
-  $("#object-count").textContent = `${shown.length} of ${state.objects.length} objects`;
+  $("#object-count").textContent = t("{shown} of {all} objects", { shown: shown.length, all: state.objects.length });
 }
 
 objectSearch.addEventListener("input", filterObjects);
@@ -341,7 +356,7 @@ async function loadDescribe() {
     const describe = await api("GET", `/objects/${encodeURIComponent(name)}?connection_id=${encodeURIComponent(connectionSelect.value)}`);
     if (objectList.value === name) state.describe = describe;
   } catch (error) {
-    showError($("#target-error"), error, `Could not describe ${name}`);
+    showError($("#target-error"), error, t("Could not describe {object}", { object: name }));
   }
   renderExternalIds();
 }
@@ -352,7 +367,7 @@ function renderExternalIds() {
   $("#external-id-label").hidden = !upsert;
   const hint = $("#external-id-hint");
   hint.hidden = !upsert || !state.describe || fields.length > 0;
-  hint.textContent = state.describe ? `${state.describe.name} has no External ID field, so it cannot be upserted; use insert or update.` : "";
+  hint.textContent = state.describe ? t("{object} has no External ID field, so it cannot be upserted; use insert or update.", { object: state.describe.name }) : "";
   const current = externalIdSelect.value;
   externalIdSelect.replaceChildren(...fields.map((f) =>
     el("option", { value: f.name, selected: f.name === current }, `${f.label} (${f.name})`)));
@@ -376,12 +391,12 @@ async function openMapping() {
   showError($("#target-error"), null);
   const chosen = target();
   if (!chosen.object) {
-    showError($("#target-error"), new Error("Choose the object to load into."));
+    showError($("#target-error"), new Error(t("Choose the object to load into.")));
     objectSearch.focus();
     return;
   }
   if (chosen.operation === "upsert" && !chosen.external_id) {
-    showError($("#target-error"), new Error("An upsert needs an External ID field to match records by."));
+    showError($("#target-error"), new Error(t("An upsert needs an External ID field to match records by.")));
     return;
   }
   try {
@@ -391,7 +406,7 @@ async function openMapping() {
     state.mapping = withProfiles(suggestion.mapping);
     state.serverProblems = suggestion.problems || [];
   } catch (error) {
-    showError($("#target-error"), error, "Could not suggest a mapping");
+    showError($("#target-error"), error, t("Could not suggest a mapping"));
     return;
   }
   $("#field-filter").value = "";
@@ -478,24 +493,24 @@ function mappingProblems() {
   const add = (severity, targetName, message, code) => problems.push({ severity, target: targetName, message, code });
   for (const field of state.describe.fields) {
     if (!writable(field, operation) || !isRequired(field, operation) || entryFor(field.name)) continue;
-    if (operation === "upsert") add("warning", field.name, "required to create records: rows that match no existing record will fail", "REQUIRED_FIELD_NOT_MAPPED");
-    else if (operation === "insert") add("error", field.name, "required, and not mapped", "REQUIRED_FIELD_NOT_MAPPED");
-    else add("error", field.name, `${operation} needs the record Id mapped to a column`, "MISSING_ID");
+    if (operation === "upsert") add("warning", field.name, t("required to create records: rows that match no existing record will fail"), "REQUIRED_FIELD_NOT_MAPPED");
+    else if (operation === "insert") add("error", field.name, t("required, and not mapped"), "REQUIRED_FIELD_NOT_MAPPED");
+    else add("error", field.name, t("{operation} needs the record Id mapped to a column", { operation }), "MISSING_ID");
   }
   if (operation === "upsert" && externalId && !entryFor(externalId)) {
-    add("error", externalId, "the external id must be mapped to a column: upsert matches records by it", "MISSING_EXTERNAL_ID");
+    add("error", externalId, t("the external id must be mapped to a column: upsert matches records by it"), "MISSING_EXTERNAL_ID");
   }
   for (const entry of state.mapping.fields) {
     if (entry.source !== undefined && !columns.has(entry.source)) {
-      add("error", entry.target, `column “${entry.source}” is not in the file`, "UNKNOWN_COLUMN");
+      add("error", entry.target, t("column “{column}” is not in the file", { column: entry.source }), "UNKNOWN_COLUMN");
     }
     const field = fieldOf(entry.target);
     const profile = entry.source ? profileOf(entry.source) : null;
     if (field && profile && profile.ambiguous && DATE_TYPES.has(field.type) && !entry.format) {
-      add("warning", entry.target, `“${entry.source}” could be read more than one way: choose its date format`, "AMBIGUOUS_FORMAT");
+      add("warning", entry.target, t("“{column}” could be read more than one way: choose its date format", { column: entry.source }), "AMBIGUOUS_FORMAT");
     }
     if (!field && !String(entry.target).includes(".")) {
-      add("error", entry.target, `not a field of ${state.describe.name}`, "UNKNOWN_FIELD");
+      add("error", entry.target, t("not a field of {object}", { object: state.describe.name }), "UNKNOWN_FIELD");
     }
   }
   for (const problem of state.serverProblems) {
@@ -509,24 +524,25 @@ function mappingProblems() {
 
 function fieldBadges(field, operation, externalId) {
   return [
-    isRequired(field, operation) ? el("span", { class: "tag required" }, "required") : null,
-    field.name === externalId ? el("span", { class: "tag key" }, "match key") : field.externalId ? el("span", { class: "tag" }, "external id") : null,
+    isRequired(field, operation) ? el("span", { class: "tag required" }, t("required")) : null,
+    field.name === externalId ? el("span", { class: "tag key" }, t("match key")) : field.externalId ? el("span", { class: "tag" }, t("external id")) : null,
   ];
 }
 
 function sourceSelect(label, entry) {
   const columns = state.preview ? state.preview.columns.map((c) => c.name) : [];
-  const select = el("select", { "aria-label": `Source column for ${label}`, dataset: { role: "source" } },
-    el("option", { value: "" }, "— not mapped —"));
+  const select = el("select", { "aria-label": t("Source column for {field}", { field: label }), dataset: { role: "source" } },
+    el("option", { value: "" }, t("— not mapped —")));
   if (entry && entry.source === undefined) {
-    const what = entry.constant !== undefined ? `constant “${entry.constant}”` : entry.concat ? `columns ${entry.concat.join(" + ")}` : "set in the template";
-    select.append(el("option", { value: "__keep__", selected: true }, `(${what})`));
+    const what = entry.constant !== undefined ? t("(constant “{value}”)", { value: String(entry.constant) })
+      : entry.concat ? t("(columns {columns})", { columns: entry.concat.join(" + ") }) : t("(set in the template)");
+    select.append(el("option", { value: "__keep__", selected: true }, what));
   }
   for (const column of columns) {
     select.append(el("option", { value: column, selected: entry && entry.source === column }, column));
   }
   if (entry && entry.source !== undefined && !columns.includes(entry.source)) {
-    select.append(el("option", { value: entry.source, selected: true }, `${entry.source} (not in this file)`));
+    select.append(el("option", { value: entry.source, selected: true }, t("{column} (not in this file)", { column: entry.source })));
   }
   return select;
 }
@@ -538,14 +554,14 @@ function formatControl(field, entry, label) {
     const listId = `formats-${field.name}`;
     const options = [...new Set([...(profile && profile.alternatives ? profile.alternatives : []), ...(profile && profile.format ? [profile.format] : []), ...DATE_FORMATS])];
     return [
-      el("input", { type: "text", value: entry.format || "", placeholder: "as detected", list: listId, size: 14, maxlength: 60,
-        spellcheck: "false", autocomplete: "off", title: DATE_FORMAT_HINT, "aria-label": `Date format of ${label}`, dataset: { role: "format" } }),
+      el("input", { type: "text", value: entry.format || "", placeholder: t("as detected"), list: listId, size: 14, maxlength: 60,
+        spellcheck: "false", autocomplete: "off", title: t(DATE_FORMAT_HINT), "aria-label": t("Date format of {field}", { field: label }), dataset: { role: "format" } }),
       el("datalist", { id: listId }, options.map((f) => el("option", { value: f }))),
     ];
   }
   if (NUMBER_TYPES.has(field.type)) {
     const current = entry.decimal || ".";
-    const select = el("select", { "aria-label": `Number style of ${label}`, dataset: { role: "number-style" } });
+    const select = el("select", { "aria-label": t("Number style of {field}", { field: label }), dataset: { role: "number-style" } });
     NUMBER_STYLES.forEach((style, i) => {
       const chosen = style.decimal === current && (!entry.thousands || style.thousands === entry.thousands);
       select.append(el("option", { value: String(i), selected: chosen }, style.label));
@@ -579,7 +595,7 @@ function renderMapping() {
   const body = $("#mapping-table tbody");
   body.replaceChildren(...mappingRows().map(({ name, label, field }) => {
     const entry = entryFor(name);
-    const typeText = field ? `${field.type}${field.length ? ` (${field.length})` : ""}` : name.includes(".") ? "lookup by external id" : "unknown";
+    const typeText = field ? `${field.type}${field.length ? ` (${field.length})` : ""}` : name.includes(".") ? t("lookup by external id") : t("unknown");
     const row = el("tr", { dataset: { target: name } },
       el("th", { scope: "row" },
         el("span", { class: "field-label" }, label), " ",
@@ -613,7 +629,7 @@ function refreshProblems() {
     row.classList.toggle("has-error", list.some((p) => p.severity === "error"));
     row.classList.toggle("has-warning", list.some((p) => p.severity !== "error"));
     row.querySelector(".row-problems").replaceChildren(...list.map((p) =>
-      el("p", { class: p.severity === "error" ? "problem error" : "problem warning" }, p.severity === "error" ? "Error: " : "Check: ", p.message)));
+      el("p", { class: p.severity === "error" ? "problem error" : "problem warning" }, p.severity === "error" ? t("Error: {message}", p) : t("Check: {message}", p))));
   }
   const box = $("#mapping-problems");
   box.hidden = !general.length;
@@ -621,9 +637,11 @@ function refreshProblems() {
   const errors = problems.filter((p) => p.severity === "error").length;
   const warnings = problems.length - errors;
   const mapped = state.mapping.fields.length;
-  $("#mapping-summary").textContent = `${mapped} field${mapped === 1 ? "" : "s"} mapped. ` +
-    (errors ? `${errors} error${errors === 1 ? "" : "s"} to fix` : "No errors") +
-    (warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"} to check.` : ".");
+  const counts = { mapped, errors, warnings };
+  if (errors && warnings) $("#mapping-summary").textContent = t("Fields mapped: {mapped}. To fix: {errors} errors; to check: {warnings} warnings.", counts);
+  else if (errors) $("#mapping-summary").textContent = t("Fields mapped: {mapped}. To fix: {errors} errors.", counts);
+  else if (warnings) $("#mapping-summary").textContent = t("Fields mapped: {mapped}. No errors; to check: {warnings} warnings.", counts);
+  else $("#mapping-summary").textContent = t("Fields mapped: {mapped}. No errors.", counts);
   return problems;
 }
 
@@ -676,10 +694,10 @@ async function loadTemplates(selected = "") {
   const list = $("#template-list");
   try {
     const { templates } = await api("GET", `/templates?object=${encodeURIComponent(target().object)}`);
-    list.replaceChildren(el("option", { value: "" }, templates.length ? "— choose —" : "— none saved —"),
+    list.replaceChildren(el("option", { value: "" }, templates.length ? t("— choose —") : t("— none saved —")),
       ...templates.map((t) => el("option", { value: t.name, selected: t.name === selected }, t.name)));
   } catch (error) {
-    showError($("#mapping-error"), error, "Could not list the templates");
+    showError($("#mapping-error"), error, t("Could not list the templates"));
   }
 }
 
@@ -687,16 +705,16 @@ $("#template-save").addEventListener("click", (event) => busy(event.currentTarge
   const name = $("#template-name").value.trim();
   showError($("#mapping-error"), null);
   if (!name) {
-    showError($("#mapping-error"), new Error("Give the template a name first."));
+    showError($("#mapping-error"), new Error(t("Give the template a name first.")));
     $("#template-name").focus();
     return;
   }
   try {
     const saved = await api("PUT", `/templates/${encodeURIComponent(target().object)}/${encodeURIComponent(name)}`, { mapping: currentSpec() });
-    $("#template-status").textContent = `Saved “${saved.name}”.`;
+    $("#template-status").textContent = t("Saved “{name}”.", { name: saved.name });
     loadTemplates(saved.name);
   } catch (error) {
-    showError($("#mapping-error"), error, "Could not save the template");
+    showError($("#mapping-error"), error, t("Could not save the template"));
   }
 }));
 
@@ -704,7 +722,7 @@ $("#template-load").addEventListener("click", (event) => busy(event.currentTarge
   const name = $("#template-list").value;
   showError($("#mapping-error"), null);
   if (!name) {
-    showError($("#mapping-error"), new Error("Choose a saved template to load."));
+    showError($("#mapping-error"), new Error(t("Choose a saved template to load.")));
     return;
   }
   try {
@@ -712,10 +730,10 @@ $("#template-load").addEventListener("click", (event) => busy(event.currentTarge
     state.mapping = withProfiles(template.mapping || { fields: [] });
     state.serverProblems = [];
     $("#template-name").value = template.name;
-    $("#template-status").textContent = `Loaded “${template.name}”.`;
+    $("#template-status").textContent = t("Loaded “{name}”.", { name: template.name });
     renderMapping();
   } catch (error) {
-    showError($("#mapping-error"), error, "Could not load the template");
+    showError($("#mapping-error"), error, t("Could not load the template"));
   }
 }));
 
@@ -734,13 +752,15 @@ async function startJob(dryRun) {
   showError($("#run-error"), null);
   const errors = refreshProblems().filter((p) => p.severity === "error");
   if (!dryRun && errors.length) {
-    showError($("#run-error"), Object.assign(new Error("The mapping has errors; fix them (step 4) before running the load."), { problems: errors }));
+    showError($("#run-error"), Object.assign(new Error(t("The mapping has errors; fix them (step 4) before running the load.")), { problems: errors }));
     return;
   }
   const { operation, object } = target();
   if (!dryRun && (operation === "delete" || operation === "hardDelete")) {
-    const how = operation === "hardDelete" ? "permanently delete" : "delete";
-    if (!window.confirm(`This will ${how} the ${object} records listed in the file. Continue?`)) return;
+    const question = operation === "hardDelete"
+      ? N_("This will permanently delete the {object} records listed in the file. Continue?")
+      : N_("This will delete the {object} records listed in the file (to the recycle bin). Continue?");
+    if (!window.confirm(t(question, { object }))) return;
   }
   try {
     const job = await api("POST", "/jobs", jobRequest(dryRun));
@@ -749,7 +769,7 @@ async function startJob(dryRun) {
     (dryRun ? rehearsal : load).follow(job.id, job);
     box.scrollIntoView({ behavior: SCROLL, block: "nearest" });
   } catch (error) {
-    showError($("#run-error"), error, dryRun ? "Could not start the rehearsal" : "Could not start the load");
+    showError($("#run-error"), error, dryRun ? t("Could not start the rehearsal") : t("Could not start the load"));
   }
 }
 

@@ -117,7 +117,7 @@ def test_image_copies_every_part_of_the_app_and_nothing_ignored() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
     modules = {f"{m}.py" for m in pyproject["tool"]["setuptools"]["py-modules"]}
-    needed = packages | modules | {"deploy", "templates", "static", "requirements.lock"}
+    needed = packages | modules | {"deploy", "templates", "static", "translations", "requirements.lock"}
     copied: set[str] = set()
     for name, args in dockerfile_instructions():
         if name == "COPY":
@@ -304,6 +304,32 @@ def test_zappa_stage_is_consistent_with_the_code(stage_name: str) -> None:
     assert stage["remote_env"].endswith(f"/{stage_name}/dms.env.json")
     queue = stage["environment_variables"]["DMS_SQS_QUEUE_NAME"]
     assert queue == f"dms-{stage_name}-tasks"  # what deploy/aws_setup.py creates for the stage
+
+
+def test_the_image_and_the_lambda_package_compile_the_message_catalogs(tmp_path: Path) -> None:
+    # The .mo files are not committed: the image builds them after copying the .po files, zappa before packaging.
+    instructions = dockerfile_instructions()
+    copied_at = next(
+        i for i, (name, args) in enumerate(instructions) if name == "COPY" and "translations" in args
+    )
+    compiled_at = next(
+        i for i, (name, args) in enumerate(instructions) if args == "python -m deploy.translations"
+    )
+    assert copied_at < compiled_at and instructions[compiled_at][0] == "RUN"
+    assert_python_command_resolves(["python", "-m", "deploy.translations"])
+    for stage_name in ("dev", "production"):
+        module, _, function = zappa_stage(stage_name)["prebuild_script"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), function))
+    from deploy.translations import compile_catalogs
+
+    (tmp_path / "zh_CN" / "LC_MESSAGES").mkdir(parents=True)
+    po = ROOT / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po"
+    (tmp_path / "zh_CN" / "LC_MESSAGES" / "messages.po").write_bytes(po.read_bytes())
+    [mo] = compile_catalogs(tmp_path)
+    from babel.support import Translations
+
+    with open(mo, "rb") as handle:
+        assert Translations(handle).gettext("Sign in") == "登录"
 
 
 def test_zappa_excludes_the_heavy_folders_of_a_checkout() -> None:

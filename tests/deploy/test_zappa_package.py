@@ -206,6 +206,8 @@ def package(
             "handler_venv",
         ),
     )
+    for compiled in build.glob("translations/*/LC_MESSAGES/*.mo"):
+        compiled.unlink()  # a clone has none: zappa's prebuild_script must compile them
     settings = json.loads((build / "zappa_settings.json").read_text())
     production = settings["production"]
     settings["ci"] = {
@@ -335,6 +337,9 @@ def test_package_is_slim_and_fits_lambda(package: dict[str, Any], unpacked: dict
         "celery_holder.py",
         "config_dev.py",
         "deploy/housekeeping.py",
+        "translations/zh_CN/LC_MESSAGES/messages.mo",
+        "templates/base.html",
+        "static/js/i18n.js",
     ):
         assert (project / name).is_file(), name
     for excluded in ("node_modules", "tests", ".git", "var", "pandas/tests"):
@@ -379,6 +384,16 @@ def test_lambda_serves_health(lambda_process: Any, bearer: dict[str, str]) -> No
         "sqs",
         "cloudant",
     }
+
+
+def test_lambda_serves_pages_in_the_readers_language(lambda_process: Any) -> None:
+    headers = {"Accept": "text/html", "Accept-Language": "zh-CN,zh;q=0.9"}
+    response = lambda_process(api_gateway_event("GET", "/sign-in", headers=headers))
+    body = response["body"]
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    assert response["statusCode"] == 200, response
+    assert '<html lang="zh-CN">' in body and "登录" in body  # the catalog zappa's prebuild compiled
 
 
 def test_lambda_takes_an_upload_and_previews_it(

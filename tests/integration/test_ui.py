@@ -88,9 +88,9 @@ def test_the_date_format_input_offers_and_explains_both_pattern_styles() -> None
     assert "dd/MM/yyyy" in offered and "yyyy-MM-dd'T'HH:mm:ss.SSSZ" in offered
     for fmt in offered:
         check_date_format(fmt)  # every format the input offers is one the server accepts
-    hint = re.search(r"const DATE_FORMAT_HINT = \"([^\"]+)\"", wizard).group(1)
+    hint = re.search(r"const DATE_FORMAT_HINT = N_\(\"([^\"]+)\"\)", wizard).group(1)
     assert "%d/%m/%Y" in hint and "dd/MM/yyyy" in hint
-    assert "title: DATE_FORMAT_HINT" in wizard
+    assert "title: t(DATE_FORMAT_HINT)" in wizard
 
 
 def test_template_names_in_any_script_are_saved_listed_loaded_and_used(client: Any) -> None:
@@ -120,6 +120,48 @@ def test_template_names_with_path_or_control_characters_are_refused(client: Any,
     )
     assert response.status_code == 400, response.json
     assert response.json["error"]["code"] == "INVALID_TEMPLATE"
+
+
+CHINESE = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
+
+
+def test_a_chinese_browser_gets_the_page_in_chinese(client: Any) -> None:
+    html = client.get("/", environ_base=CHINESE).get_data(as_text=True)
+    assert '<html lang="zh-CN">' in html
+    assert "新建加载" in html and "选择文件" in html and "New load" not in html
+    words = json.loads(
+        re.search(r'<script type="application/json" id="dms-words">(.*?)</script>', html).group(1)
+    )
+    assert words["states"]["completed_with_errors"] == "已完成（有错误）"  # Python's lazy labels, resolved
+    scripts = json.loads(
+        re.search(r'<script type="application/json" id="dms-messages">(.*?)</script>', html).group(1)
+    )
+    assert scripts["Could not cancel"] == "无法取消"  # the scripts' catalog, for the page's locale
+    english = client.get("/", environ_base={"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.8"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "New load" in english
+    assert '<script type="application/json" id="dms-messages">{}</script>' in english
+
+
+def test_the_language_switch_sticks_in_a_cookie_over_the_browsers_language(client: Any) -> None:
+    switched = client.get("/jobs?lang=zh-CN", environ_base={"HTTP_ACCEPT_LANGUAGE": "en"})
+    assert switched.status_code == 302 and switched.location == "/jobs"  # the parameter does not linger
+    assert "dms_locale=zh_CN" in switched.headers["Set-Cookie"]
+    page = client.get("/jobs", environ_base={"HTTP_ACCEPT_LANGUAGE": "en"})
+    assert '<html lang="zh-CN">' in page.get_data(as_text=True)
+    assert "Accept-Language" in page.headers["Vary"] and "Cookie" in page.headers["Vary"]
+    back = client.get("/jobs?lang=en")
+    assert "dms_locale=en" in back.headers["Set-Cookie"]
+    assert '<html lang="en">' in client.get("/jobs", environ_base=CHINESE).get_data(as_text=True)
+    client.delete_cookie("dms_locale")
+
+
+def test_an_unknown_page_is_a_page_in_the_readers_language(client: Any) -> None:
+    response = client.get("/no/such/page", environ_base=CHINESE, headers={"Accept": "text/html"})
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in html and "未找到" in html and "/no/such/page" in html
+    api = client.get("/api/v1/no-such-route")
+    assert api.status_code == 404 and api.json["error"]["code"] == "NOT_FOUND"  # the API still answers JSON
 
 
 @pytest.mark.parametrize(

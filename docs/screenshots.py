@@ -1,0 +1,199 @@
+"""A screenshot of every page at 1366x768, in every language, to see what a person sees.
+
+    .venv/bin/python docs/screenshots.py --out docs/screenshots
+
+It starts its own local stack on free loopback ports, as the tests do (Redis, moto_server, pouchdb-server,
+localorg, the web app and a worker), signs in through the sign-in page, runs a rehearsal and a load so the job
+pages have something to show, and writes <out>/<page>.<locale>.png (the whole page, 1366 px wide). A new page:
+one entry in PAGES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file (docs/ is no package): the project's modules come from ROOT
+
+import requests  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+from dms.devbrowser import LOCALES, context_options, horizontal_overflow, launch_chromium, sign_in  # noqa: E402
+from dms.devstack import (  # noqa: E402
+    ProcessGroup,
+    free_port,
+    moto_spec,
+    pouchdb_spec,
+    redis_spec,
+    temporary_environ,
+    web_spec,
+    worker_spec,
+)
+
+log = logging.getLogger("screenshots")
+DEMO_CSV = "Legacy Id;Account Name;Tier\nL-1;Acme;Gold\nL-2;Globex;Silver\nL-3;Initech;Platinum\n"
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One page to photograph: its file name, its path (given the demo's ids), and who looks at it."""
+
+    name: str
+    path: Callable[[dict[str, str]], str]
+    signed_in: bool = True
+
+
+# Every page of the product; `ids` holds the demo's job ids (see make_demo_jobs).
+PAGES = (
+    Shot("sign-in", lambda ids: "/sign-in", signed_in=False),
+    Shot("start", lambda ids: "/"),
+    Shot("jobs", lambda ids: "/jobs"),
+    Shot("job-load", lambda ids: f"/jobs/{ids['load']}"),
+    Shot("job-rehearsal", lambda ids: f"/jobs/{ids['rehearsal']}"),
+    Shot("orgs", lambda ids: "/connections"),
+    Shot("org-not-connected", lambda ids: "/connections/callback?error=access_denied&state=x"),
+    Shot("account", lambda ids: "/account"),
+    Shot("not-found", lambda ids: "/no/such/page"),
+)
+
+
+@contextlib.contextmanager
+def local_stack(workdir: Path) -> Iterator[dict[str, str]]:
+    """The services, the web app and one worker on free ports; yields the web app's URL and an admin."""
+    from localorg.testing import running_localorg
+
+    group = ProcessGroup(workdir / "log")
+    try:
+        redis_port, sqs_port, couch_port, web_port = (free_port() for _ in range(4))
+        group.start(redis_spec(redis_port, workdir / "redis"))
+        group.start(moto_spec(sqs_port))
+        group.start(pouchdb_spec(couch_port, workdir / "couchdb", in_memory=True))
+        with running_localorg(db=":memory:", workdir=str(workdir / "localorg")) as org:
+            env = {
+                "DMS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "DMS_SQS_ENDPOINT_URL": f"http://127.0.0.1:{sqs_port}",
+                "DMS_COUCHDB_URL": f"http://127.0.0.1:{couch_port}",
+                "DMS_BLOB_STORE_URL": f"file://{workdir / 'blobs'}",
+                "DMS_SALESFORCE_LOGIN_URL": org.base_url,
+                "DMS_SALESFORCE_USERNAME": org.username,
+                "DMS_SALESFORCE_PASSWORD": org.password,
+                "DMS_SALESFORCE_CLIENT_ID": org.client_id,
+                "DMS_SALESFORCE_CLIENT_SECRET": org.client_secret,
+                "DMS_SALESFORCE_CA_BUNDLE": org.ca_path,
+                "DMS_SECRET_KEY": secrets.token_hex(32),
+                "DMS_CREDENTIALS_KEY": Fernet.generate_key().decode(),
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+            with temporary_environ(env):
+                from dms.clients.sqs import ensure_queues
+                from dms.security.bootstrap import create_user
+                from dms.settings import load_settings
+
+                ensure_queues(load_settings())
+                username, password = "ada", secrets.token_urlsafe(12)
+                _, token = create_user(username, password, "admin", True, load_settings())
+                group.start(web_spec(web_port, env))
+                group.start(worker_spec(env, concurrency=1), wait=False)
+                yield {
+                    "url": f"http://127.0.0.1:{web_port}",
+                    "username": username,
+                    "password": password,
+                    "token": str(token),
+                }
+    finally:
+        group.stop_all()
+
+
+def make_demo_jobs(url: str, token: str) -> dict[str, str]:
+    """A rehearsal and a load of a small file with one bad row, run to the end: the job pages' content."""
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {token}"
+    upload = api.post(f"{url}/api/v1/uploads", files={"file": ("legacy accounts.csv", DEMO_CSV.encode())})
+    upload.raise_for_status()
+    body: dict[str, Any] = {
+        "upload_id": upload.json()["id"],
+        "object": "Account",
+        "operation": "upsert",
+        "external_id": "Legacy_Id__c",
+        "mapping": {
+            "fields": [
+                {"target": "Legacy_Id__c", "source": "Legacy Id"},
+                {"target": "Name", "source": "Account Name"},
+                {"target": "Tier__c", "source": "Tier"},
+            ]
+        },
+        "read_options": {"delimiter": ";"},
+    }
+    ids = {}
+    for name, dry_run in (("rehearsal", True), ("load", False)):
+        created = api.post(f"{url}/api/v1/jobs", json={**body, "dry_run": dry_run})
+        created.raise_for_status()
+        ids[name] = created.json()["id"]
+    deadline = time.monotonic() + 120
+    for job_id in ids.values():
+        while api.get(f"{url}/api/v1/jobs/{job_id}").json()["state"] not in (
+            "completed",
+            "completed_with_errors",
+            "failed",
+            "cancelled",
+        ):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"job {job_id} did not finish in time")
+            time.sleep(0.5)
+    return ids
+
+
+def photograph(page: Page, shot: Shot, ids: dict[str, str], out: Path, locale: str) -> Path:
+    page.goto(shot.path(ids))
+    page.wait_for_load_state("networkidle")
+    overflow = horizontal_overflow(page)
+    if overflow > 0:
+        log.warning(
+            "page wider than the window page=%s locale=%s overflow_px=%d", shot.name, locale, overflow
+        )
+    target = out / f"{shot.name}.{locale}.png"
+    page.screenshot(path=str(target), full_page=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dms-screenshots-") as tmp, local_stack(Path(tmp)) as stack:
+        ids = make_demo_jobs(stack["url"], stack["token"])
+        with sync_playwright() as driver:
+            browser = launch_chromium(driver)
+            for locale, browser_locale in LOCALES.items():
+                context = browser.new_context(**context_options(stack["url"], browser_locale))
+                page = context.new_page()
+                signed_in = False
+                for shot in PAGES:
+                    if shot.signed_in and not signed_in:
+                        sign_in(page, stack["username"], stack["password"])
+                        signed_in = True
+                    written = photograph(page, shot, ids, args.out, locale)
+                    log.info("screenshot page=%s locale=%s file=%s", shot.name, locale, written)
+                context.close()
+            browser.close()
+    sys.stdout.write(f"{args.out}: {len(PAGES) * len(LOCALES)} screenshots\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -214,6 +214,109 @@ SUGGEST_REQUEST = {
         "read_options": READ_OPTIONS,
     },
 }
+FIELD_RULE = {
+    "type": "object",
+    "required": ["target"],
+    "description": "One entry of a mapping's fields (dms/pipeline/prepare/spec.py): target; one of source, "
+    "concat (+ separator) or constant; default; transforms (trim, upper, lower, title, map, replace, "
+    "regex_replace, split, truncate, date, datetime, number, boolean); format; decimal and thousands; "
+    "true_values and false_values; timezone",
+    "properties": {
+        "target": {"type": "string", "examples": ["Level__c"]},
+        "source": STRING,
+        "concat": {"type": "array", "items": STRING},
+        "separator": STRING,
+        "constant": {"type": ["string", "number", "boolean", "null"]},
+        "default": {"type": ["string", "number", "boolean", "null"]},
+        "transforms": {
+            "type": "array",
+            "items": {"type": "object", "required": ["op"], "properties": {"op": STRING}},
+            "examples": [[{"op": "map", "values": {"G": "Gold", "S": "Silver"}, "else": "error"}]],
+        },
+        "format": {"type": "string", "examples": ["%d/%m/%Y", "dd.MM.yyyy"]},
+        "decimal": {"enum": [".", ","]},
+        "thousands": {"type": ["string", "null"]},
+        "true_values": {"type": "array", "items": STRING, "examples": [["J", "Ja"]]},
+        "false_values": {"type": "array", "items": STRING, "examples": [["N", "Nein"]]},
+        "timezone": STRING,
+    },
+}
+MAPPING_PREVIEW_REQUEST = {
+    "type": "object",
+    "required": ["upload_id", "object"],
+    "description": "Give a whole `mapping`, or one `field` rule; with neither, the auto-mapped spec is sampled",
+    "properties": {
+        **SUGGEST_REQUEST["properties"],  # type: ignore[dict-item]
+        "mapping": {
+            "type": "object",
+            "description": "A mapping spec; its object and operation are the request's",
+        },
+        "field": FIELD_RULE,
+        "rows": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20},
+    },
+}
+SAMPLE_CELL = {
+    "type": "object",
+    "required": ["value", "errors"],
+    "properties": {
+        "value": {
+            "type": ["string", "null"],
+            "description": "As it would be sent (Bulk API text); null if invalid",
+        },
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": STRING, "message": STRING},
+            },
+        },
+    },
+}
+MAPPING_PREVIEW = {
+    "type": "object",
+    "required": ["object", "operation", "columns", "fields", "rows", "problems"],
+    "properties": {
+        "object": STRING,
+        "operation": STRING,
+        "columns": {"type": "array", "items": STRING, "description": "The source columns the rules read"},
+        "fields": {
+            "type": "array",
+            "description": "Each rule sampled (a rule whose entry has an error is not: see problems)",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "target": STRING,
+                    "source": {"type": ["string", "null"], "description": "Its column(s): a+b for a concat"},
+                    "rule": {
+                        "type": "object",
+                        "description": "The entry as applied (inferred formats filled in)",
+                    },
+                    "valid": COUNT,
+                    "invalid": COUNT,
+                },
+            },
+        },
+        "rows": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "row": {"type": "integer", "description": "The row's number in the file"},
+                    "values": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+                    "fields": {"type": "object", "additionalProperties": SAMPLE_CELL},
+                },
+            },
+        },
+        "problems": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"severity": {"enum": ["error", "warning"]}, "code": STRING, "message": STRING},
+            },
+        },
+    },
+}
 RETRY_REQUEST = {
     "type": "object",
     "description": "Leave out to retry the failed rows from the original file",
@@ -463,6 +566,38 @@ PREVIEW_QUERY: dict[str, dict[str, Any]] = {
     "delimiter": {"type": "string", "maxLength": 100},
     "sheet": {"type": "string", "maxLength": 100, "description": "A sheet name or a 0-based index"},
 }
+COLUMN_VALUES = {
+    "type": "object",
+    "required": ["upload_id", "column", "values", "complete", "capped", "truncated"],
+    "properties": {
+        "upload_id": STRING,
+        "column": STRING,
+        "rows_read": {**COUNT, "description": "Rows read (all of them unless `complete` is false)"},
+        "complete": {"type": "boolean", "description": "False when the scan stopped at its row limit"},
+        "blank": {**COUNT, "description": "Rows whose cell is empty"},
+        "distinct": {**COUNT, "description": "Distinct non-blank values counted"},
+        "capped": {
+            "type": "boolean",
+            "description": "True when the column has more distinct values than are counted (10,000): "
+            "`untracked_rows` rows hold values first seen past that",
+        },
+        "untracked_rows": COUNT,
+        "truncated": {"type": "boolean", "description": "More distinct values than listed (raise `limit`)"},
+        "values": {
+            "type": "array",
+            "description": "Most common first; each value is the cell's text as a map transform sees it",
+            "items": {
+                "type": "object",
+                "required": ["value", "count"],
+                "properties": {
+                    "value": STRING,
+                    "count": COUNT,
+                    "length": {**COUNT, "description": "Only for a value cut short for display"},
+                },
+            },
+        },
+    },
+}
 CONNECTION_QUERY = {"connection_id": {"type": "string", "default": "default"}}
 CSV = {
     "type": "string",
@@ -550,6 +685,19 @@ PATHS: dict[str, dict[str, Any]] = {
             query=PREVIEW_QUERY,
         )
     },
+    "/api/v1/uploads/{upload_id}/columns/{column}/values": {
+        "get": _op(
+            "A column's distinct values with the rows holding each, over the whole file read with these read "
+            "options (for value maps: legacy codes against picklist values or boolean tokens)",
+            "uploads",
+            params=["upload_id", "column"],
+            query={
+                **PREVIEW_QUERY,
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+            },
+            response=COLUMN_VALUES,
+        )
+    },
     "/api/v1/connections": {
         "get": _op("Salesforce connections (no secrets)", "orgs"),
         "post": _op("Store a connection (secrets encrypted at rest)", "orgs", ok="201", body=CONNECTION),
@@ -583,6 +731,15 @@ PATHS: dict[str, dict[str, Any]] = {
             "An auto-mapped spec for an upload and a target, with its problems",
             "mappings",
             body=SUGGEST_REQUEST,
+        )
+    },
+    "/api/v1/mappings/preview": {
+        "post": _op(
+            "A live sample: the first rows' source values beside what the mapping (or one field rule) makes of "
+            "them and each cell's errors, by the pipeline's own prepare (no lookups in the org)",
+            "mappings",
+            body=MAPPING_PREVIEW_REQUEST,
+            response=MAPPING_PREVIEW,
         )
     },
     "/api/v1/templates": {"get": _op("Saved mapping templates", "mappings", query={"object": STRING})},

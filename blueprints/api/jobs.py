@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, stream_with_context, url_for
 
 from blueprints.api import api
-from blueprints.api.uploads import current_uploads
+from blueprints.api.uploads import current_uploads, query_number
 from dms.clients import current_services
 from dms.connections import ConnectionStore
 from dms.errors import DMSError, InvalidRequest, NotFound, typed_field
@@ -15,10 +15,14 @@ from dms.pipeline import lifecycle
 from dms.pipeline import results as res
 from dms.pipeline.context import Pipeline, publisher
 from dms.pipeline.jobstore import progress
+from dms.pipeline.problems import JobProblems, Outcome
 from dms.templates import TemplateStore
 from factories.security import audit, current_principal, rate_limit
 
 MAX_LISTED_JOBS = 500
+MAX_LISTED_ROWS = 500
+MAX_ERROR_EXAMPLES = 10
+MAX_EDITED_ROWS = 5000  # rows corrected in the page per retry (the JSON body is capped at 1 MiB anyway)
 
 
 def current_pipeline() -> Pipeline:
@@ -168,14 +172,68 @@ def cancel_job(job_id: str) -> Any:
 
 @api.post("/jobs/<job_id>/retry")
 def retry_job(job_id: str) -> Any:
-    """Retry the failed rows as a new job; with {"upload_id": ...}, retry from a corrected file instead."""
+    """Retry the failed rows as a new job; with {"upload_id": ...}, retry from a corrected file instead; with
+    {"rows": [{"row": N, "values": {column: value}}]}, only those rows, as corrected in the page."""
     owned_job(job_id)
     body = json_body(optional=True)
     upload_id = body.get("upload_id")
+    if upload_id is not None and body.get("rows") is not None:
+        raise InvalidRequest("Give `upload_id` or `rows`, not both.", field="rows")
+    edited = edited_rows(body.get("rows")) if body.get("rows") is not None else None
     corrected = upload_source(upload_id, body.get("read_options")) if upload_id is not None else None
-    job = lifecycle.retry_failed(current_pipeline(), job_id, corrected, current_principal().as_owner())
-    audit("job.retry", target=job["_id"], retry_of=job_id)
+    job = lifecycle.retry_failed(
+        current_pipeline(), job_id, corrected, current_principal().as_owner(), edited=edited
+    )
+    audit("job.retry", target=job["_id"], retry_of=job_id, edited_rows=len(edited) if edited else None)
     return jsonify(progress(job)), 201, {"Location": url_for("api.get_job", job_id=job["_id"])}
+
+
+def edited_rows(given: Any) -> dict[int, dict[str, str | None]]:
+    """`rows` of a retry: [{"row": N, "values": {column: text or null}}], each row once (row -> values)."""
+    if not isinstance(given, list) or not given:
+        raise InvalidRequest("`rows` must be a non-empty array of {row, values}.", field="rows")
+    if len(given) > MAX_EDITED_ROWS:
+        raise InvalidRequest(f"`rows` holds at most {MAX_EDITED_ROWS:,} rows per retry.", field="rows")
+    edits: dict[int, dict[str, str | None]] = {}
+    for position, entry in enumerate(given):
+        where = f"rows[{position}]"
+        if not isinstance(entry, dict):
+            raise InvalidRequest(f"`{where}` must be an object {{row, values}}.", field=where)
+        row = entry.get("row")
+        if isinstance(row, bool) or not isinstance(row, int) or row < 1:
+            raise InvalidRequest(f"`{where}.row` must be a row number (1 or more).", field=f"{where}.row")
+        if row in edits:
+            raise InvalidRequest(f"Row {row} is given twice (`{where}`).", field=f"{where}.row")
+        values = entry.get("values")
+        if not isinstance(values, dict) or not all(isinstance(v, str) or v is None for v in values.values()):
+            raise InvalidRequest(
+                f"`{where}.values` must be an object of column: text (or null).", field=f"{where}.values"
+            )
+        edits[row] = values
+    return edits
+
+
+@api.get("/jobs/<job_id>/errors/summary")
+def job_error_summary(job_id: str) -> Any:
+    """The job's invalid and failed rows grouped by stage, error code and field, with example rows and what
+    to do about each."""
+    examples = query_number("examples", 3, MAX_ERROR_EXAMPLES)
+    job = owned_job(job_id)
+    return jsonify(JobProblems(current_pipeline().blobs, job).summary(examples))
+
+
+@api.get("/jobs/<job_id>/rows")
+def job_problem_rows(job_id: str) -> Any:
+    """A page of the job's invalid or failed rows: their values by column and each problem beside its column."""
+    outcome = Outcome.__members__.get(str(request.args.get("outcome", "")).upper())
+    if outcome is None:
+        raise InvalidRequest("`outcome` must be invalid or failed.", field="outcome")
+    offset_text = request.args.get("offset", "0")
+    if not offset_text.isdecimal() or len(offset_text) > 12:
+        raise InvalidRequest("`offset` must be a whole number (0 or more).", field="offset")
+    limit = query_number("limit", 50, MAX_LISTED_ROWS)
+    job = owned_job(job_id)
+    return jsonify(JobProblems(current_pipeline().blobs, job).page(outcome, int(offset_text), limit))
 
 
 @api.get("/jobs/<job_id>/results/<kind>")

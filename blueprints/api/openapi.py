@@ -27,6 +27,7 @@ def _op(
     ok: str = "200",
     params: list[str] | None = None,
     query: dict[str, dict[str, Any]] | None = None,
+    required_query: tuple[str, ...] = (),
     response: dict[str, Any] | None = None,
     content: str = "application/json",
 ) -> dict[str, Any]:
@@ -48,7 +49,15 @@ def _op(
     parameters = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params or []
     ]
-    parameters += [{"name": name, "in": "query", "schema": schema} for name, schema in (query or {}).items()]
+    parameters += [
+        {
+            "name": name,
+            "in": "query",
+            "schema": schema,
+            **({"required": True} if name in required_query else {}),
+        }
+        for name, schema in (query or {}).items()
+    ]
     if parameters:
         operation["parameters"] = parameters
     if body is not None:
@@ -319,8 +328,110 @@ MAPPING_PREVIEW = {
 }
 RETRY_REQUEST = {
     "type": "object",
-    "description": "Leave out to retry the failed rows from the original file",
-    "properties": {"upload_id": STRING, "read_options": READ_OPTIONS},
+    "description": "Leave out to retry the failed rows from the original file; `upload_id` retries from a "
+    "corrected file; `rows` retries only those rows with the values given (the others as they were)",
+    "properties": {
+        "upload_id": STRING,
+        "read_options": READ_OPTIONS,
+        "rows": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 5000,
+            "description": "Rows of the job that were invalid or failed (`row` as GET /jobs/{job_id}/rows gives "
+            "it), each with the columns it changes; any other row is a 422 ROW_NOT_RETRYABLE",
+            "items": {
+                "type": "object",
+                "required": ["row", "values"],
+                "properties": {
+                    "row": {"type": "integer", "minimum": 1},
+                    "values": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+                },
+            },
+        },
+    },
+}
+PROBLEM = {
+    "type": "object",
+    "properties": {
+        "stage": {"enum": ["read", "validation", "salesforce"]},
+        "code": STRING,
+        "message": STRING,
+        "field": {"type": ["string", "null"], "description": "The target field (a read problem: the column)"},
+        "column": {"type": ["string", "null"], "description": "The file's column it concerns, when known"},
+        "value": {"type": ["string", "null"], "description": "That column's value in the row"},
+    },
+}
+ROW_NUMBERS = {
+    "row": {"type": "integer", "description": "The row in the job's source (what a retry of `rows` names)"},
+    "source_row": {
+        "type": "integer",
+        "description": "The row in the file first uploaded (differs from `row` for a retry's job)",
+    },
+}
+ERROR_SUMMARY = {
+    "type": "object",
+    "required": ["job_id", "groups"],
+    "properties": {
+        "job_id": STRING,
+        "invalid": COUNT,
+        "failed": COUNT,
+        "rows": {**COUNT, "description": "Rows with at least one problem"},
+        "problems": COUNT,
+        "groups_capped": {"type": "boolean", "description": "More than 200 groups: the rest are not listed"},
+        "groups": {
+            "type": "array",
+            "description": "Largest first",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "outcome": {"enum": ["invalid", "failed"]},
+                    "stage": {"enum": ["read", "validation", "salesforce"]},
+                    "code": STRING,
+                    "field": {"type": ["string", "null"]},
+                    "column": {"type": ["string", "null"]},
+                    "count": COUNT,
+                    "advice": {**STRING, "description": "What to do, in one sentence"},
+                    "examples": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                **ROW_NUMBERS,
+                                "column": {"type": ["string", "null"]},
+                                "value": {"type": ["string", "null"]},
+                                "message": STRING,
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+PROBLEM_ROWS = {
+    "type": "object",
+    "required": ["job_id", "outcome", "rows", "columns"],
+    "properties": {
+        "job_id": STRING,
+        "outcome": {"enum": ["invalid", "failed"]},
+        "total": {**COUNT, "description": "The job's counter of that outcome"},
+        "offset": COUNT,
+        "limit": COUNT,
+        "next_offset": {"type": ["integer", "null"], "description": "null when no row follows"},
+        "columns": {"type": "array", "items": STRING, "description": "The file's columns, in its order"},
+        "rows": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    **ROW_NUMBERS,
+                    "outcome": {"enum": ["invalid", "failed"]},
+                    "values": {"type": "object", "additionalProperties": STRING},
+                    "errors": {"type": "array", "items": PROBLEM},
+                },
+            },
+        },
+    },
 }
 TEMPLATE_REQUEST = {
     "type": "object",
@@ -779,6 +890,30 @@ PATHS: dict[str, dict[str, Any]] = {
             body=RETRY_REQUEST,
             body_required=False,
             response=JOB,
+        )
+    },
+    "/api/v1/jobs/{job_id}/errors/summary": {
+        "get": _op(
+            "The job's invalid and failed rows grouped by stage, error code and field: counts, example rows and "
+            "what to do",
+            "jobs",
+            params=["job_id"],
+            query={"examples": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3}},
+            response=ERROR_SUMMARY,
+        )
+    },
+    "/api/v1/jobs/{job_id}/rows": {
+        "get": _op(
+            "A page of the job's invalid or failed rows: values by column, each error beside its column",
+            "jobs",
+            params=["job_id"],
+            query={
+                "outcome": {"enum": ["invalid", "failed"]},
+                "offset": {"type": "integer", "minimum": 0, "maximum": 999999999999, "default": 0},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+            },
+            required_query=("outcome",),
+            response=PROBLEM_ROWS,
         )
     },
     "/api/v1/jobs/{job_id}/results/{kind}": {

@@ -153,6 +153,26 @@ JOB = {
         "api_calls": {"type": "object"},
         "estimated_api_calls": {"type": ["integer", "null"]},
         "error": {"type": ["object", "null"]},
+        "throughput": {
+            "type": "object",
+            "description": "The load's pace, from its chunks' settle times",
+            "properties": {
+                "rows_per_second": {
+                    "type": ["number", "null"],
+                    "description": "Over the latest settles; null until it is known",
+                },
+                "eta_seconds": {
+                    "type": ["integer", "null"],
+                    "description": "Left at that pace; 0 once final",
+                },
+                "as_of": {"type": ["string", "null"], "description": "The latest settle's time"},
+                "series": {
+                    "type": "array",
+                    "description": "GET /jobs/{job_id} only: rows settled by each time (at most 60 points)",
+                    "items": {"type": "object", "properties": {"at": STRING, "rows": COUNT}},
+                },
+            },
+        },
         "migration": {
             "type": ["object", "null"],
             "description": "The pass of a migration plan's step this job is, or null for a job of its own",
@@ -710,6 +730,25 @@ COLUMN_VALUES = {
     },
 }
 CONNECTION_QUERY = {"connection_id": {"type": "string", "default": "default"}}
+LIST_QUERY: dict[str, dict[str, Any]] = {
+    "owner": {"type": "string", "description": "A user's id (admins only; anyone else sees their own)"},
+    "since": {
+        "type": "string",
+        "format": "date-time",
+        "description": "Created at or after: ISO 8601 date or date and time (UTC unless it says)",
+    },
+    "until": {
+        "type": "string",
+        "format": "date-time",
+        "description": "Created at or before (a date alone: that whole day)",
+    },
+    "cursor": {"type": "string", "maxLength": 200, "description": "next_cursor of the page before"},
+}
+NEXT_CURSOR = {
+    "type": ["string", "null"],
+    "description": "Pass as `cursor` for the next page; null when nothing follows (a page may hold fewer "
+    "than `limit` and still have a next one: a page reads at most 2,000 documents)",
+}
 CSV = {
     "type": "string",
     "description": "UTF-8 CSV with a BOM; cells that start like a formula are prefixed with '",
@@ -862,7 +901,22 @@ PATHS: dict[str, dict[str, Any]] = {
         "delete": _op("Delete a mapping template", "mappings", ok="204", params=["object_name", "name"]),
     },
     "/api/v1/jobs": {
-        "get": _op("Recent jobs", "jobs", query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}}),
+        "get": _op(
+            "The newest jobs, newest first, filtered, a page at a time (follow next_cursor)",
+            "jobs",
+            query={
+                **LIST_QUERY,
+                "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                "state": {"enum": list(JobState)},
+                "object": {"type": "string", "maxLength": 100, "description": "Case-insensitive"},
+                "dry_run": {"enum": ["true", "false"], "description": "Rehearsals only, or loads only"},
+            },
+            response={
+                "type": "object",
+                "required": ["jobs", "next_cursor"],
+                "properties": {"jobs": {"type": "array", "items": JOB}, "next_cursor": NEXT_CURSOR},
+            },
+        ),
         "post": _op(
             "Create a job (or a rehearsal with dry_run)", "jobs", ok="201", body=JOB_REQUEST, response=JOB
         ),
@@ -927,10 +981,18 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/plans": {
         "get": _op(
-            "Recent migration plans, newest first",
+            "The newest migration plans, newest first, filtered, a page at a time (follow next_cursor)",
             "plans",
-            query={"limit": {"type": "integer", "minimum": 1, "maximum": MAX_LISTED_PLANS, "default": 50}},
-            response={"type": "object", "properties": {"plans": {"type": "array", "items": PLAN}}},
+            query={
+                **LIST_QUERY,
+                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LISTED_PLANS, "default": 50},
+                "state": {"enum": list(PlanState)},
+            },
+            response={
+                "type": "object",
+                "required": ["plans", "next_cursor"],
+                "properties": {"plans": {"type": "array", "items": PLAN}, "next_cursor": NEXT_CURSOR},
+            },
         ),
         "post": _op(
             "Run a migration plan over uploads already made (or rehearse it with dry_run)",

@@ -132,3 +132,21 @@ def test_a_sample_request_that_cannot_be_served_says_which_field(client: Any, tm
         assert answer.json["error"]["where"]["field"] == field
     unknown = client.post("/api/v1/mappings/preview", json={**base, "object": "Acount"})
     assert unknown.status_code == 422 and "Account" in unknown.json["error"]["message"]
+
+
+def test_a_chinese_export_is_auto_mapped_by_the_suggestion(client: Any, tmp_path: Path) -> None:
+    path = tmp_path / "客户.csv"
+    path.write_text(
+        "公司名称,电话,城市,行业,网站\n北京科技有限公司,010-1234,北京,Technology,https://bj.example\n"
+    )
+    answer = client.post(
+        "/api/v1/mappings/suggest", json={"upload_id": upload(client, path), "object": "Account"}
+    )
+    assert answer.status_code == 200, answer.json
+    assert answer.json["mapping"]["fields"] == [
+        {"target": "Name", "source": "公司名称"},
+        {"target": "Phone", "source": "电话"},
+        {"target": "BillingCity", "source": "城市"},
+        {"target": "Industry", "source": "行业"},
+        {"target": "Website", "source": "网站"},
+    ]

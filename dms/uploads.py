@@ -29,7 +29,7 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -39,9 +39,19 @@ import pyarrow as pa
 from dms.clients.blobstore import BlobPin, BlobStat, BlobStore
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.errors import Conflict, DMSError, NotFound
+from dms.pipeline.distinct import count_values, value_counts_view
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.prepare import PROFILE_ROWS, profile_columns
-from dms.pipeline.source import ReadLimits, ReadOptions, RowProblem, Sample, detect_format, read_head
+from dms.pipeline.source import (
+    ReadLimits,
+    ReadOptions,
+    RowProblem,
+    Sample,
+    detect_format,
+    read_chunks,
+    read_head,
+    sniff,
+)
 
 log = logging.getLogger(__name__)
 
@@ -482,6 +492,39 @@ class Uploads:
             "truncated": truncated,
             "warnings": warnings,
         }
+
+    def head(self, upload_id: str, options: ReadOptions, rows: int) -> Sample:
+        """The file's first `rows` rows read with these options (from the head of a large text file)."""
+        doc = self.get(upload_id)
+        if doc["state"] != "ready":
+            raise UploadNotReady(f"Upload {upload_id} is not complete yet; call complete first.")
+        options = replace(options, allow_pickle=self.limits.allow_pickle, limits=self.limits.read)
+        with self._preview_copy(doc, options.format) as (path, _):
+            return read_head(path, options, rows=rows)
+
+    def column_values(self, upload_id: str, column: str, options: ReadOptions, limit: int) -> dict[str, Any]:
+        """A column's distinct values with the rows holding each (the most common `limit`), read over the whole
+        file with these read options (up to MAX_SCANNED_ROWS rows; the answer says when it stopped short)."""
+        doc = self.get(upload_id)
+        if doc["state"] != "ready":
+            raise UploadNotReady(f"Upload {upload_id} is not complete yet; call complete first.")
+        options = replace(options, allow_pickle=self.limits.allow_pickle, limits=self.limits.read)
+        with self.blobs.local_copy(doc["blob_key"], BlobPin.of(doc["_id"], doc)) as path:
+            info = sniff(path, options)
+            if column not in info.columns:
+                raise NotFound(
+                    f"The file has no column {column[:200]!r}; its columns are "
+                    f"{', '.join(repr(c) for c in info.columns[:50])}.",
+                    code="UNKNOWN_COLUMN",
+                    column=column[:200],
+                )
+            chunks: Any = read_chunks(path, options, info)  # a generator: closed when the count stops early
+            try:
+                counts, complete = count_values((chunk.table for chunk in chunks), column)
+            finally:
+                chunks.close()
+        answer = value_counts_view(counts, complete, limit, self.limits.preview_max_cell_chars)
+        return {"upload_id": upload_id, "column": column, **answer}
 
     @contextmanager
     def _preview_copy(self, doc: Mapping[str, Any], fmt: str | None) -> Iterator[tuple[Path, bool]]:

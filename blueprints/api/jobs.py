@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, stream_with_context, url_for
 
 from blueprints.api import api
-from blueprints.api.uploads import current_uploads
+from blueprints.api.uploads import current_uploads, query_number
 from dms.clients import current_services
+from dms.clients.listing import ListQuery, parse_moment
 from dms.connections import ConnectionStore
 from dms.errors import DMSError, InvalidRequest, NotFound, typed_field
 from dms.pipeline import lifecycle
 from dms.pipeline import results as res
 from dms.pipeline.context import Pipeline, publisher
 from dms.pipeline.jobstore import progress
+from dms.pipeline.model import JobState
+from dms.pipeline.problems import JobProblems, Outcome
 from dms.templates import TemplateStore
-from factories.security import audit, current_principal, rate_limit
+from factories.security import Forbidden, audit, current_principal, rate_limit
 
 MAX_LISTED_JOBS = 500
+MAX_LISTED_ROWS = 500
+MAX_ERROR_EXAMPLES = 10
+MAX_EDITED_ROWS = 5000  # rows corrected in the page per retry (the JSON body is capped at 1 MiB anyway)
 
 
 def current_pipeline() -> Pipeline:
@@ -123,26 +131,61 @@ def create_job() -> Any:
     return jsonify(progress(job)), 201, {"Location": location}
 
 
+def list_query(kind: str, states: Iterable[str], largest: int) -> ListQuery:
+    """The filters and page of a list of jobs or plans from the query string: state, owner (admins; anyone
+    else sees their own), since and until (ISO 8601), cursor (next_cursor of the page before) and limit."""
+    limit = query_number("limit", 50, largest)
+    state = request.args.get("state") or None
+    if state is not None and state not in set(states):
+        raise InvalidRequest(f"`state` must be one of {', '.join(states)}.", field="state")
+    principal = current_principal()
+    owner = request.args.get("owner") or None
+    if owner is not None and not principal.is_admin and owner != principal.user_id:
+        raise Forbidden("Only an admin may list other people's work (`owner`).", field="owner")
+    if not principal.is_admin:
+        owner = principal.user_id
+    moments: dict[str, datetime | None] = {}
+    for name in ("since", "until"):
+        text = request.args.get(name)
+        moments[name] = parse_moment(text, end_of_day=name == "until") if text else None
+        if text and moments[name] is None:
+            raise InvalidRequest(f"`{name}` must be an ISO 8601 date or date and time.", field=name)
+    cursor = request.args.get("cursor") or None
+    if cursor is not None and (not cursor.startswith(f"{kind}-") or len(cursor) > 200):
+        raise InvalidRequest("`cursor` must be the next_cursor of the page before.", field="cursor")
+    return ListQuery(owner, state, moments["since"], moments["until"], cursor, limit)
+
+
 @api.get("/jobs")
 def list_jobs() -> Any:
-    limit = request.args.get("limit", "50")
-    if not limit.isdecimal() or not 1 <= int(limit) <= MAX_LISTED_JOBS:
-        raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LISTED_JOBS}.", field="limit")
-    principal = current_principal()
-    owner = None if principal.is_admin else principal.user_id
-    return jsonify({"jobs": [progress(j) for j in current_pipeline().store.list(int(limit), owner)]})
+    """The newest jobs, newest first, filtered by state, object, owner, time and rehearsal, a page at a time."""
+    query = list_query("job", [str(s) for s in JobState], MAX_LISTED_JOBS)
+    object_name = request.args.get("object") or None
+    if object_name is not None and len(object_name) > 100:
+        raise InvalidRequest("`object` is too long.", field="object")
+    dry_run_text = request.args.get("dry_run")
+    if dry_run_text not in (None, "true", "false"):
+        raise InvalidRequest("`dry_run` must be true or false.", field="dry_run")
+    dry_run = None if dry_run_text is None else dry_run_text == "true"
+    page = current_pipeline().store.find(query, object_name, dry_run)
+    return jsonify({"jobs": [progress(j) for j in page.docs], "next_cursor": page.next_cursor})
 
 
 @api.get("/jobs/<job_id>")
 def get_job(job_id: str) -> Any:
-    """A job's state, counters, percent done and API calls spent, with links to its results."""
+    """A job's state, counters, percent done, throughput (rows/s, ETA and a series of rows settled over
+    time) and API calls spent, with links to its results."""
     job = owned_job(job_id)
     body = progress(job)
+    body["throughput"]["series"] = [{"at": at, "rows": rows} for at, rows in job.get("throughput") or []]
     body["links"] = {
         "self": url_for("api.get_job", job_id=job_id),
         "success": url_for("api.job_results", job_id=job_id, kind="success.csv"),
         "errors": url_for("api.job_results", job_id=job_id, kind="errors.csv"),
         "unsent": url_for("api.job_results", job_id=job_id, kind="unsent.csv"),
+        "errors_summary": url_for("api.job_error_summary", job_id=job_id),
+        "invalid_rows": url_for("api.job_problem_rows", job_id=job_id, outcome="invalid"),
+        "failed_rows": url_for("api.job_problem_rows", job_id=job_id, outcome="failed"),
         "cancel": url_for("api.cancel_job", job_id=job_id),
         "retry": url_for("api.retry_job", job_id=job_id),
     }
@@ -168,14 +211,68 @@ def cancel_job(job_id: str) -> Any:
 
 @api.post("/jobs/<job_id>/retry")
 def retry_job(job_id: str) -> Any:
-    """Retry the failed rows as a new job; with {"upload_id": ...}, retry from a corrected file instead."""
+    """Retry the failed rows as a new job; with {"upload_id": ...}, retry from a corrected file instead; with
+    {"rows": [{"row": N, "values": {column: value}}]}, only those rows, as corrected in the page."""
     owned_job(job_id)
     body = json_body(optional=True)
     upload_id = body.get("upload_id")
+    if upload_id is not None and body.get("rows") is not None:
+        raise InvalidRequest("Give `upload_id` or `rows`, not both.", field="rows")
+    edited = edited_rows(body.get("rows")) if body.get("rows") is not None else None
     corrected = upload_source(upload_id, body.get("read_options")) if upload_id is not None else None
-    job = lifecycle.retry_failed(current_pipeline(), job_id, corrected, current_principal().as_owner())
-    audit("job.retry", target=job["_id"], retry_of=job_id)
+    job = lifecycle.retry_failed(
+        current_pipeline(), job_id, corrected, current_principal().as_owner(), edited=edited
+    )
+    audit("job.retry", target=job["_id"], retry_of=job_id, edited_rows=len(edited) if edited else None)
     return jsonify(progress(job)), 201, {"Location": url_for("api.get_job", job_id=job["_id"])}
+
+
+def edited_rows(given: Any) -> dict[int, dict[str, str | None]]:
+    """`rows` of a retry: [{"row": N, "values": {column: text or null}}], each row once (row -> values)."""
+    if not isinstance(given, list) or not given:
+        raise InvalidRequest("`rows` must be a non-empty array of {row, values}.", field="rows")
+    if len(given) > MAX_EDITED_ROWS:
+        raise InvalidRequest(f"`rows` holds at most {MAX_EDITED_ROWS:,} rows per retry.", field="rows")
+    edits: dict[int, dict[str, str | None]] = {}
+    for position, entry in enumerate(given):
+        where = f"rows[{position}]"
+        if not isinstance(entry, dict):
+            raise InvalidRequest(f"`{where}` must be an object {{row, values}}.", field=where)
+        row = entry.get("row")
+        if isinstance(row, bool) or not isinstance(row, int) or row < 1:
+            raise InvalidRequest(f"`{where}.row` must be a row number (1 or more).", field=f"{where}.row")
+        if row in edits:
+            raise InvalidRequest(f"Row {row} is given twice (`{where}`).", field=f"{where}.row")
+        values = entry.get("values")
+        if not isinstance(values, dict) or not all(isinstance(v, str) or v is None for v in values.values()):
+            raise InvalidRequest(
+                f"`{where}.values` must be an object of column: text (or null).", field=f"{where}.values"
+            )
+        edits[row] = values
+    return edits
+
+
+@api.get("/jobs/<job_id>/errors/summary")
+def job_error_summary(job_id: str) -> Any:
+    """The job's invalid and failed rows grouped by stage, error code and field, with example rows and what
+    to do about each."""
+    examples = query_number("examples", 3, MAX_ERROR_EXAMPLES)
+    job = owned_job(job_id)
+    return jsonify(JobProblems(current_pipeline().blobs, job).summary(examples))
+
+
+@api.get("/jobs/<job_id>/rows")
+def job_problem_rows(job_id: str) -> Any:
+    """A page of the job's invalid or failed rows: their values by column and each problem beside its column."""
+    outcome = Outcome.__members__.get(str(request.args.get("outcome", "")).upper())
+    if outcome is None:
+        raise InvalidRequest("`outcome` must be invalid or failed.", field="outcome")
+    offset_text = request.args.get("offset", "0")
+    if not offset_text.isdecimal() or len(offset_text) > 12:
+        raise InvalidRequest("`offset` must be a whole number (0 or more).", field="offset")
+    limit = query_number("limit", 50, MAX_LISTED_ROWS)
+    job = owned_job(job_id)
+    return jsonify(JobProblems(current_pipeline().blobs, job).page(outcome, int(offset_text), limit))
 
 
 @api.get("/jobs/<job_id>/results/<kind>")

@@ -27,6 +27,7 @@ def _op(
     ok: str = "200",
     params: list[str] | None = None,
     query: dict[str, dict[str, Any]] | None = None,
+    required_query: tuple[str, ...] = (),
     response: dict[str, Any] | None = None,
     content: str = "application/json",
 ) -> dict[str, Any]:
@@ -48,7 +49,15 @@ def _op(
     parameters = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params or []
     ]
-    parameters += [{"name": name, "in": "query", "schema": schema} for name, schema in (query or {}).items()]
+    parameters += [
+        {
+            "name": name,
+            "in": "query",
+            "schema": schema,
+            **({"required": True} if name in required_query else {}),
+        }
+        for name, schema in (query or {}).items()
+    ]
     if parameters:
         operation["parameters"] = parameters
     if body is not None:
@@ -144,6 +153,26 @@ JOB = {
         "api_calls": {"type": "object"},
         "estimated_api_calls": {"type": ["integer", "null"]},
         "error": {"type": ["object", "null"]},
+        "throughput": {
+            "type": "object",
+            "description": "The load's pace, from its chunks' settle times",
+            "properties": {
+                "rows_per_second": {
+                    "type": ["number", "null"],
+                    "description": "Over the latest settles; null until it is known",
+                },
+                "eta_seconds": {
+                    "type": ["integer", "null"],
+                    "description": "Left at that pace; 0 once final",
+                },
+                "as_of": {"type": ["string", "null"], "description": "The latest settle's time"},
+                "series": {
+                    "type": "array",
+                    "description": "GET /jobs/{job_id} only: rows settled by each time (at most 60 points)",
+                    "items": {"type": "object", "properties": {"at": STRING, "rows": COUNT}},
+                },
+            },
+        },
         "migration": {
             "type": ["object", "null"],
             "description": "The pass of a migration plan's step this job is, or null for a job of its own",
@@ -214,10 +243,215 @@ SUGGEST_REQUEST = {
         "read_options": READ_OPTIONS,
     },
 }
+FIELD_RULE = {
+    "type": "object",
+    "required": ["target"],
+    "description": "One entry of a mapping's fields (dms/pipeline/prepare/spec.py): target; one of source, "
+    "concat (+ separator) or constant; default; transforms (trim, upper, lower, title, map, replace, "
+    "regex_replace, split, truncate, date, datetime, number, boolean); format; decimal and thousands; "
+    "true_values and false_values; timezone",
+    "properties": {
+        "target": {"type": "string", "examples": ["Level__c"]},
+        "source": STRING,
+        "concat": {"type": "array", "items": STRING},
+        "separator": STRING,
+        "constant": {"type": ["string", "number", "boolean", "null"]},
+        "default": {"type": ["string", "number", "boolean", "null"]},
+        "transforms": {
+            "type": "array",
+            "items": {"type": "object", "required": ["op"], "properties": {"op": STRING}},
+            "examples": [[{"op": "map", "values": {"G": "Gold", "S": "Silver"}, "else": "error"}]],
+        },
+        "format": {"type": "string", "examples": ["%d/%m/%Y", "dd.MM.yyyy"]},
+        "decimal": {"enum": [".", ","]},
+        "thousands": {"type": ["string", "null"]},
+        "true_values": {"type": "array", "items": STRING, "examples": [["J", "Ja"]]},
+        "false_values": {"type": "array", "items": STRING, "examples": [["N", "Nein"]]},
+        "timezone": STRING,
+    },
+}
+MAPPING_PREVIEW_REQUEST = {
+    "type": "object",
+    "required": ["upload_id", "object"],
+    "description": "Give a whole `mapping`, or one `field` rule; with neither, the auto-mapped spec is sampled",
+    "properties": {
+        **SUGGEST_REQUEST["properties"],  # type: ignore[dict-item]
+        "mapping": {
+            "type": "object",
+            "description": "A mapping spec; its object and operation are the request's",
+        },
+        "field": FIELD_RULE,
+        "rows": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20},
+    },
+}
+SAMPLE_CELL = {
+    "type": "object",
+    "required": ["value", "errors"],
+    "properties": {
+        "value": {
+            "type": ["string", "null"],
+            "description": "As it would be sent (Bulk API text); null if invalid",
+        },
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": STRING, "message": STRING},
+            },
+        },
+    },
+}
+MAPPING_PREVIEW = {
+    "type": "object",
+    "required": ["object", "operation", "columns", "fields", "rows", "problems"],
+    "properties": {
+        "object": STRING,
+        "operation": STRING,
+        "columns": {"type": "array", "items": STRING, "description": "The source columns the rules read"},
+        "fields": {
+            "type": "array",
+            "description": "Each rule sampled (a rule whose entry has an error is not: see problems)",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "target": STRING,
+                    "source": {"type": ["string", "null"], "description": "Its column(s): a+b for a concat"},
+                    "rule": {
+                        "type": "object",
+                        "description": "The entry as applied (inferred formats filled in)",
+                    },
+                    "valid": COUNT,
+                    "invalid": COUNT,
+                },
+            },
+        },
+        "rows": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "row": {"type": "integer", "description": "The row's number in the file"},
+                    "values": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+                    "fields": {"type": "object", "additionalProperties": SAMPLE_CELL},
+                },
+            },
+        },
+        "problems": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"severity": {"enum": ["error", "warning"]}, "code": STRING, "message": STRING},
+            },
+        },
+    },
+}
 RETRY_REQUEST = {
     "type": "object",
-    "description": "Leave out to retry the failed rows from the original file",
-    "properties": {"upload_id": STRING, "read_options": READ_OPTIONS},
+    "description": "Leave out to retry the failed rows from the original file; `upload_id` retries from a "
+    "corrected file; `rows` retries only those rows with the values given (the others as they were)",
+    "properties": {
+        "upload_id": STRING,
+        "read_options": READ_OPTIONS,
+        "rows": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 5000,
+            "description": "Rows of the job that were invalid or failed (`row` as GET /jobs/{job_id}/rows gives "
+            "it), each with the columns it changes; any other row is a 422 ROW_NOT_RETRYABLE",
+            "items": {
+                "type": "object",
+                "required": ["row", "values"],
+                "properties": {
+                    "row": {"type": "integer", "minimum": 1},
+                    "values": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+                },
+            },
+        },
+    },
+}
+PROBLEM = {
+    "type": "object",
+    "properties": {
+        "stage": {"enum": ["read", "validation", "salesforce"]},
+        "code": STRING,
+        "message": STRING,
+        "field": {"type": ["string", "null"], "description": "The target field (a read problem: the column)"},
+        "column": {"type": ["string", "null"], "description": "The file's column it concerns, when known"},
+        "value": {"type": ["string", "null"], "description": "That column's value in the row"},
+    },
+}
+ROW_NUMBERS = {
+    "row": {"type": "integer", "description": "The row in the job's source (what a retry of `rows` names)"},
+    "source_row": {
+        "type": "integer",
+        "description": "The row in the file first uploaded (differs from `row` for a retry's job)",
+    },
+}
+ERROR_SUMMARY = {
+    "type": "object",
+    "required": ["job_id", "groups"],
+    "properties": {
+        "job_id": STRING,
+        "invalid": COUNT,
+        "failed": COUNT,
+        "rows": {**COUNT, "description": "Rows with at least one problem"},
+        "problems": COUNT,
+        "groups_capped": {"type": "boolean", "description": "More than 200 groups: the rest are not listed"},
+        "groups": {
+            "type": "array",
+            "description": "Largest first",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "outcome": {"enum": ["invalid", "failed"]},
+                    "stage": {"enum": ["read", "validation", "salesforce"]},
+                    "code": STRING,
+                    "field": {"type": ["string", "null"]},
+                    "column": {"type": ["string", "null"]},
+                    "count": COUNT,
+                    "advice": {**STRING, "description": "What to do, in one sentence"},
+                    "examples": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                **ROW_NUMBERS,
+                                "column": {"type": ["string", "null"]},
+                                "value": {"type": ["string", "null"]},
+                                "message": STRING,
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+PROBLEM_ROWS = {
+    "type": "object",
+    "required": ["job_id", "outcome", "rows", "columns"],
+    "properties": {
+        "job_id": STRING,
+        "outcome": {"enum": ["invalid", "failed"]},
+        "total": {**COUNT, "description": "The job's counter of that outcome"},
+        "offset": COUNT,
+        "limit": COUNT,
+        "next_offset": {"type": ["integer", "null"], "description": "null when no row follows"},
+        "columns": {"type": "array", "items": STRING, "description": "The file's columns, in its order"},
+        "rows": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    **ROW_NUMBERS,
+                    "outcome": {"enum": ["invalid", "failed"]},
+                    "values": {"type": "object", "additionalProperties": STRING},
+                    "errors": {"type": "array", "items": PROBLEM},
+                },
+            },
+        },
+    },
 }
 TEMPLATE_REQUEST = {
     "type": "object",
@@ -463,7 +697,58 @@ PREVIEW_QUERY: dict[str, dict[str, Any]] = {
     "delimiter": {"type": "string", "maxLength": 100},
     "sheet": {"type": "string", "maxLength": 100, "description": "A sheet name or a 0-based index"},
 }
+COLUMN_VALUES = {
+    "type": "object",
+    "required": ["upload_id", "column", "values", "complete", "capped", "truncated"],
+    "properties": {
+        "upload_id": STRING,
+        "column": STRING,
+        "rows_read": {**COUNT, "description": "Rows read (all of them unless `complete` is false)"},
+        "complete": {"type": "boolean", "description": "False when the scan stopped at its row limit"},
+        "blank": {**COUNT, "description": "Rows whose cell is empty"},
+        "distinct": {**COUNT, "description": "Distinct non-blank values counted"},
+        "capped": {
+            "type": "boolean",
+            "description": "True when the column has more distinct values than are counted (10,000): "
+            "`untracked_rows` rows hold values first seen past that",
+        },
+        "untracked_rows": COUNT,
+        "truncated": {"type": "boolean", "description": "More distinct values than listed (raise `limit`)"},
+        "values": {
+            "type": "array",
+            "description": "Most common first; each value is the cell's text as a map transform sees it",
+            "items": {
+                "type": "object",
+                "required": ["value", "count"],
+                "properties": {
+                    "value": STRING,
+                    "count": COUNT,
+                    "length": {**COUNT, "description": "Only for a value cut short for display"},
+                },
+            },
+        },
+    },
+}
 CONNECTION_QUERY = {"connection_id": {"type": "string", "default": "default"}}
+LIST_QUERY: dict[str, dict[str, Any]] = {
+    "owner": {"type": "string", "description": "A user's id (admins only; anyone else sees their own)"},
+    "since": {
+        "type": "string",
+        "format": "date-time",
+        "description": "Created at or after: ISO 8601 date or date and time (UTC unless it says)",
+    },
+    "until": {
+        "type": "string",
+        "format": "date-time",
+        "description": "Created at or before (a date alone: that whole day)",
+    },
+    "cursor": {"type": "string", "maxLength": 200, "description": "next_cursor of the page before"},
+}
+NEXT_CURSOR = {
+    "type": ["string", "null"],
+    "description": "Pass as `cursor` for the next page; null when nothing follows (a page may hold fewer "
+    "than `limit` and still have a next one: a page reads at most 2,000 documents)",
+}
 CSV = {
     "type": "string",
     "description": "UTF-8 CSV with a BOM; cells that start like a formula are prefixed with '",
@@ -550,6 +835,19 @@ PATHS: dict[str, dict[str, Any]] = {
             query=PREVIEW_QUERY,
         )
     },
+    "/api/v1/uploads/{upload_id}/columns/{column}/values": {
+        "get": _op(
+            "A column's distinct values with the rows holding each, over the whole file read with these read "
+            "options (for value maps: legacy codes against picklist values or boolean tokens)",
+            "uploads",
+            params=["upload_id", "column"],
+            query={
+                **PREVIEW_QUERY,
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+            },
+            response=COLUMN_VALUES,
+        )
+    },
     "/api/v1/connections": {
         "get": _op("Salesforce connections (no secrets)", "orgs"),
         "post": _op("Store a connection (secrets encrypted at rest)", "orgs", ok="201", body=CONNECTION),
@@ -585,6 +883,15 @@ PATHS: dict[str, dict[str, Any]] = {
             body=SUGGEST_REQUEST,
         )
     },
+    "/api/v1/mappings/preview": {
+        "post": _op(
+            "A live sample: the first rows' source values beside what the mapping (or one field rule) makes of "
+            "them and each cell's errors, by the pipeline's own prepare (no lookups in the org)",
+            "mappings",
+            body=MAPPING_PREVIEW_REQUEST,
+            response=MAPPING_PREVIEW,
+        )
+    },
     "/api/v1/templates": {"get": _op("Saved mapping templates", "mappings", query={"object": STRING})},
     "/api/v1/templates/{object_name}/{name}": {
         "get": _op("A mapping template", "mappings", params=["object_name", "name"]),
@@ -594,7 +901,22 @@ PATHS: dict[str, dict[str, Any]] = {
         "delete": _op("Delete a mapping template", "mappings", ok="204", params=["object_name", "name"]),
     },
     "/api/v1/jobs": {
-        "get": _op("Recent jobs", "jobs", query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}}),
+        "get": _op(
+            "The newest jobs, newest first, filtered, a page at a time (follow next_cursor)",
+            "jobs",
+            query={
+                **LIST_QUERY,
+                "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                "state": {"enum": list(JobState)},
+                "object": {"type": "string", "maxLength": 100, "description": "Case-insensitive"},
+                "dry_run": {"enum": ["true", "false"], "description": "Rehearsals only, or loads only"},
+            },
+            response={
+                "type": "object",
+                "required": ["jobs", "next_cursor"],
+                "properties": {"jobs": {"type": "array", "items": JOB}, "next_cursor": NEXT_CURSOR},
+            },
+        ),
         "post": _op(
             "Create a job (or a rehearsal with dry_run)", "jobs", ok="201", body=JOB_REQUEST, response=JOB
         ),
@@ -624,6 +946,30 @@ PATHS: dict[str, dict[str, Any]] = {
             response=JOB,
         )
     },
+    "/api/v1/jobs/{job_id}/errors/summary": {
+        "get": _op(
+            "The job's invalid and failed rows grouped by stage, error code and field: counts, example rows and "
+            "what to do",
+            "jobs",
+            params=["job_id"],
+            query={"examples": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3}},
+            response=ERROR_SUMMARY,
+        )
+    },
+    "/api/v1/jobs/{job_id}/rows": {
+        "get": _op(
+            "A page of the job's invalid or failed rows: values by column, each error beside its column",
+            "jobs",
+            params=["job_id"],
+            query={
+                "outcome": {"enum": ["invalid", "failed"]},
+                "offset": {"type": "integer", "minimum": 0, "maximum": 999999999999, "default": 0},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+            },
+            required_query=("outcome",),
+            response=PROBLEM_ROWS,
+        )
+    },
     "/api/v1/jobs/{job_id}/results/{kind}": {
         "get": _op(
             "success.csv, errors.csv or unsent.csv (rows a cancel kept from being sent), row-accurate to the source",
@@ -635,10 +981,18 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/plans": {
         "get": _op(
-            "Recent migration plans, newest first",
+            "The newest migration plans, newest first, filtered, a page at a time (follow next_cursor)",
             "plans",
-            query={"limit": {"type": "integer", "minimum": 1, "maximum": MAX_LISTED_PLANS, "default": 50}},
-            response={"type": "object", "properties": {"plans": {"type": "array", "items": PLAN}}},
+            query={
+                **LIST_QUERY,
+                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LISTED_PLANS, "default": 50},
+                "state": {"enum": list(PlanState)},
+            },
+            response={
+                "type": "object",
+                "required": ["plans", "next_cursor"],
+                "properties": {"plans": {"type": "array", "items": PLAN}, "next_cursor": NEXT_CURSOR},
+            },
         ),
         "post": _op(
             "Run a migration plan over uploads already made (or rehearse it with dry_run)",

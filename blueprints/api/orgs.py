@@ -14,9 +14,17 @@ from dms.clients.salesforce import OrgClient
 from dms.connections import ConnectionStore
 from dms.errors import InvalidRequest, typed_field
 from dms.org_authorization import OrgAuthorizations
+from dms.pipeline.chunks import parent_describes
 from dms.pipeline.context import JobContext
-from dms.pipeline.model import Operation
-from dms.pipeline.prepare import check_mapping, new_mapping
+from dms.pipeline.model import ROW_COLUMN, Operation
+from dms.pipeline.prepare import (
+    FALSE_TOKENS,
+    PROFILE_ROWS,
+    TRUE_TOKENS,
+    check_mapping,
+    new_mapping,
+    sample_mapping,
+)
 from dms.pipeline.source import ReadOptions, validated_options
 from factories.security import audit, current_principal, rate_limit
 
@@ -38,8 +46,10 @@ DESCRIBE_FIELD_KEYS = (
     "restrictedPicklist",
 )
 
-# The text fields of POST /mappings/suggest.
+# The text fields of POST /mappings/suggest and /mappings/preview.
 SUGGEST_TEXT_FIELDS = ("upload_id", "object", "operation", "external_id", "connection_id")
+DEFAULT_SAMPLE_ROWS = 20
+MAX_SAMPLE_ROWS = 200
 
 
 def connections() -> ConnectionStore:
@@ -134,7 +144,8 @@ def list_objects() -> Any:
 
 @api.get("/objects/<object_name>")
 def describe_object(object_name: str) -> Any:
-    """An object's fields: name, label, type, length, required, picklist values, external id, references."""
+    """An object's fields: name, label, type, length, required, picklist values (and their labels), the
+    tokens a boolean field reads without true_values/false_values, external id, references."""
     connection_id = request.args.get("connection_id")
     describe = _describe(connection_id, object_name)
     fields = []
@@ -144,15 +155,25 @@ def describe_object(object_name: str) -> Any:
             f.get("createable") and not f.get("nillable") and not f.get("defaultedOnCreate")
         )
         if f.get("picklistValues"):
-            entry["picklistValues"] = [p["value"] for p in f["picklistValues"] if p.get("active", True)]
+            active = [p for p in f["picklistValues"] if p.get("active", True)]
+            entry["picklistValues"] = [p["value"] for p in active]
+            # A value map's editor shows the labels people know and writes the values the org stores.
+            entry["picklistEntries"] = [
+                {
+                    "value": p["value"],
+                    "label": p.get("label") or p["value"],
+                    "default": bool(p.get("defaultValue")),
+                }
+                for p in active
+            ]
+        if f.get("type") == "boolean":
+            entry["booleanTokens"] = {"true": list(TRUE_TOKENS), "false": list(FALSE_TOKENS)}
         fields.append(entry)
     return jsonify({"name": describe.get("name"), "label": describe.get("label"), "fields": fields})
 
 
-@api.post("/mappings/suggest")
-def suggest_mapping() -> Any:
-    """An auto-mapped spec for an upload and a target, with the problems a load would hit."""
-    body = json_body()
+def _target_fields(body: dict[str, Any]) -> tuple[dict[str, Any], Operation, ReadOptions]:
+    """The upload, target and read options a mapping request names (upload_id and object required)."""
     fields = {name: typed_field(body.get(name), str, name, "a string") for name in SUGGEST_TEXT_FIELDS}
     for name in ("upload_id", "object"):
         if not fields[name]:
@@ -164,6 +185,13 @@ def suggest_mapping() -> Any:
     read_options = validated_options(
         ReadOptions.from_json(given, prefix="read_options."), None, prefix="read_options."
     )
+    return fields, operation, read_options
+
+
+@api.post("/mappings/suggest")
+def suggest_mapping() -> Any:
+    """An auto-mapped spec for an upload and a target, with the problems a load would hit."""
+    fields, operation, read_options = _target_fields(json_body())
     preview = current_uploads().preview(
         fields["upload_id"],
         format=read_options.format,
@@ -176,3 +204,32 @@ def suggest_mapping() -> Any:
     spec = new_mapping(fields["object"], operation, columns, describe, external_id=fields["external_id"])
     problems = check_mapping(spec, describe, columns)
     return jsonify({"mapping": spec, "problems": [p.to_dict() for p in problems]})
+
+
+@api.post("/mappings/preview")
+def preview_mapping() -> Any:
+    """The first rows of an upload through a mapping (or one field rule): source values beside the values
+    that would be sent, and each cell's errors, by the pipeline's own prepare."""
+    body = json_body()
+    fields, operation, read_options = _target_fields(body)
+    mapping = typed_field(body.get("mapping"), dict, "mapping", "a mapping object")
+    rule = typed_field(body.get("field"), dict, "field", "one field rule (an entry of a mapping's fields)")
+    if mapping is not None and rule is not None:
+        raise InvalidRequest("Give `mapping` or `field`, not both.", field="field")
+    rows = typed_field(body.get("rows"), int, "rows", "a whole number")
+    rows = DEFAULT_SAMPLE_ROWS if rows is None else rows
+    if not 1 <= rows <= MAX_SAMPLE_ROWS:
+        raise InvalidRequest(f"`rows` must be a whole number from 1 to {MAX_SAMPLE_ROWS}.", field="rows")
+    head = current_uploads().head(fields["upload_id"], read_options, rows=max(rows, PROFILE_ROWS))
+    ctx = _job_context(fields["connection_id"], fields["object"])
+    describe = ctx.describe()
+    columns = [c for c in head.table.column_names if c != ROW_COLUMN]
+    if mapping is None and rule is None:
+        spec = new_mapping(fields["object"], operation, columns, describe, external_id=fields["external_id"])
+    else:
+        spec = dict(mapping) if mapping is not None else {"fields": [rule]}
+        spec.update(object=describe.get("name") or fields["object"], operation=operation)
+        if fields["external_id"]:
+            spec["external_id"] = fields["external_id"]
+    parents = parent_describes(ctx, spec, describe)
+    return jsonify(sample_mapping(head.table, spec, describe, rows=rows, parent_describes=parents))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request, stream_with_context, url_for
+from flask import Response, jsonify, stream_with_context, url_for
 
 from blueprints.api import api
-from blueprints.api.jobs import current_pipeline, json_body, upload_source
+from blueprints.api.jobs import current_pipeline, json_body, list_query, upload_source
 from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.connections import ConnectionStore
@@ -15,6 +15,7 @@ from dms.errors import DMSError, InvalidRequest, NotFound, typed_field
 from dms.migration import run, view
 from dms.migration.skeleton import build_skeleton, parts_of
 from dms.migration.spec import InvalidPlan, load_plan_text, parse_plan
+from dms.migration.states import PlanState
 from dms.pipeline.chunks import source_file
 from factories.security import audit, current_principal, rate_limit
 
@@ -119,13 +120,10 @@ def plan_skeleton() -> Any:
 
 @api.get("/plans")
 def list_plans() -> Any:
-    limit = request.args.get("limit", "50")
-    if not limit.isdecimal() or not 1 <= int(limit) <= MAX_LISTED_PLANS:
-        raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LISTED_PLANS}.", field="limit")
-    principal = current_principal()
-    owner = None if principal.is_admin else principal.user_id
-    docs = run.list_plans(current_pipeline(), int(limit), owner)
-    return jsonify({"plans": [view.plan_view(d) for d in docs]})
+    """The newest plans, newest first, filtered by state, owner and time, a page at a time."""
+    query = list_query("plan", [str(s) for s in PlanState], MAX_LISTED_PLANS)
+    page = run.find_plans(current_pipeline(), query)
+    return jsonify({"plans": [view.plan_view(d) for d in page.docs], "next_cursor": page.next_cursor})
 
 
 @api.get("/plans/<plan_id>")

@@ -10,12 +10,15 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from blueprints.api import api
 from dms.clients import current_services
-from dms.errors import DMSError
+from dms.errors import DMSError, InvalidRequest
+from dms.pipeline.source import ReadOptions, validated_options
 from dms.uploads import UploadLimits, Uploads, UploadTooLarge, public_record, utc_now
 from factories.security import audit, current_principal, rate_limit
 
 MAX_QUERY_OPTION_CHARS = 100
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and headers around the file
+DEFAULT_LISTED_VALUES = 100
+MAX_LISTED_VALUES = 1000
 
 
 def current_uploads() -> Uploads:
@@ -113,9 +116,8 @@ def upload_record(upload_id: str) -> Any:
     return jsonify(public_record(current_uploads().get(upload_id)))
 
 
-@api.get("/uploads/<upload_id>/preview")
-def upload_preview(upload_id: str) -> Any:
-    """Columns, inferred types, sample rows and what was detected; options override detection."""
+def _read_option_query() -> dict[str, Any]:
+    """The read options a GET names in its query (format, encoding, delimiter, sheet); each absent is detected."""
     options: dict[str, Any] = {}
     for name in ("format", "encoding", "delimiter", "sheet"):
         value = request.args.get(name)
@@ -126,6 +128,31 @@ def upload_preview(upload_id: str) -> Any:
         options[name] = value
     if "sheet" in options and options["sheet"].isdigit():
         options["sheet"] = int(options["sheet"])  # a 0-based sheet index
-    preview = current_uploads().preview(upload_id, **options)
+    return options
+
+
+def query_number(name: str, default: int, largest: int) -> int:
+    """A whole-number query parameter from 1 to `largest` (its default when absent), else a 400 naming it."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not text.isdecimal() or not 1 <= int(text) <= largest:
+        raise InvalidRequest(f"`{name}` must be a whole number from 1 to {largest}.", field=name)
+    return int(text)
+
+
+@api.get("/uploads/<upload_id>/preview")
+def upload_preview(upload_id: str) -> Any:
+    """Columns, inferred types, sample rows and what was detected; options override detection."""
+    preview = current_uploads().preview(upload_id, **_read_option_query())
     preview["generated_at"] = utc_now()
     return jsonify(preview)
+
+
+@api.get("/uploads/<upload_id>/columns/<path:column>/values")
+def upload_column_values(upload_id: str, column: str) -> Any:
+    """A column's distinct values with their counts over the whole file, for value maps."""
+    limit = query_number("limit", DEFAULT_LISTED_VALUES, MAX_LISTED_VALUES)
+    given = _read_option_query()
+    options = validated_options(ReadOptions(**given), None)
+    return jsonify(current_uploads().column_values(upload_id, column, options, limit))

@@ -199,19 +199,25 @@ class DocumentStore:
             raise _translate(exc, self.db, doc_id) from exc
 
     def iter_all(
-        self, prefix: str = "", descending: bool = False, limit: int | None = None
+        self,
+        prefix: str = "",
+        descending: bool = False,
+        limit: int | None = None,
+        id_range: tuple[str, str] | None = None,
     ) -> Iterator[Document]:
-        """Documents whose id starts with `prefix`, in id order (time order for ids from new_document_id)."""
+        """Documents whose id starts with `prefix` (or lies within `id_range`, lowest and highest id, both
+        inclusive), in id order (time order for ids from new_document_id)."""
         self.ensure_database()
         page = 200
         start: str | None = None
         seen = 0
+        low, high = id_range or (prefix, prefix + "\ufff0")
         while True:
             kwargs: dict[str, Any] = {"db": self.db, "include_docs": True, "limit": page + 1}
             if descending:
-                kwargs.update(descending=True, start_key=start or prefix + "\ufff0", end_key=prefix)
+                kwargs.update(descending=True, start_key=start or high, end_key=low)
             else:
-                kwargs.update(start_key=start or prefix, end_key=prefix + "\ufff0")
+                kwargs.update(start_key=start or low, end_key=high)
             try:
                 rows = self.service.post_all_docs(**kwargs).get_result()["rows"]
             except ApiException as exc:

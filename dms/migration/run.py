@@ -31,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from dms.clients.docstore import DocumentStore, new_document_id
+from dms.clients.listing import ListPage, ListQuery, newest
 from dms.crashpoints import crash_point
 from dms.errors import Conflict, DMSError, NotFound
 from dms.migration.grouping import NotGroupable, write_grouped_copy
@@ -56,11 +57,6 @@ PLANS_STORE = "plans"
 BYTES_PER_ROW_GUESS = 40  # a step's bucket count is fixed from its file's size: a few bytes less per row
 ZIP_PACKING = 10  # more buckets than needed cost a few small files; fewer, bigger lookups
 DUPLICATES_SHOWN = 20  # duplicate keys listed per step in the plan (all of them are counted)
-PLANS_DESIGN = "plans"
-BY_OWNER_VIEW = "by_owner"
-PLANS_BY_OWNER_MAP = (
-    "function (doc) { if (doc.type === 'plan' && doc.owner) { emit([doc.owner, doc._id], null); } }"
-)
 
 
 class PassState(StrEnum):
@@ -663,17 +659,9 @@ def retry_plan(p: Pipeline, plan_id: str) -> dict[str, Any]:
     return doc
 
 
-def list_plans(p: Pipeline, limit: int, owner: str | None) -> list[dict[str, Any]]:
-    """The newest plans, newest first: every plan for an admin (owner None), else that owner's."""
-    store = plans_store(p)
-    if owner is None:
-        return list(store.iter_all("plan-", descending=True, limit=limit))
-    store.ensure_design(PLANS_DESIGN, {BY_OWNER_VIEW: PLANS_BY_OWNER_MAP})
-    return list(
-        store.iter_view(
-            PLANS_DESIGN, BY_OWNER_VIEW, start_key=[owner, {}], end_key=[owner], descending=True, limit=limit
-        )
-    )
+def find_plans(p: Pipeline, query: ListQuery) -> ListPage:
+    """A page of the newest plans the query selects (owner, state, time, cursor)."""
+    return newest(plans_store(p), "plan", query)
 
 
 def requeue_stalled_plans(p: Pipeline, stalled_after: float, recent: int = 200) -> int:

@@ -127,7 +127,11 @@ def parent_describes(ctx: JobContext, spec: dict[str, Any], describe: dict[str, 
     """Describes of the parents named by relationship targets like `Account.Legacy_Id__c`."""
     view = ObjectDescribe.of(describe)
     parents: dict[str, Any] = {}
-    for entry in spec.get("fields", []):
+    fields = spec.get("fields")
+    # A spec not shaped as a list of objects is compile_mapping's to report, field by field.
+    for entry in fields if isinstance(fields, list) else []:
+        if not isinstance(entry, dict):
+            continue
         target = str(entry.get("target", ""))
         if "." not in target:
             continue

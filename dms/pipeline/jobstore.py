@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from dms.clients.docstore import DocumentStore, new_document_id
+from dms.clients.listing import ListPage, ListQuery, newest
 from dms.errors import Conflict, DMSError, typed_field
 from dms.pipeline.model import (
     CHUNK_SETTLED,
@@ -206,7 +208,60 @@ def progress(job: Mapping[str, Any]) -> dict[str, Any]:
         "retry_of": job.get("retry_of"),
         "warnings": plan.get("warnings", []),
         "migration": _pass_of(job.get("migration")),
+        "throughput": throughput(job),
     }
+
+
+THROUGHPUT_POINTS = 60  # points of a job's throughput series: enough for a chart, small in the document
+RATE_WINDOW_POINTS = 10  # the latest points the rate is measured over: the recent pace, not the average
+
+
+def throughput_series(
+    chunks: Iterable[Mapping[str, Any]], points: int = THROUGHPUT_POINTS
+) -> list[list[Any]]:
+    """[time, rows settled by then] at each chunk's settle, in time order, thinned evenly to `points` (the
+    first and the last kept): what a chart of processed rows over time draws."""
+    settled = sorted(
+        (str(c["finished_at"]), _rows_settled(c["result"]))
+        for c in chunks
+        if c.get("finished_at") and c.get("result")
+    )
+    series: list[list[Any]] = []
+    done = 0
+    for stamp, rows in settled:
+        done += rows
+        series.append([stamp, done])
+    if len(series) > points:
+        last = len(series) - 1
+        series = [series[round(i * last / (points - 1))] for i in range(points)]
+    return series
+
+
+def _rows_settled(result: Mapping[str, Any]) -> int:
+    return sum(int(result.get(name, 0)) for name in ("succeeded", "failed", "cancelled"))
+
+
+def throughput(job: Mapping[str, Any]) -> dict[str, Any]:
+    """Rows per second at the recent pace, and the seconds left at that pace (None while it is not known)."""
+    series = job.get("throughput") or []
+    rate = None
+    if series:
+        window = series[-RATE_WINDOW_POINTS:]
+        if len(window) > 1:
+            (start, rows_before), (end, rows_by) = window[0], window[-1]
+        else:  # one settle so far: its rows over the time since the load began
+            start = job.get("loading_started_at") or job["created_at"]
+            (end, rows_by), rows_before = window[0], 0
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+        if seconds > 0:
+            rate = round((rows_by - rows_before) / seconds, 1)
+    pending = int(job["counters"].get("pending") or 0)
+    eta = None
+    if job["state"] in FINAL_STATES:
+        eta = 0
+    elif rate:
+        eta = round(pending / rate)
+    return {"rows_per_second": rate, "eta_seconds": eta, "as_of": series[-1][0] if series else None}
 
 
 def _pass_of(migration: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -254,6 +309,18 @@ class JobStore:
             JOBS_DESIGN, BY_OWNER_VIEW, start_key=[owner, {}], end_key=[owner], descending=True, limit=limit
         )
         return list(newest_first)
+
+    def find(self, query: ListQuery, object_name: str | None = None, dry_run: bool | None = None) -> ListPage:
+        """A page of the newest jobs the query selects (owner, state, time, cursor), of an object
+        (case-insensitive) and rehearsals or loads only when asked."""
+        wanted_object = object_name.lower() if object_name else None
+
+        def matches(doc: dict[str, Any]) -> bool:
+            if wanted_object is not None and str(doc["target"].get("object", "")).lower() != wanted_object:
+                return False
+            return dry_run is None or bool(doc["options"].get("dry_run")) == dry_run
+
+        return newest(self.jobs, "job", query, matches)
 
     def chunk_docs(self, job_id: str) -> Iterator[dict[str, Any]]:
         return self.chunks.iter_all(f"{job_id}:")
@@ -315,6 +382,7 @@ class JobStore:
             counters = job_counters(doc.get("plan"), chunks)
             api_calls = {**doc.get("api_calls", {}), "load": load_calls}
             doc = {**doc, "counters": counters, "api_calls": api_calls, "updated_at": now()}
+            doc["throughput"] = throughput_series(chunks)
             if is_finished_loading(doc, settled):
                 doc["state"] = final_state(doc)
                 doc["finished_at"] = now()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from dms.clients.docstore import new_document_id
 from dms.clients.salesforce import OrgClient
 from dms.errors import Conflict, DMSError
 from dms.pipeline import results as res
@@ -39,6 +40,7 @@ from dms.pipeline.model import (
 )
 from dms.pipeline.plan import plan_job
 from dms.pipeline.prepare import check_mapping
+from dms.pipeline.problems import JobProblems
 from dms.pipeline.staging import drop_staged
 
 log = logging.getLogger(__name__)
@@ -146,9 +148,11 @@ def retry_failed(
     job_id: str,
     corrected: dict[str, Any] | None = None,
     owner: dict[str, Any] | None = None,
+    edited: Mapping[int, Mapping[str, str | None]] | None = None,
 ) -> dict[str, Any]:
-    """A new job for the failed/invalid rows of `job_id` (or for a corrected upload), same target and mapping;
-    owned by `owner` (who retries), else by the job's owner."""
+    """A new job for the failed/invalid rows of `job_id` (or for a corrected upload, or for the rows a person
+    `edited` in the page: row -> new values by column), same target and mapping; owned by `owner` (who
+    retries), else by the job's owner."""
     job = p.store.get(job_id)
     if job.get("migration"):
         plan_id = job["migration"]["plan_id"]
@@ -165,7 +169,12 @@ def retry_failed(
         raise DMSError(
             "A rehearsal loaded nothing; run the job for real instead of retrying it.", code="JOB_IS_DRY_RUN"
         )
-    source = corrected if corrected is not None else _failed_rows_source(p, job)
+    if corrected is not None:
+        source = corrected
+    elif edited:
+        source = _edited_rows_source(p, job, edited)
+    else:
+        source = _failed_rows_source(p, job)
     request = {
         "source": source,
         "target": job["target"],
@@ -196,6 +205,24 @@ def _failed_rows_source(p: Pipeline, job: dict[str, Any]) -> dict[str, Any]:
     return {
         "blob_key": key,
         "filename": f"retry-of-{job_id}.csv",
+        "read_options": {"format": "csv", "encoding": "utf-8", "delimiter": ","},
+    }
+
+
+def _edited_rows_source(
+    p: Pipeline, job: dict[str, Any], edited: Mapping[int, Mapping[str, str | None]]
+) -> dict[str, Any]:
+    """A CSV of the rows a person corrected (only those, with their new values and their first file's row
+    numbers), to retry them from; a row that did not fail or was not invalid is refused (422)."""
+    job_id = job["_id"]
+    key = f"jobs/{job_id}/retry/edited-{new_document_id('rows')}.csv"
+    problems = JobProblems(p.blobs, job)
+    with p.blobs.open_write(key) as out:
+        written = problems.write_edited(edited, out)
+    log.info("retry source of edited rows written job=%s rows=%d", job_id, written)
+    return {
+        "blob_key": key,
+        "filename": f"corrected-rows-of-{job_id}.csv",
         "read_options": {"format": "csv", "encoding": "utf-8", "delimiter": ","},
     }
 

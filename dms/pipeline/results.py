@@ -369,10 +369,15 @@ def error_part_rows(blobs: Any, job_id: str, index: int) -> list[list[str]]:
 
 
 def _part_rows(blobs: Any, key: str) -> list[list[str]]:
+    return list(iter_part_rows(blobs, key))
+
+
+def iter_part_rows(blobs: Any, key: str) -> Iterator[list[str]]:
+    """The rows of a result part as they are read (none when the part was never written)."""
     if not blobs.exists(key):
-        return []
+        return
     with blobs.open_read(key) as part:
-        return list(csv.reader(io.TextIOWrapper(part, encoding="utf-8", newline="")))
+        yield from csv.reader(io.TextIOWrapper(part, encoding="utf-8", newline=""))
 
 
 def succeeded_rows(blobs: Any, job_id: str, index: int) -> set[int]:

@@ -52,6 +52,22 @@ def compile_mapping(
     return compiled
 
 
+def compile_for_sample(
+    spec: Mapping[str, Any],
+    describe: ObjectDescribe | Mapping[str, Any],
+    source_columns: Iterable[str] | None = None,
+    *,
+    parent_describes: Mapping[str, ObjectDescribe | Mapping[str, Any]] | None = None,
+) -> CompiledMapping:
+    """Bind `spec` for a live sample of its fields, never raising: a field whose own entry has an error is
+    left out of the rules (its problems say why), and what concerns the spec as a whole (a required field not
+    mapped yet, a missing external id) is only reported, so one rule can be tried before the rest exists."""
+    compiled = _Compiler(spec, describe, source_columns, parent_describes).run()
+    broken = {p.target for p in compiled.problems if p.severity == "error" and p.target}
+    compiled.rules = [rule for rule in compiled.rules if rule.target.header not in broken]
+    return compiled
+
+
 class _Compiler:
     """Walks a spec once, collecting problems and compiled rules."""
 

@@ -1,15 +1,23 @@
 """Headers people write in other languages for standard fields: Chinese (simplified), German, French, Spanish
 and Japanese, including Salesforce's own translated labels. Auto-mapping tries them after API names and the
-org's labels; English headers never reach this table (they match by name or label, as they always did)."""
+org's labels; English headers never reach this table (they match by name or label, as they always did).
+
+This is the one place these words live: add a header here and every auto-mapping (the API's suggestion,
+a job without a mapping, a plan's step, a plan skeleton) knows it. A field's words on one object come
+first, then the words every object shares for it."""
 
 from __future__ import annotations
 
 # Fields most objects share, by field API name.
 COMMON_FIELDS: dict[str, tuple[str, ...]] = {
+    # Name where it is a plain text field (Account, Opportunity, most custom objects; never a person's).
+    "Name": ("名称",),
     "Phone": (
         "电话",
         "电话号码",
         "联系电话",
+        "固定电话",
+        "座机",
         "Telefon",
         "Telefonnummer",
         "Téléphone",
@@ -21,6 +29,9 @@ COMMON_FIELDS: dict[str, tuple[str, ...]] = {
     "Website": (
         "网站",
         "网址",
+        "网页",
+        "主页",
+        "公司网站",
         "Webseite",
         "Internetseite",
         "Site Web",
@@ -28,12 +39,24 @@ COMMON_FIELDS: dict[str, tuple[str, ...]] = {
         "ウェブサイト",
         "Web サイト",
     ),
-    "Industry": ("行业", "Branche", "Industrie", "Secteur", "Secteur d'activité", "Industria", "業種"),
+    "Industry": (
+        "行业",
+        "所属行业",
+        "Branche",
+        "Industrie",
+        "Secteur",
+        "Secteur d'activité",
+        "Industria",
+        "業種",
+    ),
     "Description": ("描述", "说明", "备注", "Beschreibung", "Descripción", "説明", "備考"),
     "Email": (
         "邮箱",
         "电子邮件",
+        "电子邮箱",
         "邮件",
+        "邮件地址",
+        "邮箱地址",
         "E-Mail",
         "Courriel",
         "E-mail",
@@ -54,7 +77,7 @@ COMMON_FIELDS: dict[str, tuple[str, ...]] = {
         "携帯電話",
         "携帯",
     ),
-    "Title": ("职位", "职务", "Titel", "Fonction", "Titre", "Puesto", "役職"),
+    "Title": ("职位", "职务", "职称", "Titel", "Fonction", "Titre", "Puesto", "役職"),
     "FirstName": (
         "名",
         "名字",
@@ -83,6 +106,7 @@ COMMON_FIELDS: dict[str, tuple[str, ...]] = {
     "NumberOfEmployees": (
         "员工数",
         "员工人数",
+        "员工数量",
         "Mitarbeiter",
         "Anzahl Mitarbeiter",
         "Employés",
@@ -128,9 +152,10 @@ OBJECT_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
             "Número de cuenta",
             "取引先番号",
         ),
-        "Type": ("客户类型", "Accounttyp", "Type de compte", "Tipo de cuenta", "取引先 種別"),
+        "Type": ("客户类型", "类型", "Accounttyp", "Type de compte", "Tipo de cuenta", "取引先 種別"),
     },
     "Contact": {
+        "Salutation": ("称谓", "称呼", "Anrede", "Civilité", "Saludo", "敬称"),
         "Department": ("部门", "Abteilung", "Département", "Departamento", "部署"),
         "Birthdate": (
             "生日",
@@ -158,6 +183,7 @@ OBJECT_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
             "会社名",
             "企業名",
         ),
+        "LeadSource": ("线索来源", "潜在客户来源", "来源", "Leadquelle", "Origine", "Origen", "リードソース"),
         "Status": ("线索状态", "状态", "Leadstatus", "Statut", "Estado", "リード状況", "状況"),
     },
     "Opportunity": {
@@ -174,7 +200,7 @@ OBJECT_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
             "Oportunidad",
             "商談名",
         ),
-        "Amount": ("金额", "Betrag", "Montant", "Importe", "Monto", "金額"),
+        "Amount": ("金额", "成交金额", "预计金额", "Betrag", "Montant", "Importe", "Monto", "金額"),
         "CloseDate": (
             "结束日期",
             "成交日期",
@@ -184,7 +210,7 @@ OBJECT_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
             "Fecha de cierre",
             "完了予定日",
         ),
-        "StageName": ("阶段", "销售阶段", "Verkaufsphase", "Étape", "Fase", "Etapa", "フェーズ"),
+        "StageName": ("阶段", "销售阶段", "商机阶段", "Verkaufsphase", "Étape", "Fase", "Etapa", "フェーズ"),
         "Probability": ("可能性", "概率", "Wahrscheinlichkeit", "Probabilité", "Probabilidad", "確度"),
     },
 }
@@ -213,9 +239,11 @@ ADDRESS_PREFIX = {"Account": "Billing", "Contact": "Mailing", "Lead": ""}
 
 
 def field_synonyms(object_name: str) -> dict[str, tuple[str, ...]]:
-    """Headers in other languages for the standard fields of `object_name`, by field API name."""
+    """Headers in other languages for the standard fields of `object_name`, by field API name: the object's
+    own words for a field first, then those every object shares."""
     table = dict(COMMON_FIELDS)
-    table.update(OBJECT_FIELDS.get(object_name, {}))
+    for name, words in OBJECT_FIELDS.get(object_name, {}).items():
+        table[name] = words + tuple(w for w in table.get(name, ()) if w not in words)
     prefix = ADDRESS_PREFIX.get(object_name)
     if prefix is not None:
         table.update({prefix + part: words for part, words in ADDRESS_PARTS.items()})

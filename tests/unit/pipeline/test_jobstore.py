@@ -14,6 +14,8 @@ from dms.pipeline.jobstore import (
     new_job_document,
     percent_done,
     progress,
+    throughput,
+    throughput_series,
 )
 from dms.pipeline.model import COUNTERS, Api, JobState, Operation
 
@@ -144,3 +146,36 @@ def test_rows_read_after_a_cancel_count_as_cancelled() -> None:
 
 def test_a_cancelling_job_finishes_like_a_loading_one() -> None:
     assert is_finished_loading(job("cancelling", total=3, succeeded=1, cancelled=2), settled_chunks=2)
+
+
+def _settled(at: str, rows: int, failed: int = 0) -> dict[str, Any]:
+    return {"finished_at": f"2026-01-01T10:00:{at}+00:00", "result": {"succeeded": rows, "failed": failed}}
+
+
+def test_the_throughput_series_adds_up_rows_in_settle_order_and_is_thinned_keeping_the_ends() -> None:
+    chunks = [_settled("20.000", 100), _settled("10.000", 100, failed=10), {"state": "staged", "rows": 50}]
+    assert throughput_series(chunks) == [
+        ["2026-01-01T10:00:10.000+00:00", 110],
+        ["2026-01-01T10:00:20.000+00:00", 210],
+    ]
+    many = [_settled(f"{s:02d}.000", 1) for s in range(50)]
+    thinned = throughput_series(many, points=5)
+    assert [rows for _, rows in thinned] == [1, 13, 25, 38, 50]
+
+
+def test_rows_per_second_follow_the_recent_settles_and_the_eta_the_rows_left() -> None:
+    job: dict[str, Any] = {
+        "state": "loading",
+        "created_at": "2026-01-01T10:00:00.000+00:00",
+        "counters": {"pending": 1000},
+        "throughput": [["2026-01-01T10:00:10.000+00:00", 100], ["2026-01-01T10:00:20.000+00:00", 600]],
+    }
+    assert throughput(job) == {
+        "rows_per_second": 50.0,
+        "eta_seconds": 20,
+        "as_of": "2026-01-01T10:00:20.000+00:00",
+    }
+    job["throughput"] = job["throughput"][:1]  # one settle: its rows over the time since the job began
+    assert throughput(job)["rows_per_second"] == 10.0
+    assert throughput({**job, "throughput": []})["eta_seconds"] is None
+    assert throughput({**job, "state": "completed"})["eta_seconds"] == 0

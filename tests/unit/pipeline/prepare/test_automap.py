@@ -9,6 +9,7 @@ import pytest
 from dms.pipeline.prepare.automap import apply_profiles, auto_map, new_mapping, normalize_name
 from dms.pipeline.prepare.compile import check_mapping
 from dms.pipeline.prepare.infer import ColumnProfile
+from dms.pipeline.prepare.synonyms import field_synonyms
 from tests.unit.pipeline.prepare.describes import ACCOUNT, CONTACT, field
 
 
@@ -171,3 +172,75 @@ def test_apply_profiles_fills_inferred_formats_only_where_unset() -> None:
     assert filled["fields"][2]["format"] == "%Y"
     guess = apply_profiles(spec("insert", {"target": "Founded__c", "source": "when"}), profiles)
     assert "format" not in guess["fields"][0]
+
+
+OPPORTUNITY = {
+    "name": "Opportunity",
+    "fields": [
+        field("Name", "Name", "string", length=120, nillable=False),
+        field("Amount", "Amount", "currency", precision=18, scale=2),
+        field("StageName", "Stage", "picklist", length=255, nillable=False),
+        field("CloseDate", "Close Date", "date", nillable=False),
+    ],
+}
+INVOICE = {"name": "Invoice__c", "fields": [field("Name", "Invoice Name", "string", length=80)]}
+
+
+@pytest.mark.parametrize(
+    ("describe", "header", "target"),
+    [
+        (ACCOUNT, "名称", "Name"),
+        (ACCOUNT, "公司名称", "Name"),
+        (ACCOUNT, "电话", "Phone"),
+        (ACCOUNT, "固定电话", "Phone"),
+        (ACCOUNT, "城市", "BillingCity"),
+        (ACCOUNT, "行业", "Industry"),
+        (ACCOUNT, "所属行业", "Industry"),
+        (ACCOUNT, "网站", "Website"),
+        (ACCOUNT, "类型", "Type"),
+        (CONTACT, "邮箱", "Email"),
+        (CONTACT, "电子邮件", "Email"),
+        (CONTACT, "电子邮箱", "Email"),
+        (CONTACT, "姓", "LastName"),
+        (CONTACT, "名", "FirstName"),
+        (OPPORTUNITY, "名称", "Name"),
+        (OPPORTUNITY, "金额", "Amount"),
+        (OPPORTUNITY, "成交金额", "Amount"),
+        (OPPORTUNITY, "阶段", "StageName"),
+        (OPPORTUNITY, "结束日期", "CloseDate"),
+        (INVOICE, "名称", "Name"),
+        (LEAD, "公司名称", "Company"),
+        (LEAD, "城市", "City"),
+    ],
+)
+def test_common_simplified_chinese_headers_map_to_their_fields(
+    describe: dict[str, Any], header: str, target: str
+) -> None:
+    assert auto_map([header], describe, "insert") == [{"target": target, "source": header}]
+
+
+def test_a_whole_chinese_export_maps_column_by_column() -> None:
+    # An Account has no Email field: 邮箱 is left for the person to map.
+    columns = ["公司名称", "电话", "邮箱", "城市", "行业", "网站", "备注"]
+    assert auto_map(columns, ACCOUNT, "insert") == [
+        {"target": "Name", "source": "公司名称"},
+        {"target": "Phone", "source": "电话"},
+        {"target": "BillingCity", "source": "城市"},
+        {"target": "Industry", "source": "行业"},
+        {"target": "Website", "source": "网站"},
+        {"target": "Description", "source": "备注"},
+    ]
+
+
+def test_a_persons_name_is_never_the_target_of_the_name_synonym() -> None:
+    person = {
+        **CONTACT,
+        "fields": [*CONTACT["fields"], field("Name", "Full Name", "string", createable=False)],
+    }
+    assert auto_map(["名称"], person, "insert") == []
+
+
+def test_an_objects_own_words_for_a_field_come_with_the_common_ones() -> None:
+    words = field_synonyms("Account")["Name"]
+    assert words[0] == "公司名称" and "名称" in words
+    assert field_synonyms("Invoice__c")["Name"] == ("名称",)

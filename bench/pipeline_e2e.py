@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import logging
 import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from dms.devstack import (  # noqa: E402
     pouchdb_spec,
     redis_spec,
     temporary_environ,
+    throwaway_stack_env,
     worker_spec,
 )
 from dms.pipeline.lifecycle import create_job  # noqa: E402
@@ -196,41 +196,20 @@ def running_stack(workdir: Path, localorg_db: str) -> Iterator[Stack]:
         group.start(pouchdb_spec(couch_port, workdir / "couchdb", in_memory=True))
         db = ":memory:" if localorg_db == "memory" else str(workdir / "localorg" / "org.sqlite3")
         with running_localorg(db=db, workdir=str(workdir / "localorg")) as org:
-            queue = f"dms-bench-{uuid.uuid4().hex[:8]}"
-            env = {
-                "DMS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-                "DMS_SQS_ENDPOINT_URL": f"http://127.0.0.1:{sqs_port}",
-                "DMS_SQS_QUEUE_NAME": queue,
-                "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
-                "DMS_COUCHDB_URL": f"http://127.0.0.1:{couch_port}",
-                "DMS_COUCHDB_DB_PREFIX": f"b{uuid.uuid4().hex[:6]}",
-                "DMS_BLOB_STORE_URL": f"file://{workdir / 'blobs'}",
-                "DMS_SALESFORCE_LOGIN_URL": org.base_url,
-                "DMS_SALESFORCE_USERNAME": org.username,
-                "DMS_SALESFORCE_PASSWORD": org.password,
-                "DMS_SALESFORCE_CLIENT_ID": org.client_id,
-                "DMS_SALESFORCE_CLIENT_SECRET": org.client_secret,
-                "DMS_SALESFORCE_CA_BUNDLE": org.ca_path,
-                "DMS_SECRET_KEY": secrets.token_hex(16),
-                "DMS_CREDENTIALS_KEY": _fernet_key(),
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                # kombu has no endpoint option; botocore reads this (configure_celery sets it in workers)
-                "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{sqs_port}",
-            }
+            env = throwaway_stack_env(
+                f"redis://127.0.0.1:{redis_port}/0",
+                f"http://127.0.0.1:{sqs_port}",
+                f"http://127.0.0.1:{couch_port}",
+                workdir / "blobs",
+                org,
+                "bench",
+            )
             with temporary_environ(env):
                 stack = Stack(workdir=workdir, group=group, localorg=org, env=env)
                 stack.pipeline = _publishing_pipeline()
                 yield stack
     finally:
         group.stop_all()
-
-
-def _fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode()
 
 
 def _publishing_pipeline() -> Any:

@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from urllib.parse import urljoin, urlparse
 
 import boto3
@@ -382,6 +382,59 @@ def dev_secrets(var: Path) -> dict[str, str]:
         path.chmod(0o600)
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {k: v for k, v in pairs}
+
+
+class OrgLogin(Protocol):
+    """What the stack needs of an org to log in to it (localorg.testing's running org has it)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def password(self) -> str: ...
+
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def client_secret(self) -> str: ...
+
+    @property
+    def ca_path(self) -> str: ...
+
+
+def throwaway_stack_env(
+    redis_url: str, sqs_endpoint: str, couchdb_url: str, blob_dir: Path, org: OrgLogin, name: str
+) -> dict[str, str]:
+    """The DMS_* environment of a stack made for one run (tests, benches, screenshots): its own queues and
+    databases (named after `name` and a random suffix), fresh secrets, the org's login, moto's fake keys."""
+    suffix = secrets.token_hex(4)
+    queue = f"dms-{name}-{suffix}"
+    return {
+        "DMS_REDIS_URL": redis_url,
+        "DMS_SQS_ENDPOINT_URL": sqs_endpoint,
+        "DMS_SQS_QUEUE_NAME": queue,
+        "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"{queue}-dead",
+        "DMS_COUCHDB_URL": couchdb_url,
+        "DMS_COUCHDB_DB_PREFIX": f"{name[:1]}{suffix}",
+        "DMS_BLOB_STORE_URL": f"file://{blob_dir}",
+        "DMS_SALESFORCE_LOGIN_URL": org.base_url,
+        "DMS_SALESFORCE_USERNAME": org.username,
+        "DMS_SALESFORCE_PASSWORD": org.password,
+        "DMS_SALESFORCE_CLIENT_ID": org.client_id,
+        "DMS_SALESFORCE_CLIENT_SECRET": org.client_secret,
+        "DMS_SALESFORCE_CA_BUNDLE": org.ca_path,
+        "DMS_SECRET_KEY": secrets.token_hex(32),
+        "DMS_CREDENTIALS_KEY": Fernet.generate_key().decode(),
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # kombu has no endpoint option; botocore reads this (configure_celery sets it in workers too)
+        "AWS_ENDPOINT_URL_SQS": sqs_endpoint,
+    }
 
 
 def _port_of(url: str) -> int:

@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a file (docs/ is no package): the project's modules come from ROOT
 
 import requests  # noqa: E402
-from cryptography.fernet import Fernet  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from dms.devbrowser import LOCALES, context_options, horizontal_overflow, launch_chromium, sign_in  # noqa: E402
@@ -37,6 +36,7 @@ from dms.devstack import (  # noqa: E402
     pouchdb_spec,
     redis_spec,
     temporary_environ,
+    throwaway_stack_env,
     web_spec,
     worker_spec,
 )
@@ -80,23 +80,14 @@ def local_stack(workdir: Path) -> Iterator[dict[str, str]]:
         group.start(moto_spec(sqs_port))
         group.start(pouchdb_spec(couch_port, workdir / "couchdb", in_memory=True))
         with running_localorg(db=":memory:", workdir=str(workdir / "localorg")) as org:
-            env = {
-                "DMS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-                "DMS_SQS_ENDPOINT_URL": f"http://127.0.0.1:{sqs_port}",
-                "DMS_COUCHDB_URL": f"http://127.0.0.1:{couch_port}",
-                "DMS_BLOB_STORE_URL": f"file://{workdir / 'blobs'}",
-                "DMS_SALESFORCE_LOGIN_URL": org.base_url,
-                "DMS_SALESFORCE_USERNAME": org.username,
-                "DMS_SALESFORCE_PASSWORD": org.password,
-                "DMS_SALESFORCE_CLIENT_ID": org.client_id,
-                "DMS_SALESFORCE_CLIENT_SECRET": org.client_secret,
-                "DMS_SALESFORCE_CA_BUNDLE": org.ca_path,
-                "DMS_SECRET_KEY": secrets.token_hex(32),
-                "DMS_CREDENTIALS_KEY": Fernet.generate_key().decode(),
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_DEFAULT_REGION": "us-east-1",
-            }
+            env = throwaway_stack_env(
+                f"redis://127.0.0.1:{redis_port}/0",
+                f"http://127.0.0.1:{sqs_port}",
+                f"http://127.0.0.1:{couch_port}",
+                workdir / "blobs",
+                org,
+                "shots",
+            )
             with temporary_environ(env):
                 from dms.clients.sqs import ensure_queues
                 from dms.security.bootstrap import create_user

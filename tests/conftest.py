@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 
 from dms.devstack import (
     ProcessGroup,
@@ -21,6 +20,7 @@ from dms.devstack import (
     pouchdb_spec,
     redis_spec,
     temporary_environ,
+    throwaway_stack_env,
     web_spec,
     worker_spec,
 )
@@ -75,26 +75,9 @@ def stack_env(
 ) -> Iterator[dict[str, str]]:
     """The DMS_* environment of the test stack, set for this process and inherited by workers."""
     env = {
-        "DMS_REDIS_URL": redis_url,
-        "DMS_SQS_ENDPOINT_URL": sqs_endpoint,
-        "DMS_SQS_QUEUE_NAME": f"dms-test-{uuid.uuid4().hex[:8]}",
-        "DMS_SQS_DEAD_LETTER_QUEUE_NAME": f"dms-test-dead-{uuid.uuid4().hex[:8]}",
+        **throwaway_stack_env(redis_url, sqs_endpoint, couchdb_url, stack_dir / "blobs", localorg, "test"),
         "DMS_SQS_VISIBILITY_TIMEOUT": "120",
         "DMS_SQS_WAIT_TIME_SECONDS": "1",
-        "DMS_COUCHDB_URL": couchdb_url,
-        "DMS_COUCHDB_DB_PREFIX": f"t{uuid.uuid4().hex[:6]}",
-        "DMS_BLOB_STORE_URL": f"file://{stack_dir / 'blobs'}",
-        "DMS_SALESFORCE_LOGIN_URL": localorg.base_url,
-        "DMS_SALESFORCE_USERNAME": localorg.username,
-        "DMS_SALESFORCE_PASSWORD": localorg.password,
-        "DMS_SALESFORCE_CLIENT_ID": localorg.client_id,
-        "DMS_SALESFORCE_CLIENT_SECRET": localorg.client_secret,
-        "DMS_SALESFORCE_CA_BUNDLE": localorg.ca_path,
-        "DMS_SECRET_KEY": secrets.token_hex(16),
-        "DMS_CREDENTIALS_KEY": Fernet.generate_key().decode(),
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
         # One admin and one loopback address make every request of the suite: its rate limits are the tests'
         # own (test_security checks them with an app of small limits).
         **{

@@ -13,7 +13,7 @@ from dms.clients import Services
 from dms.clients.docstore import new_document_id
 from dms.clients.salesforce import SalesforceCredentials, signing_key
 from dms.clients.trusted_hosts import TrustedHosts
-from dms.errors import ConfigurationError, DMSError, NotFound, typed_field
+from dms.errors import ConfigurationError, DMSError, NotFound, Text, typed_field
 
 DEFAULT_CONNECTION = "default"  # the deployment's own org from settings (localorg in development)
 # Encrypted at rest, never returned, never logged. A refresh token comes only from the web server flow.
@@ -56,12 +56,12 @@ class ConnectionStore:
         key = self.services.settings.get("CREDENTIALS_KEY")
         if not key:
             raise ConfigurationError(
-                "DMS_CREDENTIALS_KEY is not set: connections cannot be stored encrypted."
+                Text("DMS_CREDENTIALS_KEY is not set: connections cannot be stored encrypted.")
             )
         try:
             return Fernet(key.encode() if isinstance(key, str) else key)
         except ValueError as exc:
-            raise ConfigurationError("DMS_CREDENTIALS_KEY is not a valid Fernet key.") from exc
+            raise ConfigurationError(Text("DMS_CREDENTIALS_KEY is not a valid Fernet key.")) from exc
 
     def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Store a connection for an automation flow (password, client credentials, JWT bearer); its public
@@ -69,8 +69,10 @@ class ConnectionStore:
         fields = checked_spec(spec, self.services.settings)
         if fields["flow"] == "web_server":
             raise InvalidConnection(
-                "A web server flow connection is made by authorizing in a browser: "
-                "POST /api/v1/connections/authorize, then open the authorize_url it answers.",
+                Text(
+                    "A web server flow connection is made by authorizing in a browser: POST "
+                    "/api/v1/connections/authorize, then open the authorize_url it answers."
+                ),
                 field="flow",
             )
         if fields["flow"] == "jwt_bearer":
@@ -83,7 +85,10 @@ class ConnectionStore:
         if missing:
             named = [f"`{k}`" for k in missing]
             listed = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
-            raise InvalidConnection(f"The {fields['flow']} flow needs {listed}.", field=missing[0])
+            raise InvalidConnection(
+                Text("The %(flow)s flow needs %(listed)s.", flow=fields["flow"], listed=listed),
+                field=missing[0],
+            )
         doc = {
             "_id": new_document_id("conn"),
             "type": "connection",
@@ -102,7 +107,10 @@ class ConnectionStore:
         except NotFound:
             doc = None
         if doc is None or (self.visible is not None and not self.visible(doc)):
-            raise NotFound(f"Connection {connection_id[:80]} does not exist.", code="CONNECTION_NOT_FOUND")
+            raise NotFound(
+                Text("Connection %(connection_id)s does not exist.", connection_id=connection_id[:80]),
+                code="CONNECTION_NOT_FOUND",
+            )
         return doc
 
     def check_usable(self, connection_id: str | None) -> None:
@@ -137,7 +145,11 @@ class ConnectionStore:
             plain = {k: fernet.decrypt(v.encode()).decode() for k, v in doc.get("secrets", {}).items()}
         except InvalidToken as exc:
             raise ConfigurationError(
-                f"Connection {connection_id} was encrypted with another DMS_CREDENTIALS_KEY; store it again."
+                Text(
+                    "Connection %(connection_id)s was encrypted with another DMS_CREDENTIALS_KEY; store it "
+                    "again.",
+                    connection_id=connection_id,
+                )
             ) from exc
         return self.login_credentials(
             doc,
@@ -189,20 +201,22 @@ class ConnectionStore:
 def checked_spec(spec: dict[str, Any], settings: Any) -> dict[str, str]:
     """A connection spec's plain fields, checked: name, trusted login URL (as its origin), flow, API version."""
     for key in SPEC_FIELDS:
-        typed_field(spec.get(key), str, key, "a string", error=InvalidConnection)
+        typed_field(spec.get(key), str, key, Text("a string"), error=InvalidConnection)
     name = (spec.get("name") or "").strip()
     if not name or not spec.get("login_url"):
         raise InvalidConnection(
-            "A connection needs a `name` and an https:// `login_url`.",
+            Text("A connection needs a `name` and an https:// `login_url`."),
             field="login_url" if name else "name",
         )
     flow = spec.get("flow") or "password"
     if flow not in FLOWS:
-        raise InvalidConnection(f"`flow` must be one of {', '.join(FLOWS)}.", field="flow")
+        raise InvalidConnection(
+            Text("`flow` must be one of %(flows)s.", flows=", ".join(FLOWS)), field="flow"
+        )
     api_version = spec.get("api_version") or settings["SALESFORCE_API_VERSION"]
     if not API_VERSION.fullmatch(api_version):
         raise InvalidConnection(
-            "`api_version` must be a Salesforce API version such as 62.0.", field="api_version"
+            Text("`api_version` must be a Salesforce API version such as 62.0."), field="api_version"
         )
     return {
         "name": name,
@@ -219,8 +233,10 @@ def check_private_key(pem: str) -> None:
     """Refuse, at creation, a JWT bearer key that could never sign: not PEM, encrypted, or not RSA."""
     if signing_key(pem) is None:
         raise InvalidConnection(
-            "`private_key` must be the connected app's RSA private key, PEM, unencrypted "
-            "(-----BEGIN PRIVATE KEY----- ...).",
+            Text(
+                "`private_key` must be the connected app's RSA private key, PEM, unencrypted (-----BEGIN "
+                "PRIVATE KEY----- ...)."
+            ),
             field="private_key",
         )
 

@@ -2,7 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+Translate = Callable[[str], str]  # a msgid to the reader's language (gettext); English is the msgid itself
+
+
+class Text:
+    """A sentence a person reads: an English msgid with named `%(name)s` placeholders and their values.
+
+    It stays English (`str()`) for logs, job documents and the CLI, and is rendered in a reader's language only
+    where a request's answer is made (`render(gettext)`). `make translations` extracts every `Text("...")`.
+    A value that is itself a Text (a fragment such as "an array") is translated with the sentence.
+    """
+
+    __slots__ = ("msgid", "params")
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        self.msgid = msgid
+        self.params = params
+
+    def render(self, translate: Translate = str) -> str:
+        """The sentence in the language `translate` gives; English when its translation cannot be filled in."""
+        params = {k: _rendered(v, translate) for k, v in self.params.items()}
+        try:
+            return translate(self.msgid) % params
+        except (
+            KeyError,
+            ValueError,
+            TypeError,
+        ):  # a translation with a mistyped placeholder: say it in English
+            return self.msgid % params
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"Text({self.msgid!r}, **{self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == (str(other) if isinstance(other, Text | str) else other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+def _rendered(value: Any, translate: Translate) -> Any:
+    # An error given as a value ("... has %(exc)s") says its own sentence in the same language.
+    if isinstance(value, DMSError):
+        value = value.text
+    elif isinstance(value, BaseException) and value.args and isinstance(value.args[0], Text):
+        value = value.args[0]
+    return value.render(translate) if isinstance(value, Text) else value
+
+
+def render_text(value: Any, translate: Translate = str) -> Any:
+    """A Text in the reader's language; anything else (a plain str, None) as it is."""
+    return value.render(translate) if isinstance(value, Text) else value
 
 
 class DMSError(Exception):
@@ -12,19 +68,20 @@ class DMSError(Exception):
     http_status = 400
 
     def __init__(
-        self, message: str, *, code: str | None = None, http_status: int | None = None, **where: Any
+        self, message: str | Text, *, code: str | None = None, http_status: int | None = None, **where: Any
     ):
-        super().__init__(message)
-        self.message = message
+        super().__init__(str(message))
+        self.message = str(message)  # English, stable: logs, job documents, the CLI
+        self.text = message  # what to_dict renders in the reader's language
         if code:
             self.code = code
         if http_status:
             self.http_status = http_status
         self.where = {k: v for k, v in where.items() if v is not None}
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON error body: code, message, and where (file, row, column...) when known."""
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
+    def to_dict(self, translate: Translate = str) -> dict[str, Any]:
+        """The JSON error body: code, message (in `translate`'s language), and where (file, row...) when known."""
+        body: dict[str, Any] = {"code": self.code, "message": render_text(self.text, translate)}
         if self.where:
             body["where"] = self.where
         return body
@@ -76,11 +133,23 @@ def json_type_name(value: Any) -> str:
     return next((name for kind, name in _JSON_TYPE_NAMES.items() if type(value) is kind), "number")
 
 
+# The same names as sentences' fragments, for a reader of another language (JSON's own words stay the msgids).
+_JSON_TYPE_TEXTS = {
+    "null": Text("null"),
+    "object": Text("object"),
+    "array": Text("array"),
+    "string": Text("string"),
+    "boolean": Text("boolean"),
+    "integer": Text("integer"),
+    "number": Text("number"),
+}
+
+
 def typed_field(
     value: Any,
     kind: type | tuple[type, ...],
     field: str,
-    what: str,
+    what: str | Text,
     *,
     error: type[DMSError] = InvalidRequest,
 ) -> Any:
@@ -92,5 +161,9 @@ def typed_field(
     if value is None:
         return None
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise error(f"`{field}` must be {what}, not {json_type_name(value)}.", field=field)
+        kind_name = _JSON_TYPE_TEXTS[json_type_name(value)]
+        raise error(
+            Text("`%(field)s` must be %(what)s, not %(kind)s.", field=field, what=what, kind=kind_name),
+            field=field,
+        )
     return value

@@ -27,7 +27,7 @@ from dms.clients.salesforce import (
     token_request,
 )
 from dms.connections import ConnectionStore, checked_spec
-from dms.errors import DMSError, InvalidRequest
+from dms.errors import DMSError, InvalidRequest, Text
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,16 @@ class OrgAuthorizations:
     def start(self, spec: dict[str, Any], redirect_uri: str) -> dict[str, Any]:
         """Check the spec, keep the pending authorization, and answer where to send the person."""
         if spec.get("flow") not in (None, "", "web_server"):
-            raise InvalidRequest("An authorization makes a web_server connection.", field="flow")
+            raise InvalidRequest(Text("An authorization makes a web_server connection."), field="flow")
         for field in ("password", "security_token", "private_key"):
             if spec.get(field):
-                raise InvalidRequest(f"The web server flow takes no `{field}`.", field=field)
+                raise InvalidRequest(
+                    Text("The web server flow takes no `%(field)s`.", field=field), field=field
+                )
         fields = checked_spec({**spec, "flow": "web_server"}, self.services.settings)
         if not fields["client_id"]:
             raise InvalidRequest(
-                "The web server flow needs the connected app's `client_id`.", field="client_id"
+                Text("The web server flow needs the connected app's `client_id`."), field="client_id"
             )
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(32)
@@ -117,8 +119,11 @@ class OrgAuthorizations:
         # Someone else's state is not theirs to finish (nor to spend): it reads as unknown.
         if pending is None or pending.get("user_id") != self.user_id or not self.services.redis.delete(key):
             raise AuthorizationExpired(
-                "This authorization is unknown, already used or older than "
-                f"{PENDING_SECONDS // 60} minutes, or was started by someone else; start it again."
+                Text(
+                    "This authorization is unknown, already used or older than %(number)s minutes, or was "
+                    "started by someone else; start it again.",
+                    number=PENDING_SECONDS // 60,
+                )
             )
         return dict(pending)
 
@@ -129,7 +134,10 @@ class OrgAuthorizations:
         if error or not code:
             shown = ERROR_TEXT_DROPPED.sub("", f"{error}: {error_description}".strip(": "))[:200]
             raise AuthorizationRefused(
-                f"The org did not authorize DMS ({shown or 'no code came back'}); nothing was stored."
+                Text(
+                    "The org did not authorize DMS (%(value)s); nothing was stored.",
+                    value=shown or "no code came back",
+                )
             )
         client_secret = self.connections.decrypt(pending["client_secret"]) if pending["client_secret"] else ""
         credentials = self.connections.login_credentials(fields, {"client_secret": client_secret})
@@ -147,8 +155,10 @@ class OrgAuthorizations:
         refresh_token = answer.get("refresh_token")
         if not isinstance(refresh_token, str) or not refresh_token:
             raise AuthorizationRefused(
-                "The org authorized DMS but gave no refresh token: give the connected app the "
-                "'Perform requests at any time (refresh_token, offline_access)' scope, then connect again."
+                Text(
+                    "The org authorized DMS but gave no refresh token: give the connected app the 'Perform "
+                    "requests at any time (refresh_token, offline_access)' scope, then connect again."
+                )
             )
         username = fields["username"] or _username(session, answer)
         created = self.connections.store_connection(

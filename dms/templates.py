@@ -8,7 +8,7 @@ from typing import Any
 
 from dms.clients import Services
 from dms.clients.docstore import DocumentStore
-from dms.errors import DMSError, NotFound
+from dms.errors import DMSError, NotFound, Text
 from dms.pipeline.model import now
 
 MAX_NAME_CHARS = 100
@@ -20,18 +20,25 @@ def template_name(name: object) -> str:
     """The name as a person gave it (NFC): letters and digits of any script with spaces and punctuation, never
     path or control characters; INVALID_TEMPLATE names the character it cannot hold."""
     if not isinstance(name, str):
-        raise DMSError("A template name must be text.", code="INVALID_TEMPLATE")
+        raise DMSError(Text("A template name must be text."), code="INVALID_TEMPLATE")
     cleaned = unicodedata.normalize("NFC", name).strip()
     if not cleaned or len(cleaned) > MAX_NAME_CHARS:
         raise DMSError(
-            f"A template needs a name of 1 to {MAX_NAME_CHARS} characters.", code="INVALID_TEMPLATE"
+            Text(
+                "A template needs a name of 1 to %(max_name_chars)s characters.",
+                max_name_chars=MAX_NAME_CHARS,
+            ),
+            code="INVALID_TEMPLATE",
         )
     for char in cleaned:
         if char in PATH_CHARACTERS or unicodedata.category(char)[0] == "C":
             shown = repr(char) if char in PATH_CHARACTERS else f"U+{ord(char):04X}"
             raise DMSError(
-                f"A template name cannot hold {shown} (no slashes or control characters); letters and digits "
-                "of any language, spaces and punctuation are fine.",
+                Text(
+                    "A template name cannot hold %(shown)s (no slashes or control characters); letters and "
+                    "digits of any language, spaces and punctuation are fine.",
+                    shown=shown,
+                ),
                 code="INVALID_TEMPLATE",
             )
     return cleaned
@@ -48,7 +55,7 @@ def template_id(object_name: str, name: str) -> str:
     slug = "-".join(word for word in re.split(r"[\W_]+", folded) if word)
     if not slug or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", object_name):
         raise DMSError(
-            "A template needs a name with letters or digits and a valid object API name.",
+            Text("A template needs a name with letters or digits and a valid object API name."),
             code="INVALID_TEMPLATE",
         )
     if not slug.isascii():
@@ -72,7 +79,7 @@ class TemplateStore:
     def save(self, object_name: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(spec, dict) or not isinstance(spec.get("fields"), list):
             raise DMSError(
-                "`mapping` must be a mapping spec with a `fields` list.",
+                Text("`mapping` must be a mapping spec with a `fields` list."),
                 code="INVALID_TEMPLATE",
                 field="mapping",
             )
@@ -105,7 +112,12 @@ class TemplateStore:
             return public_template(self.store.get(self._stored_id(object_name, name)))
         except NotFound:
             raise NotFound(
-                f"There is no template {name!r} for {object_name}.", code="TEMPLATE_NOT_FOUND"
+                Text(
+                    "There is no template %(name)s for %(object_name)s.",
+                    name=f"{name!r}",
+                    object_name=object_name,
+                ),
+                code="TEMPLATE_NOT_FOUND",
             ) from None
 
     def delete(self, object_name: str, name: str) -> None:

@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from dms.clients.blobstore import BlobPin, BlobStat, BlobStore
 from dms.clients.docstore import DocumentStore, new_document_id
-from dms.errors import Conflict, DMSError, NotFound
+from dms.errors import Conflict, DMSError, NotFound, Text
 from dms.pipeline.distinct import count_values, value_counts_view
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.prepare import PROFILE_ROWS, profile_columns
@@ -52,6 +52,7 @@ from dms.pipeline.source import (
     read_head,
     sniff,
 )
+from dms.upload_errors import UploadError, UploadNotReady, UploadTokenInvalid, UploadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -63,34 +64,6 @@ UNREADABLE_ROWS_LISTED = 10
 PREVIEW_HEAD_FORMATS = ("csv", "ndjson")
 UPLOAD_ID_PATTERN = re.compile(r"^upl-[0-9A-Za-z]{1,40}-[0-9a-f]{6,32}$")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class UploadError(DMSError):
-    """An upload request that cannot be served as asked."""
-
-    code = "UPLOAD_ERROR"
-    http_status = 400
-
-
-class UploadTooLarge(UploadError):
-    """The file is larger than this way in accepts."""
-
-    code = "UPLOAD_TOO_LARGE"
-    http_status = 413
-
-
-class UploadNotReady(UploadError):
-    """The upload's bytes have not arrived (or the record is not complete) yet."""
-
-    code = "UPLOAD_NOT_READY"
-    http_status = 409
-
-
-class UploadTokenInvalid(UploadError):
-    """A presigned-upload token that is missing, forged, for another upload, expired or already used."""
-
-    code = "UPLOAD_TOKEN_INVALID"
-    http_status = 403
 
 
 @dataclass(frozen=True)
@@ -170,7 +143,10 @@ def _shorten(text: str, limit: int) -> str:
 def check_upload_id(upload_id: str) -> str:
     """Refuse ids that are not ours before they reach the document store."""
     if not isinstance(upload_id, str) or not UPLOAD_ID_PATTERN.match(upload_id):
-        raise NotFound(f"There is no upload {str(upload_id)[:80]!r}.", code="UPLOAD_NOT_FOUND")
+        raise NotFound(
+            Text("There is no upload %(upload_id)s.", upload_id=repr(str(upload_id)[:80])),
+            code="UPLOAD_NOT_FOUND",
+        )
     return upload_id
 
 
@@ -217,7 +193,18 @@ class Uploads:
         except NotFound:
             doc = None
         if doc is None or (self.visible is not None and not self.visible(doc)):
-            raise NotFound(f"There is no upload {upload_id!r}.", code="UPLOAD_NOT_FOUND")
+            raise NotFound(
+                Text("There is no upload %(upload_id)s.", upload_id=repr(upload_id)), code="UPLOAD_NOT_FOUND"
+            )
+        return doc
+
+    def ready(self, upload_id: str) -> dict[str, Any]:
+        """The upload record of a complete upload, or UploadNotReady."""
+        doc = self.get(upload_id)
+        if doc["state"] != "ready":
+            raise UploadNotReady(
+                Text("Upload %(upload_id)s is not complete yet; call complete first.", upload_id=upload_id)
+            )
         return doc
 
     def _new_record(
@@ -261,11 +248,15 @@ class Uploads:
 
     def inline_too_large(self, size: int | None) -> UploadTooLarge:
         """The error for a file over the inline cap, pointing at the presigned path."""
-        got = f"{size:,} bytes" if size is not None else "more than that"
+        got = Text("%(size)s bytes", size=f"{size:,}") if size is not None else Text("more than that")
         return UploadTooLarge(
-            f"The file is too large to upload inline ({got}; the limit is {self.limits.max_inline_bytes:,} "
-            "bytes). Ask for a presigned upload instead: POST /api/v1/uploads/presign with {filename, size}, "
-            "send the file to the URL it returns, then POST /api/v1/uploads/<id>/complete.",
+            Text(
+                "The file is too large to upload inline (%(got)s; the limit is %(max_inline_bytes)s "
+                "bytes). Ask for a presigned upload instead: POST /api/v1/uploads/presign with {filename, "
+                "size}, send the file to the URL it returns, then POST /api/v1/uploads/<id>/complete.",
+                got=got,
+                max_inline_bytes=f"{self.limits.max_inline_bytes:,}",
+            ),
             limit=self.limits.max_inline_bytes,
         )
 
@@ -303,7 +294,7 @@ class Uploads:
                 out.write(block)
             if size == 0:
                 raise UploadError(
-                    "The file is empty (0 bytes): there is nothing to upload.", code="EMPTY_UPLOAD"
+                    Text("The file is empty (0 bytes): there is nothing to upload."), code="EMPTY_UPLOAD"
                 )
         return size, digest.hexdigest()
 
@@ -312,14 +303,18 @@ class Uploads:
     def presign(self, filename: str, size: Any) -> PresignedUpload:
         """A pending record with a single-use token, and a presigned POST for it (S3) or the local equivalent."""
         if not isinstance(filename, str) or not filename.strip():
-            raise UploadError("`filename` must be a non-empty string.", code="INVALID_REQUEST")
+            raise UploadError(Text("`filename` must be a non-empty string."), code="INVALID_REQUEST")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise UploadError(
-                "`size` must be the file's size in bytes, a positive integer.", code="INVALID_REQUEST"
+                Text("`size` must be the file's size in bytes, a positive integer."), code="INVALID_REQUEST"
             )
         if size > self.limits.max_upload_bytes:
             raise UploadTooLarge(
-                f"The file is {size:,} bytes; uploads are limited to {self.limits.max_upload_bytes:,} bytes.",
+                Text(
+                    "The file is %(size)s bytes; uploads are limited to %(max_upload_bytes)s bytes.",
+                    size=f"{size:,}",
+                    max_upload_bytes=f"{self.limits.max_upload_bytes:,}",
+                ),
                 limit=self.limits.max_upload_bytes,
             )
         expires = self.limits.presign_expires_seconds
@@ -347,13 +342,15 @@ class Uploads:
         expected = doc.get("token_sha256")
         if not isinstance(token, str) or not token or not expected:
             raise UploadTokenInvalid(
-                "This needs the upload's token, which the presign response gave (`token`).", field="token"
+                Text("This needs the upload's token, which the presign response gave (`token`)."),
+                field="token",
             )
         if not hmac.compare_digest(_token_digest(token), expected):
-            raise UploadTokenInvalid("The upload token is not valid for this upload.", field="token")
+            raise UploadTokenInvalid(Text("The upload token is not valid for this upload."), field="token")
         if doc["state"] == "pending" and utc_now() > (doc.get("token_expires_at") or ""):
             raise UploadTokenInvalid(
-                "The upload token has expired; ask for a new presigned upload.", code="UPLOAD_TOKEN_EXPIRED"
+                Text("The upload token has expired; ask for a new presigned upload."),
+                code="UPLOAD_TOKEN_EXPIRED",
             )
 
     def receive_presigned_local(self, upload_id: str, token: str, stream: IO[bytes]) -> dict[str, Any]:
@@ -361,12 +358,18 @@ class Uploads:
         doc = self.get(upload_id)
         self._check_token(doc, token)
         if doc["state"] != "pending":
-            raise Conflict(f"Upload {upload_id} is already complete.", code="UPLOAD_ALREADY_COMPLETE")
+            raise Conflict(
+                Text("Upload %(upload_id)s is already complete.", upload_id=upload_id),
+                code="UPLOAD_ALREADY_COMPLETE",
+            )
         limit = int(doc["declared_size"])
 
         def too_large(_: int | None) -> UploadTooLarge:
             return UploadTooLarge(
-                f"The file is larger than the {limit:,} bytes declared when the upload was presigned.",
+                Text(
+                    "The file is larger than the %(limit)s bytes declared when the upload was presigned.",
+                    limit=f"{limit:,}",
+                ),
                 limit=limit,
             )
 
@@ -384,11 +387,16 @@ class Uploads:
 
         def claim(doc: dict[str, Any]) -> dict[str, Any]:
             if doc["state"] != "pending":
-                raise Conflict(f"Upload {upload_id} is already complete.", code="UPLOAD_ALREADY_COMPLETE")
+                raise Conflict(
+                    Text("Upload %(upload_id)s is already complete.", upload_id=upload_id),
+                    code="UPLOAD_ALREADY_COMPLETE",
+                )
             if doc.get("content_claimed_at"):
                 raise UploadTokenInvalid(
-                    "The upload token has already been used to send this upload's file; call complete, or ask "
-                    "for a new presigned upload.",
+                    Text(
+                        "The upload token has already been used to send this upload's file; call complete, or ask "
+                        "for a new presigned upload."
+                    ),
                     code="UPLOAD_TOKEN_USED",
                 )
             doc["content_claimed_at"] = utc_now()
@@ -414,14 +422,20 @@ class Uploads:
             stat = self.blobs.stat(doc["blob_key"])  # one look: the size checked is that of the object pinned
         except NotFound:
             raise UploadNotReady(
-                f"The file for upload {upload_id} has not arrived in storage; send it to the presigned URL "
-                "first, then call complete.",
+                Text(
+                    "The file for upload %(upload_id)s has not arrived in storage; send it to the presigned "
+                    "URL first, then call complete.",
+                    upload_id=upload_id,
+                ),
             ) from None
         size = stat.size
         if size > self.limits.max_upload_bytes or size == 0:
             self.blobs.delete(doc["blob_key"])
             raise UploadTooLarge(
-                f"The uploaded object is {size:,} bytes, outside the allowed range; it was removed."
+                Text(
+                    "The uploaded object is %(size)s bytes, outside the allowed range; it was removed.",
+                    size=f"{size:,}",
+                )
             )
         # A presigned object is not re-read to hash it: that would pull gigabytes through the web tier.
         ready = self._mark_ready(upload_id, stat, doc.get("sha256"))
@@ -441,9 +455,7 @@ class Uploads:
         rows: int = PREVIEW_ROWS,
     ) -> dict[str, Any]:
         """Columns with inferred types, sample rows, and what was detected (format, encoding, delimiter...)."""
-        doc = self.get(upload_id)
-        if doc["state"] != "ready":
-            raise UploadNotReady(f"Upload {upload_id} is not complete yet; call complete first.")
+        doc = self.ready(upload_id)
         options = ReadOptions(
             format=format,
             encoding=encoding,
@@ -495,9 +507,7 @@ class Uploads:
 
     def head(self, upload_id: str, options: ReadOptions, rows: int) -> Sample:
         """The file's first `rows` rows read with these options (from the head of a large text file)."""
-        doc = self.get(upload_id)
-        if doc["state"] != "ready":
-            raise UploadNotReady(f"Upload {upload_id} is not complete yet; call complete first.")
+        doc = self.ready(upload_id)
         options = replace(options, allow_pickle=self.limits.allow_pickle, limits=self.limits.read)
         with self._preview_copy(doc, options.format) as (path, _):
             return read_head(path, options, rows=rows)
@@ -505,16 +515,17 @@ class Uploads:
     def column_values(self, upload_id: str, column: str, options: ReadOptions, limit: int) -> dict[str, Any]:
         """A column's distinct values with the rows holding each (the most common `limit`), read over the whole
         file with these read options (up to MAX_SCANNED_ROWS rows; the answer says when it stopped short)."""
-        doc = self.get(upload_id)
-        if doc["state"] != "ready":
-            raise UploadNotReady(f"Upload {upload_id} is not complete yet; call complete first.")
+        doc = self.ready(upload_id)
         options = replace(options, allow_pickle=self.limits.allow_pickle, limits=self.limits.read)
         with self.blobs.local_copy(doc["blob_key"], BlobPin.of(doc["_id"], doc)) as path:
             info = sniff(path, options)
             if column not in info.columns:
                 raise NotFound(
-                    f"The file has no column {column[:200]!r}; its columns are "
-                    f"{', '.join(repr(c) for c in info.columns[:50])}.",
+                    Text(
+                        "The file has no column %(column)s; its columns are %(value)s.",
+                        column=repr(column[:200]),
+                        value=", ".join(repr(c) for c in info.columns[:50]),
+                    ),
                     code="UNKNOWN_COLUMN",
                     column=column[:200],
                 )

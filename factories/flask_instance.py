@@ -119,7 +119,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DMSError)
     def domain_error(exc: DMSError) -> Any:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
-        return jsonify({"error": exc.to_dict()}), exc.http_status, headers
+        # The message in the reader's language (the page's locale); code and where stay what clients switch on.
+        return jsonify({"error": exc.to_dict(translate=_)}), exc.http_status, headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
@@ -135,5 +136,6 @@ def register_error_handlers(app: Flask) -> None:
         log.error("unhandled error", exc_info=exc)
         if not wants_json():
             return error_page(InternalServerError())
-        body = {"code": "INTERNAL_ERROR", "message": "Something went wrong on our side; it has been logged."}
+        message = _("Something went wrong on our side; it has been logged.")
+        body = {"code": "INTERNAL_ERROR", "message": message}
         return jsonify({"error": body}), 500

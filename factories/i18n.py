@@ -36,6 +36,8 @@ TRANSLATIONS = ROOT / "translations"
 SCRIPTS = ROOT / "static" / "js"
 # The functions that mark a script's text (static/js/i18n.js); babel.cfg's extraction uses the same names.
 SCRIPT_KEYWORDS: dict[str, Any] = {"t": None, "N_": None}
+# The domain's mark (dms/errors.py Text): the messages of the errors a request answers with, in its language.
+ERROR_KEYWORDS: dict[str, Any] = {"Text": None}
 
 
 def html_lang(locale: str) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, url_for
 
 from dms.clients import current_services
-from dms.errors import DMSError
+from dms.errors import DMSError, Text
 from dms.security.audit import AuditLog
 from dms.security.ratelimit import Limit, RateLimited, hit
 from dms.security.roles import Principal, Role
@@ -72,7 +72,7 @@ def current_principal() -> Principal:
     """The caller of this request (every non-public route has one)."""
     principal: Principal | None = g.get("principal")
     if principal is None:
-        raise Unauthenticated("Sign in, or send an API token as `Authorization: Bearer <token>`.")
+        raise Unauthenticated(Text("Sign in, or send an API token as `Authorization: Bearer <token>`."))
     return principal
 
 
@@ -170,7 +170,13 @@ def register_security(app: Flask) -> None:
             Role.VIEWER if request.method in SAFE_METHODS else Role.OPERATOR
         )
         if not g.principal.may(needed):
-            raise Forbidden(f"This needs the {needed.value} role; you are {g.principal.role.value}.")
+            raise Forbidden(
+                Text(
+                    "This needs the %(value)s role; you are %(value2)s.",
+                    value=needed.value,
+                    value2=g.principal.role.value,
+                )
+            )
         if g.principal.via == "session" and request.method not in SAFE_METHODS:
             check_csrf(g.get("browser_session"))
         return None
@@ -219,13 +225,13 @@ def _authenticate() -> Principal | None:
     if authorization:
         scheme, _, presented = authorization.partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
-            raise Unauthenticated("Send an API token as `Authorization: Bearer <token>`.")
+            raise Unauthenticated(Text("Send an API token as `Authorization: Bearer <token>`."))
         rate_key = client_address()
         principal = tokens().verify(presented.strip(), users())
         if principal is None:
             # Counted only when wrong: guessing is what the limit is for, use is not.
             hit(current_services().redis, limit("TOKEN_FAILURE_LIMIT", "bad_token"), rate_key)
-            raise Unauthenticated("That API token is not valid (revoked, expired or mistyped).")
+            raise Unauthenticated(Text("That API token is not valid (revoked, expired or mistyped)."))
         return principal
     session = sessions().find(request.cookies.get(SESSION_COOKIE))
     if session is None:
@@ -264,15 +270,18 @@ def check_csrf(session: BrowserSession | None) -> None:
     """A state-changing request from a browser session: its own origin and its session's token, or 403."""
     origin = request.headers.get("Origin")
     if origin is not None and not same_origin(origin):
-        raise Forbidden("Requests from another site are refused.", code="CSRF_FAILED")
+        raise Forbidden(Text("Requests from another site are refused."), code="CSRF_FAILED")
     if origin is None and request.referrer and not same_origin(request.referrer):
-        raise Forbidden("Requests from another site are refused.", code="CSRF_FAILED")
+        raise Forbidden(Text("Requests from another site are refused."), code="CSRF_FAILED")
     sent = request.headers.get(CSRF_HEADER) or (
         request.form.get(CSRF_FIELD) if request.mimetype in ("application/x-www-form-urlencoded",) else None
     )
     if session is None or not sent or not hmac.compare_digest(sent, session.csrf_token):
         raise Forbidden(
-            f"This request needs the page's CSRF token (the {CSRF_HEADER} header); reload the page.",
+            Text(
+                "This request needs the page's CSRF token (the %(csrf_header)s header); reload the page.",
+                csrf_header=CSRF_HEADER,
+            ),
             code="CSRF_FAILED",
         )
 

@@ -8,7 +8,7 @@ from flask import jsonify, make_response, request
 
 from blueprints.api import api
 from dms.clients import current_services
-from dms.errors import InvalidRequest, NotFound
+from dms.errors import InvalidRequest, NotFound, Text
 from dms.security.audit import AuditLog
 from dms.security.roles import Role
 from factories.security import (
@@ -30,7 +30,7 @@ from factories.security import (
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
+        raise InvalidRequest(Text("The request body must be a JSON object."))
     return body
 
 
@@ -56,7 +56,7 @@ def create_session() -> Any:
     user = users().authenticate(username, body.get("password"))
     if user is None:
         audit("sign_in", outcome="refused", username=username.casefold()[:100])
-        raise Unauthenticated("That username and password do not match an active account.")
+        raise Unauthenticated(Text("That username and password do not match an active account."))
     response = make_response()
     session = start_session(response, user)
     audit("sign_in", target=user["_id"], username=user["username"])
@@ -121,7 +121,9 @@ def revoke_token(token_id: str) -> Any:
     except NotFound:
         doc = None
     if doc is None or not principal.owns(doc):
-        raise NotFound(f"Token {token_id[:80]} does not exist.", code="TOKEN_NOT_FOUND")
+        raise NotFound(
+            Text("Token %(token_id)s does not exist.", token_id=token_id[:80]), code="TOKEN_NOT_FOUND"
+        )
     view = tokens().revoke(token_id)
     audit("token.revoke", target=token_id)
     return jsonify({"token": view})
@@ -151,7 +153,9 @@ def change_user(user_id: str) -> Any:
     try:
         users().get(user_id)
     except NotFound:
-        raise NotFound(f"User {user_id[:80]} does not exist.", code="USER_NOT_FOUND") from None
+        raise NotFound(
+            Text("User %(user_id)s does not exist.", user_id=user_id[:80]), code="USER_NOT_FOUND"
+        ) from None
     user = users().change(user_id, body.get("role"), body.get("active"), body.get("password"))
     audit(
         "user.change",
@@ -167,6 +171,6 @@ def list_audit() -> Any:
     """The audit log, newest first (?action=sign_in&limit=100)."""
     limit = request.args.get("limit", "200")
     if not limit.isdecimal() or not 1 <= int(limit) <= 1000:
-        raise InvalidRequest("`limit` must be a whole number from 1 to 1000.", field="limit")
+        raise InvalidRequest(Text("`limit` must be a whole number from 1 to 1000."), field="limit")
     entries = AuditLog(current_services()).list(int(limit), request.args.get("action"))
     return jsonify({"entries": entries})

@@ -13,7 +13,7 @@ from blueprints.api.uploads import current_uploads, query_number
 from dms.clients import current_services
 from dms.clients.listing import ListQuery, parse_moment
 from dms.connections import ConnectionStore
-from dms.errors import DMSError, InvalidRequest, NotFound, typed_field
+from dms.errors import DMSError, InvalidRequest, NotFound, Text, typed_field
 from dms.pipeline import lifecycle
 from dms.pipeline import results as res
 from dms.pipeline.context import Pipeline, publisher
@@ -43,7 +43,7 @@ def owned_job(job_id: str) -> dict[str, Any]:
     """The job, if the caller may see it; another user's job is as absent as one that never existed."""
     job = current_pipeline().store.get(job_id)
     if not current_principal().owns(job):
-        raise NotFound(f"jobs/{job_id[:80]} does not exist.", code="NOT_FOUND")
+        raise NotFound(Text("jobs/%(job_id)s does not exist.", job_id=job_id[:80]), code="NOT_FOUND")
     return job
 
 
@@ -53,19 +53,23 @@ def json_body(optional: bool = False) -> dict[str, Any]:
     if body is None and optional and not request.get_data():
         return {}
     if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
+        raise InvalidRequest(Text("The request body must be a JSON object."))
     return body
 
 
 def upload_source(upload_id: Any, read_options: Any) -> dict[str, Any]:
-    if not typed_field(upload_id, str, "upload_id", "a string"):
+    if not typed_field(upload_id, str, "upload_id", Text("a string")):
         raise InvalidRequest(
-            "`upload_id` is required: upload the file first (POST /api/v1/uploads).", field="upload_id"
+            Text("`upload_id` is required: upload the file first (POST /api/v1/uploads)."), field="upload_id"
         )
-    typed_field(read_options, dict, "read_options", "an object")
+    typed_field(read_options, dict, "read_options", Text("an object"))
     upload = current_uploads().get(upload_id)
     if upload.get("state") != "ready":
-        raise DMSError(f"Upload {upload_id} is not complete yet.", code="UPLOAD_NOT_READY", http_status=409)
+        raise DMSError(
+            Text("Upload %(upload_id)s is not complete yet.", upload_id=upload_id),
+            code="UPLOAD_NOT_READY",
+            http_status=409,
+        )
     return {
         "upload_id": upload_id,
         "blob_key": upload["blob_key"],
@@ -83,7 +87,11 @@ def _run_direct(request_doc: dict[str, Any]) -> dict[str, Any]:
     size = current_uploads().get(request_doc["source"]["upload_id"]).get("size") or 0
     if size > limit:
         raise DMSError(
-            f"A direct job takes files up to {limit:,} bytes; this one has {size:,}. Leave out `direct`.",
+            Text(
+                "A direct job takes files up to %(limit)s bytes; this one has %(size)s. Leave out `direct`.",
+                limit=f"{limit:,}",
+                size=f"{size:,}",
+            ),
             code="DIRECT_TOO_LARGE",
         )
     queue = publisher(current_app.extensions["celery"])
@@ -98,15 +106,15 @@ def create_job() -> Any:
     rate_limit("JOB_CREATE_LIMIT", "job_create")
     body = json_body()
     mapping = body.get("mapping")
-    template = typed_field(body.get("template"), str, "template", "the name of a saved template")
+    template = typed_field(body.get("template"), str, "template", Text("the name of a saved template"))
     if mapping is None and template:
-        object_name = typed_field(body.get("object"), str, "object", "a string") or ""
+        object_name = typed_field(body.get("object"), str, "object", Text("a string")) or ""
         mapping = templates().get(object_name, template)["mapping"]
-    options = typed_field(body.get("options"), dict, "options", "an object") or {}
-    dry_run = typed_field(body.get("dry_run"), bool, "dry_run", "true or false") or False
-    direct = typed_field(body.get("direct"), bool, "direct", "true or false") or False
+    options = typed_field(body.get("options"), dict, "options", Text("an object")) or {}
+    dry_run = typed_field(body.get("dry_run"), bool, "dry_run", Text("true or false")) or False
+    direct = typed_field(body.get("direct"), bool, "direct", Text("true or false")) or False
     # A job may only use a connection its creator may use (checked again by nobody later: it is stored).
-    typed_field(body.get("connection_id"), str, "connection_id", "a string")
+    typed_field(body.get("connection_id"), str, "connection_id", Text("a string"))
     ConnectionStore(current_services(), visible=current_principal().owns).check_usable(
         body.get("connection_id")
     )
@@ -137,11 +145,13 @@ def list_query(kind: str, states: Iterable[str], largest: int) -> ListQuery:
     limit = query_number("limit", 50, largest)
     state = request.args.get("state") or None
     if state is not None and state not in set(states):
-        raise InvalidRequest(f"`state` must be one of {', '.join(states)}.", field="state")
+        raise InvalidRequest(
+            Text("`state` must be one of %(states)s.", states=", ".join(states)), field="state"
+        )
     principal = current_principal()
     owner = request.args.get("owner") or None
     if owner is not None and not principal.is_admin and owner != principal.user_id:
-        raise Forbidden("Only an admin may list other people's work (`owner`).", field="owner")
+        raise Forbidden(Text("Only an admin may list other people's work (`owner`)."), field="owner")
     if not principal.is_admin:
         owner = principal.user_id
     moments: dict[str, datetime | None] = {}
@@ -149,10 +159,12 @@ def list_query(kind: str, states: Iterable[str], largest: int) -> ListQuery:
         text = request.args.get(name)
         moments[name] = parse_moment(text, end_of_day=name == "until") if text else None
         if text and moments[name] is None:
-            raise InvalidRequest(f"`{name}` must be an ISO 8601 date or date and time.", field=name)
+            raise InvalidRequest(
+                Text("`%(name)s` must be an ISO 8601 date or date and time.", name=name), field=name
+            )
     cursor = request.args.get("cursor") or None
     if cursor is not None and (not cursor.startswith(f"{kind}-") or len(cursor) > 200):
-        raise InvalidRequest("`cursor` must be the next_cursor of the page before.", field="cursor")
+        raise InvalidRequest(Text("`cursor` must be the next_cursor of the page before."), field="cursor")
     return ListQuery(owner, state, moments["since"], moments["until"], cursor, limit)
 
 
@@ -162,10 +174,10 @@ def list_jobs() -> Any:
     query = list_query("job", [str(s) for s in JobState], MAX_LISTED_JOBS)
     object_name = request.args.get("object") or None
     if object_name is not None and len(object_name) > 100:
-        raise InvalidRequest("`object` is too long.", field="object")
+        raise InvalidRequest(Text("`object` is too long."), field="object")
     dry_run_text = request.args.get("dry_run")
     if dry_run_text not in (None, "true", "false"):
-        raise InvalidRequest("`dry_run` must be true or false.", field="dry_run")
+        raise InvalidRequest(Text("`dry_run` must be true or false."), field="dry_run")
     dry_run = None if dry_run_text is None else dry_run_text == "true"
     page = current_pipeline().store.find(query, object_name, dry_run)
     return jsonify({"jobs": [progress(j) for j in page.docs], "next_cursor": page.next_cursor})
@@ -217,7 +229,7 @@ def retry_job(job_id: str) -> Any:
     body = json_body(optional=True)
     upload_id = body.get("upload_id")
     if upload_id is not None and body.get("rows") is not None:
-        raise InvalidRequest("Give `upload_id` or `rows`, not both.", field="rows")
+        raise InvalidRequest(Text("Give `upload_id` or `rows`, not both."), field="rows")
     edited = edited_rows(body.get("rows")) if body.get("rows") is not None else None
     corrected = upload_source(upload_id, body.get("read_options")) if upload_id is not None else None
     job = lifecycle.retry_failed(
@@ -230,23 +242,36 @@ def retry_job(job_id: str) -> Any:
 def edited_rows(given: Any) -> dict[int, dict[str, str | None]]:
     """`rows` of a retry: [{"row": N, "values": {column: text or null}}], each row once (row -> values)."""
     if not isinstance(given, list) or not given:
-        raise InvalidRequest("`rows` must be a non-empty array of {row, values}.", field="rows")
+        raise InvalidRequest(Text("`rows` must be a non-empty array of {row, values}."), field="rows")
     if len(given) > MAX_EDITED_ROWS:
-        raise InvalidRequest(f"`rows` holds at most {MAX_EDITED_ROWS:,} rows per retry.", field="rows")
+        raise InvalidRequest(
+            Text(
+                "`rows` holds at most %(max_edited_rows)s rows per retry.",
+                max_edited_rows=f"{MAX_EDITED_ROWS:,}",
+            ),
+            field="rows",
+        )
     edits: dict[int, dict[str, str | None]] = {}
     for position, entry in enumerate(given):
         where = f"rows[{position}]"
         if not isinstance(entry, dict):
-            raise InvalidRequest(f"`{where}` must be an object {{row, values}}.", field=where)
+            raise InvalidRequest(
+                Text("`%(where)s` must be an object {row, values}.", where=where), field=where
+            )
         row = entry.get("row")
         if isinstance(row, bool) or not isinstance(row, int) or row < 1:
-            raise InvalidRequest(f"`{where}.row` must be a row number (1 or more).", field=f"{where}.row")
+            raise InvalidRequest(
+                Text("`%(where)s.row` must be a row number (1 or more).", where=where), field=f"{where}.row"
+            )
         if row in edits:
-            raise InvalidRequest(f"Row {row} is given twice (`{where}`).", field=f"{where}.row")
+            raise InvalidRequest(
+                Text("Row %(row)s is given twice (`%(where)s`).", row=row, where=where), field=f"{where}.row"
+            )
         values = entry.get("values")
         if not isinstance(values, dict) or not all(isinstance(v, str) or v is None for v in values.values()):
             raise InvalidRequest(
-                f"`{where}.values` must be an object of column: text (or null).", field=f"{where}.values"
+                Text("`%(where)s.values` must be an object of column: text (or null).", where=where),
+                field=f"{where}.values",
             )
         edits[row] = values
     return edits
@@ -266,10 +291,10 @@ def job_problem_rows(job_id: str) -> Any:
     """A page of the job's invalid or failed rows: their values by column and each problem beside its column."""
     outcome = Outcome.__members__.get(str(request.args.get("outcome", "")).upper())
     if outcome is None:
-        raise InvalidRequest("`outcome` must be invalid or failed.", field="outcome")
+        raise InvalidRequest(Text("`outcome` must be invalid or failed."), field="outcome")
     offset_text = request.args.get("offset", "0")
     if not offset_text.isdecimal() or len(offset_text) > 12:
-        raise InvalidRequest("`offset` must be a whole number (0 or more).", field="offset")
+        raise InvalidRequest(Text("`offset` must be a whole number (0 or more)."), field="offset")
     limit = query_number("limit", 50, MAX_LISTED_ROWS)
     job = owned_job(job_id)
     return jsonify(JobProblems(current_pipeline().blobs, job).page(outcome, int(offset_text), limit))
@@ -288,7 +313,7 @@ def job_results(job_id: str, kind: str) -> Any:
         stream = lifecycle.unsent_rows_csv(pipeline, job)
     else:
         raise DMSError(
-            "Results are success.csv, errors.csv or unsent.csv.", code="NOT_FOUND", http_status=404
+            Text("Results are success.csv, errors.csv or unsent.csv."), code="NOT_FOUND", http_status=404
         )
     audit("job.download", target=job_id, kind=kind)
     headers = {"Content-Disposition": f'attachment; filename="{job_id}-{kind}"'}
@@ -305,7 +330,7 @@ def list_templates() -> Any:
 
 @api.put("/templates/<object_name>/<name>")
 def save_template(object_name: str, name: str) -> Any:
-    mapping = typed_field(json_body().get("mapping"), dict, "mapping", "a mapping object") or {}
+    mapping = typed_field(json_body().get("mapping"), dict, "mapping", Text("a mapping object")) or {}
     return jsonify(templates().save(object_name, name, mapping))
 
 

@@ -12,7 +12,7 @@ from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.clients.salesforce import OrgClient
 from dms.connections import ConnectionStore
-from dms.errors import InvalidRequest, typed_field
+from dms.errors import InvalidRequest, Text, typed_field
 from dms.org_authorization import OrgAuthorizations
 from dms.pipeline.chunks import parent_describes
 from dms.pipeline.context import JobContext
@@ -174,14 +174,17 @@ def describe_object(object_name: str) -> Any:
 
 def _target_fields(body: dict[str, Any]) -> tuple[dict[str, Any], Operation, ReadOptions]:
     """The upload, target and read options a mapping request names (upload_id and object required)."""
-    fields = {name: typed_field(body.get(name), str, name, "a string") for name in SUGGEST_TEXT_FIELDS}
+    fields = {name: typed_field(body.get(name), str, name, Text("a string")) for name in SUGGEST_TEXT_FIELDS}
     for name in ("upload_id", "object"):
         if not fields[name]:
-            raise InvalidRequest(f"`{name}` is required.", field=name)
+            raise InvalidRequest(Text("`%(name)s` is required.", name=name), field=name)
     operation = Operation.parse(fields["operation"] or "insert")
     if operation is None:
-        raise InvalidRequest(f"`operation` must be one of {', '.join(Operation)}.", field="operation")
-    given = typed_field(body.get("read_options"), dict, "read_options", "an object")
+        raise InvalidRequest(
+            Text("`operation` must be one of %(operations)s.", operations=", ".join(Operation)),
+            field="operation",
+        )
+    given = typed_field(body.get("read_options"), dict, "read_options", Text("an object"))
     read_options = validated_options(
         ReadOptions.from_json(given, prefix="read_options."), None, prefix="read_options."
     )
@@ -212,14 +215,22 @@ def preview_mapping() -> Any:
     that would be sent, and each cell's errors, by the pipeline's own prepare."""
     body = json_body()
     fields, operation, read_options = _target_fields(body)
-    mapping = typed_field(body.get("mapping"), dict, "mapping", "a mapping object")
-    rule = typed_field(body.get("field"), dict, "field", "one field rule (an entry of a mapping's fields)")
+    mapping = typed_field(body.get("mapping"), dict, "mapping", Text("a mapping object"))
+    rule = typed_field(
+        body.get("field"), dict, "field", Text("one field rule (an entry of a mapping's fields)")
+    )
     if mapping is not None and rule is not None:
-        raise InvalidRequest("Give `mapping` or `field`, not both.", field="field")
-    rows = typed_field(body.get("rows"), int, "rows", "a whole number")
+        raise InvalidRequest(Text("Give `mapping` or `field`, not both."), field="field")
+    rows = typed_field(body.get("rows"), int, "rows", Text("a whole number"))
     rows = DEFAULT_SAMPLE_ROWS if rows is None else rows
     if not 1 <= rows <= MAX_SAMPLE_ROWS:
-        raise InvalidRequest(f"`rows` must be a whole number from 1 to {MAX_SAMPLE_ROWS}.", field="rows")
+        raise InvalidRequest(
+            Text(
+                "`rows` must be a whole number from 1 to %(max_sample_rows)s.",
+                max_sample_rows=MAX_SAMPLE_ROWS,
+            ),
+            field="rows",
+        )
     head = current_uploads().head(fields["upload_id"], read_options, rows=max(rows, PROFILE_ROWS))
     ctx = _job_context(fields["connection_id"], fields["object"])
     describe = ctx.describe()

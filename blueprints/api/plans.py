@@ -11,7 +11,7 @@ from blueprints.api.jobs import current_pipeline, json_body, list_query, upload_
 from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.connections import ConnectionStore
-from dms.errors import DMSError, InvalidRequest, NotFound, typed_field
+from dms.errors import DMSError, InvalidRequest, NotFound, Text, typed_field
 from dms.migration import run, view
 from dms.migration.skeleton import build_skeleton, parts_of
 from dms.migration.spec import InvalidPlan, load_plan_text, parse_plan
@@ -29,7 +29,7 @@ def owned_plan(plan_id: str) -> dict[str, Any]:
     except NotFound:
         doc = None
     if doc is None or doc.get("type") != "plan" or not current_principal().owns(doc):
-        raise NotFound(f"plans/{plan_id[:80]} does not exist.", code="NOT_FOUND")
+        raise NotFound(Text("plans/%(plan_id)s does not exist.", plan_id=plan_id[:80]), code="NOT_FOUND")
     return doc
 
 
@@ -53,13 +53,15 @@ def _with_links(doc: dict[str, Any]) -> dict[str, Any]:
 def _plan_document(body: dict[str, Any]) -> Any:
     """The plan from the body: `plan` (an object) or `plan_text` (its YAML or JSON text)."""
     if "plan_text" in body and "plan" in body:
-        raise InvalidRequest("Give the plan as `plan` or as `plan_text`, not both.", field="plan")
+        raise InvalidRequest(Text("Give the plan as `plan` or as `plan_text`, not both."), field="plan")
     if "plan_text" in body:
-        text = typed_field(body.get("plan_text"), str, "plan_text", "the plan's YAML or JSON text") or ""
+        text = (
+            typed_field(body.get("plan_text"), str, "plan_text", Text("the plan's YAML or JSON text")) or ""
+        )
         return load_plan_text(text)
     if not isinstance(body.get("plan"), dict):
         raise InvalidRequest(
-            "`plan` is required: the plan as an object (or `plan_text`: its YAML).", field="plan"
+            Text("`plan` is required: the plan as an object (or `plan_text`: its YAML)."), field="plan"
         )
     return body["plan"]
 
@@ -70,7 +72,7 @@ def create_plan() -> Any:
     rate_limit("JOB_CREATE_LIMIT", "job_create")
     body = json_body()
     document = _plan_document(body)
-    dry_run = typed_field(body.get("dry_run"), bool, "dry_run", "true or false") or False
+    dry_run = typed_field(body.get("dry_run"), bool, "dry_run", Text("true or false")) or False
     plan = parse_plan(document)
     ConnectionStore(current_services(), visible=current_principal().owns).check_usable(plan.connection_id)
     sources = {}
@@ -78,7 +80,10 @@ def create_plan() -> Any:
         upload_id = step.source.get("upload_id")
         if not upload_id:
             raise InvalidPlan(
-                f"Step {step.name}: `source.upload_id` is required here (the CLI uploads `source.file` first).",
+                Text(
+                    "Step %(name)s: `source.upload_id` is required here (the CLI uploads `source.file` first).",
+                    name=step.name,
+                ),
                 step=step.name,
                 field="source",
             )
@@ -88,7 +93,11 @@ def create_plan() -> Any:
         try:
             source = upload_source(upload_id, read_options)
         except DMSError as exc:
-            raise InvalidPlan(f"Step {step.name}: {exc.message}", step=step.name, field="source") from None
+            raise InvalidPlan(
+                Text("Step %(name)s: %(message)s", name=step.name, message=exc.message),
+                step=step.name,
+                field="source",
+            ) from None
         source["size"] = current_uploads().get(upload_id).get("size") or 0
         if "member" in step.source:  # one file of an uploaded zip: extracted by the step's first pass
             source["member"] = step.source["member"]
@@ -106,7 +115,9 @@ def plan_skeleton() -> Any:
     body = json_body()
     upload_id = body.get("upload_id")
     source = upload_source(upload_id, None)
-    connection_id = typed_field(body.get("connection_id"), str, "connection_id", "a string") or "default"
+    connection_id = (
+        typed_field(body.get("connection_id"), str, "connection_id", Text("a string")) or "default"
+    )
     ConnectionStore(current_services(), visible=current_principal().owns).check_usable(connection_id)
     p = current_pipeline()
     ctx = p.job_context({"_id": "skeleton", "target": {"connection_id": connection_id}})
@@ -166,7 +177,11 @@ def plan_step_results(plan_id: str, step: str, name: str) -> Any:
     doc = owned_plan(plan_id)
     if name not in view.STEP_FILES or step not in {s["name"] for s in doc["spec"]["steps"]}:
         raise NotFound(
-            f"A plan's step results are {', '.join(view.STEP_FILES)} of one of its steps.", code="NOT_FOUND"
+            Text(
+                "A plan's step results are %(step_files)s of one of its steps.",
+                step_files=", ".join(view.STEP_FILES),
+            ),
+            code="NOT_FOUND",
         )
     p = current_pipeline()
     audit("plan.download", target=plan_id, step=step, kind=name)

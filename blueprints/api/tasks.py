@@ -9,7 +9,7 @@ from flask import current_app, jsonify, url_for
 
 from blueprints.api import api
 from blueprints.api.jobs import json_body
-from dms.errors import InvalidRequest, typed_field
+from dms.errors import InvalidRequest, Text, typed_field
 
 
 @api.get("/tasks/<task_id>")
@@ -27,9 +27,9 @@ def task_status(task_id: str) -> Any:
 @api.post("/diagnostics/echo")
 def diagnostics_echo() -> Any:
     """Send a message through SQS to a worker and back: proves the queue and a worker are alive."""
-    message = typed_field(json_body(optional=True).get("message"), str, "message", "a string") or "ping"
+    message = typed_field(json_body(optional=True).get("message"), str, "message", Text("a string")) or "ping"
     if len(message) > 1000:
-        raise InvalidRequest("`message` must be a string of at most 1000 characters.", field="message")
+        raise InvalidRequest(Text("`message` must be a string of at most 1000 characters."), field="message")
     task = current_app.extensions["celery"].send_task("dms.diagnostics.echo", args=[message])
     status_url = url_for("api.task_status", task_id=task.id)
     return jsonify({"task_id": task.id, "status_url": status_url}), 202, {"Location": status_url}

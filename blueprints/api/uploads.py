@@ -10,7 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from blueprints.api import api
 from dms.clients import current_services
-from dms.errors import DMSError, InvalidRequest
+from dms.errors import DMSError, InvalidRequest, Text
 from dms.pipeline.source import ReadOptions, validated_options
 from dms.uploads import UploadLimits, Uploads, UploadTooLarge, public_record, utc_now
 from factories.security import audit, current_principal, rate_limit
@@ -44,7 +44,9 @@ def _form_file(limit: int, too_large: UploadTooLarge) -> FileStorage:
         raise too_large from None
     if upload is None:
         raise DMSError(
-            "Send the file as a multipart/form-data field named `file`.", code="MISSING_FILE", field="file"
+            Text("Send the file as a multipart/form-data field named `file`."),
+            code="MISSING_FILE",
+            field="file",
         )
     return upload
 
@@ -67,7 +69,7 @@ def upload_presign() -> Any:
     """A pending upload and where to POST the file: S3's presigned form, or this server's equivalent."""
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        raise DMSError("Send a JSON object {filename, size}.", code="INVALID_REQUEST")
+        raise DMSError(Text("Send a JSON object {filename, size}."), code="INVALID_REQUEST")
     rate_limit("UPLOAD_LIMIT", "upload")
     uploads = current_uploads()
     presigned = uploads.presign(payload.get("filename"), payload.get("size"))  # type: ignore[arg-type]
@@ -94,7 +96,12 @@ def upload_content(upload_id: str) -> Any:
     uploads.get(upload_id)  # only the caller's own pending upload
     upload = _form_file(
         uploads.limits.max_upload_bytes,
-        UploadTooLarge(f"Uploads are limited to {uploads.limits.max_upload_bytes:,} bytes."),
+        UploadTooLarge(
+            Text(
+                "Uploads are limited to %(max_upload_bytes)s bytes.",
+                max_upload_bytes=f"{uploads.limits.max_upload_bytes:,}",
+            )
+        ),
     )
     uploads.receive_presigned_local(upload_id, request.form.get("token", ""), upload.stream)
     return "", 204
@@ -124,7 +131,7 @@ def _read_option_query() -> dict[str, Any]:
         if value is None or value == "":
             continue
         if len(value) > MAX_QUERY_OPTION_CHARS:
-            raise DMSError(f"`{name}` is too long.", code="INVALID_REQUEST", field=name)
+            raise DMSError(Text("`%(name)s` is too long.", name=name), code="INVALID_REQUEST", field=name)
         options[name] = value
     if "sheet" in options and options["sheet"].isdigit():
         options["sheet"] = int(options["sheet"])  # a 0-based sheet index
@@ -137,7 +144,10 @@ def query_number(name: str, default: int, largest: int) -> int:
     if text is None:
         return default
     if not text.isdecimal() or not 1 <= int(text) <= largest:
-        raise InvalidRequest(f"`{name}` must be a whole number from 1 to {largest}.", field=name)
+        raise InvalidRequest(
+            Text("`%(name)s` must be a whole number from 1 to %(largest)s.", name=name, largest=largest),
+            field=name,
+        )
     return int(text)
 
 

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import PurePosixPath
 
 from dms.clients.blobstore import BlobStore
-from dms.errors import DMSError
+from dms.errors import DMSError, Text
 from dms.pipeline.source.contract import ReadOptions
 from dms.pipeline.source.excel import MAX_ZIP_ENTRIES, RATIO_FLOOR_BYTES
 
@@ -31,11 +31,12 @@ def data_members(path: str | os.PathLike[str]) -> list[str]:
             infos = archive.infolist()
     except zipfile.BadZipFile:
         raise ZipSourceError(
-            "The upload is not a zip archive, so a step cannot name a `member` of it."
+            Text("The upload is not a zip archive, so a step cannot name a `member` of it.")
         ) from None
     if len(infos) > MAX_ZIP_ENTRIES:
         raise ZipSourceError(
-            f"The zip holds {len(infos):,} entries; no real export has that many.", code="ZIP_BOMB"
+            Text("The zip holds %(count)s entries; no real export has that many.", count=f"{len(infos):,}"),
+            code="ZIP_BOMB",
         )
     names = []
     for info in infos:
@@ -54,22 +55,37 @@ def extract_member(
     if member not in members:
         shown = ", ".join(members[:20]) + (" ..." if len(members) > 20 else "")
         raise ZipSourceError(
-            f"The zip has no file {member!r} (it has: {shown or 'no data files'}).", file=member
+            Text(
+                "The zip has no file %(member)s (it has: %(value)s).",
+                member=f"{member!r}",
+                value=shown or "no data files",
+            ),
+            file=member,
         )
     with zipfile.ZipFile(archive_path) as archive:
         info = archive.getinfo(member)
         limit = options.max_unzipped_bytes
         if info.file_size > limit:
             raise ZipSourceError(
-                f"{member} would inflate to {info.file_size:,} bytes, over the limit of {limit:,}.",
+                Text(
+                    "%(member)s would inflate to %(file_size)s bytes, over the limit of %(limit)s.",
+                    member=member,
+                    file_size=f"{info.file_size:,}",
+                    limit=f"{limit:,}",
+                ),
                 code="ZIP_BOMB",
                 file=member,
             )
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size >= RATIO_FLOOR_BYTES and ratio > options.max_zip_ratio:
             raise ZipSourceError(
-                f"{member} inflates {ratio:,.0f} times, over the limit of {options.max_zip_ratio:,.0f}: the "
-                "file looks like a zip bomb.",
+                Text(
+                    "%(member)s inflates %(ratio)s times, over the limit of %(max_zip_ratio)s: the file looks "
+                    "like a zip bomb.",
+                    member=member,
+                    ratio=f"{ratio:,.0f}",
+                    max_zip_ratio=f"{options.max_zip_ratio:,.0f}",
+                ),
                 code="ZIP_BOMB",
                 file=member,
             )
@@ -79,7 +95,7 @@ def extract_member(
                 written += len(block)
                 if written > min(limit, info.file_size):  # the header lied about its size
                     raise ZipSourceError(
-                        f"{member} inflates past the size its zip entry declares.",
+                        Text("%(member)s inflates past the size its zip entry declares.", member=member),
                         code="ZIP_BOMB",
                         file=member,
                     )

@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from dms.errors import DMSError
+from dms.errors import DMSError, Text
 from dms.pipeline.model import Operation
 
 STEP_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")  # it becomes part of ids and result file names
@@ -112,41 +112,58 @@ def load_plan_text(text: str, filename: str = "plan") -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InvalidPlan(f"{filename} is not valid YAML or JSON{where}.", file=filename) from None
+        raise InvalidPlan(
+            Text("%(filename)s is not valid YAML or JSON%(where)s.", filename=filename, where=where),
+            file=filename,
+        ) from None
 
 
 def parse_plan(document: Any) -> MigrationPlan:
     """A checked plan from its JSON shape, or InvalidPlan naming the step and field at fault."""
     if not isinstance(document, Mapping):
-        raise InvalidPlan("A plan must be an object with `name` and `steps`.")
+        raise InvalidPlan(Text("A plan must be an object with `name` and `steps`."))
     _unknown(document, PLAN_KEYS, "plan")
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise InvalidPlan("A plan needs a `name`.", field="name")
+        raise InvalidPlan(Text("A plan needs a `name`."), field="name")
     raw_steps = document.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise InvalidPlan("A plan needs `steps`: a list of at least one step.", field="steps")
+        raise InvalidPlan(Text("A plan needs `steps`: a list of at least one step."), field="steps")
     if len(raw_steps) > MAX_STEPS:
-        raise InvalidPlan(f"A plan has at most {MAX_STEPS} steps.", field="steps")
+        raise InvalidPlan(Text("A plan has at most %(max_steps)s steps.", max_steps=MAX_STEPS), field="steps")
     steps = [_step(raw, index) for index, raw in enumerate(raw_steps)]
     names = [s.name for s in steps]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise InvalidPlan(f"Step names must be unique: {', '.join(duplicated)}.", field="steps")
+        raise InvalidPlan(
+            Text("Step names must be unique: %(duplicated)s.", duplicated=", ".join(duplicated)),
+            field="steps",
+        )
     plan = MigrationPlan(name.strip(), tuple(steps), str(document.get("connection_id") or "default"))
     for ref in plan.references:
         for target_step in ref.steps:
             if target_step not in names:
                 raise InvalidPlan(
-                    f"Step {ref.step}: field {ref.target} refers to step {target_step!r}, which the plan "
-                    f"does not have (steps: {', '.join(names)}).",
+                    Text(
+                        "Step %(step)s: field %(target)s refers to step %(target_step)s, which the plan does not "
+                        "have (steps: %(names)s).",
+                        step=ref.step,
+                        target=ref.target,
+                        target_step=f"{target_step!r}",
+                        names=", ".join(names),
+                    ),
                     step=ref.step,
                     field=ref.target,
                 )
             if not ref.key_of(plan, target_step):
                 raise InvalidPlan(
-                    f"Step {ref.step}: field {ref.target} refers to step {target_step}, which has no `key` "
-                    "(the source column of its legacy key); give it one, or give the reference a `key`.",
+                    Text(
+                        "Step %(step)s: field %(target)s refers to step %(target_step)s, which has no `key` (the "
+                        "source column of its legacy key); give it one, or give the reference a `key`.",
+                        step=ref.step,
+                        target=ref.target,
+                        target_step=target_step,
+                    ),
                     step=ref.step,
                     field=ref.target,
                 )
@@ -157,7 +174,12 @@ def _unknown(given: Mapping[str, Any], allowed: set[str], what: str, **where: An
     extra = sorted(set(given) - allowed)
     if extra:
         raise InvalidPlan(
-            f"Unknown key(s) in {what}: {', '.join(map(str, extra))} (allowed: {', '.join(sorted(allowed))}).",
+            Text(
+                "Unknown key(s) in %(what)s: %(map)s (allowed: %(allowed)s).",
+                what=what,
+                map=", ".join(map(str, extra)),
+                allowed=", ".join(sorted(allowed)),
+            ),
             **where,
         )
 
@@ -166,18 +188,27 @@ def _text(value: Any, name: str, step: str, required: bool = True) -> str | None
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise InvalidPlan(f"Step {step}: `{name}` must be a non-empty string.", step=step, field=name)
+        raise InvalidPlan(
+            Text("Step %(step)s: `%(name)s` must be a non-empty string.", step=step, name=name),
+            step=step,
+            field=name,
+        )
     return value.strip()
 
 
 def _step(raw: Any, index: int) -> Step:
     if not isinstance(raw, Mapping):
-        raise InvalidPlan(f"Step {index + 1} must be an object.", field=f"steps[{index}]")
+        raise InvalidPlan(
+            Text("Step %(number)s must be an object.", number=index + 1), field=f"steps[{index}]"
+        )
     name = raw.get("name")
     if not isinstance(name, str) or not STEP_NAME.fullmatch(name):
         raise InvalidPlan(
-            f"Step {index + 1}: `name` must be lower-case letters, digits and underscores (at most 40), "
-            "starting with a letter, e.g. accounts.",
+            Text(
+                "Step %(number)s: `name` must be lower-case letters, digits and underscores (at most 40), "
+                "starting with a letter, e.g. accounts.",
+                number=index + 1,
+            ),
             field=f"steps[{index}].name",
         )
     _unknown(raw, STEP_KEYS, f"step {name}", step=name)
@@ -185,14 +216,18 @@ def _step(raw: Any, index: int) -> Step:
     operation = Operation.parse(raw.get("operation") or "insert")
     if operation not in STEP_OPERATIONS:
         raise InvalidPlan(
-            f"Step {name}: `operation` must be one of {', '.join(STEP_OPERATIONS)}.",
+            Text(
+                "Step %(name)s: `operation` must be one of %(step_operations)s.",
+                name=name,
+                step_operations=", ".join(STEP_OPERATIONS),
+            ),
             step=name,
             field="operation",
         )
     source = raw.get("source")
     if not isinstance(source, Mapping):
         raise InvalidPlan(
-            f"Step {name}: `source` must be an object with an `upload_id` or a `file`.",
+            Text("Step %(name)s: `source` must be an object with an `upload_id` or a `file`.", name=name),
             step=name,
             field="source",
         )
@@ -201,8 +236,12 @@ def _step(raw: Any, index: int) -> Step:
     if len(origins) != 1:
         given = "both" if origins else "neither"
         raise InvalidPlan(
-            f"Step {name}: `source` needs exactly one of `upload_id` (an uploaded file) or `file` (a path "
-            f"relative to the plan file, which the CLI uploads); it has {given}.",
+            Text(
+                "Step %(name)s: `source` needs exactly one of `upload_id` (an uploaded file) or `file` (a "
+                "path relative to the plan file, which the CLI uploads); it has %(given)s.",
+                name=name,
+                given=given,
+            ),
             step=name,
             field="source",
         )
@@ -212,7 +251,9 @@ def _step(raw: Any, index: int) -> Step:
     mapping = raw.get("mapping") or {}
     if not isinstance(mapping, Mapping) or not isinstance(mapping.get("fields", []), list):
         raise InvalidPlan(
-            f"Step {name}: `mapping` must be a mapping spec with `fields`.", step=name, field="mapping"
+            Text("Step %(name)s: `mapping` must be a mapping spec with `fields`.", name=name),
+            step=name,
+            field="mapping",
         )
     plain_fields, references = [], []
     for rule in mapping.get("fields", []):
@@ -222,10 +263,16 @@ def _step(raw: Any, index: int) -> Step:
             plain_fields.append(rule)
     external_id = _text(raw.get("external_id"), "external_id", name, required=False)
     if operation == Operation.UPSERT and not external_id:
-        raise InvalidPlan(f"Step {name}: an upsert needs `external_id`.", step=name, field="external_id")
+        raise InvalidPlan(
+            Text("Step %(name)s: an upsert needs `external_id`.", name=name), step=name, field="external_id"
+        )
     read_options = raw.get("read_options") or {}
     if not isinstance(read_options, Mapping):
-        raise InvalidPlan(f"Step {name}: `read_options` must be an object.", step=name, field="read_options")
+        raise InvalidPlan(
+            Text("Step %(name)s: `read_options` must be an object.", name=name),
+            step=name,
+            field="read_options",
+        )
     return Step(
         name=name,
         object=str(object_name),
@@ -253,13 +300,22 @@ def _reference(step: str, rule: Mapping[str, Any]) -> Reference:
     target = _text(rule.get("target"), "target", step)
     ref = rule["ref"]
     if not isinstance(ref, Mapping):
-        raise InvalidPlan(f"Step {step}: field {target}'s `ref` must be an object.", step=step, field=target)
+        raise InvalidPlan(
+            Text("Step %(step)s: field %(target)s's `ref` must be an object.", step=step, target=target),
+            step=step,
+            field=target,
+        )
     _unknown(ref, REF_KEYS, f"step {step}'s reference {target}", step=step, field=target)
     extra = sorted(set(rule) - {"target", "source", "ref"})
     if extra:
         raise InvalidPlan(
-            f"Step {step}: field {target} is a reference; it takes only `source` and `ref` "
-            f"(not {', '.join(extra)}).",
+            Text(
+                "Step %(step)s: field %(target)s is a reference; it takes only `source` and `ref` (not "
+                "%(extra)s).",
+                step=step,
+                target=target,
+                extra=", ".join(extra),
+            ),
             step=step,
             field=target,
         )
@@ -270,8 +326,13 @@ def _reference(step: str, rule: Mapping[str, Any]) -> Reference:
         choices = ref.get("steps")
         if not isinstance(choices, Mapping) or not choices or not all(map(_choice, choices.values())):
             raise InvalidPlan(
-                f"Step {step}: field {target}'s `ref.steps` must map each value of column {by} to a step name, "
-                'or to {"object": "User"} for Ids of records the plan does not load.',
+                Text(
+                    "Step %(step)s: field %(target)s's `ref.steps` must map each value of column %(by)s to a "
+                    'step name, or to {"object": "User"} for Ids of records the plan does not load.',
+                    step=step,
+                    target=target,
+                    by=by,
+                ),
                 step=step,
                 field=target,
             )

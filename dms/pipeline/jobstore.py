@@ -15,7 +15,7 @@ from typing import Any
 
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.clients.listing import ListPage, ListQuery, newest
-from dms.errors import Conflict, DMSError, typed_field
+from dms.errors import Conflict, DMSError, Text, typed_field
 from dms.pipeline.model import (
     CHUNK_SETTLED,
     COUNTERS,
@@ -63,7 +63,7 @@ class JobOptions:
         given = given or {}
         dry_run = bool(given.get("dry_run", False))
         if given.get("api", Api.AUTO) not in tuple(Api):
-            raise JobError("`options.api` must be auto, bulk or collections.", field="options.api")
+            raise JobError(Text("`options.api` must be auto, bulk or collections."), field="options.api")
         options = cls(
             dry_run=dry_run,
             chunk_rows=_whole_number(given.get("chunk_rows", cls.chunk_rows), "options.chunk_rows"),
@@ -75,45 +75,54 @@ class JobOptions:
         )
         if not 1 <= options.chunk_rows <= MAX_CHUNK_ROWS:
             raise JobError(
-                f"`options.chunk_rows` must be between 1 and {MAX_CHUNK_ROWS:,}.", field="options.chunk_rows"
+                Text(
+                    "`options.chunk_rows` must be between 1 and %(max_chunk_rows)s.",
+                    max_chunk_rows=f"{MAX_CHUNK_ROWS:,}",
+                ),
+                field="options.chunk_rows",
             )
         return options
 
 
 def _whole_number(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise JobError(f"`{where}` must be a whole number.", field=where)
+        raise JobError(Text("`%(where)s` must be a whole number.", where=where), field=where)
     return value
 
 
-def _typed(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+def _typed(value: Any, kind: type | tuple[type, ...], where: str, what: Text) -> Any:
     return typed_field(value, kind, where, what, error=JobError)
 
 
 def new_job_document(request: Mapping[str, Any], collections_threshold: int) -> dict[str, Any]:
     """Check a job request and build the job's document in state `created`."""
-    target = _typed(request.get("target"), dict, "target", "an object") or {}
+    target = _typed(request.get("target"), dict, "target", Text("an object")) or {}
     for name in ("object", "operation", "external_id", "connection_id"):
-        _typed(target.get(name), str, f"target.{name}", "a string")
+        _typed(target.get(name), str, f"target.{name}", Text("a string"))
     if not target.get("object"):
-        raise JobError("`target.object` is required (e.g. Account).", field="target.object")
+        raise JobError(Text("`target.object` is required (e.g. Account)."), field="target.object")
     operation = Operation.parse(target.get("operation"))
     if operation is None:
-        raise JobError(f"`target.operation` must be one of {', '.join(Operation)}.", field="target.operation")
+        raise JobError(
+            Text("`target.operation` must be one of %(operations)s.", operations=", ".join(Operation)),
+            field="target.operation",
+        )
     if operation == Operation.UPSERT and not target.get("external_id"):
         raise JobError(
-            "An upsert needs `target.external_id` (the external id field).", field="target.external_id"
+            Text("An upsert needs `target.external_id` (the external id field)."), field="target.external_id"
         )
-    source = _typed(request.get("source"), dict, "source", "an object") or {}
+    source = _typed(request.get("source"), dict, "source", Text("an object")) or {}
     if not source.get("blob_key"):
-        raise JobError("`source` must name an upload (upload_id) or a blob_key.", field="source")
-    read_options = _typed(source.get("read_options"), dict, "read_options", "an object")
+        raise JobError(Text("`source` must name an upload (upload_id) or a blob_key."), field="source")
+    read_options = _typed(source.get("read_options"), dict, "read_options", Text("an object"))
     # A read option no file can be read with is the request's fault: said now, not when the plan runs.
     validated_options(
         ReadOptions.from_json(read_options, prefix="read_options."), None, prefix="read_options."
     )
-    _typed(request.get("mapping"), dict, "mapping", "a mapping object (see GET /api/v1/mappings/suggest)")
-    _typed(request.get("options"), dict, "options", "an object")
+    _typed(
+        request.get("mapping"), dict, "mapping", Text("a mapping object (see GET /api/v1/mappings/suggest)")
+    )
+    _typed(request.get("options"), dict, "options", Text("an object"))
     options = JobOptions.from_request(request.get("options"), collections_threshold)
     stamp = now()
     return {
@@ -334,7 +343,10 @@ class JobStore:
 
         def change(doc: dict[str, Any]) -> dict[str, Any]:
             if doc["state"] in FINAL_STATES and state != doc["state"]:
-                raise Conflict(f"Job {job_id} is already {doc['state']}.", code="JOB_FINISHED")
+                raise Conflict(
+                    Text("Job %(job_id)s is already %(state)s.", job_id=job_id, state=doc["state"]),
+                    code="JOB_FINISHED",
+                )
             # A cancelling job goes on planning or loading what it must settle, but it stays cancelling.
             keep = doc["state"] == JobState.CANCELLING and state not in FINAL_STATES
             return {**doc, **fields, "state": JobState.CANCELLING if keep else state, "updated_at": now()}
@@ -362,7 +374,10 @@ class JobStore:
 
         def change(doc: dict[str, Any]) -> dict[str, Any]:
             if doc["state"] in FINAL_STATES:
-                raise Conflict(f"Job {job_id} is already {doc['state']}.", code="JOB_FINISHED")
+                raise Conflict(
+                    Text("Job %(job_id)s is already %(state)s.", job_id=job_id, state=doc["state"]),
+                    code="JOB_FINISHED",
+                )
             stamp = now()
             fields = {"cancel_requested": True, "cancel_requested_at": stamp, "updated_at": stamp}
             return {**doc, **fields, "state": JobState.CANCELLING}

@@ -15,7 +15,7 @@ from enum import StrEnum
 from itertools import groupby
 from typing import IO, Any
 
-from dms.errors import DMSError
+from dms.errors import DMSError, Text
 from dms.pipeline import results as res
 from dms.pipeline.advice import advice_for
 from dms.pipeline.exported import restore
@@ -182,8 +182,11 @@ class JobProblems:
         unknown = sorted({c for values in edits.values() for c in values} - set(self.columns))
         if unknown:
             raise DMSError(
-                f"The job's file has no column {unknown[0]!r}; its columns are "
-                f"{', '.join(repr(c) for c in self.columns[:50])}.",
+                Text(
+                    "The job's file has no column %(unknown)s; its columns are %(value)s.",
+                    unknown=f"{unknown[0]!r}",
+                    value=", ".join(repr(c) for c in self.columns[:50]),
+                ),
                 code="UNKNOWN_COLUMN",
                 field="rows",
                 column=unknown[0],
@@ -193,8 +196,13 @@ class JobProblems:
         if refused:
             listed = ", ".join(str(r) for r in refused[:10]) + (", ..." if len(refused) > 10 else "")
             raise DMSError(
-                f"Row{'s' if len(refused) > 1 else ''} {listed} of job {self.job_id} did not fail and "
-                "were not invalid: only those rows can be corrected and retried.",
+                Text(
+                    "Row%(value)s %(listed)s of job %(job_id)s did not fail and were not invalid: only those "
+                    "rows can be corrected and retried.",
+                    value="s" if len(refused) > 1 else "",
+                    listed=listed,
+                    job_id=self.job_id,
+                ),
                 code="ROW_NOT_RETRYABLE",
                 http_status=422,
                 field="rows",

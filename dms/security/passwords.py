@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import secrets
 
+from dms.errors import Text
+
 # RFC 7914's interactive-login parameters: 16 MiB and ~50 ms per hash on a server core.
 _N, _R, _P = 2**14, 8, 1
 _PREFIX = "scrypt"
@@ -22,9 +24,19 @@ class PasswordRejected(ValueError):
 def check_new_password(password: object) -> str:
     """The password if it may be set, else PasswordRejected."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_CHARS:
-        raise PasswordRejected(f"A password needs at least {MIN_PASSWORD_CHARS} characters.")
+        raise PasswordRejected(
+            Text(
+                "A password needs at least %(min_password_chars)s characters.",
+                min_password_chars=MIN_PASSWORD_CHARS,
+            )
+        )
     if len(password) > MAX_PASSWORD_CHARS:
-        raise PasswordRejected(f"A password has at most {MAX_PASSWORD_CHARS} characters.")
+        raise PasswordRejected(
+            Text(
+                "A password has at most %(max_password_chars)s characters.",
+                max_password_chars=MAX_PASSWORD_CHARS,
+            )
+        )
     return password
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import redis
 
-from dms.errors import DMSError
+from dms.errors import DMSError, Text
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,16 @@ class Limit:
     seconds: int
 
 
+# The limited actions as a sentence names them ("Too many sign in requests"), for a reader of another language.
+ACTION_NAMES = {
+    "sign_in": Text("sign in"),
+    "sign_in_user": Text("sign in user"),
+    "job_create": Text("job create"),
+    "connection_test": Text("connection test"),
+    "upload": Text("upload"),
+}
+
+
 class RateLimited(DMSError):
     """Too many requests of one kind from one caller; Retry-After says when to try again."""
 
@@ -28,8 +38,14 @@ class RateLimited(DMSError):
 
     def __init__(self, limit: Limit, retry_after: int) -> None:
         super().__init__(
-            f"Too many {limit.action.replace('_', ' ')} requests: at most {limit.count} per {limit.seconds} s. "
-            f"Try again in {retry_after} s.",
+            Text(
+                "Too many %(action)s requests: at most %(count)s per %(seconds)s s. Try again in "
+                "%(retry_after)s s.",
+                action=ACTION_NAMES.get(limit.action) or limit.action.replace("_", " "),
+                count=limit.count,
+                seconds=limit.seconds,
+                retry_after=retry_after,
+            ),
             retry_after=retry_after,
         )
         self.retry_after = retry_after

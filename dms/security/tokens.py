@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from dms.clients import Services
-from dms.errors import NotFound
+from dms.errors import NotFound, Text
 from dms.pipeline.model import now
 from dms.security.roles import Principal, Role
 from dms.security.users import InvalidAccount, UserStore
@@ -50,14 +50,22 @@ class TokenStore:
         """A new token for `owner` (a user document), its role at most the owner's (and `ceiling`); returns
         its public view and the token itself, shown once."""
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME_CHARS:
-            raise InvalidAccount(f"A token needs a `name` of 1 to {MAX_NAME_CHARS} characters.", field="name")
+            raise InvalidAccount(
+                Text(
+                    "A token needs a `name` of 1 to %(max_name_chars)s characters.",
+                    max_name_chars=MAX_NAME_CHARS,
+                ),
+                field="name",
+            )
         user_role = Role(owner["role"])
         if ceiling is not None and not ceiling.allows(user_role):
             user_role = ceiling
         wanted = user_role if role is None else Role.parse(role)
         if wanted is None or not user_role.allows(wanted):
             allowed = ", ".join(r for r in Role if user_role.allows(r))
-            raise InvalidAccount(f"`role` is one of {allowed} (not above your own).", field="role")
+            raise InvalidAccount(
+                Text("`role` is one of %(allowed)s (not above your own).", allowed=allowed), field="role"
+            )
         token_id = secrets.token_hex(12)
         secret = secrets.token_urlsafe(32)
         doc = {

@@ -7,7 +7,7 @@ import unicodedata
 from typing import Any
 
 from dms.clients import Services
-from dms.errors import Conflict, DMSError, NotFound
+from dms.errors import Conflict, DMSError, NotFound, Text
 from dms.pipeline.model import now
 from dms.security.passwords import (
     PasswordRejected,
@@ -30,11 +30,14 @@ class InvalidAccount(DMSError):
 def normal_username(username: object) -> str:
     """The username as stored and compared: NFC, trimmed, case-folded."""
     if not isinstance(username, str) or not username.strip():
-        raise InvalidAccount("A user needs a `username`.", field="username")
+        raise InvalidAccount(Text("A user needs a `username`."), field="username")
     name = unicodedata.normalize("NFC", username).strip().casefold()
     if len(name) > MAX_USERNAME_CHARS or any(unicodedata.category(c)[0] in "CZ" and c != " " for c in name):
         raise InvalidAccount(
-            f"A username has 1 to {MAX_USERNAME_CHARS} characters, without control characters.",
+            Text(
+                "A username has 1 to %(max_username_chars)s characters, without control characters.",
+                max_username_chars=MAX_USERNAME_CHARS,
+            ),
             field="username",
         )
     return name
@@ -69,11 +72,11 @@ class UserStore:
         name = normal_username(username)
         parsed = Role.parse(role)
         if parsed is None:
-            raise InvalidAccount(f"`role` is one of {', '.join(Role)}.", field="role")
+            raise InvalidAccount(Text("`role` is one of %(roles)s.", roles=", ".join(Role)), field="role")
         try:
             secret = check_new_password(password)
         except PasswordRejected as exc:
-            raise InvalidAccount(str(exc), field="password") from None
+            raise InvalidAccount(exc.args[0], field="password") from None
         doc = {
             "_id": user_id(name),
             "type": "user",
@@ -89,7 +92,9 @@ class UserStore:
             return public_user(self.docs.create(doc))
         except Conflict:
             raise DMSError(
-                f"A user named {name!r} exists already.", code="USER_EXISTS", http_status=409
+                Text("A user named %(name)s exists already.", name=f"{name!r}"),
+                code="USER_EXISTS",
+                http_status=409,
             ) from None
 
     def get(self, uid: str) -> dict[str, Any]:
@@ -126,15 +131,15 @@ class UserStore:
         if role is not None:
             parsed = Role.parse(role)
             if parsed is None:
-                raise InvalidAccount(f"`role` is one of {', '.join(Role)}.", field="role")
+                raise InvalidAccount(Text("`role` is one of %(roles)s.", roles=", ".join(Role)), field="role")
             updates["role"] = parsed.value
         if active is not None:
             if not isinstance(active, bool):
-                raise InvalidAccount("`active` is true or false.", field="active")
+                raise InvalidAccount(Text("`active` is true or false."), field="active")
             updates["active"] = active
         if password is not None:
             try:
                 updates["password_hash"] = hash_password(check_new_password(password))
             except PasswordRejected as exc:
-                raise InvalidAccount(str(exc), field="password") from None
+                raise InvalidAccount(exc.args[0], field="password") from None
         return public_user(self.docs.update(uid, lambda d: {**d, **updates}))

@@ -12,11 +12,18 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from factories.i18n import DEFAULT_LOCALE, LANGUAGES, SCRIPT_KEYWORDS, script_msgids, supported_locale
+from factories.i18n import (
+    DEFAULT_LOCALE,
+    ERROR_KEYWORDS,
+    LANGUAGES,
+    SCRIPT_KEYWORDS,
+    script_msgids,
+    supported_locale,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the Makefile's `pybabel extract` is given (test_the_makefile_extracts_with_these_keywords keeps them equal).
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None, **SCRIPT_KEYWORDS}
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None, **SCRIPT_KEYWORDS, **ERROR_KEYWORDS}
 SKIPPED_DIRS = {"node_modules", "var", "tests", "docs", "examples", "bench"}
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_]+\}")
 # t("...") / N_("...") with a plain string literal, as i18n.js asks scripts to write them.
@@ -62,7 +69,7 @@ TRANSLATED = [locale for locale in LANGUAGES if locale != DEFAULT_LOCALE]
 
 def test_there_is_text_to_translate_from_every_kind_of_source() -> None:
     where = {place.split(":")[0] for places in extracted().values() for place in places}
-    assert {"templates/base.html", "blueprints/ui.py", "static/js/wizard.js", "static/js/api.js"} <= where
+    assert {"templates/base.html", "blueprints/ui.py", "static/js/wizard.js", "static/js/api.js", "dms/errors.py"} <= where
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
@@ -113,7 +120,7 @@ def test_scripts_mark_text_the_extractor_can_read() -> None:
 def test_the_makefile_extracts_with_these_keywords() -> None:
     makefile = (ROOT / "Makefile").read_text()
     given = set(re.findall(r"--keywords (\S+)", makefile))
-    assert given == {"lazy_gettext", "_l", *SCRIPT_KEYWORDS}
+    assert given == {"lazy_gettext", "_l", *SCRIPT_KEYWORDS, *ERROR_KEYWORDS}
 
 
 @pytest.mark.parametrize(

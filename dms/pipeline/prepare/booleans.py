@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dms.errors import Text
 from dms.pipeline.columns import as_array, is_text
 from dms.pipeline.prepare.parsed import FormatError, Parsed, none_invalid, unsupported_type
 from dms.pipeline.prepare.text import clean_text, lower_text
@@ -40,7 +41,9 @@ def parse_booleans(
     falses = [f.strip().lower() for f in (false_values or FALSE_TOKENS)]
     clash = set(trues) & set(falses)
     if clash:
-        raise FormatError(f"boolean tokens {sorted(clash)} are listed as both true and false")
+        raise FormatError(
+            Text("boolean tokens %(clash)s are listed as both true and false", clash=sorted(clash))
+        )
     text = lower_text(clean_text(array) if clean else array)
     is_true = pc.is_in(text, value_set=pa.array(trues, pa.string()))
     is_false = pc.is_in(text, value_set=pa.array(falses, pa.string()))

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dms.errors import Text
 from dms.pipeline.describe import FieldInfo, ObjectDescribe
 from dms.pipeline.model import ROW_COLUMN, Operation
 from dms.pipeline.prepare.automap import normalize_name
@@ -68,6 +69,10 @@ def compile_for_sample(
     return compiled
 
 
+def _text(message: str | Text) -> Text | None:
+    return message if isinstance(message, Text) else None
+
+
 class _Compiler:
     """Walks a spec once, collecting problems and compiled rules."""
 
@@ -86,11 +91,15 @@ class _Compiler:
         }
         self.problems: list[MappingProblem] = []
 
-    def error(self, code: str, message: str, target: str | None = None, source: str | None = None) -> None:
-        self.problems.append(MappingProblem("error", code, message, target, source))
+    def error(
+        self, code: str, message: str | Text, target: str | None = None, source: str | None = None
+    ) -> None:
+        self.problems.append(MappingProblem("error", code, str(message), target, source, _text(message)))
 
-    def warn(self, code: str, message: str, target: str | None = None, source: str | None = None) -> None:
-        self.problems.append(MappingProblem("warning", code, message, target, source))
+    def warn(
+        self, code: str, message: str | Text, target: str | None = None, source: str | None = None
+    ) -> None:
+        self.problems.append(MappingProblem("warning", code, str(message), target, source, _text(message)))
 
     def run(self) -> CompiledMapping:
         spec = self.spec
@@ -105,38 +114,54 @@ class _Compiler:
             problems=self.problems,
         )
         if not isinstance(spec, Mapping):
-            self.error("INVALID_SPEC", "a mapping must be a JSON object")
+            self.error("INVALID_SPEC", Text("a mapping must be a JSON object"))
             return compiled
         for key in spec:
             if key not in SPEC_KEYS:
-                self.warn("UNKNOWN_KEY", f"mapping key {key!r} is not used and was ignored")
+                self.warn(
+                    "UNKNOWN_KEY", Text("mapping key %(key)s is not used and was ignored", key=f"{key!r}")
+                )
         object_name = spec.get("object")
         if not isinstance(object_name, str) or not object_name:
-            self.error("INVALID_SPEC", "the mapping needs 'object', the target sObject's API name")
+            self.error("INVALID_SPEC", Text("the mapping needs 'object', the target sObject's API name"))
         elif self.view.name and object_name.lower() != self.view.name.lower():
             self.error(
                 "OBJECT_MISMATCH",
-                f"the mapping is for {object_name} but the describe is of {self.view.name}",
+                Text(
+                    "the mapping is for %(object_name)s but the describe is of %(name)s",
+                    object_name=object_name,
+                    name=self.view.name,
+                ),
             )
         compiled.object = object_name if isinstance(object_name, str) and object_name else self.view.name
         operation = Operation.parse(spec.get("operation", Operation.INSERT))
         if operation is None:
             self.error(
                 "INVALID_OPERATION",
-                f"operation {spec.get('operation')!r} is not one of {', '.join(Operation)}",
+                Text(
+                    "operation %(spec)s is not one of %(operations)s",
+                    spec=f"{spec.get('operation')!r}",
+                    operations=", ".join(Operation),
+                ),
             )
             operation = Operation.INSERT
         compiled.operation = operation
         blank_means = spec.get("blank_means", "ignore")
         if blank_means not in BLANK_MEANS:
-            self.error("INVALID_SPEC", f"blank_means must be 'ignore' or 'null', not {blank_means!r}")
+            self.error(
+                "INVALID_SPEC",
+                Text(
+                    "blank_means must be 'ignore' or 'null', not %(blank_means)s",
+                    blank_means=f"{blank_means!r}",
+                ),
+            )
             blank_means = "ignore"
         compiled.blank_means = blank_means
         timezone = spec.get("timezone", "UTC")
         compiled.timezone = self._timezone(timezone, None) or "UTC"
         fields = spec.get("fields")
         if not isinstance(fields, list):
-            self.error("INVALID_SPEC", "the mapping needs 'fields', a list of field mappings")
+            self.error("INVALID_SPEC", Text("the mapping needs 'fields', a list of field mappings"))
             fields = []
         seen: dict[str, str] = {}
         for position, entry in enumerate(fields):
@@ -164,17 +189,23 @@ class _Compiler:
     def _field(self, position: int, entry: Any, operation: Operation) -> FieldRule | None:
         where = f"fields[{position}]"
         if not isinstance(entry, Mapping):
-            self.error("INVALID_SPEC", f"{where} must be an object with at least 'target'")
+            self.error(
+                "INVALID_SPEC", Text("%(where)s must be an object with at least 'target'", where=where)
+            )
             return None
         header = entry.get("target")
         if not isinstance(header, str) or not header.strip():
-            self.error("INVALID_SPEC", f"{where} needs 'target', a field API name")
+            self.error("INVALID_SPEC", Text("%(where)s needs 'target', a field API name", where=where))
             return None
         header = header.strip()
         where = f"{where} ({header})"
         for key in entry:
             if key not in FIELD_KEYS:
-                self.error("UNKNOWN_KEY", f"{where}: key {key!r} is not understood", target=header)
+                self.error(
+                    "UNKNOWN_KEY",
+                    Text("%(where)s: key %(key)s is not understood", where=where, key=f"{key!r}"),
+                    target=header,
+                )
         target = self._target(header, operation)
         if target is None:
             return None
@@ -191,31 +222,47 @@ class _Compiler:
         concat: tuple[str, ...] = ()
         if "source" in entry:
             if not isinstance(source, str) or not source:
-                self.error("INVALID_SPEC", f"{where}: 'source' must be a column name", target=header)
+                self.error(
+                    "INVALID_SPEC",
+                    Text("%(where)s: 'source' must be a column name", where=where),
+                    target=header,
+                )
                 return None
             self._check_column(source, header)
         if "concat" in entry:
             raw = entry["concat"]
             if not isinstance(raw, list) or not raw or not all(isinstance(c, str) and c for c in raw):
-                self.error("INVALID_SPEC", f"{where}: 'concat' must be a list of column names", target=header)
+                self.error(
+                    "INVALID_SPEC",
+                    Text("%(where)s: 'concat' must be a list of column names", where=where),
+                    target=header,
+                )
                 return None
             concat = tuple(raw)
             for column in concat:
                 self._check_column(column, header)
         separator = entry.get("separator", " ")
         if not isinstance(separator, str):
-            self.error("INVALID_SPEC", f"{where}: 'separator' must be text", target=header)
+            self.error(
+                "INVALID_SPEC", Text("%(where)s: 'separator' must be text", where=where), target=header
+            )
             separator = " "
         constant = None
         if "constant" in entry:
             constant = _scalar_text(entry["constant"])
             if constant is None and entry["constant"] is not None:
-                self.error("INVALID_SPEC", f"{where}: 'constant' must be text, a number or true/false")
+                self.error(
+                    "INVALID_SPEC",
+                    Text("%(where)s: 'constant' must be text, a number or true/false", where=where),
+                )
         default = None
         if entry.get("default") is not None:
             default = _scalar_text(entry["default"])
             if default is None:
-                self.error("INVALID_SPEC", f"{where}: 'default' must be text, a number or true/false")
+                self.error(
+                    "INVALID_SPEC",
+                    Text("%(where)s: 'default' must be text, a number or true/false", where=where),
+                )
         transforms = self._transforms(entry.get("transforms", []), where, header)
         parse = self._parse_settings(entry, where, header, target.field)
         return FieldRule(
@@ -240,7 +287,12 @@ class _Compiler:
         suggestion = f"; did you mean {hint!r}?" if hint else ""
         self.error(
             "UNKNOWN_COLUMN",
-            f"source column {column!r} (for {header}) is not in the file{suggestion}",
+            Text(
+                "source column %(column)s (for %(header)s) is not in the file%(suggestion)s",
+                column=f"{column!r}",
+                header=header,
+                suggestion=suggestion,
+            ),
             target=header,
             source=column,
         )
@@ -258,7 +310,16 @@ class _Compiler:
                 iter(difflib.get_close_matches(header, names, n=1)), None
             )
             suggestion = f"; did you mean {hint}?" if hint else ""
-            self.error("UNKNOWN_FIELD", f"{self.view.name} has no field {header}{suggestion}", target=header)
+            self.error(
+                "UNKNOWN_FIELD",
+                Text(
+                    "%(name)s has no field %(header)s%(suggestion)s",
+                    name=self.view.name,
+                    header=header,
+                    suggestion=suggestion,
+                ),
+                target=header,
+            )
             return None
         self._check_writable(info, operation, header)
         return Target(header=info.name, field=info)
@@ -270,8 +331,12 @@ class _Compiler:
         if info is None:
             self.error(
                 "UNKNOWN_RELATIONSHIP",
-                f"{self.view.name} has no relationship {relationship} (use the relationship name of a "
-                "lookup field, e.g. Account for AccountId or Parent__r for Parent__c)",
+                Text(
+                    "%(name)s has no relationship %(relationship)s (use the relationship name of a lookup "
+                    "field, e.g. Account for AccountId or Parent__r for Parent__c)",
+                    name=self.view.name,
+                    relationship=relationship,
+                ),
                 target=header,
             )
             return None
@@ -279,8 +344,15 @@ class _Compiler:
         if len(parents) > 1 and type_name is None:
             self.error(
                 "POLYMORPHIC_LOOKUP",
-                f"{info.name} can point to {', '.join(parents)}: name the parent type, e.g. "
-                f"{parents[0]}:{relationship}.{parent_field}",
+                Text(
+                    "%(name)s can point to %(parents)s: name the parent type, e.g. "
+                    "%(parents2)s:%(relationship)s.%(parent_field)s",
+                    name=info.name,
+                    parents=", ".join(parents),
+                    parents2=parents[0],
+                    relationship=relationship,
+                    parent_field=parent_field,
+                ),
                 target=header,
             )
             return None
@@ -288,13 +360,20 @@ class _Compiler:
         if type_name is not None and parents and type_name.lower() not in {p.lower() for p in parents}:
             self.error(
                 "UNKNOWN_RELATIONSHIP",
-                f"{info.name} cannot point to {type_name}; it points to {', '.join(parents)}",
+                Text(
+                    "%(name)s cannot point to %(type_name)s; it points to %(parents)s",
+                    name=info.name,
+                    type_name=type_name,
+                    parents=", ".join(parents),
+                ),
                 target=header,
             )
             return None
         if parent_object is None:
             self.error(
-                "UNKNOWN_RELATIONSHIP", f"{info.name} has no referenceTo in the describe", target=header
+                "UNKNOWN_RELATIONSHIP",
+                Text("%(name)s has no referenceTo in the describe", name=info.name),
+                target=header,
             )
             return None
         self._check_writable(info, operation, header)
@@ -303,13 +382,25 @@ class _Compiler:
         if parent_view is not None:
             parent_info = parent_view.field(parent_field)
             if parent_info is None:
-                self.error("UNKNOWN_FIELD", f"{parent_object} has no field {parent_field}", target=header)
+                self.error(
+                    "UNKNOWN_FIELD",
+                    Text(
+                        "%(parent_object)s has no field %(parent_field)s",
+                        parent_object=parent_object,
+                        parent_field=parent_field,
+                    ),
+                    target=header,
+                )
                 return None
             if not (parent_info.external_id or parent_info.id_lookup):
                 self.error(
                     "NOT_AN_EXTERNAL_ID",
-                    f"{parent_object}.{parent_info.name} is neither an external id nor an id lookup field, "
-                    "so Salesforce cannot find parents by it",
+                    Text(
+                        "%(parent_object)s.%(name)s is neither an external id nor an id lookup field, so "
+                        "Salesforce cannot find parents by it",
+                        parent_object=parent_object,
+                        name=parent_info.name,
+                    ),
                     target=header,
                 )
                 return None
@@ -327,23 +418,37 @@ class _Compiler:
             return
         if operation == Operation.INSERT and not info.createable:
             self.error(
-                "FIELD_NOT_CREATEABLE", f"{info.name} cannot be set when records are created", target=header
+                "FIELD_NOT_CREATEABLE",
+                Text("%(name)s cannot be set when records are created", name=info.name),
+                target=header,
             )
         elif operation == Operation.UPDATE and not info.updateable:
-            self.error("FIELD_NOT_UPDATEABLE", f"{info.name} cannot be changed by an update", target=header)
+            self.error(
+                "FIELD_NOT_UPDATEABLE",
+                Text("%(name)s cannot be changed by an update", name=info.name),
+                target=header,
+            )
         elif operation == Operation.UPSERT:
             if not info.createable and not info.updateable:
-                self.error("FIELD_NOT_WRITABLE", f"{info.name} cannot be written", target=header)
+                self.error(
+                    "FIELD_NOT_WRITABLE", Text("%(name)s cannot be written", name=info.name), target=header
+                )
             elif not info.updateable and not info.external_id:
                 self.warn(
                     "FIELD_NOT_UPDATEABLE",
-                    f"{info.name} can be set on new records only: rows that match an existing record fail",
+                    Text(
+                        "%(name)s can be set on new records only: rows that match an existing record fail",
+                        name=info.name,
+                    ),
                     target=header,
                 )
             elif not info.createable:
                 self.warn(
                     "FIELD_NOT_CREATEABLE",
-                    f"{info.name} can be changed on existing records only: rows that create a record fail",
+                    Text(
+                        "%(name)s can be changed on existing records only: rows that create a record fail",
+                        name=info.name,
+                    ),
                     target=header,
                 )
 
@@ -351,7 +456,11 @@ class _Compiler:
         if raw is None:
             return ()
         if not isinstance(raw, list):
-            self.error("INVALID_TRANSFORM", f"{where}: 'transforms' must be a list", target=header)
+            self.error(
+                "INVALID_TRANSFORM",
+                Text("%(where)s: 'transforms' must be a list", where=where),
+                target=header,
+            )
             return ()
         result = []
         for index, step in enumerate(raw):
@@ -360,7 +469,12 @@ class _Compiler:
                 op = step.get("op") if isinstance(step, Mapping) else step
                 self.error(
                     "INVALID_TRANSFORM",
-                    f"{label}: unknown op {op!r} (one of {', '.join(TRANSFORM_KEYS)})",
+                    Text(
+                        "%(label)s: unknown op %(op)s (one of %(transform_keys)s)",
+                        label=label,
+                        op=f"{op!r}",
+                        transform_keys=", ".join(TRANSFORM_KEYS),
+                    ),
                     target=header,
                 )
                 continue
@@ -368,12 +482,20 @@ class _Compiler:
             extra = set(step) - {"op"} - TRANSFORM_KEYS[op]
             if extra:
                 self.error(
-                    "INVALID_TRANSFORM", f"{label} ({op}): unknown keys {sorted(extra)}", target=header
+                    "INVALID_TRANSFORM",
+                    Text(
+                        "%(label)s (%(op)s): unknown keys %(extra)s", label=label, op=op, extra=sorted(extra)
+                    ),
+                    target=header,
                 )
                 continue
             problem = transform_problem(step)
             if problem:
-                self.error("INVALID_TRANSFORM", f"{label} ({op}): {problem}", target=header)
+                self.error(
+                    "INVALID_TRANSFORM",
+                    Text("%(label)s (%(op)s): %(problem)s", label=label, op=op, problem=problem),
+                    target=header,
+                )
                 continue
             result.append(step)
         return tuple(result)
@@ -385,11 +507,17 @@ class _Compiler:
             try:
                 fmt = check_date_format(fmt)  # Java-style patterns (dd/MM/yyyy) become strftime style here
             except FormatError as exc:
-                self.error("INVALID_FORMAT", f"{where}: {exc.message}", target=header)
+                self.error(
+                    "INVALID_FORMAT",
+                    Text("%(where)s: %(message)s", where=where, message=exc.text),
+                    target=header,
+                )
                 fmt = None
             if info.type not in ("date", "datetime"):
                 self.warn(
-                    "FORMAT_IGNORED", f"{where}: 'format' is for date and datetime fields", target=header
+                    "FORMAT_IGNORED",
+                    Text("%(where)s: 'format' is for date and datetime fields", where=where),
+                    target=header,
                 )
             settings["format"] = fmt
         decimal = entry.get("decimal", ".")
@@ -399,13 +527,19 @@ class _Compiler:
             settings["decimal"] = decimal
             settings["thousands"] = thousands
         except FormatError as exc:
-            self.error("INVALID_FORMAT", f"{where}: {exc.message}", target=header)
+            self.error(
+                "INVALID_FORMAT", Text("%(where)s: %(message)s", where=where, message=exc.text), target=header
+            )
         for key in ("true_values", "false_values"):
             tokens = entry.get(key)
             if tokens is None:
                 continue
             if not is_word_list(tokens):
-                self.error("INVALID_FORMAT", f"{where}: '{key}' must be a list of words", target=header)
+                self.error(
+                    "INVALID_FORMAT",
+                    Text("%(where)s: '%(key)s' must be a list of words", where=where, key=key),
+                    target=header,
+                )
                 continue
             settings[key] = tuple(tokens)
         if entry.get("timezone") is not None:
@@ -415,13 +549,14 @@ class _Compiler:
     def _timezone(self, name: Any, header: str | None) -> str | None:
         if not isinstance(name, str) or not name:
             self.error(
-                "INVALID_TIMEZONE", f"timezone must be an IANA name such as 'Europe/Berlin', not {name!r}"
+                "INVALID_TIMEZONE",
+                Text("timezone must be an IANA name such as 'Europe/Berlin', not %(name)s", name=f"{name!r}"),
             )
             return None
         if name.upper() in ("UTC", "Z"):
             return "UTC"
         if not is_known_timezone(name):
-            self.error("INVALID_TIMEZONE", f"unknown timezone {name!r}", target=header)
+            self.error("INVALID_TIMEZONE", Text("unknown timezone %(name)s", name=f"{name!r}"), target=header)
             return None
         return name
 
@@ -433,18 +568,27 @@ class _Compiler:
         if operation == Operation.UPSERT:
             if not isinstance(external_id, str) or not external_id:
                 self.error(
-                    "MISSING_EXTERNAL_ID", "an upsert needs 'external_id', the field that matches records"
+                    "MISSING_EXTERNAL_ID",
+                    Text("an upsert needs 'external_id', the field that matches records"),
                 )
             else:
                 info = self.view.field(external_id)
                 if info is None:
                     self.error(
-                        "UNKNOWN_FIELD", f"external id field {external_id} is not a field of {self.view.name}"
+                        "UNKNOWN_FIELD",
+                        Text(
+                            "external id field %(external_id)s is not a field of %(name)s",
+                            external_id=external_id,
+                            name=self.view.name,
+                        ),
                     )
                 elif not (info.external_id or info.name == "Id"):
                     self.error(
                         "NOT_AN_EXTERNAL_ID",
-                        f"{info.name} is not marked External ID in Salesforce, so upsert cannot match on it",
+                        Text(
+                            "%(name)s is not marked External ID in Salesforce, so upsert cannot match on it",
+                            name=info.name,
+                        ),
                         target=info.name,
                     )
                 else:
@@ -452,21 +596,33 @@ class _Compiler:
                     if info.name.lower() not in mapped:
                         self.error(
                             "MISSING_EXTERNAL_ID",
-                            f"the external id {info.name} must be mapped to a source column for upsert",
+                            Text(
+                                "the external id %(name)s must be mapped to a source column for upsert",
+                                name=info.name,
+                            ),
                             target=info.name,
                         )
         elif external_id not in (None, ""):
-            self.warn("EXTERNAL_ID_IGNORED", f"'external_id' is only used by upsert, not {operation}")
+            self.warn(
+                "EXTERNAL_ID_IGNORED",
+                Text("'external_id' is only used by upsert, not %(operation)s", operation=operation),
+            )
         if operation.needs_id and "id" not in mapped:
             self.error(
-                "MISSING_ID", f"{operation} needs the record Id mapped to a source column", target="Id"
+                "MISSING_ID",
+                Text("%(operation)s needs the record Id mapped to a source column", operation=operation),
+                target="Id",
             )
         if operation.deletes:
             for rule in compiled.rules:
                 if rule.target.field.name != "Id":
                     self.warn(
                         "FIELD_IGNORED",
-                        f"{rule.target.header} is ignored: {operation} only uses Id",
+                        Text(
+                            "%(header)s is ignored: %(operation)s only uses Id",
+                            header=rule.target.header,
+                            operation=operation,
+                        ),
                         target=rule.target.header,
                     )
             compiled.rules = [rule for rule in compiled.rules if rule.target.field.name == "Id"]
@@ -485,7 +641,9 @@ class _Compiler:
                     )
         if operation == Operation.INSERT and "id" in mapped:
             self.error(
-                "FIELD_NOT_CREATEABLE", "Id cannot be set on insert (Salesforce assigns it)", target="Id"
+                "FIELD_NOT_CREATEABLE",
+                Text("Id cannot be set on insert (Salesforce assigns it)"),
+                target="Id",
             )
         for rule in compiled.rules:
             self._value_checks(rule)
@@ -507,8 +665,14 @@ class _Compiler:
             if value.lower() not in allowed:
                 self.error(
                     "INVALID_PICKLIST_VALUE",
-                    f"{value!r} is not an active value of the restricted picklist {info.name} "
-                    f"({', '.join(info.picklist_values[:10])}{'...' if len(info.picklist_values) > 10 else ''})",
+                    Text(
+                        "%(value)s is not an active value of the restricted picklist %(name)s "
+                        "(%(picklist_values)s%(value2)s)",
+                        value=f"{value!r}",
+                        name=info.name,
+                        picklist_values=", ".join(info.picklist_values[:10]),
+                        value2="..." if len(info.picklist_values) > 10 else "",
+                    ),
                     target=rule.target.header,
                 )
 

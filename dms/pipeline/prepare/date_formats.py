@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from dms.errors import Text
 from dms.pipeline.prepare.parsed import FormatError
 
 EXCEL_FORMAT = "excel"  # pseudo-format: Excel serial day numbers (1900 date system)
@@ -116,8 +117,12 @@ def strftime_pattern(pattern: str) -> str:
                 else f"{char * run!r} has too many letters"
             )
             raise FormatError(
-                f"format {pattern!r}: {what}. Use Java-style letters y M d H h m s S a Z X with quoted "
-                "literals ('T'), e.g. dd/MM/yyyy, or strftime directives, e.g. %d/%m/%Y"
+                Text(
+                    "format %(pattern)s: %(what)s. Use Java-style letters y M d H h m s S a Z X with quoted "
+                    "literals ('T'), e.g. dd/MM/yyyy, or strftime directives, e.g. %%d/%%m/%%Y",
+                    pattern=f"{pattern!r}",
+                    what=what,
+                )
             )
         out.append(directive)
         i += run
@@ -135,7 +140,9 @@ def _quoted_literal(pattern: str, start: int) -> tuple[str, int]:
             i += 1
         text.append(pattern[i])
         i += 1
-    raise FormatError(f"format {pattern!r} opens a quote (') that is never closed")
+    raise FormatError(
+        Text("format %(pattern)s opens a quote (') that is never closed", pattern=f"{pattern!r}")
+    )
 
 
 @lru_cache(maxsize=256)
@@ -143,7 +150,9 @@ def compile_date_format(pattern: str) -> DateFormat:
     """Compile a strftime-style format (%Y %y %m %d %b %B %H %I %M %S %f %p %z), or the same in Java style
     (yyyy yy MM dd MMM MMMM HH hh mm ss SSS a Z X, 'quoted' literals), into a DateFormat."""
     if not isinstance(pattern, str) or not pattern.strip():
-        raise FormatError("a date format must be a non-empty string such as '%d/%m/%Y' or 'dd/MM/yyyy'")
+        raise FormatError(
+            Text("a date format must be a non-empty string such as '%%d/%%m/%%Y' or 'dd/MM/yyyy'")
+        )
     pattern = strftime_pattern(pattern)
     for short, long in _EXPANSIONS.items():
         pattern_expanded = pattern.replace("%" + short, long)
@@ -156,7 +165,7 @@ def compile_date_format(pattern: str) -> DateFormat:
         char = pattern[i]
         if char == "%":
             if i + 1 >= len(pattern):
-                raise FormatError(f"format {pattern!r} ends with a lone '%'")
+                raise FormatError(Text("format %(pattern)s ends with a lone '%%'", pattern=f"{pattern!r}"))
             directive = pattern[i + 1]
             i += 2
             if directive == "%":
@@ -167,12 +176,26 @@ def compile_date_format(pattern: str) -> DateFormat:
                 directive = pattern[i]
                 i += 1
             if directive not in _DIRECTIVES:
-                raise FormatError(f"format {pattern!r} uses %{directive}, which is not supported")
+                raise FormatError(
+                    Text(
+                        "format %(pattern)s uses %%%(directive)s, which is not supported",
+                        pattern=f"{pattern!r}",
+                        directive=directive,
+                    )
+                )
             group, piece, text = _DIRECTIVES[directive]
             if group in groups:
-                raise FormatError(f"format {pattern!r} uses %{directive} twice")
+                raise FormatError(
+                    Text(
+                        "format %(pattern)s uses %%%(directive)s twice",
+                        pattern=f"{pattern!r}",
+                        directive=directive,
+                    )
+                )
             if group == "f" and "f" in groups:
-                raise FormatError(f"format {pattern!r} gives fractions of a second twice")
+                raise FormatError(
+                    Text("format %(pattern)s gives fractions of a second twice", pattern=f"{pattern!r}")
+                )
             if group == "S" and pattern[i : i + 3] in (".%f", ",%f"):
                 piece = r"(?P<S>\d{2})"  # the fraction is given explicitly right after
             groups.add(group)
@@ -199,15 +222,26 @@ def compile_date_format(pattern: str) -> DateFormat:
         i += 1
     regex.append("$")
     if "Y" in groups and "y" in groups:
-        raise FormatError(f"format {pattern!r} gives the year twice")
+        raise FormatError(Text("format %(pattern)s gives the year twice", pattern=f"{pattern!r}"))
     if not ({"Y", "y"} & groups and {"m", "b"} & groups and "d" in groups):
-        raise FormatError(f"format {pattern!r} needs a year, a month and a day (e.g. %Y, %m, %d)")
+        raise FormatError(
+            Text(
+                "format %(pattern)s needs a year, a month and a day (e.g. %%Y, %%m, %%d)",
+                pattern=f"{pattern!r}",
+            )
+        )
     if ("I" in groups) != ("p" in groups):
-        raise FormatError(f"format {pattern!r}: %I (12-hour clock) and %p (AM/PM) go together")
+        raise FormatError(
+            Text(
+                "format %(pattern)s: %%I (12-hour clock) and %%p (AM/PM) go together", pattern=f"{pattern!r}"
+            )
+        )
     if "H" in groups and "I" in groups:
-        raise FormatError(f"format {pattern!r} gives the hour twice")
+        raise FormatError(Text("format %(pattern)s gives the hour twice", pattern=f"{pattern!r}"))
     if ({"M", "S"} & groups) and not ({"H", "I"} & groups):
-        raise FormatError(f"format {pattern!r} has minutes or seconds but no hour")
+        raise FormatError(
+            Text("format %(pattern)s has minutes or seconds but no hour", pattern=f"{pattern!r}")
+        )
     return DateFormat(
         pattern=pattern, regex="".join(regex), groups=frozenset(groups), label="".join(label), fixed=pattern
     )
@@ -262,7 +296,7 @@ def check_date_format(fmt: str) -> str:
     """`fmt` as the parsers take it ('excel' or strftime style, Java-style patterns translated); FormatError
     unless it is usable."""
     if not isinstance(fmt, str):
-        raise FormatError("a date format must be a string such as '%d/%m/%Y' or 'dd/MM/yyyy'")
+        raise FormatError(Text("a date format must be a string such as '%%d/%%m/%%Y' or 'dd/MM/yyyy'"))
     if fmt == EXCEL_FORMAT:
         return fmt
     return compile_date_format(fmt).pattern

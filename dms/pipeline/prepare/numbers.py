@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dms.errors import Text
 from dms.pipeline.columns import as_array, is_text
 from dms.pipeline.prepare.parsed import (
     FormatError,
@@ -44,11 +45,18 @@ def _number_regex(decimal: str, thousands: str | None) -> str:
 def check_number_format(decimal: str, thousands: str | None) -> None:
     """Raise FormatError unless the separators are a usable pair."""
     if decimal not in (".", ","):
-        raise FormatError(f"decimal separator must be '.' or ',', not {decimal!r}")
+        raise FormatError(
+            Text("decimal separator must be '.' or ',', not %(decimal)s", decimal=f"{decimal!r}")
+        )
     if thousands not in _THOUSANDS_CHOICES:
-        raise FormatError(f"thousands separator {thousands!r} is not one of , . space ' _ or none")
+        raise FormatError(
+            Text(
+                "thousands separator %(thousands)s is not one of , . space ' _ or none",
+                thousands=f"{thousands!r}",
+            )
+        )
     if thousands == decimal:
-        raise FormatError("the decimal and thousands separators must differ")
+        raise FormatError(Text("the decimal and thousands separators must differ"))
 
 
 _CURRENCY = r"[$€£¥₹₩₽¤]|(?:US\$|USD|EUR|GBP|CNY|RMB|JPY|CHF|CAD|AUD)"

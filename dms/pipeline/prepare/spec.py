@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dms.errors import DMSError
+from dms.errors import DMSError, Text, Translate, render_text
 from dms.pipeline.describe import FieldInfo, ObjectDescribe
 from dms.pipeline.model import Operation
 
@@ -58,15 +58,17 @@ class MappingError(DMSError):
 
     def __init__(self, problems: Sequence[MappingProblem]):
         errors = [p for p in problems if p.severity == "error"]
-        first = errors[0].message if errors else "invalid mapping"
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        super().__init__(first + more)
+        first = (errors[0].text or errors[0].message) if errors else Text("invalid mapping")
+        more = len(errors) - 1
+        super().__init__(
+            Text("%(first)s (and %(more)s more problems)", first=first, more=more) if more else first
+        )
         self.problems = list(problems)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON error body with every problem listed."""
-        body = super().to_dict()
-        body["problems"] = [p.to_dict() for p in self.problems]
+    def to_dict(self, translate: Translate = str) -> dict[str, Any]:
+        """JSON error body with every problem listed (in `translate`'s language)."""
+        body = super().to_dict(translate)
+        body["problems"] = [p.to_dict(translate) for p in self.problems]
         return body
 
 
@@ -76,13 +78,16 @@ class MappingProblem:
 
     severity: str
     code: str
-    message: str
+    message: str  # English, as stored with a job
     target: str | None = None
     source: str | None = None
+    text: Text | None = field(default=None, compare=False, repr=False)  # the message, to translate
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form."""
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+    def to_dict(self, translate: Translate = str) -> dict[str, Any]:
+        """Plain JSON-able form, the message in `translate`'s language."""
+        body = {k: v for k, v in self.__dict__.items() if v is not None and k != "text"}
+        body["message"] = render_text(self.text, translate) if self.text else self.message
+        return body
 
 
 @dataclass(frozen=True)

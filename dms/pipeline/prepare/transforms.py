@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dms.errors import Text
 from dms.pipeline.prepare.booleans import describe_booleans, format_booleans, parse_booleans
 from dms.pipeline.prepare.date_formats import check_date_format, describe_format
 from dms.pipeline.prepare.dates import (
@@ -168,7 +169,7 @@ def map_values(text: pa.Array, step: Mapping[str, Any], *, target: str) -> tuple
     return pc.if_else(matched, mapped, fallback), rejected
 
 
-def transform_problem(step: Mapping[str, Any]) -> str | None:
+def transform_problem(step: Mapping[str, Any]) -> Text | None:
     """Why a transform step cannot run, or None."""
     op = step["op"]
     if op == "map":
@@ -176,38 +177,38 @@ def transform_problem(step: Mapping[str, Any]) -> str | None:
         if not isinstance(values, Mapping) or not all(
             isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in values.items()
         ):
-            return "'values' must map text to text (or null)"
+            return Text("'values' must map text to text (or null)")
         if step.get("else", "keep") not in MAP_ELSE:
-            return f"'else' must be one of {', '.join(MAP_ELSE)}"
+            return Text("'else' must be one of %(map_else)s", map_else=", ".join(MAP_ELSE))
         if step.get("else") == "default" and not isinstance(step.get("default"), str):
-            return "'else': 'default' needs 'default', the value for unmapped codes"
+            return Text("'else': 'default' needs 'default', the value for unmapped codes")
         if not isinstance(step.get("ignore_case", False), bool):
-            return "'ignore_case' must be true or false"
+            return Text("'ignore_case' must be true or false")
     elif op == "replace":
         if not isinstance(step.get("find"), str) or not step["find"]:
-            return "'find' must be non-empty text"
+            return Text("'find' must be non-empty text")
         if not isinstance(step.get("with", ""), str):
-            return "'with' must be text"
+            return Text("'with' must be text")
     elif op == "regex_replace":
         pattern = step.get("pattern")
         replacement = step.get("with", "")
         if not isinstance(pattern, str) or not pattern or not isinstance(replacement, str):
-            return "'pattern' and 'with' must be text"
+            return Text("'pattern' and 'with' must be text")
         try:
             pc.replace_substring_regex(pa.array(["probe"]), pattern, replacement)
         except pa.ArrowInvalid as exc:
-            return f"the pattern is not a valid RE2 regular expression: {exc}"
+            return Text("the pattern is not a valid RE2 regular expression: %(exc)s", exc=exc)
     elif op == "split":
         separator = step.get("separator")
         index = step.get("index")
         if not isinstance(separator, str) or not separator:
-            return "'separator' must be non-empty text"
+            return Text("'separator' must be non-empty text")
         if not isinstance(index, int) or isinstance(index, bool):
-            return "'index' must be a whole number (0 = first part, -1 = last part)"
+            return Text("'index' must be a whole number (0 = first part, -1 = last part)")
     elif op == "truncate":
         length = step.get("length")
         if not isinstance(length, int) or isinstance(length, bool) or length < 1:
-            return "'length' must be a positive whole number"
+            return Text("'length' must be a positive whole number")
     elif op in ("date", "datetime"):
         fmt = step.get("format")
         if fmt is not None:
@@ -217,7 +218,7 @@ def transform_problem(step: Mapping[str, Any]) -> str | None:
                 return exc.message
         timezone = step.get("timezone")
         if timezone is not None and not is_known_timezone(timezone):
-            return f"unknown timezone {timezone!r}"
+            return Text("unknown timezone %(timezone)s", timezone=f"{timezone!r}")
     elif op == "number":
         try:
             check_number_format(step.get("decimal", "."), step.get("thousands"))
@@ -227,7 +228,7 @@ def transform_problem(step: Mapping[str, Any]) -> str | None:
         for key in ("true_values", "false_values"):
             tokens = step.get(key)
             if tokens is not None and not is_word_list(tokens):
-                return f"'{key}' must be a list of words"
+                return Text("'%(key)s' must be a list of words", key=key)
     return None
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dms.errors import DMSError, typed_field
+from dms.errors import DMSError, Text, typed_field
 from dms.pipeline.model import ROW_COLUMN
 
 FORMATS = ("csv", "excel", "json", "ndjson", "parquet", "pickle")
@@ -31,12 +31,12 @@ RAW_TEXT_LIMIT = 100_000  # characters of a bad row's raw text kept for the erro
 # (Codecs that are not text encodings at all, like zlib, base64 or rot13, are told by Python itself.)
 NOT_FILE_ENCODINGS = ("idna", "punycode", "undefined")
 # The read options a request may give, with the JSON types each takes.
-READ_OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    "format": ((str,), "a string"),
-    "encoding": ((str,), "a string"),
-    "delimiter": ((str,), "a string"),
-    "sheet": ((str, int), "a sheet name or a 0-based index"),
-    "has_header": ((bool,), "true or false"),
+READ_OPTION_TYPES: dict[str, tuple[tuple[type, ...], Text]] = {
+    "format": ((str,), Text("a string")),
+    "encoding": ((str,), Text("a string")),
+    "delimiter": ((str,), Text("a string")),
+    "sheet": ((str, int), Text("a sheet name or a 0-based index")),
+    "has_header": ((bool,), Text("true or false")),
 }
 
 
@@ -230,7 +230,11 @@ def validated_options(
         if fmt not in FORMATS:
             raise BadReadOption(
                 "BAD_OPTION",
-                f"Unknown format {options.format!r}; use one of {', '.join(FORMATS)}.",
+                Text(
+                    "Unknown format %(format)s; use one of %(formats)s.",
+                    format=f"{options.format!r}",
+                    formats=", ".join(FORMATS),
+                ),
                 option=f"{prefix}format",
                 file=path,
             )
@@ -248,29 +252,33 @@ def validated_options(
         if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n\x00':
             raise BadReadOption(
                 "BAD_OPTION",
-                f"Delimiter {options.delimiter!r} must be one ASCII character other than a quote, a line "
-                f"break or NUL (or one of {', '.join(DELIMITER_NAMES)}).",
+                Text(
+                    "Delimiter %(delimiter)s must be one ASCII character other than a quote, a line break or "
+                    "NUL (or one of %(delimiter_names)s).",
+                    delimiter=f"{options.delimiter!r}",
+                    delimiter_names=", ".join(DELIMITER_NAMES),
+                ),
                 option=f"{prefix}delimiter",
                 file=path,
             )
     if options.chunk_rows < 1:
         raise BadReadOption(
             "BAD_OPTION",
-            f"chunk_rows must be at least 1, not {options.chunk_rows}.",
+            Text("chunk_rows must be at least 1, not %(chunk_rows)s.", chunk_rows=options.chunk_rows),
             option="chunk_rows",
             file=path,
         )
     if options.chunk_bytes < 1:
         raise BadReadOption(
             "BAD_OPTION",
-            f"chunk_bytes must be at least 1, not {options.chunk_bytes}.",
+            Text("chunk_bytes must be at least 1, not %(chunk_bytes)s.", chunk_bytes=options.chunk_bytes),
             option="chunk_bytes",
             file=path,
         )
     if isinstance(options.sheet, bool) or not isinstance(options.sheet, (str, int, type(None))):
         raise BadReadOption(
             "BAD_OPTION",
-            "sheet must be a sheet name or a 0-based index.",
+            Text("sheet must be a sheet name or a 0-based index."),
             option=f"{prefix}sheet",
             file=path,
         )
@@ -303,8 +311,11 @@ def text_encoding(name: str, *, option: str, file: str | os.PathLike[str] | None
     if not python_name or python_name in NOT_FILE_ENCODINGS:
         raise BadReadOption(
             "INVALID_ENCODING",
-            f"{name[:80]!r} is not a text encoding a file can be read in; use one such as utf-8, cp1252, "
-            "latin-1 or utf-16, or leave it out to detect it.",
+            Text(
+                "%(name)s is not a text encoding a file can be read in; use one such as utf-8, cp1252, "
+                "latin-1 or utf-16, or leave it out to detect it.",
+                name=f"{name[:80]!r}",
+            ),
             option=option,
             file=file,
         )
@@ -315,12 +326,14 @@ def check_readable(path: str | os.PathLike[str]) -> int:
     """The file's size in bytes, or a ReadError when it is missing, not a file, or empty."""
     source = Path(path)
     if not source.exists():
-        raise ReadError("NOT_FOUND", "The file does not exist.", file=path)
+        raise ReadError("NOT_FOUND", Text("The file does not exist."), file=path)
     if not source.is_file():
-        raise ReadError("NOT_A_FILE", "The path is not a regular file.", file=path)
+        raise ReadError("NOT_A_FILE", Text("The path is not a regular file."), file=path)
     size = source.stat().st_size
     if size == 0:
-        raise ReadError("EMPTY_FILE", "The file is empty (0 bytes): there is nothing to read.", file=path)
+        raise ReadError(
+            "EMPTY_FILE", Text("The file is empty (0 bytes): there is nothing to read."), file=path
+        )
     return size
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from dms.errors import Text
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.source.chunking import ChunkAssembler, RecordNumbering, with_row_numbers
 from dms.pipeline.source.contract import (
@@ -70,22 +71,29 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
             )
     text = decode_sample(head, encoding, warnings)
     if not text.strip():
-        raise ReadError("EMPTY_FILE", "The file holds no rows: only blank lines or whitespace.", file=path)
+        raise ReadError(
+            "EMPTY_FILE", Text("The file holds no rows: only blank lines or whitespace."), file=path
+        )
     delimiter = options.delimiter or sniff_delimiter(text, Path(path).suffix.lower())
     record, record_end = first_record(text, delimiter)
     sample_is_whole_file = len(head) < SAMPLE_BYTES
     if record is None and sample_is_whole_file:
         raise ReadError(
             "UNCLOSED_QUOTE",
-            'The first row opens a quote (") that is never closed, so no row can be read. Fix the quoting.',
+            Text(
+                'The first row opens a quote (") that is never closed, so no row can be read. Fix the '
+                "quoting."
+            ),
             file=path,
             row=0 if options.has_header else 1,
         )
     if record is None or (record_end >= len(text) and not sample_is_whole_file):
         raise ReadError(
             "ROW_TOO_LONG",
-            "The first row does not end within the first megabyte: it opens a quote that is never closed or is "
-            "far too long. Fix the quoting.",
+            Text(
+                "The first row does not end within the first megabyte: it opens a quote that is never "
+                "closed or is far too long. Fix the quoting."
+            ),
             file=path,
             row=0 if options.has_header else 1,
         )
@@ -290,8 +298,14 @@ def _read_failure(exc: Exception, path: str | os.PathLike[str], encoding: str, n
     if isinstance(exc, UnicodeDecodeError):
         return ReadError(
             "ENCODING_ERROR",
-            f"The file stops decoding as {encoding} after about row {near_record}: byte "
-            f"0x{exc.object[exc.start]:02X} is not valid there. Choose the file's real encoding or re-export it as UTF-8.",
+            Text(
+                "The file stops decoding as %(encoding)s after about row %(near_record)s: byte "
+                "0x%(object)s is not valid there. Choose the file's real encoding or re-export it as "
+                "UTF-8.",
+                encoding=encoding,
+                near_record=near_record,
+                object=f"{exc.object[exc.start]:02X}",
+            ),
             file=path,
             row=near_record,
         )
@@ -299,14 +313,21 @@ def _read_failure(exc: Exception, path: str | os.PathLike[str], encoding: str, n
     if "straddl" in text:
         return ReadError(
             "ROW_TOO_LONG",
-            f"A row near row {near_record} is longer than {MAX_BLOCK_SIZE // (1024 * 1024)} MB or opens a quote that is "
-            "never closed, so the rows after it cannot be told apart. Check the quoting around that row.",
+            Text(
+                "A row near row %(near_record)s is longer than %(number)s MB or opens a quote that is "
+                "never closed, so the rows after it cannot be told apart. Check the quoting around that "
+                "row.",
+                near_record=near_record,
+                number=MAX_BLOCK_SIZE // (1024 * 1024),
+            ),
             file=path,
             row=near_record,
         )
     return ReadError(
         "UNREADABLE_TEXT",
-        f"The file cannot be parsed near row {near_record}: {text}",
+        Text(
+            "The file cannot be parsed near row %(near_record)s: %(text)s", near_record=near_record, text=text
+        ),
         file=path,
         row=near_record,
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 import charset_normalizer
 from charset_normalizer.md import mess_ratio
 
+from dms.errors import Text
 from dms.pipeline.source.contract import ReadError
 
 # How much of a text file detection looks at: enough for a header and a few hundred rows, never the file.
@@ -78,8 +79,10 @@ def detect_format(path: str | os.PathLike[str], head: bytes) -> str:
     if _looks_binary(head):
         raise ReadError(
             "UNKNOWN_FORMAT",
-            "The file is neither delimited text nor a known spreadsheet, JSON, Parquet or pickle file. "
-            "Export it as CSV, Excel, JSON or Parquet.",
+            Text(
+                "The file is neither delimited text nor a known spreadsheet, JSON, Parquet or pickle "
+                "file. Export it as CSV, Excel, JSON or Parquet."
+            ),
             file=path,
         )
     return "csv"

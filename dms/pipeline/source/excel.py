@@ -14,6 +14,7 @@ import openpyxl
 import xlrd
 from openpyxl.utils.exceptions import InvalidFileException
 
+from dms.errors import Text
 from dms.pipeline.source.chunking import RecordAssembler, value_text
 from dms.pipeline.source.contract import (
     Chunk,
@@ -145,7 +146,7 @@ class _Workbook:
     def choose_sheet(self, sheet: str | int | None) -> str:
         """The name of the requested sheet (by name or 0-based index), the first one by default."""
         if not self.sheet_names:
-            raise ReadError("EMPTY_FILE", "The workbook has no worksheets.", file=self.path)
+            raise ReadError("EMPTY_FILE", Text("The workbook has no worksheets."), file=self.path)
         if sheet is None:
             return self.sheet_names[0]
         if isinstance(sheet, int):
@@ -158,9 +159,12 @@ class _Workbook:
             return self.sheet_names[int(sheet)]
         raise ReadError(
             "SHEET_NOT_FOUND",
-            f"There is no sheet {sheet!r}; the workbook has {len(self.sheet_names)}: "
-            + ", ".join(f"{position}: {name!r}" for position, name in enumerate(self.sheet_names))
-            + ".",
+            Text(
+                "There is no sheet %(sheet)s; the workbook has %(count)s: %(sheets)s.",
+                sheet=f"{sheet!r}",
+                count=len(self.sheet_names),
+                sheets=", ".join(f"{position}: {name!r}" for position, name in enumerate(self.sheet_names)),
+            ),
             file=self.path,
         )
 
@@ -180,7 +184,9 @@ class _XlsxWorkbook(_Workbook):
             self._file.close()
             raise ReadError(
                 "CORRUPT_FILE",
-                f"The file is not a readable .xlsx workbook ({exc}). Save it again from Excel.",
+                Text(
+                    "The file is not a readable .xlsx workbook (%(exc)s). Save it again from Excel.", exc=exc
+                ),
                 file=path,
             ) from exc
         # Chart sheets have no cells; only worksheets can be read.
@@ -196,7 +202,9 @@ class _XlsxWorkbook(_Workbook):
             yield from enumerate(sheet.iter_rows(values_only=True), start=1)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError) as exc:
             raise ReadError(
-                "CORRUPT_FILE", f"Sheet {sheet_name!r} is damaged: {exc}.", file=self.path
+                "CORRUPT_FILE",
+                Text("Sheet %(sheet_name)s is damaged: %(exc)s.", sheet_name=f"{sheet_name!r}", exc=exc),
+                file=self.path,
             ) from exc
 
 
@@ -208,7 +216,11 @@ class _XlsWorkbook(_Workbook):
         if size > limit:
             raise ReadError(
                 "FILE_TOO_LARGE",
-                f"The .xls file is {size:,} bytes; the limit is {limit:,}. Save it as .xlsx or CSV instead.",
+                Text(
+                    "The .xls file is %(size)s bytes; the limit is %(limit)s. Save it as .xlsx or CSV instead.",
+                    size=f"{size:,}",
+                    limit=f"{limit:,}",
+                ),
                 file=path,
             )
         try:
@@ -216,8 +228,11 @@ class _XlsWorkbook(_Workbook):
         except (xlrd.XLRDError, xlrd.compdoc.CompDocError, ValueError, IndexError, AssertionError) as exc:
             raise ReadError(
                 "CORRUPT_FILE",
-                f"The file is not a readable .xls workbook ({exc}); if it is password-protected, remove the "
-                "password, or save it as .xlsx or CSV.",
+                Text(
+                    "The file is not a readable .xls workbook (%(exc)s); if it is password-protected, remove "
+                    "the password, or save it as .xlsx or CSV.",
+                    exc=exc,
+                ),
                 file=path,
             ) from exc
         self._datemode = self._book.datemode
@@ -267,7 +282,10 @@ def _open_workbook(path: str | os.PathLike[str], options: ReadOptions) -> _Workb
         return _XlsWorkbook(path, options)
     raise ReadError(
         "CORRUPT_FILE",
-        "The file is named or marked as Excel but is neither an .xlsx nor an .xls workbook. Save it again from Excel.",
+        Text(
+            "The file is named or marked as Excel but is neither an .xlsx nor an .xls workbook. Save "
+            "it again from Excel."
+        ),
         file=path,
     )
 
@@ -288,7 +306,7 @@ def _check_zip(path: str | os.PathLike[str], options: ReadOptions) -> None:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise ReadError(
             "CORRUPT_FILE",
-            f"The file is not a readable .xlsx workbook ({exc}). Save it again from Excel.",
+            Text("The file is not a readable .xlsx workbook (%(exc)s). Save it again from Excel.", exc=exc),
             file=path,
         ) from exc
     log.debug("reader=excel file=%s zip_entries=%d", Path(path).name, len(entries))
@@ -298,22 +316,29 @@ def _check_sizes(path: str | os.PathLike[str], entries: list[zipfile.ZipInfo], o
     if len(entries) > MAX_ZIP_ENTRIES:
         raise ReadError(
             "ZIP_BOMB",
-            f"The workbook holds {len(entries):,} parts; no real workbook has that many.",
+            Text(
+                "The workbook holds %(count)s parts; no real workbook has that many.",
+                count=f"{len(entries):,}",
+            ),
             file=path,
         )
     names = {entry.filename for entry in entries}
     if "xl/workbook.xml" not in names and not any(name.endswith("workbook.xml") for name in names):
         raise ReadError(
             "UNKNOWN_FORMAT",
-            "The file is a zip archive but not an Excel workbook; unzip it and upload the file inside.",
+            Text("The file is a zip archive but not an Excel workbook; unzip it and upload the file inside."),
             file=path,
         )
     total = sum(entry.file_size for entry in entries)
     if total > options.max_unzipped_bytes:
         raise ReadError(
             "ZIP_BOMB",
-            f"The workbook would inflate to {total:,} bytes, over the limit of {options.max_unzipped_bytes:,}. "
-            "Split it or export the sheet as CSV.",
+            Text(
+                "The workbook would inflate to %(total)s bytes, over the limit of %(max_unzipped_bytes)s. "
+                "Split it or export the sheet as CSV.",
+                total=f"{total:,}",
+                max_unzipped_bytes=f"{options.max_unzipped_bytes:,}",
+            ),
             file=path,
         )
     for entry in entries:
@@ -323,9 +348,16 @@ def _check_sizes(path: str | os.PathLike[str], entries: list[zipfile.ZipInfo], o
         if ratio > options.max_zip_ratio:
             raise ReadError(
                 "ZIP_BOMB",
-                f"Part {entry.filename!r} inflates {ratio:,.0f} times ({entry.compress_size:,} to "
-                f"{entry.file_size:,} bytes), over the limit of {options.max_zip_ratio:,.0f}; the file looks like a "
-                "zip bomb. Export the sheet as CSV if it is genuine.",
+                Text(
+                    "Part %(filename)s inflates %(ratio)s times (%(compress_size)s to %(file_size)s bytes), "
+                    "over the limit of %(max_zip_ratio)s; the file looks like a zip bomb. Export the sheet as "
+                    "CSV if it is genuine.",
+                    filename=f"{entry.filename!r}",
+                    ratio=f"{ratio:,.0f}",
+                    compress_size=f"{entry.compress_size:,}",
+                    file_size=f"{entry.file_size:,}",
+                    max_zip_ratio=f"{options.max_zip_ratio:,.0f}",
+                ),
                 file=path,
             )
 
@@ -353,9 +385,15 @@ def _check_part_sizes(
         elif entry.file_size > limits.xlsx_max_part_bytes:
             raise ReadError(
                 "PART_TOO_LARGE",
-                f"Part {entry.filename!r} of the workbook inflates to {entry.file_size:,} bytes, over the limit of "
-                f"{limits.xlsx_max_part_bytes:,} for a part read whole (setting DMS_XLSX_MAX_PART_BYTES); real "
-                "workbooks stay far below it. Save the workbook again from Excel, or export the sheet as CSV.",
+                Text(
+                    "Part %(filename)s of the workbook inflates to %(file_size)s bytes, over the limit of "
+                    "%(xlsx_max_part_bytes)s for a part read whole (setting DMS_XLSX_MAX_PART_BYTES); real "
+                    "workbooks stay far below it. Save the workbook again from Excel, or export the sheet as "
+                    "CSV.",
+                    filename=f"{entry.filename!r}",
+                    file_size=f"{entry.file_size:,}",
+                    xlsx_max_part_bytes=f"{limits.xlsx_max_part_bytes:,}",
+                ),
                 file=path,
                 part=entry.filename,
                 limit=limits.xlsx_max_part_bytes,
@@ -379,11 +417,20 @@ def _check_shared_strings(path: str | os.PathLike[str], entry: zipfile.ZipInfo, 
     ratio = entry.file_size / max(entry.compress_size, 1)
     raise ReadError(
         "PART_TOO_LARGE",
-        f"Part {entry.filename!r} of the workbook, the shared strings table, inflates to {entry.file_size:,} bytes, "
-        f"{ratio:,.0f} times its packed size: over the limit of {limit:,} for it (tables past "
-        f"{limits.xlsx_max_shared_strings_bytes:,} bytes, setting DMS_XLSX_MAX_SHARED_STRINGS_BYTES, may inflate "
-        f"at most {limits.xlsx_shared_strings_max_ratio:,.0f} times, DMS_XLSX_SHARED_STRINGS_MAX_RATIO, as distinct "
-        "texts do). Save the workbook again from Excel, or export the sheet as CSV.",
+        Text(
+            "Part %(filename)s of the workbook, the shared strings table, inflates to %(file_size)s "
+            "bytes, %(ratio)s times its packed size: over the limit of %(limit)s for it (tables past "
+            "%(xlsx_max_shared_strings_bytes)s bytes, setting DMS_XLSX_MAX_SHARED_STRINGS_BYTES, may "
+            "inflate at most %(xlsx_shared_strings_max_ratio)s times, "
+            "DMS_XLSX_SHARED_STRINGS_MAX_RATIO, as distinct texts do). Save the workbook again from "
+            "Excel, or export the sheet as CSV.",
+            filename=f"{entry.filename!r}",
+            file_size=f"{entry.file_size:,}",
+            ratio=f"{ratio:,.0f}",
+            limit=f"{limit:,}",
+            xlsx_max_shared_strings_bytes=f"{limits.xlsx_max_shared_strings_bytes:,}",
+            xlsx_shared_strings_max_ratio=f"{limits.xlsx_shared_strings_max_ratio:,.0f}",
+        ),
         file=path,
         part=entry.filename,
         limit=limit,
@@ -400,8 +447,14 @@ def _content_types(
     if entry.file_size > limit:
         raise ReadError(
             "PART_TOO_LARGE",
-            f"Part {_CONTENT_TYPES_PART!r} of the workbook inflates to {entry.file_size:,} bytes, over the limit "
-            f"of {limit:,} (setting DMS_XLSX_MAX_PART_BYTES). Save the workbook again from Excel.",
+            Text(
+                "Part %(content_types_part)s of the workbook inflates to %(file_size)s bytes, over the "
+                "limit of %(limit)s (setting DMS_XLSX_MAX_PART_BYTES). Save the workbook again from "
+                "Excel.",
+                content_types_part=f"{_CONTENT_TYPES_PART!r}",
+                file_size=f"{entry.file_size:,}",
+                limit=f"{limit:,}",
+            ),
             file=path,
             part=_CONTENT_TYPES_PART,
             limit=limit,
@@ -459,16 +512,23 @@ def _refuse_dtds(
         if verdict == "dtd":
             raise ReadError(
                 "XML_DTD",
-                f"Part {entry.filename!r} of the workbook declares a DTD (<!DOCTYPE ...>), which Excel never "
-                "writes and which can hide an XML attack; the file was not read. Save it again from Excel.",
+                Text(
+                    "Part %(filename)s of the workbook declares a DTD (<!DOCTYPE ...>), which Excel never "
+                    "writes and which can hide an XML attack; the file was not read. Save it again from "
+                    "Excel.",
+                    filename=f"{entry.filename!r}",
+                ),
                 file=path,
             )
         if verdict == "unfinished":
             raise ReadError(
                 "XML_DTD",
-                f"Part {entry.filename!r} of the workbook has no root element in its first "
-                f"{XML_PROLOG_BYTES:,} bytes, which Excel never writes; the file was not read. Save it again "
-                "from Excel.",
+                Text(
+                    "Part %(filename)s of the workbook has no root element in its first %(xml_prolog_bytes)s "
+                    "bytes, which Excel never writes; the file was not read. Save it again from Excel.",
+                    filename=f"{entry.filename!r}",
+                    xml_prolog_bytes=f"{XML_PROLOG_BYTES:,}",
+                ),
                 file=path,
             )
 

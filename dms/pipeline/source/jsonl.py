@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from typing import IO
 
+from dms.errors import Text
 from dms.pipeline.source.chunking import RecordAssembler, value_text
 from dms.pipeline.source.contract import (
     Chunk,
@@ -61,7 +62,9 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
     keys, _seen = _leading_keys(path, encoding, fmt)
     if len(keys) != len(columns):
         raise ReadError(
-            "SOURCE_CHANGED", "The file's fields differ from when it was sniffed; sniff it again.", file=path
+            "SOURCE_CHANGED",
+            Text("The file's fields differ from when it was sniffed; sniff it again."),
+            file=path,
         )
     key_columns = {key: position for position, key in enumerate(keys)}
     assembler = RecordAssembler(columns, options.chunk_rows)
@@ -173,8 +176,12 @@ def _ndjson_records(text: IO[str], path: str | os.PathLike[str]) -> Iterator[tup
             if first:
                 raise ReadError(
                     "INVALID_JSON",
-                    f"The first line is not a JSON object ({exc.msg} at column {exc.colno}); the file is neither "
-                    "NDJSON (one object per line) nor, by its first character, a JSON array.",
+                    Text(
+                        "The first line is not a JSON object (%(msg)s at column %(colno)s); the file is neither "
+                        "NDJSON (one object per line) nor, by its first character, a JSON array.",
+                        msg=exc.msg,
+                        colno=exc.colno,
+                    ),
                     file=path,
                     row=1,
                 ) from None
@@ -204,8 +211,16 @@ class _ArrayReader:
         if self._peek() != "[":
             found = self._peek()
             raise self._error(
-                f"The file does not start with '[' but with {found!r}: expected a JSON array of objects"
-                + (" (one object per line is NDJSON: choose that format)." if found == "{" else "."),
+                Text(
+                    "The file does not start with '[' but with %(found)s: expected a JSON array of objects (one "
+                    "object per line is NDJSON: choose that format).",
+                    found=f"{found!r}",
+                )
+                if found == "{"
+                else Text(
+                    "The file does not start with '[' but with %(found)s: expected a JSON array of objects.",
+                    found=f"{found!r}",
+                ),
                 None,
             )
         self._position += 1
@@ -218,24 +233,38 @@ class _ArrayReader:
             number += 1
             if self._peek() == "":
                 raise self._error(
-                    f"The array ends after record {number - 1} without its closing ']'.", number
+                    Text(
+                        "The array ends after record %(number)s without its closing ']'.", number=number - 1
+                    ),
+                    number,
                 )
             value, raw = self._element(number)
             yield number, value, raw
             separator = self._peek()
             self._position += 1
             if separator == "":
-                raise self._error(f"The array ends after record {number} without its closing ']'.", number)
+                raise self._error(
+                    Text("The array ends after record %(number)s without its closing ']'.", number=number),
+                    number,
+                )
             if separator == "]":
                 break
             if separator != ",":
                 raise self._error(
-                    f"Expected ',' or ']' after record {number} but found {separator!r}.",
+                    Text(
+                        "Expected ',' or ']' after record %(number)s but found %(separator)s.",
+                        number=number,
+                        separator=f"{separator!r}",
+                    ),
                     number,
                 )
             if self._peek() == "]":
                 raise self._error(
-                    f"A comma after record {number} is followed by ']': remove the trailing comma.", number
+                    Text(
+                        "A comma after record %(number)s is followed by ']': remove the trailing comma.",
+                        number=number,
+                    ),
+                    number,
                 )
         self._expect_end()
 
@@ -246,14 +275,25 @@ class _ArrayReader:
                 value, end = self._decoder.raw_decode(self._buffer, start)
             except RecursionError:
                 raise self._error(
-                    f"Record {number} nests too deeply to read.", number, code="JSON_TOO_DEEP"
+                    Text("Record %(number)s nests too deeply to read.", number=number),
+                    number,
+                    code="JSON_TOO_DEEP",
                 ) from None
             except json.JSONDecodeError as exc:
                 if self._eof:
-                    raise self._error(f"Record {number} is not valid JSON: {exc.msg}.", number) from None
+                    raise self._error(
+                        Text("Record %(number)s is not valid JSON: %(msg)s.", number=number, msg=exc.msg),
+                        number,
+                    ) from None
                 if len(self._buffer) - start > MAX_RECORD_CHARS:
                     raise self._error(
-                        f"Record {number} is not valid JSON or is longer than {MAX_RECORD_CHARS:,} characters: {exc.msg}.",
+                        Text(
+                            "Record %(number)s is not valid JSON or is longer than %(max_record_chars)s characters: "
+                            "%(msg)s.",
+                            number=number,
+                            max_record_chars=f"{MAX_RECORD_CHARS:,}",
+                            msg=exc.msg,
+                        ),
                         number,
                     ) from None
                 self._fill(max(_READ_CHARS, len(self._buffer) - start))
@@ -288,9 +328,12 @@ class _ArrayReader:
     def _expect_end(self) -> None:
         trailing = self._peek()
         if trailing:
-            raise self._error(f"Unexpected {trailing!r} after the closing ']' of the array.", None)
+            raise self._error(
+                Text("Unexpected %(trailing)s after the closing ']' of the array.", trailing=f"{trailing!r}"),
+                None,
+            )
 
-    def _error(self, message: str, number: int | None, code: str = "INVALID_JSON") -> ReadError:
+    def _error(self, message: str | Text, number: int | None, code: str = "INVALID_JSON") -> ReadError:
         return ReadError(code, message, file=self._path, row=number)
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from dms.errors import Text
+
 # Thrift compact protocol types (https://github.com/apache/thrift/blob/master/doc/specs/thrift-compact-protocol.md)
 _STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = range(13)
 # pyarrow's own cap on a page header (statistics in it can hold long min/max values).
@@ -40,7 +42,7 @@ def page_headers(source: BinaryIO, start: int, length: int) -> Iterator[PageHead
         header = _read_header(_Reader(source, min(MAX_HEADER_BYTES, end - position)))
         yield header
         if header.compressed_size < 0 or header.uncompressed_size < 0:
-            raise BadPageHeader("a page header with a negative size")
+            raise BadPageHeader(Text("a page header with a negative size"))
         position += header.header_size + header.compressed_size
 
 
@@ -59,11 +61,11 @@ class _Reader:
 
     def take(self, count: int) -> bytes:
         if self.consumed + count > self._limit:
-            raise BadPageHeader("a page header runs past its column chunk or pyarrow's header limit")
+            raise BadPageHeader(Text("a page header runs past its column chunk or pyarrow's header limit"))
         while len(self._buffer) - self._at < count:
             block = self._source.read(max(4096, count))
             if not block:
-                raise BadPageHeader("the file ends inside a page header")
+                raise BadPageHeader(Text("the file ends inside a page header"))
             self._buffer = self._buffer[self._at :] + block
             self._at = 0
         data = self._buffer[self._at : self._at + count]
@@ -80,7 +82,7 @@ class _Reader:
                 return value
             shift += 7
             if shift > 63:
-                raise BadPageHeader("a varint longer than 64 bits")
+                raise BadPageHeader(Text("a varint longer than 64 bits"))
 
     def zigzag(self) -> int:
         value = self.varint()
@@ -103,14 +105,14 @@ def _read_header(reader: _Reader) -> PageHeader:
         else:
             _skip(reader, kind, depth=0)
     if not {1, 2, 3} <= fields.keys():
-        raise BadPageHeader("a page header without its type and sizes")
+        raise BadPageHeader(Text("a page header without its type and sizes"))
     return PageHeader(fields[1], fields[2], fields[3], reader.consumed)
 
 
 def _skip(reader: _Reader, kind: int, depth: int) -> None:
     """Read past one value of a compact-protocol type."""
     if depth > 32:
-        raise BadPageHeader("a page header nested too deeply")
+        raise BadPageHeader(Text("a page header nested too deeply"))
     if kind in (_TRUE, _FALSE):
         return
     if kind == _BYTE:
@@ -146,4 +148,4 @@ def _skip(reader: _Reader, kind: int, depth: int) -> None:
                 reader.zigzag()
             _skip(reader, head & 0x0F, depth + 1)
     else:
-        raise BadPageHeader(f"an unknown Thrift type {kind} in a page header")
+        raise BadPageHeader(Text("an unknown Thrift type %(kind)s in a page header", kind=kind))

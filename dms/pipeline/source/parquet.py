@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dms.errors import Text
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.source.chunking import ChunkAssembler, with_row_numbers
 from dms.pipeline.source.contract import (
@@ -51,7 +52,11 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
     if len(schema.names) != len(info.columns):
         raise ReadError(
             "SOURCE_CHANGED",
-            f"The file has {len(schema.names)} columns but was sniffed with {len(info.columns)}; sniff it again.",
+            Text(
+                "The file has %(count)s columns but was sniffed with %(count2)s; sniff it again.",
+                count=len(schema.names),
+                count2=len(info.columns),
+            ),
             file=path,
         )
     fields = [pa.field(name, _value_type(f.type)) for name, f in zip(info.columns, schema, strict=True)]
@@ -73,7 +78,10 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
             next_row += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise ReadError(
-            "CORRUPT_FILE", f"The Parquet file is damaged near row {next_row}: {exc}", file=path, row=next_row
+            "CORRUPT_FILE",
+            Text("The Parquet file is damaged near row %(next_row)s: %(exc)s", next_row=next_row, exc=exc),
+            file=path,
+            row=next_row,
         ) from exc
     yield from assembler.finish()
 
@@ -117,10 +125,17 @@ def _check_pages(
                 if header.uncompressed_size > limit:
                     raise ReadError(
                         "PARQUET_PAGE_TOO_LARGE",
-                        f"Column {chunk.path_in_schema!r} has a {PAGE_TYPES.get(header.kind, 'page')} in row group "
-                        f"{index + 1} that inflates to {header.uncompressed_size:,} bytes, over the limit of "
-                        f"{limit:,} for one page (setting DMS_PARQUET_MAX_PAGE_BYTES); writers cut pages at about "
-                        "1 MiB. Write the file again (pyarrow's data_page_size), or leave out the column.",
+                        Text(
+                            "Column %(path_in_schema)s has a %(page_types)s in row group %(number)s that inflates to "
+                            "%(uncompressed_size)s bytes, over the limit of %(limit)s for one page (setting "
+                            "DMS_PARQUET_MAX_PAGE_BYTES); writers cut pages at about 1 MiB. Write the file again "
+                            "(pyarrow's data_page_size), or leave out the column.",
+                            path_in_schema=f"{chunk.path_in_schema!r}",
+                            page_types=PAGE_TYPES.get(header.kind, "page"),
+                            number=index + 1,
+                            uncompressed_size=f"{header.uncompressed_size:,}",
+                            limit=f"{limit:,}",
+                        ),
                         file=path,
                         column=chunk.path_in_schema,
                         limit=limit,
@@ -128,7 +143,13 @@ def _check_pages(
         except BadPageHeader as exc:
             raise ReadError(
                 "CORRUPT_FILE",
-                f"The Parquet file is damaged: column {chunk.path_in_schema!r} of row group {index + 1} has {exc}.",
+                Text(
+                    "The Parquet file is damaged: column %(path_in_schema)s of row group %(number)s has "
+                    "%(exc)s.",
+                    path_in_schema=f"{chunk.path_in_schema!r}",
+                    number=index + 1,
+                    exc=exc,
+                ),
                 file=path,
                 column=chunk.path_in_schema,
             ) from exc
@@ -165,10 +186,16 @@ def _check_footer(
             if chunk.total_uncompressed_size > limit:
                 raise ReadError(
                     "PARQUET_COLUMN_TOO_LARGE",
-                    f"Column {name!r} holds {chunk.total_uncompressed_size:,} bytes uncompressed in row group "
-                    f"{group_index + 1}, over the limit of {limit:,} for one column of one row group (setting "
-                    "DMS_PARQUET_MAX_COLUMN_CHUNK_BYTES). Write the file with smaller row groups "
-                    "(row_group_size in pyarrow and pandas).",
+                    Text(
+                        "Column %(name)s holds %(total_uncompressed_size)s bytes uncompressed in row group "
+                        "%(number)s, over the limit of %(limit)s for one column of one row group (setting "
+                        "DMS_PARQUET_MAX_COLUMN_CHUNK_BYTES). Write the file with smaller row groups "
+                        "(row_group_size in pyarrow and pandas).",
+                        name=f"{name!r}",
+                        total_uncompressed_size=f"{chunk.total_uncompressed_size:,}",
+                        number=group_index + 1,
+                        limit=f"{limit:,}",
+                    ),
                     file=path,
                     column=name,
                     limit=limit,
@@ -204,9 +231,16 @@ def _checked(
     row = first_row + int(pc.index(pc.greater(sizes, limit), True).as_py())
     raise ReadError(
         "CELL_TOO_LARGE",
-        f"Column {name!r} holds a value of {largest:,} bytes in row {row}, over the limit of {limit:,} bytes for "
-        "one cell (setting DMS_READ_MAX_CELL_BYTES); no Salesforce field holds more than 131,072 characters. "
-        "Leave the column out of the export, or shorten its values.",
+        Text(
+            "Column %(name)s holds a value of %(largest)s bytes in row %(row)s, over the limit of "
+            "%(limit)s bytes for one cell (setting DMS_READ_MAX_CELL_BYTES); no Salesforce field "
+            "holds more than 131,072 characters. Leave the column out of the export, or shorten its "
+            "values.",
+            name=f"{name!r}",
+            largest=f"{largest:,}",
+            row=row,
+            limit=f"{limit:,}",
+        ),
         file=path,
         row=row,
         column=name,
@@ -259,5 +293,7 @@ def _open(path: str | os.PathLike[str], dictionary_columns: list[str] | None = N
         return pq.ParquetFile(path, read_dictionary=dictionary_columns or None)
     except (pa.ArrowException, OSError) as exc:
         raise ReadError(
-            "CORRUPT_FILE", f"The file is not a readable Parquet file: {exc}. Export it again.", file=path
+            "CORRUPT_FILE",
+            Text("The file is not a readable Parquet file: %(exc)s. Export it again.", exc=exc),
+            file=path,
         ) from exc

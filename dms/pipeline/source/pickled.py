@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from dms.errors import Text
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.source.chunking import value_text
 from dms.pipeline.source.contract import (
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 # A pickle is loaded whole; past this it is the wrong format for the job.
 MAX_PICKLE_BYTES = 1024 * 1024 * 1024
 
-DISABLED_MESSAGE = (
+DISABLED_MESSAGE = Text(
     "Pickle files can run arbitrary code on the server when they are loaded, so DMS does not read them unless "
     "the deployment enables it (ReadOptions.allow_pickle, set from the deployment's configuration). Export the "
     "DataFrame as Parquet (df.to_parquet) or CSV (df.to_csv) and upload that instead."
@@ -71,7 +72,7 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
     frame = load_dataframe(path, options)
     if len(frame.columns) != len(info.columns):
         raise ReadError(
-            "SOURCE_CHANGED", "The DataFrame's columns differ from when it was sniffed.", file=path
+            "SOURCE_CHANGED", Text("The DataFrame's columns differ from when it was sniffed."), file=path
         )
     arrays = [_column_to_arrow(frame.iloc[:, position]) for position in range(len(frame.columns))]
     arrays.append(pa.array(np.arange(1, len(frame) + 1, dtype=np.int64)))
@@ -81,7 +82,9 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
         table.validate(full=True)
     except pa.ArrowInvalid as exc:
         raise ReadError(
-            "CORRUPT_FILE", f"The pickled DataFrame holds inconsistent data: {exc}.", file=path
+            "CORRUPT_FILE",
+            Text("The pickled DataFrame holds inconsistent data: %(exc)s.", exc=exc),
+            file=path,
         ) from exc
     del frame
     for index, start in enumerate(range(0, table.num_rows, options.chunk_rows)):
@@ -97,7 +100,12 @@ def load_dataframe(path: str | os.PathLike[str], options: ReadOptions) -> pd.Dat
     if size > limit:
         raise ReadError(
             "FILE_TOO_LARGE",
-            f"The pickle is {size:,} bytes; pickles are loaded whole and the limit is {limit:,}. Export Parquet instead.",
+            Text(
+                "The pickle is %(size)s bytes; pickles are loaded whole and the limit is %(limit)s. "
+                "Export Parquet instead.",
+                size=f"{size:,}",
+                limit=f"{limit:,}",
+            ),
             file=path,
         )
     with open(path, "rb") as source:
@@ -105,17 +113,21 @@ def load_dataframe(path: str | os.PathLike[str], options: ReadOptions) -> pd.Dat
             loaded = DataFrameUnpickler(source, options.limits).load()
         except ForbiddenGlobal as exc:
             log.warning("reader=pickle file=%s refused=%s.%s", Path(path).name, exc.module, exc.name)
-            raise ReadError("PICKLE_FORBIDDEN", str(exc), file=path) from None
+            raise ReadError("PICKLE_FORBIDDEN", exc.args[0], file=path) from None
         except AllocationRefused as exc:
             log.warning("reader=pickle file=%s refused=%s bytes=%d", Path(path).name, exc.call, exc.size)
-            raise ReadError("PICKLE_TOO_LARGE", str(exc), file=path, limit=exc.limit) from None
+            raise ReadError("PICKLE_TOO_LARGE", exc.args[0], file=path, limit=exc.limit) from None
         except RecursionError:
-            raise ReadError("CORRUPT_FILE", "The pickle nests too deeply to load.", file=path) from None
+            raise ReadError("CORRUPT_FILE", Text("The pickle nests too deeply to load."), file=path) from None
         except Exception as exc:  # noqa: BLE001 - any failure of a hostile or damaged pickle is a read error
             raise ReadError(
                 "CORRUPT_FILE",
-                f"The pickle cannot be loaded ({type(exc).__name__}: {exc}). It may come from an incompatible pandas "
-                "version: export Parquet or CSV instead.",
+                Text(
+                    "The pickle cannot be loaded (%(name__)s: %(exc)s). It may come from an incompatible "
+                    "pandas version: export Parquet or CSV instead.",
+                    name__=type(exc).__name__,
+                    exc=exc,
+                ),
                 file=path,
             ) from None
     if isinstance(loaded, pd.Series):
@@ -123,7 +135,7 @@ def load_dataframe(path: str | os.PathLike[str], options: ReadOptions) -> pd.Dat
     if not isinstance(loaded, pd.DataFrame):
         raise ReadError(
             "UNSUPPORTED_FORMAT",
-            f"The pickle holds a {type(loaded).__name__}, not a pandas DataFrame.",
+            Text("The pickle holds a %(name__)s, not a pandas DataFrame.", name__=type(loaded).__name__),
             file=path,
         )
     return _with_index_as_columns(loaded)
@@ -136,8 +148,13 @@ class ForbiddenGlobal(pickle.UnpicklingError):
         self.module = module
         self.name = name
         super().__init__(
-            f"The pickle asks to load {module}.{name}, which is not part of a pandas DataFrame; it was refused "
-            "without running it, because loading a pickle can run arbitrary code. Export the data as Parquet or CSV."
+            Text(
+                "The pickle asks to load %(module)s.%(name)s, which is not part of a pandas DataFrame; it was "
+                "refused without running it, because loading a pickle can run arbitrary code. Export the data "
+                "as Parquet or CSV.",
+                module=module,
+                name=name,
+            )
         )
 
 
@@ -149,9 +166,14 @@ class AllocationRefused(pickle.UnpicklingError):
         self.size = size
         self.limit = limit
         super().__init__(
-            f"The pickle asks {call} to allocate {size:,} bytes at once, over the limit of {limit:,} (setting "
-            "DMS_PICKLE_MAX_ALLOC_BYTES); a DataFrame's pickle carries its data, it does not ask for space. It "
-            "was refused before anything was allocated. Export the data as Parquet or CSV."
+            Text(
+                "The pickle asks %(call)s to allocate %(size)s bytes at once, over the limit of %(limit)s "
+                "(setting DMS_PICKLE_MAX_ALLOC_BYTES); a DataFrame's pickle carries its data, it does not ask "
+                "for space. It was refused before anything was allocated. Export the data as Parquet or CSV.",
+                call=call,
+                size=f"{size:,}",
+                limit=f"{limit:,}",
+            )
         )
 
 

@@ -172,9 +172,9 @@ def register_security(app: Flask) -> None:
         if not g.principal.may(needed):
             raise Forbidden(
                 Text(
-                    "This needs the %(value)s role; you are %(value2)s.",
-                    value=needed.value,
-                    value2=g.principal.role.value,
+                    "This needs the %(needed)s role; you are %(role)s.",
+                    needed=needed.value,
+                    role=g.principal.role.value,
                 )
             )
         if g.principal.via == "session" and request.method not in SAFE_METHODS:

@@ -196,12 +196,20 @@ class JobProblems:
         if refused:
             listed = ", ".join(str(r) for r in refused[:10]) + (", ..." if len(refused) > 10 else "")
             raise DMSError(
-                Text(
-                    "Row%(value)s %(listed)s of job %(job_id)s did not fail and were not invalid: only those "
-                    "rows can be corrected and retried.",
-                    value="s" if len(refused) > 1 else "",
-                    listed=listed,
-                    job_id=self.job_id,
+                (
+                    Text(
+                        "Rows %(listed)s of job %(job_id)s did not fail and were not invalid: only those rows can "
+                        "be corrected and retried.",
+                        listed=listed,
+                        job_id=self.job_id,
+                    )
+                    if len(refused) > 1
+                    else Text(
+                        "Row %(listed)s of job %(job_id)s did not fail and were not invalid: only those rows can "
+                        "be corrected and retried.",
+                        listed=listed,
+                        job_id=self.job_id,
+                    )
                 ),
                 code="ROW_NOT_RETRYABLE",
                 http_status=422,

@@ -346,10 +346,10 @@ class _Compiler:
                 "POLYMORPHIC_LOOKUP",
                 Text(
                     "%(name)s can point to %(parents)s: name the parent type, e.g. "
-                    "%(parents2)s:%(relationship)s.%(parent_field)s",
+                    "%(first_parent)s:%(relationship)s.%(parent_field)s",
                     name=info.name,
                     parents=", ".join(parents),
-                    parents2=parents[0],
+                    first_parent=parents[0],
                     relationship=relationship,
                     parent_field=parent_field,
                 ),
@@ -667,11 +667,11 @@ class _Compiler:
                     "INVALID_PICKLIST_VALUE",
                     Text(
                         "%(value)s is not an active value of the restricted picklist %(name)s "
-                        "(%(picklist_values)s%(value2)s)",
+                        "(%(picklist_values)s%(more)s)",
                         value=f"{value!r}",
                         name=info.name,
                         picklist_values=", ".join(info.picklist_values[:10]),
-                        value2="..." if len(info.picklist_values) > 10 else "",
+                        more="..." if len(info.picklist_values) > 10 else "",
                     ),
                     target=rule.target.header,
                 )

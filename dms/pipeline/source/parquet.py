@@ -53,9 +53,9 @@ def iter_chunks(path: str | os.PathLike[str], options: ReadOptions, info: Source
         raise ReadError(
             "SOURCE_CHANGED",
             Text(
-                "The file has %(count)s columns but was sniffed with %(count2)s; sniff it again.",
+                "The file has %(count)s columns but was sniffed with %(sniffed)s; sniff it again.",
                 count=len(schema.names),
-                count2=len(info.columns),
+                sniffed=len(info.columns),
             ),
             file=path,
         )

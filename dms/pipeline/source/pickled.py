@@ -123,9 +123,9 @@ def load_dataframe(path: str | os.PathLike[str], options: ReadOptions) -> pd.Dat
             raise ReadError(
                 "CORRUPT_FILE",
                 Text(
-                    "The pickle cannot be loaded (%(name__)s: %(exc)s). It may come from an incompatible "
+                    "The pickle cannot be loaded (%(type_name)s: %(exc)s). It may come from an incompatible "
                     "pandas version: export Parquet or CSV instead.",
-                    name__=type(exc).__name__,
+                    type_name=type(exc).__name__,
                     exc=exc,
                 ),
                 file=path,
@@ -135,7 +135,9 @@ def load_dataframe(path: str | os.PathLike[str], options: ReadOptions) -> pd.Dat
     if not isinstance(loaded, pd.DataFrame):
         raise ReadError(
             "UNSUPPORTED_FORMAT",
-            Text("The pickle holds a %(name__)s, not a pandas DataFrame.", name__=type(loaded).__name__),
+            Text(
+                "The pickle holds a %(type_name)s, not a pandas DataFrame.", type_name=type(loaded).__name__
+            ),
             file=path,
         )
     return _with_index_as_columns(loaded)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, url_for
+from flask_babel import gettext
 
 from dms.clients import current_services
 from dms.errors import DMSError, Text
@@ -252,7 +253,8 @@ def _unauthenticated() -> Any:
     """A person's browser goes to the sign-in page; any other caller gets 401 and says how to authenticate."""
     browser = request.method == "GET" and "text/html" in request.headers.get("Accept", "")
     if request.path.startswith("/api/") or not browser:
-        body = {"code": Unauthenticated.code, "message": "Sign in, or send an API token as a Bearer token."}
+        message = Text("Sign in, or send an API token as a Bearer token.").render(gettext)
+        body = {"code": Unauthenticated.code, "message": message}
         return jsonify({"error": body}), 401, {"WWW-Authenticate": 'Bearer realm="dms"'}
     target = request.full_path if request.query_string else request.path
     return redirect(url_for("auth.sign_in_page", next=target))

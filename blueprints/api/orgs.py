@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, request, url_for
+from flask_babel import gettext
 
 from blueprints.api import api
 from blueprints.api.jobs import current_pipeline, json_body
@@ -206,7 +207,7 @@ def suggest_mapping() -> Any:
     describe = _describe(fields["connection_id"], fields["object"])
     spec = new_mapping(fields["object"], operation, columns, describe, external_id=fields["external_id"])
     problems = check_mapping(spec, describe, columns)
-    return jsonify({"mapping": spec, "problems": [p.to_dict() for p in problems]})
+    return jsonify({"mapping": spec, "problems": [p.to_dict(gettext) for p in problems]})
 
 
 @api.post("/mappings/preview")
@@ -243,4 +244,7 @@ def preview_mapping() -> Any:
         if fields["external_id"]:
             spec["external_id"] = fields["external_id"]
     parents = parent_describes(ctx, spec, describe)
-    return jsonify(sample_mapping(head.table, spec, describe, rows=rows, parent_describes=parents))
+    sample = sample_mapping(
+        head.table, spec, describe, rows=rows, parent_describes=parents, translate=gettext
+    )
+    return jsonify(sample)

@@ -18,7 +18,7 @@ from ibm_cloud_sdk_core.authenticators import (
 )
 from ibmcloudant.cloudant_v1 import CloudantV1, DesignDocument
 
-from dms.errors import Conflict, NotFound, ServiceUnavailable
+from dms.errors import Conflict, NotFound, ServiceUnavailable, Text
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ def check_document_id(doc_id: object, db: str) -> None:
     """Refuse ids that are not a document's: `_all_docs`, `_design/...` and `..` are CouchDB's own paths
     (`..` would even reach the server's root), so asking for one is asking for a document that is not there."""
     if not isinstance(doc_id, str) or not doc_id or doc_id.startswith("_") or doc_id in (".", ".."):
-        raise NotFound(f"{db}/{str(doc_id)[:80]} does not exist.", code="NOT_FOUND")
+        raise NotFound(
+            Text("%(db)s/%(doc_id)s does not exist.", db=db, doc_id=str(doc_id)[:80]), code="NOT_FOUND"
+        )
 
 
 class DocumentStore:
@@ -106,7 +108,13 @@ class DocumentStore:
                 if exc.code != 409:  # 409: another process wrote it meanwhile; read it again
                     raise _translate(exc, self.db, f"_design/{name}") from exc
         else:
-            raise Conflict(f"Could not write {self.db}/_design/{name}: too many concurrent writers.")
+            raise Conflict(
+                Text(
+                    "Could not write %(db)s/_design/%(name)s: too many concurrent writers.",
+                    db=self.db,
+                    name=name,
+                )
+            )
         self._designs.add(name)
 
     def iter_view(
@@ -188,7 +196,13 @@ class DocumentStore:
             except Conflict:
                 log.debug("revision conflict db=%s doc=%s attempt=%d", self.db, doc_id, attempt + 1)
                 time.sleep(min(0.5, 0.01 * 2**attempt))
-        raise Conflict(f"Could not update {doc_id} after {attempts} attempts: too many concurrent writers.")
+        raise Conflict(
+            Text(
+                "Could not update %(doc_id)s after %(attempts)s attempts: too many concurrent writers.",
+                doc_id=doc_id,
+                attempts=attempts,
+            )
+        )
 
     def delete(self, doc_id: str) -> None:
         """Delete a document (at its current revision)."""
@@ -237,9 +251,18 @@ def _translate(exc: ApiException, db: str, doc_id: str | None = None) -> Excepti
     """Map the SDK's HTTP errors onto the domain's errors."""
     where = f"{db}/{doc_id}" if doc_id else db
     if exc.code == 404:
-        return NotFound(f"{where} does not exist.", code="NOT_FOUND")
+        return NotFound(Text("%(where)s does not exist.", where=where), code="NOT_FOUND")
     if exc.code == 409:
-        return Conflict(f"{where} was changed by someone else (revision conflict).", code="REVISION_CONFLICT")
+        return Conflict(
+            Text("%(where)s was changed by someone else (revision conflict).", where=where),
+            code="REVISION_CONFLICT",
+        )
     if exc.code in (0, 500, 502, 503, 504) or exc.code is None:
-        return ServiceUnavailable(f"The document store did not answer for {where}: {exc.message}")
+        return ServiceUnavailable(
+            Text(
+                "The document store did not answer for %(where)s: %(message)s",
+                where=where,
+                message=exc.message,
+            )
+        )
     return exc

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from dms.errors import Translate
 from dms.pipeline.columns import as_array
 from dms.pipeline.describe import ObjectDescribe
 from dms.pipeline.model import ROW_COLUMN
@@ -32,8 +33,10 @@ def sample_mapping(
     *,
     rows: int,
     parent_describes: Mapping[str, Any] | None = None,
+    translate: Translate = str,
 ) -> dict[str, Any]:
-    """The first `rows` rows of `table` (a file's head) through each field rule of `spec`.
+    """The first `rows` rows of `table` (a file's head) through each field rule of `spec` (its problems in
+    `translate`'s language).
 
     Formats the head makes plain are filled in first, as a job's plan does (from the same rows), so the
     sample parses what the load will parse. Lookups are not looked up in the org: a sample spends no calls.
@@ -77,7 +80,7 @@ def sample_mapping(
         "columns": read,
         "fields": fields,
         "rows": sampled,
-        "problems": [problem.to_dict() for problem in compiled.problems],
+        "problems": [problem.to_dict(translate) for problem in compiled.problems],
     }
 
 

@@ -169,7 +169,7 @@ def map_values(text: pa.Array, step: Mapping[str, Any], *, target: str) -> tuple
     return pc.if_else(matched, mapped, fallback), rejected
 
 
-def transform_problem(step: Mapping[str, Any]) -> Text | None:
+def transform_problem(step: Mapping[str, Any]) -> str | Text | None:
     """Why a transform step cannot run, or None."""
     op = step["op"]
     if op == "map":
@@ -215,7 +215,7 @@ def transform_problem(step: Mapping[str, Any]) -> Text | None:
             try:
                 check_date_format(fmt)
             except FormatError as exc:
-                return exc.message
+                return exc.text
         timezone = step.get("timezone")
         if timezone is not None and not is_known_timezone(timezone):
             return Text("unknown timezone %(timezone)s", timezone=f"{timezone!r}")
@@ -223,7 +223,7 @@ def transform_problem(step: Mapping[str, Any]) -> Text | None:
         try:
             check_number_format(step.get("decimal", "."), step.get("thousands"))
         except FormatError as exc:
-            return exc.message
+            return exc.text
     elif op == "boolean":
         for key in ("true_values", "false_values"):
             tokens = step.get(key)

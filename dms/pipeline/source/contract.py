@@ -49,7 +49,7 @@ class ReadError(DMSError):
     def __init__(
         self,
         code: str,
-        message: str,
+        message: str | Text,
         *,
         file: str | os.PathLike[str] | None = None,
         row: int | None = None,
@@ -77,7 +77,7 @@ class BadReadOption(ReadError):
     http_status = 400
 
     def __init__(
-        self, code: str, message: str, *, option: str, file: str | os.PathLike[str] | None = None
+        self, code: str, message: str | Text, *, option: str, file: str | os.PathLike[str] | None = None
     ) -> None:
         super().__init__(code, message, file=file)
         self.where["field"] = option

@@ -39,7 +39,9 @@ def _both(call: Any) -> tuple[Any, Any]:
 
 
 def test_a_request_field_of_the_wrong_type_is_named_in_chinese(client: Any) -> None:
-    english, chinese = _both(lambda headers: client.post("/api/v1/jobs", json={"upload_id": 7}, headers=headers))
+    english, chinese = _both(
+        lambda headers: client.post("/api/v1/jobs", json={"upload_id": 7}, headers=headers)
+    )
     assert english["code"] == "INVALID_REQUEST" and english["where"] == {"field": "upload_id"}
     assert english["message"] == "`upload_id` must be a string, not integer."
     assert chinese["message"] == "`upload_id` 必须是字符串，而不是整数。"

@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from dms.security.roles import Role
 from factories.security import (
@@ -62,13 +63,13 @@ def sign_in() -> Any:
     sent, expected = request.form.get("csrf_token", ""), request.cookies.get(FORM_COOKIE, "")
     origin = request.headers.get("Origin")
     if not expected or not hmac.compare_digest(sent, expected) or (origin and not same_origin(origin)):
-        return _page(403, "The sign-in form expired; please try again.", username)
+        return _page(403, gettext("The sign-in form expired; please try again."), username)
     rate_limit("SIGN_IN_LIMIT", "sign_in", caller=client_address())
     rate_limit("SIGN_IN_LIMIT", "sign_in_user", caller=username.casefold())
     user = users().authenticate(username, request.form.get("password", ""))
     if user is None:
         audit("sign_in", outcome="refused", username=username.casefold()[:100])
-        return _page(401, "That username and password do not match an active account.", username)
+        return _page(401, gettext("That username and password do not match an active account."), username)
     response = make_response(redirect(_safe_next(request.form.get("next"))))
     start_session(response, user)
     audit("sign_in", target=user["_id"], username=user["username"])

@@ -4,7 +4,9 @@ filters, and the catalog of the page scripts' messages.
 A request's locale is, in this order: `?lang=zh-CN` (which also sets the `dms_locale` cookie and sends the
 browser back to the same page without it), the cookie, the browser's Accept-Language, English. Templates mark
 text with `_()` / `{% trans %}`, Python with `lazy_gettext` (labels made at import time), scripts with
-`t("...")` (static/js/i18n.js); `make translations` extracts all of them into translations/*/messages.po.
+`t("...")` (static/js/i18n.js), the domain's errors with `Text("...", name=value)` (dms/errors.py: English
+in logs, job documents and the CLI; the API's error handler renders them in this request's locale);
+`make translations` extracts all of them into translations/*/messages.po.
 """
 
 from __future__ import annotations

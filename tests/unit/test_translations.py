@@ -69,7 +69,13 @@ TRANSLATED = [locale for locale in LANGUAGES if locale != DEFAULT_LOCALE]
 
 def test_there_is_text_to_translate_from_every_kind_of_source() -> None:
     where = {place.split(":")[0] for places in extracted().values() for place in places}
-    assert {"templates/base.html", "blueprints/ui.py", "static/js/wizard.js", "static/js/api.js", "dms/errors.py"} <= where
+    assert {
+        "templates/base.html",
+        "blueprints/ui.py",
+        "static/js/wizard.js",
+        "static/js/api.js",
+        "dms/errors.py",
+    } <= where
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)

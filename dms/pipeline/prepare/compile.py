@@ -69,10 +69,6 @@ def compile_for_sample(
     return compiled
 
 
-def _text(message: str | Text) -> Text | None:
-    return message if isinstance(message, Text) else None
-
-
 class _Compiler:
     """Walks a spec once, collecting problems and compiled rules."""
 
@@ -91,15 +87,11 @@ class _Compiler:
         }
         self.problems: list[MappingProblem] = []
 
-    def error(
-        self, code: str, message: str | Text, target: str | None = None, source: str | None = None
-    ) -> None:
-        self.problems.append(MappingProblem("error", code, str(message), target, source, _text(message)))
+    def error(self, code: str, message: Text, target: str | None = None, source: str | None = None) -> None:
+        self.problems.append(MappingProblem.of("error", code, message, target, source))
 
-    def warn(
-        self, code: str, message: str | Text, target: str | None = None, source: str | None = None
-    ) -> None:
-        self.problems.append(MappingProblem("warning", code, str(message), target, source, _text(message)))
+    def warn(self, code: str, message: Text, target: str | None = None, source: str | None = None) -> None:
+        self.problems.append(MappingProblem.of("warning", code, message, target, source))
 
     def run(self) -> CompiledMapping:
         spec = self.spec
@@ -172,10 +164,14 @@ class _Compiler:
             if filled in seen:
                 self.error(
                     "DUPLICATE_TARGET",
-                    f"{rule.target.header} is mapped twice (it also fills {rule.target.field.name}, "
-                    f"already mapped as {seen[filled]})"
+                    Text(
+                        "%(header)s is mapped twice (it also fills %(field)s, already mapped as %(other)s)",
+                        header=rule.target.header,
+                        field=rule.target.field.name,
+                        other=seen[filled],
+                    )
                     if seen[filled] != rule.target.header
-                    else f"{rule.target.header} is mapped twice",
+                    else Text("%(header)s is mapped twice", header=rule.target.header),
                     target=rule.target.header,
                 )
                 continue
@@ -213,8 +209,13 @@ class _Compiler:
         if len(sources) != 1:
             self.error(
                 "INVALID_SPEC",
-                f"{where} needs exactly one of 'source', 'concat' or 'constant'"
-                + (f", not {' and '.join(sources)}" if sources else ""),
+                Text(
+                    "%(where)s needs exactly one of 'source', 'concat' or 'constant', not %(given)s",
+                    where=where,
+                    given=" and ".join(sources),
+                )
+                if sources
+                else Text("%(where)s needs exactly one of 'source', 'concat' or 'constant'", where=where),
                 target=header,
             )
             return None
@@ -284,7 +285,7 @@ class _Compiler:
         folded = {normalize_name(c): c for c in self.columns}
         hint = folded.get(normalize_name(column))
         hint = hint or next(iter(difflib.get_close_matches(column, self.columns, n=1)), None)
-        suggestion = f"; did you mean {hint!r}?" if hint else ""
+        suggestion = Text("; did you mean %(hint)s?", hint=repr(hint)) if hint else ""
         self.error(
             "UNKNOWN_COLUMN",
             Text(
@@ -309,7 +310,7 @@ class _Compiler:
             hint = folded.get(normalize_name(header)) or next(
                 iter(difflib.get_close_matches(header, names, n=1)), None
             )
-            suggestion = f"; did you mean {hint}?" if hint else ""
+            suggestion = Text("; did you mean %(hint)s?", hint=hint) if hint else ""
             self.error(
                 "UNKNOWN_FIELD",
                 Text(
@@ -630,13 +631,24 @@ class _Compiler:
             for info in self.view.required_on_create():
                 if info.name.lower() in mapped:
                     continue
-                message = f"{info.name} ({info.label}) is required to create {self.view.name} records"
+                named = {"name": info.name, "label": info.label, "object_name": self.view.name}
                 if operation == Operation.INSERT:
-                    self.error("REQUIRED_FIELD_NOT_MAPPED", message + " and is not mapped", target=info.name)
+                    self.error(
+                        "REQUIRED_FIELD_NOT_MAPPED",
+                        Text(
+                            "%(name)s (%(label)s) is required to create %(object_name)s records and is not mapped",
+                            **named,
+                        ),
+                        target=info.name,
+                    )
                 else:
                     self.warn(
                         "REQUIRED_FIELD_NOT_MAPPED",
-                        message + ": rows that do not match an existing record will fail",
+                        Text(
+                            "%(name)s (%(label)s) is required to create %(object_name)s records: rows that do not "
+                            "match an existing record will fail",
+                            **named,
+                        ),
                         target=info.name,
                     )
         if operation == Operation.INSERT and "id" in mapped:

@@ -83,6 +83,13 @@ class MappingProblem:
     source: str | None = None
     text: Text | None = field(default=None, compare=False, repr=False)  # the message, to translate
 
+    @classmethod
+    def of(
+        cls, severity: str, code: str, message: Text, target: str | None, source: str | None
+    ) -> MappingProblem:
+        """A problem whose message is kept in English and as the Text to say it in a reader's language."""
+        return cls(severity, code, str(message), target, source, message)
+
     def to_dict(self, translate: Translate = str) -> dict[str, Any]:
         """Plain JSON-able form, the message in `translate`'s language."""
         body = {k: v for k, v in self.__dict__.items() if v is not None and k != "text"}

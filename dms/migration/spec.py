@@ -111,7 +111,11 @@ def load_plan_text(text: str, filename: str = "plan") -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        where = (
+            Text(" at line %(line)s, column %(column)s", line=mark.line + 1, column=mark.column + 1)
+            if mark is not None
+            else ""
+        )
         raise InvalidPlan(
             Text("%(filename)s is not valid YAML or JSON%(where)s.", filename=filename, where=where),
             file=filename,

@@ -1,4 +1,4 @@
-"""The domain's one base error, with a stable `code` the API maps to JSON once."""
+"""The domain's one base error, with a stable `code` the API maps to JSON once, and Text, the sentences errors say."""
 
 from __future__ import annotations
 
@@ -27,24 +27,14 @@ class Text:
         params = {k: _rendered(v, translate) for k, v in self.params.items()}
         try:
             return translate(self.msgid) % params
-        except (
-            KeyError,
-            ValueError,
-            TypeError,
-        ):  # a translation with a mistyped placeholder: say it in English
-            return self.msgid % params
+        except (KeyError, ValueError, TypeError):
+            return self.msgid % params  # a translation with a mistyped placeholder: say it in English
 
     def __str__(self) -> str:
         return self.render()
 
     def __repr__(self) -> str:
         return f"Text({self.msgid!r}, **{self.params!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return str(self) == (str(other) if isinstance(other, Text | str) else other)
-
-    def __hash__(self) -> int:
-        return hash(str(self))
 
 
 def _rendered(value: Any, translate: Translate) -> Any:

@@ -120,7 +120,11 @@ def register_error_handlers(app: Flask) -> None:
     def domain_error(exc: DMSError) -> Any:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
         # The message in the reader's language (the page's locale); code and where stay what clients switch on.
-        return jsonify({"error": exc.to_dict(translate=_)}), exc.http_status, headers
+        body = exc.to_dict(translate=_)
+        if not wants_json():  # a form a person sent (sign-in too often): a page of the site, never JSON
+            page = render_template("error.html", message=body["message"], status=exc.http_status)
+            return page, exc.http_status, headers
+        return jsonify({"error": body}), exc.http_status, headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -111,3 +111,14 @@ def test_a_mapping_problem_is_listed_in_chinese(client: Any, upload_id: str) -> 
     assert {k: v for k, v in unknown[0].items() if k != "message"} == {
         k: v for k, v in in_chinese[0].items() if k != "message"
     }
+
+
+def test_a_refused_sign_in_form_is_a_page_in_the_persons_language(anonymous_client: Any) -> None:
+    assert anonymous_client.get("/sign-in", headers=CHINESE).status_code == 200
+    refused = anonymous_client.post(
+        "/sign-in",
+        data={"username": "nobody", "password": "wrong", "csrf_token": "not-the-form's"},
+        headers={**CHINESE, "Accept": "text/html"},
+    )
+    assert refused.status_code == 403
+    assert "登录表单已过期；请重试。" in refused.get_data(as_text=True)

@@ -19,7 +19,7 @@ from dms.errors import ConfigurationError, DMSError
 from dms.security.ratelimit import RateLimited
 from dms.settings import load_settings
 from factories.celery_instance import celery_settings
-from factories.i18n import register_i18n
+from factories.i18n import DEFAULT_LOCALE, current_locale, register_i18n
 from factories.security import register_security
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +113,19 @@ def error_page(exc: HTTPException) -> Any:
     return render_template("error.html", message=message, status=status), status, headers
 
 
+def http_message(exc: HTTPException) -> str:
+    """An HTTP error's message for an API caller: werkzeug's own English, or a sentence in the reader's language."""
+    if current_locale() == DEFAULT_LOCALE or not exc.code:
+        return str(exc.description)
+    if exc.code == 404:
+        return _("There is nothing at %(path)s.", path=request.path[:200])
+    if exc.code == 405:
+        return _("%(method)s is not allowed here.", method=request.method)
+    if exc.code >= 500:
+        return _("Something went wrong on our side; it has been logged.")
+    return _("The request could not be answered.")
+
+
 def register_error_handlers(app: Flask) -> None:
     """Every error leaves as JSON with a stable code; a person never sees a stack trace."""
 
@@ -133,7 +146,8 @@ def register_error_handlers(app: Flask) -> None:
         code = (exc.name or "error").upper().replace(" ", "_")
         # werkzeug's own headers (Allow on a 405, WWW-Authenticate...) stay; its HTML content type does not.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-        return jsonify({"error": {"code": code, "message": exc.description}}), exc.code, headers
+        body = {"code": code, "message": http_message(exc)}
+        return jsonify({"error": body}), exc.code, headers
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

@@ -122,3 +122,12 @@ def test_a_refused_sign_in_form_is_a_page_in_the_persons_language(anonymous_clie
     )
     assert refused.status_code == 403
     assert "登录表单已过期；请重试。" in refused.get_data(as_text=True)
+
+
+def test_an_unknown_api_address_and_method_are_answered_in_chinese(client: Any) -> None:
+    english, chinese = _both(lambda headers: client.get("/api/v1/no-such-thing", headers=headers))
+    assert english["code"] == "NOT_FOUND" and "not found" in english["message"].lower()
+    assert chinese["message"] == "/api/v1/no-such-thing 处没有内容。"
+    english, chinese = _both(lambda headers: client.delete("/api/v1/jobs", headers=headers))
+    assert english["code"] == "METHOD_NOT_ALLOWED"
+    assert chinese["message"] == "此处不允许 DELETE。"

@@ -176,6 +176,19 @@ class ConnectionStore:
     def decrypt(self, token: str) -> str:
         return self._fernet().decrypt(token.encode()).decode()
 
+    def record_test(self, connection_id: str, outcome: dict[str, Any]) -> None:
+        """Keep a connection's last test (when, whether it logged in, its API usage) for the orgs page.
+
+        The deployment's default org has no document: its test is answered, not kept."""
+        if connection_id == DEFAULT_CONNECTION:
+            return
+        kept = {"at": datetime.now(UTC).isoformat(), **outcome}
+
+        def change(doc: dict[str, Any]) -> dict[str, Any]:
+            return {**doc, "last_test": kept}
+
+        self.store.update(connection_id, change)
+
     def _keep_refresh_token(self, connection_id: str, refresh_token: str) -> None:
         """Store the refresh token a login rotated to (the old one no longer works)."""
         encrypted = self.encrypt(refresh_token)
@@ -241,4 +254,5 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
         "secrets_set": sorted(doc.get("secrets", {})),
         "owner": doc.get("owner"),
         "created_at": doc.get("created_at"),
+        "last_test": doc.get("last_test"),
     }

@@ -41,7 +41,7 @@ function downloads(plan, step) {
   const names = ["success.csv", "errors.csv"];
   if (step.deferred.length) names.push("deferred_errors.csv");
   if (plan.dry_run) names.shift(); // a rehearsal loads nothing: it has no successes
-  return el("p", { class: "downloads" }, names.map((name, i) => [i ? " · " : "", el("a", { href: step.links[name], download: true }, name)]));
+  return el("p", { class: "downloads" }, names.flatMap((name, i) => [i ? " · " : "", el("a", { href: step.links[name], download: true }, name)]));
 }
 
 function stepCard(plan, step) {
@@ -198,7 +198,9 @@ async function parentNotLoaded(url) {
   if (!response.ok) return 0;
   const [header, ...rows] = parseCsv(await response.text());
   const column = (header || []).indexOf("error_code");
-  return column < 0 ? 0 : rows.filter((r) => r[column] === "PARENT_NOT_LOADED").length;
+  // A row with more than one problem lists their codes joined by "; ": it counts once.
+  const held = (r) => (r[column] || "").split("; ").includes("PARENT_NOT_LOADED");
+  return column < 0 ? 0 : rows.filter(held).length;
 }
 
 async function countHeldBack(plan) {

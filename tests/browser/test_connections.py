@@ -41,7 +41,9 @@ def _test_shows_usage(page: Page, name: str) -> None:
     expect(outcome.locator(".usage-text")).to_contain_text("API calls today")
 
 
-def test_an_org_is_connected_through_its_oauth_sign_in_page_then_tested(org_page: Page, localorg: Any) -> None:
+def test_an_org_is_connected_through_its_oauth_sign_in_page_then_tested(
+    org_page: Page, localorg: Any
+) -> None:
     page = org_page
     assert page.locator("h1").inner_text() == "Salesforce orgs"
     assert_fits_the_window(page)

@@ -10,7 +10,7 @@ const LEFTOVERS = ["failed", "invalid", "cancelled", "pending"];
 const PLAN_STATES = JSON.parse(document.getElementById("plan-states").textContent);
 const STEP_STATES = { not_run: N_("not run"), waiting: N_("waiting"), running: N_("running"), done: N_("done") };
 const PASS_STATES = { waiting: N_("waiting"), running: N_("running"), done: N_("done"), skipped: N_("skipped: nothing left"), not_run: N_("not run") };
-const LEFTOVER_LABELS = { failed: N_("refused by Salesforce"), invalid: N_("invalid or held back"), cancelled: N_("cancelled"), pending: N_("pending") };
+const LEFTOVER_LABELS = { failed: N_("Refused by Salesforce: {count}"), invalid: N_("Invalid or held back: {count}"), cancelled: N_("Cancelled: {count}"), pending: N_("Pending: {count}") };
 
 const root = document.getElementById("plan");
 const planId = root.dataset.planId;
@@ -61,7 +61,7 @@ function stepCard(plan, step) {
       );
     }
   }
-  const why = LEFTOVERS.filter((name) => c[name]).map((name) => t("{count} {reason}", { count: c[name], reason: t(LEFTOVER_LABELS[name]) }));
+  const why = LEFTOVERS.filter((name) => c[name]).map((name) => t(LEFTOVER_LABELS[name], { count: c[name] }));
   const held = heldBack.get(step.name);
   const percent = runningPercent(step);
   return el(
@@ -75,9 +75,9 @@ function stepCard(plan, step) {
       ? el("p", { class: "hint" }, t("Deferred to its update pass: {fields}", { fields: formatList(step.deferred.map((d) => d.field)) }))
       : null,
     figures,
-    why.length ? el("p", { class: "hint", "data-col": "why" }, formatList(why)) : null,
+    why.length ? el("p", { class: "hint", "data-col": "why" }, why.join(" · ")) : null,
     held && (held.load || held.update)
-      ? el("p", { class: "held-back", "data-col": "held-back" }, t("Held back because their parent was not loaded (PARENT_NOT_LOADED): {load} rows, {update} deferred fields", held))
+      ? el("p", { class: "held-back", "data-col": "held-back" }, t("Held back because their parent was not loaded (PARENT_NOT_LOADED): rows {load}, deferred fields {update}", held))
       : null,
     step.duplicates && step.duplicates.count ? el("p", { class: "problem warning" }, t("{count} keys given by more than one row", { count: step.duplicates.count })) : null,
     el("ul", { class: "passes" }, (step.passes || []).map((pass) => passLine(step, pass))),
@@ -138,6 +138,8 @@ function drawArrows(plan) {
   const box = arrows.getBoundingClientRect();
   for (const line of arrows.querySelectorAll("path.arrow")) line.remove();
   const card = (name) => waves.querySelector(`[data-step="${CSS.escape(name)}"]`);
+  const waveOf = new Map(plan.waves.flatMap((wave, index) => wave.map((name) => [name, index])));
+  const gutter = Math.min(...[...waves.querySelectorAll(".step-card")].map((c) => c.getBoundingClientRect().left)) - box.left - 18;
   for (const step of plan.steps) {
     const to = card(step.name);
     for (const parent of step.waits_for) {
@@ -152,7 +154,19 @@ function drawArrows(plan) {
       const bend = Math.max(20, (y2 - y1) / 2);
       const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
       path.setAttribute("class", "arrow");
-      path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${y1 + bend}, ${x2} ${y2 - bend}, ${x2} ${y2}`);
+      if (waveOf.get(step.name) - waveOf.get(parent) > 1 && gutter > 0) {
+        // Past a wave in between: around its cards, down the left side, rather than behind them.
+        // It comes in from the gap above the step's wave, so it crosses no card of that wave either.
+        const ya = a.top + a.height / 2 - box.top;
+        const xa = a.left - box.left;
+        const gap = y2 - 14;
+        path.setAttribute(
+          "d",
+          `M ${xa} ${ya} C ${gutter} ${ya}, ${gutter} ${ya}, ${gutter} ${ya + 30} L ${gutter} ${gap - 12} Q ${gutter} ${gap}, ${gutter + 12} ${gap} L ${x2 - 12} ${gap} Q ${x2} ${gap}, ${x2} ${y2}`,
+        );
+      } else {
+        path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${y1 + bend}, ${x2} ${y2 - bend}, ${x2} ${y2}`);
+      }
       path.setAttribute("marker-end", "url(#arrowhead)");
       path.dataset.from = parent;
       path.dataset.to = step.name;

@@ -72,9 +72,9 @@ def test_the_example_plan_is_started_and_followed_to_its_end(page: Page, worker:
     assert (_shown(page, "accounts", "deferred_set"), _shown(page, "accounts", "deferred_not_set")) == (9, 1)
     # The children held back because their parent did not load (README: 14 rows, 2 deferred fields of them).
     held = page.locator('[data-step="contact_roles"] [data-col="held-back"]')
-    expect(held).to_contain_text("PARENT_NOT_LOADED): 5 rows")
+    expect(held).to_contain_text("PARENT_NOT_LOADED): rows 5,")
     expect(page.locator('[data-step="accounts"] [data-col="held-back"]')).to_contain_text(
-        "0 rows, 1 deferred"
+        "rows 0, deferred fields 1"
     )
     link = page.locator('[data-step="tasks"] a', has_text="errors.csv")
     assert link.get_attribute("href") == f"/api/v1/plans/{plan_id}/steps/tasks/errors.csv"

@@ -97,6 +97,15 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def browser_page_request() -> bool:
+    """Whether a browser is opening one of the site's pages (a GET asking for HTML, outside the API)."""
+    return (
+        request.method == "GET"
+        and not request.path.startswith("/api/")
+        and "text/html" in request.headers.get("Accept", "")
+    )
+
+
 def error_page(exc: HTTPException) -> Any:
     """An HTTP error as a page of the site (the header, the language switch, a way on)."""
     status = exc.code or 500
@@ -119,6 +128,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DMSError)
     def domain_error(exc: DMSError) -> Any:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+        if browser_page_request():  # a person opening a page (an admin's, say) gets a page, never JSON
+            message = (
+                _("Your role does not allow this page; ask an admin.")
+                if exc.http_status == 403
+                else exc.message
+            )
+            return (
+                render_template("error.html", message=message, status=exc.http_status),
+                exc.http_status,
+                headers,
+            )
         return jsonify({"error": exc.to_dict()}), exc.http_status, headers
 
     @app.errorhandler(HTTPException)

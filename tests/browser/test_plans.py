@@ -9,8 +9,9 @@ import secrets
 import uuid
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
+from dms.devbrowser import context_options, sign_in
 from tests.browser.conftest import OpenPage, assert_fits_the_window
 
 PLAN_URL = re.compile(r".*/plans/(plan-[0-9A-Za-z]+-[0-9a-f]+)$")
@@ -111,7 +112,7 @@ def test_a_chinese_browser_reads_the_plan_pages_in_chinese(open_page: OpenPage) 
     assert page.locator("h1").inner_text() == "未找到"
 
 
-def test_an_admin_adds_a_viewer_on_the_users_page(page: Page) -> None:
+def test_an_admin_adds_a_viewer_on_the_users_page(page: Page, chromium: Browser, web_url: str) -> None:
     with page.expect_navigation():
         page.click("nav >> text=Users")
     assert page.locator("h1").inner_text() == "Users"
@@ -133,3 +134,73 @@ def test_an_admin_adds_a_viewer_on_the_users_page(page: Page) -> None:
     page.fill('#user-form input[name="password"]', password)
     page.click("#user-form button[type=submit]")
     expect(page.locator("#user-error")).to_contain_text("Not added")
+
+    # The viewer signs in: plans to read, none to start, and no users page.
+    context = chromium.new_context(**context_options(web_url))
+    try:
+        viewer = context.new_page()
+        sign_in(viewer, username, password, "/plans")
+        assert viewer.locator("h1").inner_text() == "Migration plans"
+        expect(viewer.locator("text=Start a plan")).to_have_count(0)
+        expect(viewer.locator("nav")).not_to_contain_text("Users")
+        response = viewer.goto("/users")
+        assert response is not None and response.status == 403
+        expect(viewer.locator(".alert.error")).to_contain_text("Your role does not allow this page")
+        assert_fits_the_window(viewer)
+    finally:
+        context.close()
+
+
+def _csv(header: str, lines: list[str]) -> bytes:
+    return ("\n".join([header, *lines]) + "\n").encode()
+
+
+OWN_PLAN = """name: own-plan
+options: {chunk_rows: 5}
+steps:
+  - name: accounts
+    object: Account
+    key: LegacyId
+    source: {file: accounts.csv}
+  - name: contacts
+    object: Contact
+    source: {file: exports/contacts.csv}
+    mapping:
+      fields:
+        - {target: LastName, source: Last}
+        - {target: AccountId, source: AccountRef, ref: {step: accounts}}
+"""
+
+
+def test_a_plan_of_ones_own_files_is_cancelled_then_retried_to_completion(page: Page, worker: str) -> None:
+    accounts = _csv("LegacyId,Name", [f"K{n},Browser {n}" for n in range(200)])
+    contacts = _csv("AccountRef,Last", ["K1,Lovelace"])
+    page.goto("/plans/new")
+    form = page.locator("#own-form")
+    form.locator('input[name="plan"]').set_input_files(
+        files=[{"name": "plan.yaml", "mimeType": "text/yaml", "buffer": OWN_PLAN.encode()}]
+    )
+    form.locator('input[name="files"]').set_input_files(
+        files=[
+            {"name": "accounts.csv", "mimeType": "text/csv", "buffer": accounts},
+            {"name": "contacts.csv", "mimeType": "text/csv", "buffer": contacts},
+        ]
+    )
+    with page.expect_navigation(url=PLAN_URL, timeout=60_000):
+        form.locator("button[type=submit]").click()
+    expect(page.locator("#plan-name")).to_have_text("own-plan")
+
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    page.click("#plan-cancel")
+    expect(page.locator("#plan-state")).to_have_text("Cancelled", timeout=120_000)
+    assert asked and asked[0].startswith("Cancel this plan?")
+    expect(page.locator('[data-step="contacts"] [data-pass="load1"]')).to_contain_text("not run")
+    assert_fits_the_window(page)
+
+    page.click("#plan-retry")
+    expect(page.locator("#plan-state")).to_have_text("Completed", timeout=180_000)
+    expect(page.locator("#plan-facts")).to_contain_text("Attempt 2")
+    expect(page.locator("#plan-retry")).to_be_hidden()
+    assert _shown(page, "accounts", "loaded") == 200 and _shown(page, "accounts", "not_loaded") == 0
+    assert _shown(page, "contacts", "loaded") == 1

@@ -14,7 +14,6 @@ const LEFTOVER_LABELS = { failed: N_("Refused by Salesforce: {count}"), invalid:
 
 const root = document.getElementById("plan");
 const planId = root.dataset.planId;
-const path = `/plans/${encodeURIComponent(planId)}`;
 const waves = document.getElementById("plan-waves");
 const arrows = document.getElementById("plan-arrows");
 const actionError = document.getElementById("plan-error");
@@ -235,7 +234,7 @@ async function countHeldBack(plan) {
 async function poll() {
   let plan;
   try {
-    plan = await api("GET", path);
+    plan = await api("GET", `/plans/${encodeURIComponent(planId)}`);
     showError(actionError, null);
   } catch (error) {
     showError(actionError, error, t("Could not read the plan"));
@@ -255,7 +254,8 @@ async function act(button, action, question) {
   button.disabled = true;
   showError(actionError, null);
   try {
-    render(await api("POST", `${path}/${action}`));
+    const id = encodeURIComponent(planId);
+    render(await (action === "cancel" ? api("POST", `/plans/${id}/cancel`) : api("POST", `/plans/${id}/retry`)));
     setTimeout(poll, POLL_MS);
   } catch (error) {
     showError(actionError, error, action === "cancel" ? t("Not cancelled") : t("Not retried"));

@@ -66,7 +66,8 @@ def test_an_org_is_connected_through_its_oauth_sign_in_page_then_tested(
     expect(page.locator(".alert.ok")).to_contain_text(name)
     assert_fits_the_window(page)
 
-    page.goto("/connections")
+    with page.expect_navigation():
+        page.click("text=Back to the orgs")
     row = _row(page, name)
     expect(row).to_have_count(1)
     expect(row).to_contain_text("OAuth (web server)")

@@ -51,3 +51,17 @@ def test_a_failing_test_keeps_its_error_code(client: Any, localorg: Any) -> None
     kept = _listed(client, connection_id)["last_test"]
     assert kept["ok"] is False and kept["code"] == tested.json["error"]["code"] == "SALESFORCE_LOGIN_FAILED"
     assert "daily_api_requests" not in kept
+
+
+def test_the_default_orgs_last_test_is_kept_for_everyone(client: Any) -> None:
+    tested = client.post("/api/v1/connections/default/test")
+    assert tested.status_code == 200, tested.json
+    kept = _listed(client, "default")["last_test"]
+    assert kept["ok"] is True and kept["daily_api_requests"]["Max"] > 0
+    again = client.post("/api/v1/connections/default/test")
+    assert again.status_code == 200, again.json
+    newer = _listed(client, "default")["last_test"]
+    assert newer["at"] >= kept["at"]
+    assert newer["daily_api_requests"]["Remaining"] < kept["daily_api_requests"]["Remaining"]
+    ids = [c["id"] for c in client.get("/api/v1/connections").json["connections"]]
+    assert ids.count("default") == 1 and not [i for i in ids if i.startswith("default-")]

@@ -1,8 +1,11 @@
-// The plans list: GET /api/v1/plans a page at a time (next_cursor), filtered by state.
+// The plans list: GET /api/v1/plans a page at a time (next_cursor), filtered by state; while a listed plan is
+// still running, the listed rows are read again every few seconds.
 import { api, el, showError } from "./api.js";
 import { formatDateTime, formatNumber } from "./i18n.js";
 
 const PAGE = 25;
+const REFRESH_MS = 3000;
+const FINAL = new Set(["completed", "completed_with_errors", "failed", "cancelled"]);
 const STATES = JSON.parse(document.getElementById("plan-states").textContent);
 const body = document.querySelector("#plans tbody");
 const more = document.getElementById("plans-more");
@@ -10,6 +13,7 @@ const empty = document.getElementById("plans-empty");
 const error = document.getElementById("plans-error");
 const filter = document.getElementById("plans-filter");
 let cursor = null;
+let refreshing = null;
 
 /** The rows a plan left undone across its steps (its load passes' leftovers). */
 function notLoaded(plan) {
@@ -33,9 +37,10 @@ function row(plan) {
   );
 }
 
-async function load(reset) {
+/** Read the plans again: the first page (reset), the next (more), or all those listed now (refresh). */
+async function load(reset, refresh = false) {
   showError(error, null);
-  const query = new URLSearchParams({ limit: String(PAGE) });
+  const query = new URLSearchParams({ limit: String(refresh ? Math.max(body.children.length, PAGE) : PAGE) });
   const state = new FormData(filter).get("state");
   if (state) query.set("state", state);
   if (!reset && cursor) query.set("cursor", cursor);
@@ -47,6 +52,9 @@ async function load(reset) {
     cursor = page.next_cursor;
     more.hidden = !cursor;
     empty.hidden = body.children.length > 0;
+    clearTimeout(refreshing);
+    const running = [...body.querySelectorAll(".state-badge")].some((badge) => !FINAL.has(badge.dataset.state));
+    if (running) refreshing = setTimeout(() => load(true, true), REFRESH_MS);
   } catch (failure) {
     showError(error, failure);
   } finally {

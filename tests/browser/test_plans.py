@@ -204,3 +204,27 @@ def test_a_plan_of_ones_own_files_is_cancelled_then_retried_to_completion(page: 
     expect(page.locator("#plan-retry")).to_be_hidden()
     assert _shown(page, "accounts", "loaded") == 200 and _shown(page, "accounts", "not_loaded") == 0
     assert _shown(page, "contacts", "loaded") == 1
+
+
+def test_a_rehearsal_of_the_example_shows_what_would_load_and_offers_no_retry(
+    page: Page, worker: str
+) -> None:
+    page.goto("/plans/new")
+    page.check('#example-form input[name="dry_run"]')
+    with page.expect_navigation(url=PLAN_URL, timeout=60_000):
+        page.click("#example-form button[type=submit]")
+    expect(page.locator("#plan-rehearsal")).to_be_visible()
+    final = re.compile(r"^(Completed|Completed with errors)$")
+    expect(page.locator("#plan-state")).to_have_text(final, timeout=240_000)
+    match = PLAN_URL.match(page.url)
+    assert match
+    plan = page.request.get(f"/api/v1/plans/{match.group(1)}").json()
+    assert plan["dry_run"] is True
+    for step in plan["steps"]:
+        card = page.locator(f'[data-step="{step["name"]}"]')
+        expect(card.locator("dt").nth(1)).to_have_text("Would load")
+        assert _shown(page, step["name"], "loaded") == step["counters"]["valid"]
+        expect(card.locator("a", has_text="success.csv")).to_have_count(0)  # a rehearsal loads nothing
+    expect(page.locator("#plan-facts")).to_contain_text("API calls to load")
+    expect(page.locator("#plan-retry")).to_be_hidden()
+    assert_fits_the_window(page)

@@ -34,6 +34,8 @@ COPY deploy ./deploy
 COPY localorg ./localorg
 COPY templates ./templates
 COPY static ./static
+# The bundled example plan, offered by /plans/new.
+COPY examples/legacy-crm ./examples/legacy-crm
 # The pages' languages: the committed .po files, compiled here (the .mo files are build output).
 COPY translations ./translations
 RUN python -m deploy.translations

@@ -1,4 +1,4 @@
-"""Pages for people: the upload wizard, the list of jobs, and one job's progress and results.
+"""Pages for people: the upload wizard, the jobs, the orgs, migration plans, and (for admins) the users.
 
 The pages are plain HTML with small scripts from static/ that call the JSON API (/api/v1) with fetch(); the
 server renders the first view of a job and the job list itself, so they read fine before any script runs.
@@ -9,19 +9,21 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request, send_from_directory
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from blueprints.api.jobs import current_pipeline, owned_job
 from blueprints.api.orgs import connections, org_authorizations
+from blueprints.api.plans import owned_plan
 from dms.errors import DMSError, NotFound
 from dms.pipeline.jobstore import progress
 from dms.pipeline.model import FINAL_STATES
 from dms.security.roles import Role
-from factories.security import audit, current_principal, requires, tokens
+from factories.security import audit, current_principal, requires, tokens, users
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,10 @@ ui = Blueprint("ui", __name__)
 
 JOB_ID_PATTERN = re.compile(r"^job-[0-9A-Za-z]{1,40}-[0-9a-f]{6,32}$")
 JOBS_PAGE_LIMIT = 100
+PLAN_ID_PATTERN = re.compile(r"^plan-[0-9A-Za-z]{1,40}-[0-9a-f]{6,32}$")
+# The bundled example plan /plans/new offers to start: its plan file and the files beside it.
+EXAMPLE_PLAN_DIR = Path(__file__).resolve().parent.parent / "examples" / "legacy-crm"
+EXAMPLE_PLAN_FILE = "plan.yaml"
 # lazy_gettext: these are made at import time, and each page shows them in its own request's language.
 STATE_LABELS = {
     "created": _l("Queued"),
@@ -50,6 +56,14 @@ COUNTER_LABELS = {
     "invalid": _l("Invalid (not sent)"),
     "cancelled": _l("Cancelled"),
     "pending": _l("Pending"),
+}
+PLAN_STATE_LABELS = {
+    "running": _l("Running"),
+    "cancelling": _l("Cancelling"),
+    "completed": _l("Completed"),
+    "completed_with_errors": _l("Completed with errors"),
+    "failed": _l("Failed"),
+    "cancelled": _l("Cancelled"),
 }
 ROLE_LABELS = {
     Role.VIEWER.value: _l("viewer"),
@@ -127,6 +141,61 @@ def job(job_id: str) -> Any:
 def connections_page() -> Any:
     """The orgs DMS can load into: connect one in the browser (web server flow), test or delete one."""
     return render_template("connections.html", connections=connections().list())
+
+
+@ui.get("/plans")
+def plans() -> Any:
+    """Migration plans, newest first, filtered by state, a page at a time (static/js/plans.js)."""
+    can_start = current_principal().may(Role.OPERATOR)
+    return render_template("plans.html", plan_states=resolved(PLAN_STATE_LABELS), can_start=can_start)
+
+
+def example_plan_files() -> list[str]:
+    """The bundled example's plan file and the files its steps read (none when it is not deployed)."""
+    if not (EXAMPLE_PLAN_DIR / EXAMPLE_PLAN_FILE).is_file():
+        return []
+    return [EXAMPLE_PLAN_FILE, *sorted(p.name for p in EXAMPLE_PLAN_DIR.glob("*.csv"))]
+
+
+@ui.get("/plans/new")
+@requires(Role.OPERATOR)
+def plan_new() -> Any:
+    """Start a plan: its plan file and the files it reads, or the bundled example (static/js/plan.js)."""
+    inline_limit = int(current_app.config["MAX_INLINE_UPLOAD_BYTES"])
+    return render_template("plan_new.html", example_files=example_plan_files(), inline_limit=inline_limit)
+
+
+@ui.get("/plans/example/<name>")
+@requires(Role.OPERATOR)
+def plan_example_file(name: str) -> Any:
+    """One file of the bundled example, for /plans/new to upload as a person would."""
+    if name not in example_plan_files():
+        return render_template(
+            "not_found.html", message=_("The example has no file %(name)s.", name=name[:80])
+        ), 404
+    return send_from_directory(EXAMPLE_PLAN_DIR, name, mimetype="text/plain; charset=utf-8")
+
+
+@ui.get("/plans/<plan_id>")
+def plan(plan_id: str) -> Any:
+    """One plan: its steps as waves, each step's passes and rows, downloads, cancel and retry."""
+    try:
+        if not PLAN_ID_PATTERN.match(plan_id):
+            raise NotFound(plan_id)
+        owned_plan(plan_id)
+    except NotFound:
+        log.info("plan page not found plan=%r", plan_id[:80])
+        message = _("There is no plan %(id)s.", id=plan_id[:80])
+        return render_template("not_found.html", message=message), 404
+    return render_template("plan.html", plan_id=plan_id, plan_states=resolved(PLAN_STATE_LABELS))
+
+
+@ui.get("/users")
+@requires(Role.ADMIN)
+def users_page() -> Any:
+    """The people who may sign in, with their roles; an admin adds one here (static/js/users.js)."""
+    people = sorted(users().list(), key=lambda user: user["username"])
+    return render_template("users.html", users=people, roles=[role.value for role in Role])
 
 
 @ui.get("/account")

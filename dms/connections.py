@@ -13,9 +13,12 @@ from dms.clients import Services
 from dms.clients.docstore import new_document_id
 from dms.clients.salesforce import SalesforceCredentials, signing_key
 from dms.clients.trusted_hosts import TrustedHosts
-from dms.errors import ConfigurationError, DMSError, NotFound, Text, typed_field
+from dms.errors import ConfigurationError, Conflict, DMSError, NotFound, Text, typed_field
 
 DEFAULT_CONNECTION = "default"  # the deployment's own org from settings (localorg in development)
+# The default org has no document of its own: its last test is kept in this one (not a `conn-` id, so it is
+# never listed as a connection).
+DEFAULT_TEST_DOCUMENT = "default-org-last-test"
 # Encrypted at rest, never returned, never logged. A refresh token comes only from the web server flow.
 SECRET_FIELDS = ("password", "security_token", "client_secret", "private_key", "refresh_token")
 GIVEN_SECRET_FIELDS = ("password", "security_token", "client_secret", "private_key")
@@ -124,6 +127,7 @@ class ConnectionStore:
             "name": "Default org (from settings)",
             "login_url": self.services.settings["SALESFORCE_LOGIN_URL"],
             "username": self.services.settings.get("SALESFORCE_USERNAME", ""),
+            "last_test": self._default_last_test(),
         }
         mine = (d for d in self.store.iter_all("conn-") if self.visible is None or self.visible(d))
         return [default, *(public_view(d) for d in mine)]
@@ -187,6 +191,34 @@ class ConnectionStore:
 
     def decrypt(self, token: str) -> str:
         return self._fernet().decrypt(token.encode()).decode()
+
+    def record_test(self, connection_id: str, outcome: dict[str, Any]) -> None:
+        """Keep a connection's last test (when, whether it logged in, its API usage) for the orgs page.
+
+        The deployment's default org is everyone's: its last test is too, kept in DEFAULT_TEST_DOCUMENT."""
+        kept = {"at": datetime.now(UTC).isoformat(), **outcome}
+
+        def change(doc: dict[str, Any]) -> dict[str, Any]:
+            return {**doc, "last_test": kept}
+
+        if connection_id != DEFAULT_CONNECTION:
+            self.store.update(connection_id, change)
+            return
+        try:
+            self.store.update(DEFAULT_TEST_DOCUMENT, change)
+        except NotFound:
+            try:
+                self.store.create(
+                    {"_id": DEFAULT_TEST_DOCUMENT, "type": "connection_test", "last_test": kept}
+                )
+            except Conflict:  # another test kept one first: this one is newer
+                self.store.update(DEFAULT_TEST_DOCUMENT, change)
+
+    def _default_last_test(self) -> dict[str, Any] | None:
+        try:
+            return self.store.get(DEFAULT_TEST_DOCUMENT).get("last_test")
+        except NotFound:
+            return None
 
     def _keep_refresh_token(self, connection_id: str, refresh_token: str) -> None:
         """Store the refresh token a login rotated to (the old one no longer works)."""
@@ -257,4 +289,5 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
         "secrets_set": sorted(doc.get("secrets", {})),
         "owner": doc.get("owner"),
         "created_at": doc.get("created_at"),
+        "last_test": doc.get("last_test"),
     }

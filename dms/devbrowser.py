@@ -36,9 +36,14 @@ def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
 
 
-def context_options(base_url: str, locale: str = "en-US") -> dict[str, Any]:
-    """A browser context as a person's laptop: 1366x768, the language `locale` (its Accept-Language too)."""
-    return {"base_url": base_url, "viewport": VIEWPORT, "locale": locale, "timezone_id": "UTC"}
+def context_options(
+    base_url: str, locale: str = "en-US", ignore_https_errors: bool = False
+) -> dict[str, Any]:
+    """A browser context as a person's laptop: 1366x768, the language `locale` (its Accept-Language too);
+    `ignore_https_errors` for a test that follows a redirect to localorg's self-signed HTTPS pages."""
+    options = {"base_url": base_url, "viewport": VIEWPORT, "locale": locale, "timezone_id": "UTC"}
+    # localorg's HTTPS certificate is its own CA's: its OAuth sign-in page opens only if the browser accepts it.
+    return {**options, "ignore_https_errors": ignore_https_errors}
 
 
 def sign_in(page: Page, username: str, password: str, path: str = "/") -> None:

@@ -97,6 +97,15 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def browser_page_request() -> bool:
+    """Whether a browser is opening one of the site's pages (a GET asking for HTML, outside the API)."""
+    return (
+        request.method == "GET"
+        and not request.path.startswith("/api/")
+        and "text/html" in request.headers.get("Accept", "")
+    )
+
+
 def error_page(exc: HTTPException) -> Any:
     """An HTTP error as a page of the site (the header, the language switch, a way on)."""
     status = exc.code or 500
@@ -134,8 +143,14 @@ def register_error_handlers(app: Flask) -> None:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
         # The message in the reader's language (the page's locale); code and where stay what clients switch on.
         body = exc.to_dict(translate=_)
-        if not wants_json():  # a form a person sent (sign-in too often): a page of the site, never JSON
-            page = render_template("error.html", message=body["message"], status=exc.http_status)
+        # A person opening a page (an admin's, say) or sending a form (sign-in too often) gets a page, never JSON.
+        if browser_page_request() or not wants_json():
+            message = (
+                _("Your role does not allow this page; ask an admin.")
+                if exc.http_status == 403
+                else body["message"]
+            )
+            page = render_template("error.html", message=message, status=exc.http_status)
             return page, exc.http_status, headers
         return jsonify({"error": body}), exc.http_status, headers
 

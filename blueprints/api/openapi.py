@@ -573,6 +573,14 @@ PLAN_REQUEST = {
     "properties": {
         "plan": {"$ref": "#/components/schemas/PlanSpec"},
         "plan_text": {"type": "string", "description": "The plan spec as YAML or JSON"},
+        "files": {
+            "type": "object",
+            "additionalProperties": STRING,
+            "description": "File name to upload_id: each step's `source.file` (its name, without folders) "
+            "becomes the upload named here, as `dms plan run` uploads the files beside a plan; a file "
+            "named by a step but missing here is a 400 INVALID_PLAN naming the step",
+            "examples": [{"accounts.csv": "up-...", "contacts.csv": "up-..."}],
+        },
         "dry_run": {
             "type": "boolean",
             "default": False,
@@ -866,7 +874,13 @@ PATHS: dict[str, dict[str, Any]] = {
         "delete": _op("Delete a connection", "orgs", ok="204", params=["connection_id"])
     },
     "/api/v1/connections/{connection_id}/test": {
-        "post": _op("Log in and read the org's limits", "orgs", params=["connection_id"])
+        "post": _op(
+            "Log in and read the org's limits: answers ok, instance_url and daily_api_requests (Max, "
+            "Remaining: Salesforce's DailyApiRequests); the outcome is kept as the connection's last_test "
+            "(at, ok, daily_api_requests, or code and message), listed by GET /api/v1/connections",
+            "orgs",
+            params=["connection_id"],
+        )
     },
     "/api/v1/objects": {
         "get": _op("Objects a migration can write (describe global, cached)", "orgs", query=CONNECTION_QUERY)

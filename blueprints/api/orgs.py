@@ -13,7 +13,7 @@ from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.clients.salesforce import OrgClient
 from dms.connections import ConnectionStore
-from dms.errors import InvalidRequest, Text, typed_field
+from dms.errors import DMSError, InvalidRequest, Text, typed_field
 from dms.org_authorization import OrgAuthorizations
 from dms.pipeline.chunks import parent_describes
 from dms.pipeline.context import JobContext
@@ -118,14 +118,20 @@ def delete_connection(connection_id: str) -> Any:
 def test_connection(connection_id: str) -> Any:
     """Log in and read the org's limits: proves the credentials without spending more than one call."""
     rate_limit("CONNECTION_TEST_LIMIT", "connection_test")  # each is a real login: floods lock the user
+    store = connections()
     org = _org(connection_id, reuse_session=False)  # the point is to prove the credentials still work
     try:
         limits = org.rest("GET", "limits")
+    except DMSError as exc:
+        audit("connection.test", target=connection_id, outcome="failed")
+        store.record_test(connection_id, {"ok": False, "code": exc.code, "message": exc.message})
+        raise
     except Exception:
         audit("connection.test", target=connection_id, outcome="failed")
         raise
     audit("connection.test", target=connection_id)
-    daily = limits.get("DailyApiRequests", {})
+    daily = {k: v for k, v in limits.get("DailyApiRequests", {}).items() if k in ("Max", "Remaining")}
+    store.record_test(connection_id, {"ok": True, "daily_api_requests": daily})
     return jsonify({"ok": True, "instance_url": org.sf.sf_instance, "daily_api_requests": daily})
 
 

@@ -66,12 +66,43 @@ def _plan_document(body: dict[str, Any]) -> Any:
     return body["plan"]
 
 
+def _with_uploaded_files(document: Any, files: dict[str, Any] | None) -> Any:
+    """The plan with each step's `source.file` replaced by the upload `files` names for that file name, as
+    the CLI does after uploading the files beside a plan (a browser uploads them first and names them)."""
+    if not files or not isinstance(document, dict) or not isinstance(document.get("steps"), list):
+        return document
+    steps = []
+    for raw in document["steps"]:
+        source = raw.get("source") if isinstance(raw, dict) else None
+        if not isinstance(source, dict) or not isinstance(source.get("file"), str):
+            steps.append(raw)
+            continue
+        name = source["file"].strip().replace("\\", "/").rsplit("/", 1)[-1]
+        upload_id = files.get(name)
+        if not isinstance(upload_id, str) or not upload_id:
+            raise InvalidPlan(
+                Text(
+                    "Step %(step)s: its `source.file` %(file)s is not among the files uploaded with the plan "
+                    "(%(uploaded)s); upload %(file)s too.",
+                    step=str(raw.get("name")),
+                    file=name,
+                    uploaded=", ".join(sorted(files)) or "-",
+                ),
+                step=str(raw.get("name")),
+                field="source",
+            )
+        kept = {k: v for k, v in source.items() if k != "file"}
+        steps.append({**raw, "source": {**kept, "upload_id": upload_id}})
+    return {**document, "steps": steps}
+
+
 @api.post("/plans")
 def create_plan() -> Any:
     """Create a plan (a rehearsal of every step with "dry_run": true) over uploads already made."""
     rate_limit("JOB_CREATE_LIMIT", "job_create")
     body = json_body()
-    document = _plan_document(body)
+    files = typed_field(body.get("files"), dict, "files", Text("an object: file name to upload_id"))
+    document = _with_uploaded_files(_plan_document(body), files)
     dry_run = typed_field(body.get("dry_run"), bool, "dry_run", Text("true or false")) or False
     plan = parse_plan(document)
     ConnectionStore(current_services(), visible=current_principal().owns).check_usable(plan.connection_id)

@@ -1,0 +1,124 @@
+"""The orgs page in a real browser: connecting localorg by the OAuth web server flow (its own sign-in page, as a
+person fills it), by a username and password, testing a connection and reading its API usage meter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from dms.devbrowser import context_options, sign_in
+from tests.browser.conftest import assert_fits_the_window
+
+
+@pytest.fixture()
+def org_page(chromium: Browser, web_url: str, browser_user: dict[str, str]) -> Iterator[Page]:
+    """A signed-in page whose browser accepts localorg's self-signed HTTPS certificate (its OAuth pages)."""
+    context = chromium.new_context(**context_options(web_url, ignore_https_errors=True))
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    sign_in(page, browser_user["username"], browser_user["password"], "/connections")
+    yield page
+    context.close()
+
+
+def _row(page: Page, name: str) -> Any:
+    return page.locator("#connections tbody tr", has=page.locator("td", has_text=name))
+
+
+def _test_shows_usage(page: Page, name: str) -> None:
+    row = _row(page, name)
+    row.locator("button[data-action=test]").click()
+    outcome = row.locator('[data-col="outcome"]')
+    expect(outcome.locator(".test-ok")).to_have_text("Logged in")
+    meter = outcome.locator("meter")
+    expect(meter).to_be_visible()
+    used, limit = float(meter.get_attribute("value") or -1), float(meter.get_attribute("max") or 0)
+    assert limit > 0 and 0 < used <= limit  # the test itself was an API call of today's
+    expect(outcome.locator(".usage-text")).to_contain_text("API calls today")
+
+
+def test_an_org_is_connected_through_its_oauth_sign_in_page_then_tested(
+    org_page: Page, localorg: Any
+) -> None:
+    page = org_page
+    assert page.locator("h1").inner_text() == "Salesforce orgs"
+    assert_fits_the_window(page)
+    name = f"OAuth org {uuid.uuid4().hex[:6]}"
+    form = page.locator("#authorize-form")
+    form.locator('input[name="name"]').fill(name)
+    form.locator('input[name="login_url"]').fill(localorg.base_url)
+    form.locator('input[name="client_id"]').fill(localorg.client_id)
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    # localorg's own consent page: the person signs in there and allows DMS.
+    assert page.url.startswith(localorg.base_url + "/services/oauth2/authorize?")
+    assert "code_challenge=" in page.url
+    page.fill("#username", localorg.username)
+    page.fill("#password", localorg.password)
+    with page.expect_navigation():
+        page.click('button[name="decision"][value="allow"]')
+    assert "/connections/callback?" in page.url
+    assert page.locator("h1").inner_text() == "Org connected"
+    expect(page.locator(".alert.ok")).to_contain_text(name)
+    assert_fits_the_window(page)
+
+    with page.expect_navigation():
+        page.click("text=Back to the orgs")
+    row = _row(page, name)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("OAuth (web server)")
+    expect(row).to_contain_text("not tested yet")
+    _test_shows_usage(page, name)
+    assert_fits_the_window(page)
+    # The test is kept: a fresh page shows it without testing again.
+    page.reload()
+    expect(_row(page, name).locator(".test-ok")).to_have_text("Logged in")
+    expect(_row(page, name).locator("meter")).to_be_visible()
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    _row(page, name).locator("button[data-action=delete]").click()
+    expect(_row(page, name)).to_have_count(0)
+
+
+def test_an_org_is_connected_by_username_and_password(org_page: Page, localorg: Any) -> None:
+    page = org_page
+    name = f"Password org {uuid.uuid4().hex[:6]}"
+    form = page.locator("#password-form")
+    for field, value in (
+        ("name", name),
+        ("login_url", localorg.base_url),
+        ("username", localorg.username),
+        ("password", localorg.password),
+        ("client_id", localorg.client_id),
+        ("client_secret", localorg.client_secret),
+    ):
+        form.locator(f'input[name="{field}"]').fill(value)
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()  # saved, tested, then the page reloads
+    row = _row(page, name)
+    expect(row).to_contain_text("username and password")
+    expect(row.locator(".test-ok")).to_have_text("Logged in")
+    _test_shows_usage(page, name)
+    assert_fits_the_window(page)
+
+
+def test_a_wrong_password_is_saved_but_says_the_login_failed(org_page: Page, localorg: Any) -> None:
+    page = org_page
+    form = page.locator("#password-form")
+    for field, value in (
+        ("name", f"Wrong {uuid.uuid4().hex[:6]}"),
+        ("login_url", localorg.base_url),
+        ("username", localorg.username),
+        ("password", "not-the-password"),
+        ("client_id", localorg.client_id),
+        ("client_secret", localorg.client_secret),
+    ):
+        form.locator(f'input[name="{field}"]').fill(value)
+    form.locator("button[type=submit]").click()
+    error = page.locator("#password-error")
+    expect(error).to_contain_text("Saved, but the login failed")
+    expect(error).to_contain_text("SALESFORCE_LOGIN_FAILED")

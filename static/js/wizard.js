@@ -1010,7 +1010,7 @@ async function refreshSample() {
       continue;
     }
     const header = rule.target;
-    box.replaceChildren(el("span", { class: "sample-label" }, t("Sample:")), " ", sample.rows.map((r) => sampleCell(r, rule, header)));
+    box.replaceChildren(el("span", { class: "sample-label" }, t("Sample:")), " ", ...sample.rows.map((r) => sampleCell(r, rule, header)));
   }
   wizard.dataset.sampled = String(asked);
 }
@@ -1063,7 +1063,7 @@ function refreshProblems() {
 
 $("#mapping-table").addEventListener("change", (event) => {
   const control = event.target;
-  const row = control.closest("tr");
+  const row = control.closest("#mapping-table > tbody > tr"); // not a value map's own row
   if (!row) return;
   const name = row.dataset.target;
   const field = fieldOf(name);

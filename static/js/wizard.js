@@ -931,7 +931,7 @@ function booleanTokens(field, entry, values, label) {
   const defaults = field.booleanTokens || { true: [], false: [] };
   return el("div", { class: "boolean-tokens" },
     picker("true", entry.true_values || []), picker("false", entry.false_values || []),
-    el("p", { class: "hint" }, t("Without a choice these are read: true {yes}; false {no}.", { yes: defaults.true.join(", "), no: defaults.false.join(", ") })));
+    el("p", { class: "hint" }, t("With nothing chosen, true is read from {yes}; false from {no}.", { yes: defaults.true.join(", "), no: defaults.false.join(", ") })));
 }
 
 /** A rule editor control changed: write it into the entry's spec. */
@@ -1263,7 +1263,7 @@ function renderRehearsalErrors(summary) {
     const where = group.field && group.column ? t("field {field}, column {column}", group)
       : group.field ? t("field {field}", group) : group.column ? t("column {column}", group) : "";
     return el("article", { class: "error-group", dataset: { code: group.code } },
-      el("h5", {}, el("span", { class: "count" }, t("{count} rows", { count: group.count })), " ", el("code", {}, group.code), where ? ` · ${where}` : ""),
+      el("h5", {}, el("span", { class: "count" }, t("Rows: {count}", { count: group.count })), " ", el("code", {}, group.code), where ? ` · ${where}` : ""),
       group.advice ? el("p", { class: "advice" }, group.advice) : null,
       el("ul", { class: "examples" }, group.examples.map((example) => el("li", { dataset: { row: String(example.row) } },
         el("strong", {}, example.column ? t("Row {row}, column {column}:", { row: example.row, column: example.column }) : t("Row {row}:", { row: example.row })),

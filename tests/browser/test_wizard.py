@@ -129,6 +129,13 @@ def reload_and_run(page: Page, dialog_words: str) -> None:
     expect(page.locator('[data-step-marker="run"]')).to_have_attribute("aria-current", "step")
     expect(row(page, "Tier__c").locator('[data-role="rule"] summary')).to_contain_text("3")
     read_the_errors(page)
+    # A second tab on the same address finds the same wizard.
+    second = page.context.new_page()
+    second.goto(url)
+    expect(second.locator("#wizard")).to_have_attribute("data-restored", "true", timeout=30_000)
+    expect(second.locator("#step-run")).to_be_visible()
+    read_the_errors(second)
+    second.close()
 
     asked: list[str] = []
 
@@ -143,6 +150,15 @@ def reload_and_run(page: Page, dialog_words: str) -> None:
     )
     assert asked and "4" in asked[0] and dialog_words in asked[0], asked
     assert_fits_the_window(page)
+    # The job page and back: the draft survives, with the load it started.
+    expect(page.locator("#wizard")).to_have_attribute("data-draft", "saved")
+    page.click("#load-box [data-job-link=page]")
+    page.wait_for_url(re.compile(r"/jobs/job-"))
+    page.go_back()
+    expect(page.locator("#step-run")).to_be_visible(timeout=30_000)
+    expect(page.locator("#load-box [data-job=percent]")).to_have_text(
+        re.compile(r"100\s?%"), timeout=JOB_TIMEOUT
+    )
 
 
 def test_the_wizard_maps_rehearses_resumes_and_loads_in_english(open_page: OpenPage, worker: str) -> None:

@@ -830,6 +830,7 @@ const CASE_OPS = ["upper", "lower", "title"];
 const CASE_NAMES = { "": N_("as it is"), upper: N_("UPPER CASE"), lower: N_("lower case"), title: N_("Title Case") };
 const MAP_ELSE_NAMES = { keep: N_("keep them as they are"), null: N_("leave the field blank"), error: N_("reject the row") };
 const MAX_MAPPED_VALUES = 50; // a column with more distinct values is no code list: map it by transforms
+const MAX_TRUNCATE = 131072; // Salesforce's longest text area
 const FEW_VALUES = 20; // a text field whose column has at most this many values gets a value map too
 
 function mapStep(entry) {
@@ -842,6 +843,8 @@ function ruleSummary(field, entry) {
   if (steps.some((s) => s.op === "trim")) parts.push(t("trim"));
   const caseStep = steps.find((s) => CASE_OPS.includes(s.op));
   if (caseStep) parts.push(t(CASE_NAMES[caseStep.op]));
+  const truncate = steps.find((s) => s.op === "truncate");
+  if (truncate) parts.push(t("cut to {length}", { length: truncate.length }));
   const map = mapStep(entry);
   if (map) parts.push(t("value map: {count}", { count: Object.keys(map.values || {}).length }));
   if (entry.true_values || entry.false_values) {
@@ -863,7 +866,7 @@ async function columnValues(column) {
 async function fillRuleEditor(details, field, entry, label) {
   const body = details.querySelector(".rule-body");
   if (!entry) return;
-  body.replaceChildren(transformControls(entry, label));
+  body.replaceChildren(transformControls(field, entry, label));
   if (field && (DATE_TYPES.has(field.type) || NUMBER_TYPES.has(field.type))) return; // parsed by format
   let values;
   try {
@@ -881,9 +884,10 @@ async function fillRuleEditor(details, field, entry, label) {
   }
 }
 
-function transformControls(entry, label) {
+function transformControls(field, entry, label) {
   const steps = entry.transforms || [];
   const caseStep = steps.find((s) => CASE_OPS.includes(s.op));
+  const truncate = steps.find((s) => s.op === "truncate");
   return el("p", { class: "transforms" },
     el("label", { class: "check" },
       el("input", { type: "checkbox", checked: steps.some((s) => s.op === "trim"), dataset: { role: "trim" }, "aria-label": t("Trim spaces of {field}", { field: label }) }),
@@ -892,6 +896,11 @@ function transformControls(entry, label) {
     el("label", {}, t("Case"), " ",
       el("select", { dataset: { role: "case" }, "aria-label": t("Case of {field}", { field: label }) },
         Object.entries(CASE_NAMES).map(([op, name]) => el("option", { value: op, selected: (caseStep ? caseStep.op : "") === op }, t(name))))),
+    " ",
+    el("label", {}, t("Cut to"), " ",
+      el("input", { type: "number", min: 1, max: MAX_TRUNCATE, step: 1, value: truncate ? truncate.length : "", placeholder: field && field.length ? String(field.length) : "",
+        dataset: { role: "truncate" }, "aria-label": t("Cut {field} to this many characters", { field: label }), class: "short-number" }),
+      " ", t("characters")),
   );
 }
 
@@ -943,6 +952,10 @@ function editRule(entry, control) {
     const trim = role === "trim" ? control.checked : steps.some((s) => s.op === "trim");
     const caseStep = role === "case" ? (control.value ? { op: control.value } : null) : steps.find((s) => CASE_OPS.includes(s.op)) || null;
     entry.transforms = [...(trim ? [{ op: "trim" }] : []), ...(caseStep ? [caseStep] : []), ...others];
+  } else if (role === "truncate") {
+    const length = Math.floor(Number(control.value));
+    const others = steps.filter((s) => s.op !== "truncate");
+    entry.transforms = length >= 1 && length <= MAX_TRUNCATE ? [...others, { op: "truncate", length }] : others;
   } else if (role === "map-value" || role === "map-else") {
     let map = mapStep(entry);
     if (!map) {
@@ -972,7 +985,7 @@ function editRule(entry, control) {
   if (entry.transforms && !entry.transforms.length) delete entry.transforms;
 }
 
-const RULE_ROLES = new Set(["trim", "case", "map-value", "map-else", "true-token", "false-token"]);
+const RULE_ROLES = new Set(["trim", "case", "truncate", "map-value", "map-else", "true-token", "false-token"]);
 
 // ---- the live sample: the first rows through the mapping, by the pipeline's own prepare -------------------
 

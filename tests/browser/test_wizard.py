@@ -86,6 +86,17 @@ def map_in_the_page(page: Page) -> None:
     verified.locator('[data-role="false-token"][value="N"]').check()
     expect(verified.locator("summary")).to_contain_text("J")
 
+    city = open_rule(page, "BillingCity")
+    city.locator('[data-role="trim"]').check()
+    city.locator('[data-role="case"]').select_option("upper")
+    cut = city.locator('[data-role="truncate"]')
+    cut.fill("5")
+    cut.dispatch_event("change")
+    expect(row(page, "BillingCity").locator("[data-sample]")).to_contain_text(re.compile("München → MÜNCH(?!EN)"))
+    cut.fill("")
+    cut.dispatch_event("change")
+    expect(row(page, "BillingCity").locator("[data-sample]")).to_contain_text("München → MÜNCHEN")
+
 
 def check_the_sample(page: Page) -> None:
     """The live sample shows what the first rows become: S, B, G mapped; 332.254,50 read as a number."""

@@ -92,7 +92,9 @@ def map_in_the_page(page: Page) -> None:
     cut = city.locator('[data-role="truncate"]')
     cut.fill("5")
     cut.dispatch_event("change")
-    expect(row(page, "BillingCity").locator("[data-sample]")).to_contain_text(re.compile("München → MÜNCH(?!EN)"))
+    expect(row(page, "BillingCity").locator("[data-sample]")).to_contain_text(
+        re.compile("München → MÜNCH(?!EN)")
+    )
     cut.fill("")
     cut.dispatch_event("change")
     expect(row(page, "BillingCity").locator("[data-sample]")).to_contain_text("München → MÜNCHEN")

@@ -96,6 +96,7 @@ function clearOutdated(step) {
 
 let draftSaving = Promise.resolve();
 let pendingDraft = {};
+let draftGeneration = 0; // one per file chosen: a save for an earlier file's draft never names the new one
 
 /** Save `patch` into the draft (in order; the first save creates it); `wizard.dataset.draft` says "saved". */
 function saveDraft(patch) {
@@ -103,6 +104,7 @@ function saveDraft(patch) {
   wizard.dataset.draft = "saving";
   draftSaving = draftSaving.then(async () => {
     const body = pendingDraft;
+    const generation = draftGeneration;
     pendingDraft = {};
     if (!Object.keys(body).length) return;
     try {
@@ -110,11 +112,14 @@ function saveDraft(patch) {
         await api("PUT", `/drafts/${encodeURIComponent(state.draftId)}`, body);
       } else {
         const draft = await api("POST", "/drafts", body);
+        if (generation !== draftGeneration) return; // another file was chosen meanwhile: its own draft follows
         state.draftId = draft.id;
         history.replaceState({ step: currentStep }, "", draftUrl(currentStep));
       }
       showError($("#draft-error"), null);
     } catch (error) {
+      // Not created yet: the next save sends these keys again, so the draft starts whole.
+      if (!state.draftId && generation === draftGeneration) pendingDraft = { ...body, ...pendingDraft };
       showError($("#draft-error"), error, t("Could not save the wizard's state; a reload would lose it"));
     }
   }).finally(() => {
@@ -266,6 +271,7 @@ function startOver() {
     rehearsal: null, rehearsalJobId: null, loadJobId: null });
   state.values.clear();
   pendingDraft = {};
+  draftGeneration += 1;
   $("#rehearsal-box").hidden = true;
   $("#load-box").hidden = true;
   rehearsal.stop();

@@ -223,4 +223,8 @@ def test_the_wizard_in_chinese_with_the_mapping_imported(open_page: OpenPage, wo
     assert_fits_the_window(page)
     rehearse_and_read_the_errors(page)
     expect(page.locator("#rehearsal-errors-title")).to_contain_text("预演")
+    # The advice beside each group is in the page's language too (the API answers in the caller's).
+    expect(page.locator("#rehearsal-error-groups")).to_contain_text(
+        "用值映射把文件中的代码映射到选项列表的值"
+    )
     reload_and_run(page, "无效")

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, stream_with_context, url_for
+from flask_babel import gettext
 
 from blueprints.api import api
 from blueprints.api.uploads import current_uploads, query_number
@@ -283,7 +284,10 @@ def job_error_summary(job_id: str) -> Any:
     to do about each."""
     examples = query_number("examples", 3, MAX_ERROR_EXAMPLES)
     job = owned_job(job_id)
-    return jsonify(JobProblems(current_pipeline().blobs, job).summary(examples))
+    summary = JobProblems(current_pipeline().blobs, job).summary(examples)
+    for group in summary["groups"]:
+        group["advice"] = gettext(group["advice"])  # in the caller's language (dms/pipeline/advice.py)
+    return jsonify(summary)
 
 
 @api.get("/jobs/<job_id>/rows")

@@ -453,6 +453,26 @@ PROBLEM_ROWS = {
         },
     },
 }
+DRAFT = {
+    "type": "object",
+    "description": "The new-load wizard's state so far (each key null until its step is reached)",
+    "properties": {
+        "id": STRING,
+        "upload_id": {"type": ["string", "null"]},
+        "read_options": {"type": ["object", "null"], "description": "format, encoding, delimiter, sheet"},
+        "connection_id": {"type": ["string", "null"]},
+        "object": {"type": ["string", "null"]},
+        "operation": {"type": ["string", "null"]},
+        "external_id": {"type": ["string", "null"]},
+        "mapping": {"type": ["object", "null"], "description": "The mapping spec being edited"},
+        "rehearsal_job_id": {"type": ["string", "null"]},
+        "load_job_id": {"type": ["string", "null"]},
+        "step": {"type": ["string", "null"], "description": "The step the wizard was last on"},
+        "outdated": {"type": "array", "items": STRING, "description": "Steps an earlier change made stale"},
+        "created_at": STRING,
+        "updated_at": STRING,
+    },
+}
 TEMPLATE_REQUEST = {
     "type": "object",
     "properties": {"mapping": {"type": "object", "description": "A mapping spec with a `fields` list"}},
@@ -913,6 +933,21 @@ PATHS: dict[str, dict[str, Any]] = {
             "Save a mapping template", "mappings", params=["object_name", "name"], body=TEMPLATE_REQUEST
         ),
         "delete": _op("Delete a mapping template", "mappings", ok="204", params=["object_name", "name"]),
+    },
+    "/api/v1/drafts": {
+        "post": _op(
+            "Start a wizard draft", "mappings", ok="201", body=DRAFT, body_required=False, response=DRAFT
+        )
+    },
+    "/api/v1/drafts/{draft_id}": {
+        "get": _op("A wizard draft of the caller's", "mappings", params=["draft_id"], response=DRAFT),
+        "put": _op(
+            "Change a wizard draft (the keys given)",
+            "mappings",
+            params=["draft_id"],
+            body=DRAFT,
+            response=DRAFT,
+        ),
     },
     "/api/v1/jobs": {
         "get": _op(

@@ -1,6 +1,6 @@
 // The new-load wizard: upload → preview → target → mapping → rehearse and run, all through /api/v1.
 import { api, el, postForm, problemText, showError } from "./api.js";
-import { formatBytes, formatList, formatPercent, N_, t } from "./i18n.js";
+import { formatBytes, formatList, formatNumber, formatPercent, N_, t } from "./i18n.js";
 import { JobPanel } from "./jobview.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -32,27 +32,194 @@ const state = {
   describe: null, // GET /objects/<name>
   mapping: null, // the spec being edited
   serverProblems: [], // from /mappings/suggest, for the spec as suggested
+  values: new Map(), // column -> GET /uploads/<id>/columns/<col>/values (for value maps and boolean tokens)
+  draftId: null, // the server-side draft (POST /drafts) the URL names, so a reload or a second tab resumes
+  reached: 0, // the furthest step reached (an index of STEPS): every pill up to it can be revisited
+  outdated: new Set(), // steps an earlier change made stale
+  rehearsal: null, // the last rehearsal job (final), for the run's confirmation
+  rehearsalJobId: null,
+  loadJobId: null,
 };
 
 // ---- steps ---------------------------------------------------------------------------------------------
 
 const STEPS = ["upload", "preview", "target", "mapping", "run"];
+const OUTDATED_LABEL = N_("outdated");
+let currentStep = "upload";
 
-/** Reveal the steps up to `name` and hide (reset) the ones after it. */
-function showStep(name, { focus = true } = {}) {
+/** Reveal the steps up to `name` and hide the ones after it; with `push`, a history entry so Back returns. */
+function showStep(name, { focus = true, push = true } = {}) {
   const index = STEPS.indexOf(name);
+  state.reached = Math.max(state.reached, index);
+  currentStep = name;
   STEPS.forEach((step, i) => {
     $(`#step-${step}`).hidden = i > index;
     const marker = document.querySelector(`[data-step-marker="${step}"]`);
     marker.classList.toggle("done", i < index);
+    marker.classList.toggle("outdated", state.outdated.has(step) && i <= state.reached);
+    marker.querySelector("button").disabled = i > state.reached;
+    marker.querySelector("button").title = state.outdated.has(step) ? t(OUTDATED_LABEL) : "";
     if (i === index) marker.setAttribute("aria-current", "step");
     else marker.removeAttribute("aria-current");
   });
+  $("#rehearsal-outdated").hidden = !state.outdated.has("run") || !state.rehearsalJobId;
+  if (push) rememberStep(name);
   if (focus && index > 0) {
     const heading = $(`#step-${name} h2`);
     heading.tabIndex = -1;
     heading.focus({ preventScroll: true });
     heading.scrollIntoView({ behavior: SCROLL, block: "start" });
+  }
+}
+
+/** Mark the steps after `step` stale (their results were made with what changed) and save that. */
+function markOutdatedAfter(step) {
+  const index = STEPS.indexOf(step);
+  let changed = false;
+  STEPS.forEach((later, i) => {
+    if (i > index && i <= state.reached && !state.outdated.has(later)) {
+      state.outdated.add(later);
+      changed = true;
+    }
+  });
+  if (changed) {
+    saveDraft({ outdated: [...state.outdated] });
+    showStep(currentStep, { focus: false, push: false });
+  }
+}
+
+function clearOutdated(step) {
+  if (state.outdated.delete(step)) saveDraft({ outdated: [...state.outdated] });
+}
+
+// ---- the draft: the wizard's state on the server, named in the URL ------------------------------------
+
+let draftSaving = Promise.resolve();
+let pendingDraft = {};
+let draftGeneration = 0; // one per file chosen: a save for an earlier file's draft never names the new one
+
+/** Save `patch` into the draft (in order; the first save creates it); `wizard.dataset.draft` says "saved". */
+function saveDraft(patch) {
+  Object.assign(pendingDraft, patch);
+  wizard.dataset.draft = "saving";
+  draftSaving = draftSaving.then(async () => {
+    const body = pendingDraft;
+    const generation = draftGeneration;
+    pendingDraft = {};
+    if (!Object.keys(body).length) return;
+    try {
+      if (state.draftId) {
+        await api("PUT", `/drafts/${encodeURIComponent(state.draftId)}`, body);
+      } else {
+        const draft = await api("POST", "/drafts", body);
+        if (generation !== draftGeneration) return; // another file was chosen meanwhile: its own draft follows
+        state.draftId = draft.id;
+        history.replaceState({ step: currentStep }, "", draftUrl(currentStep));
+      }
+      showError($("#draft-error"), null);
+    } catch (error) {
+      // Not created yet: the next save sends these keys again, so the draft starts whole.
+      if (!state.draftId && generation === draftGeneration) pendingDraft = { ...body, ...pendingDraft };
+      showError($("#draft-error"), error, t("Could not save the wizard's state; a reload would lose it"));
+    }
+  }).finally(() => {
+    if (!Object.keys(pendingDraft).length) wizard.dataset.draft = "saved";
+  });
+  return draftSaving;
+}
+
+function draftUrl(step) {
+  const query = new URLSearchParams(location.search);
+  if (state.draftId) query.set("draft", state.draftId);
+  query.set("step", step);
+  return `${location.pathname}?${query}`;
+}
+
+/** A history entry per step (so Back goes to the step before), and the step saved in the draft. */
+function rememberStep(name) {
+  if (!state.draftId && !state.upload) return;
+  const here = new URLSearchParams(location.search).get("step");
+  if (here === name) history.replaceState({ step: name }, "", draftUrl(name));
+  else history.pushState({ step: name }, "", draftUrl(name));
+  saveDraft({ step: name });
+}
+
+window.addEventListener("popstate", () => {
+  const query = new URLSearchParams(location.search);
+  if (query.get("draft") && query.get("draft") !== state.draftId) {
+    location.reload(); // another draft: start from it afresh
+    return;
+  }
+  const step = query.get("step") || "upload";
+  if (STEPS.includes(step) && STEPS.indexOf(step) <= state.reached) showStep(step, { push: false });
+});
+
+for (const button of document.querySelectorAll("[data-goto]")) {
+  button.addEventListener("click", () => goToStep(button.dataset.goto));
+}
+
+/** A step pill: revisit a reached step; an outdated mapping is suggested again for the new target. */
+function goToStep(step) {
+  if (STEPS.indexOf(step) > state.reached) return;
+  if ((step === "mapping" || step === "run") && state.outdated.has("mapping")) {
+    busy($("#to-mapping"), openMapping);
+    return;
+  }
+  showStep(step);
+}
+
+async function restoreDraft(draftId, wantedStep) {
+  wizard.dataset.restoring = "true";
+  try {
+    const draft = await api("GET", `/drafts/${encodeURIComponent(draftId)}`);
+    state.draftId = draft.id;
+    state.outdated = new Set(draft.outdated || []);
+    if (!draft.upload_id) return;
+    state.upload = await api("GET", `/uploads/${encodeURIComponent(draft.upload_id)}`);
+    $("#upload-status").textContent = t("Uploaded {name} ({size}).", { name: state.upload.filename, size: formatBytes(state.upload.size) });
+    resetPreviewOptions();
+    for (const [name, value] of Object.entries(draft.read_options || {})) {
+      if (previewForm.elements[name]) {
+        if (name === "sheet") previewForm.elements.sheet.replaceChildren(el("option", { value, selected: true }, String(value)));
+        previewForm.elements[name].value = value;
+      }
+    }
+    const step = STEPS.includes(wantedStep) ? wantedStep : draft.step || "preview";
+    await loadPreview({ push: false });
+    if (!state.preview || !draft.object) return showStep(step === "upload" ? "upload" : "preview", { push: false });
+    await openTarget({ push: false });
+    if (draft.connection_id && [...connectionSelect.options].some((o) => o.value === draft.connection_id) && connectionSelect.value !== draft.connection_id) {
+      connectionSelect.value = draft.connection_id;
+      await loadObjects();
+    }
+    objectSearch.value = "";
+    filterObjects();
+    objectList.value = draft.object;
+    operationSelect.value = draft.operation || "insert";
+    await loadDescribe();
+    if (draft.external_id) externalIdSelect.value = draft.external_id;
+    if (!draft.mapping || !state.describe) return showStep(STEPS.indexOf(step) >= 2 ? "target" : step, { push: false });
+    state.mapping = draft.mapping;
+    state.mappingFor = mappingKey();
+    renderMapping();
+    loadTemplates();
+    state.reached = Math.max(STEPS.indexOf("mapping"), STEPS.indexOf(draft.step || "mapping"));
+    if (draft.rehearsal_job_id) {
+      state.reached = STEPS.indexOf("run");
+      followRehearsal(draft.rehearsal_job_id);
+    }
+    if (draft.load_job_id) {
+      state.reached = STEPS.indexOf("run");
+      state.loadJobId = draft.load_job_id;
+      $("#load-box").hidden = false;
+      load.follow(draft.load_job_id);
+    }
+    showStep(STEPS.indexOf(step) <= state.reached ? step : "mapping", { push: false });
+  } catch (error) {
+    showError($("#draft-error"), error, t("Could not restore the saved wizard"));
+  } finally {
+    delete wizard.dataset.restoring;
+    wizard.dataset.restored = "true";
   }
 }
 
@@ -98,9 +265,22 @@ function setUploadProgress(loaded, total) {
   $("#upload-percent").textContent = t("{percent} of {size}", { percent: formatPercent(percent), size: formatBytes(total) });
 }
 
+/** A new file: a new draft, nothing reached or outdated, nothing remembered of the file before. */
+function startOver() {
+  Object.assign(state, { draftId: null, reached: 0, outdated: new Set(), mapping: null, mappingFor: null,
+    rehearsal: null, rehearsalJobId: null, loadJobId: null });
+  state.values.clear();
+  pendingDraft = {};
+  draftGeneration += 1;
+  $("#rehearsal-box").hidden = true;
+  $("#load-box").hidden = true;
+  rehearsal.stop();
+  load.stop();
+}
+
 async function uploadFile(file) {
   showError($("#upload-error"), null);
-  showStep("upload", { focus: false });
+  showStep("upload", { focus: false, push: false });
   state.upload = null;
   if (!file) return;
   if (file.size === 0) {
@@ -129,7 +309,9 @@ async function uploadFile(file) {
       record = await postForm("/api/v1/uploads", form, setUploadProgress);
     }
     setUploadProgress(file.size, file.size);
+    startOver();
     state.upload = record;
+    saveDraft({ upload_id: record.id, step: "preview" });
     $("#upload-status").textContent = t("Uploaded {name} ({size}).", { name: record.filename, size: formatBytes(record.size) });
     resetPreviewOptions();
     await loadPreview();
@@ -162,16 +344,20 @@ function previewOverrides() {
 
 previewForm.addEventListener("submit", (event) => {
   event.preventDefault();
+  // Read another way, the columns and their values may differ: what was built on them is stale.
+  state.values.clear();
+  markOutdatedAfter("preview");
+  saveDraft({ read_options: previewOverrides() });
   busy(previewForm.querySelector("button"), loadPreview);
 });
 
-async function loadPreview() {
+async function loadPreview({ push = true } = {}) {
   showError($("#preview-error"), null);
   const query = new URLSearchParams(previewOverrides()).toString();
   try {
     state.preview = await api("GET", `/uploads/${encodeURIComponent(state.upload.id)}/preview?${query}`);
   } catch (error) {
-    showStep("preview", { focus: false });
+    showStep("preview", { focus: false, push });
     state.preview = null;
     $("#preview-table").replaceChildren();
     $("#preview-table").closest(".table-scroll").hidden = true;
@@ -184,7 +370,7 @@ async function loadPreview() {
   }
   $("#to-target").disabled = false;
   renderPreview(state.preview);
-  showStep("preview");
+  showStep("preview", { push });
 }
 
 /** The read options a job needs to read the file the way the preview did. */
@@ -282,11 +468,11 @@ const objectList = $("#object-list");
 const operationSelect = $("#operation");
 const externalIdSelect = $("#external-id");
 
-$("#to-target").addEventListener("click", (event) => busy(event.currentTarget, openTarget));
+$("#to-target").addEventListener("click", (event) => busy(event.currentTarget, () => openTarget()));
 
-async function openTarget() {
+async function openTarget({ push = true } = {}) {
   showError($("#target-error"), null);
-  showStep("target");
+  showStep("target", { push });
   if (!connectionSelect.options.length) {
     try {
       const { connections } = await api("GET", "/connections");
@@ -344,7 +530,12 @@ objectList.addEventListener("change", loadDescribe);
 operationSelect.addEventListener("change", renderExternalIds);
 // A changed target makes the mapping below it stale: it is suggested again on "Next".
 for (const control of [connectionSelect, objectList, operationSelect, externalIdSelect]) {
-  control.addEventListener("change", () => showStep("target", { focus: false }));
+  control.addEventListener("change", () => {
+    if (wizard.dataset.restoring) return;
+    markOutdatedAfter("target");
+    showStep("target", { focus: false, push: false });
+    saveDraft(target());
+  });
 }
 
 async function loadDescribe() {
@@ -402,17 +593,29 @@ async function openMapping() {
   try {
     if (!state.describe || state.describe.name !== chosen.object) await loadDescribe();
     if (!state.describe) return;
-    const suggestion = await api("POST", "/mappings/suggest", { upload_id: state.upload.id, read_options: readOptions(), ...chosen });
-    state.mapping = withProfiles(suggestion.mapping);
-    state.serverProblems = suggestion.problems || [];
+    // The same file read the same way into the same object keeps the mapping made for it (an operation
+    // changed, say); anything else is suggested afresh.
+    if (!state.mapping || state.mappingFor !== mappingKey()) {
+      const suggestion = await api("POST", "/mappings/suggest", { upload_id: state.upload.id, read_options: readOptions(), ...chosen });
+      state.mapping = withProfiles(suggestion.mapping);
+      state.mappingFor = mappingKey();
+      state.serverProblems = suggestion.problems || [];
+    }
   } catch (error) {
     showError($("#target-error"), error, t("Could not suggest a mapping"));
     return;
   }
   $("#field-filter").value = "";
+  clearOutdated("mapping");
   renderMapping();
   loadTemplates();
+  saveDraft({ ...chosen, read_options: previewOverrides(), mapping: state.mapping });
   showStep("mapping");
+}
+
+/** What a mapping was made for: the upload, how it was read, and the object. */
+function mappingKey() {
+  return JSON.stringify([state.upload ? state.upload.id : null, readOptions(), objectList.value]);
 }
 
 // ---- 4. mapping ----------------------------------------------------------------------------------------
@@ -602,13 +805,245 @@ function renderMapping() {
         el("code", {}, name), el("span", { class: "field-type" }, ` ${typeText} `),
         field ? fieldBadges(field, operation, externalId) : null),
       el("td", {}, sourceSelect(label, entry)),
-      el("td", {}, formatControl(field, entry, label)),
+      el("td", { class: "rule-cell" }, ruleCell(field, entry, label)),
       el("td", { class: "row-problems" }),
     );
     return row;
   }));
   refreshProblems();
   applyFieldFilter();
+  scheduleSample();
+}
+
+/** The format control, the rule editor (transforms, value map, boolean tokens) and the live sample of a row. */
+function ruleCell(field, entry, label) {
+  const parts = [formatControl(field, entry, label)].flat().filter(Boolean);
+  if (entry && entry.source !== undefined) {
+    const details = el("details", { class: "rule", dataset: { role: "rule" } },
+      el("summary", {}, ruleSummary(field, entry)), el("div", { class: "rule-body" }));
+    details.addEventListener("toggle", () => {
+      if (details.open) fillRuleEditor(details, field, entryFor(entry.target), label);
+    });
+    parts.push(details);
+  }
+  if (entry) parts.push(el("div", { class: "sample", dataset: { sample: "" }, "aria-live": "polite" }));
+  return parts;
+}
+
+// ---- the rule editor: transforms, a value map, boolean tokens ---------------------------------------------
+
+const CASE_OPS = ["upper", "lower", "title"];
+const CASE_NAMES = { "": N_("as it is"), upper: N_("UPPER CASE"), lower: N_("lower case"), title: N_("Title Case") };
+const MAP_ELSE_NAMES = { keep: N_("keep them as they are"), null: N_("leave the field blank"), error: N_("reject the row") };
+const MAX_MAPPED_VALUES = 50; // a column with more distinct values is no code list: map it by transforms
+const MAX_TRUNCATE = 131072; // Salesforce's longest text area
+const FEW_VALUES = 20; // a text field whose column has at most this many values gets a value map too
+
+function mapStep(entry) {
+  return (entry.transforms || []).find((step) => step.op === "map") || null;
+}
+
+function ruleSummary(field, entry) {
+  const parts = [];
+  const steps = entry.transforms || [];
+  if (steps.some((s) => s.op === "trim")) parts.push(t("trim"));
+  const caseStep = steps.find((s) => CASE_OPS.includes(s.op));
+  if (caseStep) parts.push(t(CASE_NAMES[caseStep.op]));
+  const truncate = steps.find((s) => s.op === "truncate");
+  if (truncate) parts.push(t("cut to {length}", { length: truncate.length }));
+  const map = mapStep(entry);
+  if (map) parts.push(t("value map: {count}", { count: Object.keys(map.values || {}).length }));
+  if (entry.true_values || entry.false_values) {
+    parts.push(t("true: {yes} · false: {no}", { yes: (entry.true_values || []).join(", ") || "—", no: (entry.false_values || []).join(", ") || "—" }));
+  }
+  return parts.length ? t("Rule: {parts}", { parts: parts.join(" · ") }) : t("Values and transforms");
+}
+
+async function columnValues(column) {
+  if (!state.values.has(column)) {
+    const query = new URLSearchParams({ limit: String(MAX_MAPPED_VALUES), ...readOptions() });
+    const answer = api("GET", `/uploads/${encodeURIComponent(state.upload.id)}/columns/${encodeURIComponent(column)}/values?${query}`);
+    state.values.set(column, answer);
+    answer.catch(() => state.values.delete(column)); // asked again next time
+  }
+  return state.values.get(column);
+}
+
+async function fillRuleEditor(details, field, entry, label) {
+  const body = details.querySelector(".rule-body");
+  if (!entry) return;
+  body.replaceChildren(transformControls(field, entry, label));
+  if (field && (DATE_TYPES.has(field.type) || NUMBER_TYPES.has(field.type))) return; // parsed by format
+  let values;
+  try {
+    values = await columnValues(entry.source);
+  } catch (error) {
+    const box = el("div", { class: "alert error" });
+    showError(box, error, t("Could not read the values of {column}", { column: entry.source }));
+    body.append(box);
+    return;
+  }
+  if (field && field.type === "boolean") {
+    body.append(booleanTokens(field, entry, values, label));
+  } else if ((field && field.picklistEntries && field.picklistEntries.length) || (!values.truncated && values.values.length <= FEW_VALUES)) {
+    body.append(valueMapEditor(field, entry, values, label));
+  }
+}
+
+function transformControls(field, entry, label) {
+  const steps = entry.transforms || [];
+  const caseStep = steps.find((s) => CASE_OPS.includes(s.op));
+  const truncate = steps.find((s) => s.op === "truncate");
+  return el("p", { class: "transforms" },
+    el("label", { class: "check" },
+      el("input", { type: "checkbox", checked: steps.some((s) => s.op === "trim"), dataset: { role: "trim" }, "aria-label": t("Trim spaces of {field}", { field: label }) }),
+      " ", t("Trim spaces")),
+    " ",
+    el("label", {}, t("Case"), " ",
+      el("select", { dataset: { role: "case" }, "aria-label": t("Case of {field}", { field: label }) },
+        Object.entries(CASE_NAMES).map(([op, name]) => el("option", { value: op, selected: (caseStep ? caseStep.op : "") === op }, t(name))))),
+    " ",
+    el("label", {}, t("Cut to"), " ",
+      el("input", { type: "number", min: 1, max: MAX_TRUNCATE, step: 1, value: truncate ? truncate.length : "", placeholder: field && field.length ? String(field.length) : "",
+        dataset: { role: "truncate" }, "aria-label": t("Cut {field} to this many characters", { field: label }), class: "short-number" }),
+      " ", t("characters")),
+  );
+}
+
+function valueMapEditor(field, entry, values, label) {
+  const map = mapStep(entry);
+  const table = (map && map.values) || {};
+  const choices = field && field.picklistEntries ? field.picklistEntries : null;
+  const rows = values.values.map(({ value, count }) => {
+    const current = Object.hasOwn(table, value) ? table[value] : "";
+    const control = choices
+      ? el("select", { dataset: { role: "map-value", legacy: value }, "aria-label": t("Load “{value}” as", { value }) },
+        el("option", { value: "" }, t("— as it is —")),
+        choices.map((c) => el("option", { value: c.value, selected: c.value === current }, c.label === c.value ? c.value : `${c.label} (${c.value})`)))
+      : el("input", { type: "text", value: current ?? "", placeholder: t("as it is"), size: 14, maxlength: 255, dataset: { role: "map-value", legacy: value }, "aria-label": t("Load “{value}” as", { value }) });
+    return el("tr", {}, el("th", { scope: "row" }, el("code", {}, value)), el("td", { class: "num" }, formatNumber(count)), el("td", {}, control));
+  });
+  const otherwise = map ? map.else || "keep" : "keep";
+  return el("div", { class: "value-map" },
+    el("table", { class: "data value-map-table" },
+      el("caption", {}, t("Map the values of {column} to {field}", { column: entry.source, field: label })),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, t("In the file")), el("th", { scope: "col", class: "num" }, t("Rows")), el("th", { scope: "col" }, t("Load as")))),
+      el("tbody", {}, rows)),
+    values.truncated ? el("p", { class: "hint" }, t("Only the {count} most frequent values are listed.", { count: values.values.length })) : null,
+    el("label", {}, t("Values not in the map"), " ",
+      el("select", { dataset: { role: "map-else" }, "aria-label": t("Values of {column} not in the map", { column: entry.source }) },
+        Object.entries(MAP_ELSE_NAMES).map(([value, name]) => el("option", { value, selected: value === otherwise }, t(name))))),
+  );
+}
+
+function booleanTokens(field, entry, values, label) {
+  const picker = (side, chosen) => el("fieldset", { class: "tokens" },
+    el("legend", {}, side === "true" ? t("Read as true") : t("Read as false")),
+    values.values.map(({ value, count }) => el("label", { class: "check" },
+      el("input", { type: "checkbox", value, checked: chosen.includes(value), dataset: { role: `${side}-token` },
+        "aria-label": side === "true" ? t("“{value}” means true for {field}", { value, field: label }) : t("“{value}” means false for {field}", { value, field: label }) }),
+      " ", el("code", {}, value), el("span", { class: "count" }, ` (${formatNumber(count)})`))));
+  const defaults = field.booleanTokens || { true: [], false: [] };
+  return el("div", { class: "boolean-tokens" },
+    picker("true", entry.true_values || []), picker("false", entry.false_values || []),
+    el("p", { class: "hint" }, t("With nothing chosen, true is read from {yes}; false from {no}.", { yes: defaults.true.join(", "), no: defaults.false.join(", ") })));
+}
+
+/** A rule editor control changed: write it into the entry's spec. */
+function editRule(entry, control) {
+  const role = control.dataset.role;
+  const steps = (entry.transforms || []).slice();
+  if (role === "trim" || role === "case") {
+    const others = steps.filter((s) => s.op !== "trim" && !CASE_OPS.includes(s.op));
+    const trim = role === "trim" ? control.checked : steps.some((s) => s.op === "trim");
+    const caseStep = role === "case" ? (control.value ? { op: control.value } : null) : steps.find((s) => CASE_OPS.includes(s.op)) || null;
+    entry.transforms = [...(trim ? [{ op: "trim" }] : []), ...(caseStep ? [caseStep] : []), ...others];
+  } else if (role === "truncate") {
+    const length = Math.floor(Number(control.value));
+    const others = steps.filter((s) => s.op !== "truncate");
+    entry.transforms = length >= 1 && length <= MAX_TRUNCATE ? [...others, { op: "truncate", length }] : others;
+  } else if (role === "map-value" || role === "map-else") {
+    let map = mapStep(entry);
+    if (!map) {
+      map = { op: "map", values: {}, else: "keep" };
+      steps.push(map);
+    }
+    if (role === "map-value") {
+      if (control.value === "") delete map.values[control.dataset.legacy];
+      else map.values[control.dataset.legacy] = control.value;
+    } else {
+      map.else = control.value;
+    }
+    entry.transforms = Object.keys(map.values).length ? steps : steps.filter((s) => s !== map);
+  } else if (role === "true-token" || role === "false-token") {
+    const side = role === "true-token" ? "true_values" : "false_values";
+    const other = role === "true-token" ? "false_values" : "true_values";
+    const chosen = new Set(entry[side] || []);
+    if (control.checked) {
+      chosen.add(control.value);
+      entry[other] = (entry[other] || []).filter((v) => v !== control.value); // a token means one thing
+    } else {
+      chosen.delete(control.value);
+    }
+    entry[side] = [...chosen];
+    for (const key of [side, other]) if (!entry[key] || !entry[key].length) delete entry[key];
+  }
+  if (entry.transforms && !entry.transforms.length) delete entry.transforms;
+}
+
+const RULE_ROLES = new Set(["trim", "case", "truncate", "map-value", "map-else", "true-token", "false-token"]);
+
+// ---- the live sample: the first rows through the mapping, by the pipeline's own prepare -------------------
+
+const SAMPLE_ROWS = 3;
+let sampleTimer = null;
+let sampleAsked = 0;
+
+function scheduleSample() {
+  clearTimeout(sampleTimer);
+  sampleTimer = setTimeout(refreshSample, 250);
+}
+
+async function refreshSample() {
+  if (!state.mapping || !state.describe || !state.mapping.fields.length) return;
+  const asked = ++sampleAsked;
+  const body = { upload_id: state.upload.id, ...target(), read_options: readOptions(), mapping: currentSpec(), rows: SAMPLE_ROWS };
+  let sample;
+  try {
+    sample = await api("POST", "/mappings/preview", body);
+  } catch (error) {
+    if (asked !== sampleAsked) return;
+    for (const box of document.querySelectorAll("#mapping-table [data-sample]")) {
+      box.replaceChildren(el("span", { class: "problem error" }, t("No sample: {message}", { message: error.message })));
+    }
+    return;
+  }
+  if (asked !== sampleAsked) return; // a newer change asked again meanwhile
+  const byTarget = new Map(sample.fields.map((f) => [String(f.target).toLowerCase(), f]));
+  for (const row of $("#mapping-table tbody").rows) {
+    const box = row.querySelector("[data-sample]");
+    if (!box) continue;
+    const rule = byTarget.get(row.dataset.target.toLowerCase());
+    if (!rule) {
+      box.replaceChildren();
+      continue;
+    }
+    const header = rule.target;
+    box.replaceChildren(el("span", { class: "sample-label" }, t("Sample:")), " ", ...sample.rows.map((r) => sampleCell(r, rule, header)));
+  }
+  wizard.dataset.sampled = String(asked);
+}
+
+function sampleCell(sampleRow, rule, header) {
+  const cell = sampleRow.fields[header] || { value: null, errors: [] };
+  const source = rule.source && Object.hasOwn(sampleRow.values, rule.source) ? sampleRow.values[rule.source] : null;
+  const shown = (value) => (value === null || value === undefined || value === "" ? t("(blank)") : String(value));
+  const from = source !== null ? `${shown(source)} → ` : "";
+  if (cell.errors && cell.errors.length) {
+    return el("span", { class: "sample-value bad", title: cell.errors.map((e) => e.message).join("; ") },
+      `${from}✗ ${cell.errors[0].message}`);
+  }
+  return el("span", { class: "sample-value" }, `${from}${shown(cell.value)}`);
 }
 
 function refreshProblems() {
@@ -647,15 +1082,22 @@ function refreshProblems() {
 
 $("#mapping-table").addEventListener("change", (event) => {
   const control = event.target;
-  const row = control.closest("tr");
+  const row = control.closest("#mapping-table > tbody > tr"); // not a value map's own row
   if (!row) return;
   const name = row.dataset.target;
-  if (control.dataset.role === "source") {
+  const field = fieldOf(name);
+  const label = field ? field.label : name;
+  if (RULE_ROLES.has(control.dataset.role)) {
+    const entry = entryFor(name);
+    if (!entry) return;
+    editRule(entry, control);
+    const details = row.querySelector('[data-role="rule"]');
+    details.querySelector("summary").textContent = ruleSummary(field, entry);
+    if (control.dataset.role.endsWith("-token")) fillRuleEditor(details, field, entry, label); // the other side too
+  } else if (control.dataset.role === "source") {
     if (control.value === "__keep__") return;
     setSource(name, control.value);
-    const field = fieldOf(name);
-    const label = field ? field.label : name;
-    row.cells[2].replaceChildren(...[formatControl(field, entryFor(name), label)].flat().filter(Boolean));
+    row.cells[2].replaceChildren(...ruleCell(field, entryFor(name), label));
   } else if (control.dataset.role === "format") {
     const entry = entryFor(name);
     if (entry) {
@@ -672,7 +1114,15 @@ $("#mapping-table").addEventListener("change", (event) => {
     }
   }
   refreshProblems();
+  mappingChanged();
 });
+
+/** The mapping changed: a rehearsal made before says nothing of it; save it, sample it again. */
+function mappingChanged() {
+  markOutdatedAfter("mapping");
+  saveDraft({ mapping: state.mapping });
+  scheduleSample();
+}
 
 function applyFieldFilter() {
   const wanted = $("#field-filter").value.trim().toLowerCase();
@@ -732,17 +1182,114 @@ $("#template-load").addEventListener("click", (event) => busy(event.currentTarge
     $("#template-name").value = template.name;
     $("#template-status").textContent = t("Loaded “{name}”.", { name: template.name });
     renderMapping();
+    mappingChanged();
   } catch (error) {
     showError($("#mapping-error"), error, t("Could not load the template"));
   }
 }));
 
+// A mapping file: the same JSON as examples/accounts.mapping.json, in and out.
+
+const MAX_MAPPING_FILE_BYTES = 1024 * 1024;
+
+$("#mapping-import").addEventListener("change", async (event) => {
+  const input = event.currentTarget;
+  const file = input.files[0];
+  showError($("#mapping-error"), null);
+  $("#mapping-file-status").textContent = "";
+  if (!file) return;
+  try {
+    if (file.size > MAX_MAPPING_FILE_BYTES) throw new Error(t("{name} is larger than 1 MB: a mapping file is much smaller.", { name: file.name }));
+    let spec;
+    try {
+      spec = JSON.parse(await file.text());
+    } catch (error) {
+      throw new Error(t("{name} is not JSON ({reason}). Export a mapping from this page to see the shape.", { name: file.name, reason: error.message }));
+    }
+    if (!spec || typeof spec !== "object" || Array.isArray(spec) || !Array.isArray(spec.fields)) {
+      throw new Error(t("{name} is not a mapping: it needs a “fields” list, as examples/accounts.mapping.json has.", { name: file.name }));
+    }
+    const bad = spec.fields.findIndex((entry) => !entry || typeof entry !== "object" || typeof entry.target !== "string");
+    if (bad >= 0) throw new Error(t("{name}: entry {number} of “fields” has no “target” field name.", { name: file.name, number: bad + 1 }));
+    if (spec.object && String(spec.object).toLowerCase() !== target().object.toLowerCase()) {
+      throw new Error(t("{name} maps {other}, not {object}: choose {other} in step 3, or another file.", { name: file.name, other: spec.object, object: target().object }));
+    }
+    const { object, operation, external_id: externalId, ...kept } = spec;
+    state.mapping = withProfiles(kept);
+    state.serverProblems = [];
+    renderMapping();
+    mappingChanged();
+    $("#mapping-file-status").textContent = t("Imported {name}: {count} fields.", { name: file.name, count: spec.fields.length });
+  } catch (error) {
+    showError($("#mapping-error"), error, t("Could not import the mapping"));
+  } finally {
+    input.value = ""; // the same file can be imported again after a change
+  }
+});
+
+$("#mapping-export").addEventListener("click", () => {
+  const spec = currentSpec();
+  const blob = new Blob([`${JSON.stringify(spec, null, 2)}\n`], { type: "application/json" });
+  const link = el("a", { href: URL.createObjectURL(blob), download: `${spec.object || "mapping"}.mapping.json` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  $("#mapping-file-status").textContent = t("Downloaded {name}.", { name: link.download });
+});
+
 $("#to-run").addEventListener("click", () => showStep("run"));
 
 // ---- 5. rehearse and run -------------------------------------------------------------------------------
 
-const rehearsal = new JobPanel($("#rehearsal-box [data-job-panel]"));
+const rehearsal = new JobPanel($("#rehearsal-box [data-job-panel]"), { onFinal: rehearsalFinished });
 const load = new JobPanel($("#load-box [data-job-panel]"));
+const MAX_EXAMPLES = 5;
+
+function followRehearsal(jobId, job = null) {
+  state.rehearsalJobId = jobId;
+  state.rehearsal = null;
+  $("#rehearsal-box").hidden = false;
+  $("#rehearsal-errors").hidden = true;
+  $("#rehearsal-outdated").hidden = !state.outdated.has("run");
+  rehearsal.follow(jobId, job);
+}
+
+async function rehearsalFinished(job) {
+  if (job.id !== state.rehearsalJobId) return;
+  state.rehearsal = job;
+  const counters = job.counters || {};
+  if (!counters.invalid && !counters.failed) {
+    $("#rehearsal-errors").hidden = true;
+    return;
+  }
+  try {
+    const summary = await api("GET", `/jobs/${encodeURIComponent(job.id)}/errors/summary?examples=${MAX_EXAMPLES}`);
+    if (job.id === state.rehearsalJobId) renderRehearsalErrors(summary);
+  } catch (error) {
+    $("#rehearsal-errors").hidden = false;
+    showError($("#rehearsal-error-groups"), error, t("Could not read the rehearsal's errors"));
+  }
+}
+
+function renderRehearsalErrors(summary) {
+  $("#rehearsal-errors").hidden = false;
+  $("#rehearsal-errors-summary").textContent = t("{rows} rows would not load: {problems} problems in {groups} groups. Fix them in the file or the mapping, then rehearse again.",
+    { rows: summary.rows, problems: summary.problems, groups: summary.groups.length });
+  $("#rehearsal-error-groups").classList.remove("alert", "error");
+  $("#rehearsal-error-groups").hidden = false;
+  $("#rehearsal-error-groups").replaceChildren(...summary.groups.map((group) => {
+    const where = group.field && group.column ? t("field {field}, column {column}", group)
+      : group.field ? t("field {field}", group) : group.column ? t("column {column}", group) : "";
+    return el("article", { class: "error-group", dataset: { code: group.code } },
+      el("h5", {}, el("span", { class: "count" }, t("Rows: {count}", { count: group.count })), " ", el("code", {}, group.code), where ? ` · ${where}` : ""),
+      group.advice ? el("p", { class: "advice" }, group.advice) : null,
+      el("ul", { class: "examples" }, group.examples.map((example) => el("li", { dataset: { row: String(example.row) } },
+        el("strong", {}, example.column ? t("Row {row}, column {column}:", { row: example.row, column: example.column }) : t("Row {row}:", { row: example.row })),
+        " ", example.value !== null && example.value !== undefined ? el("code", {}, String(example.value)) : null, " ", example.message))),
+      group.count > group.examples.length ? el("p", { class: "hint" }, t("and {more} more rows like these (errors.csv lists them all)", { more: group.count - group.examples.length })) : null);
+  }));
+}
 
 function jobRequest(dryRun) {
   return { upload_id: state.upload.id, ...target(), mapping: currentSpec(), read_options: readOptions(), dry_run: dryRun };
@@ -762,16 +1309,50 @@ async function startJob(dryRun) {
       : N_("This will delete the {object} records listed in the file (to the recycle bin). Continue?");
     if (!window.confirm(t(question, { object }))) return;
   }
+  if (!dryRun && !confirmRun()) return;
   try {
     const job = await api("POST", "/jobs", jobRequest(dryRun));
     const box = $(dryRun ? "#rehearsal-box" : "#load-box");
-    box.hidden = false;
-    (dryRun ? rehearsal : load).follow(job.id, job);
+    if (dryRun) {
+      clearOutdated("run");
+      followRehearsal(job.id, job);
+      saveDraft({ rehearsal_job_id: job.id });
+    } else {
+      state.loadJobId = job.id;
+      box.hidden = false;
+      load.follow(job.id, job);
+      saveDraft({ load_job_id: job.id });
+    }
+    showStep("run", { focus: false, push: false });
     box.scrollIntoView({ behavior: SCROLL, block: "nearest" });
   } catch (error) {
     showError($("#run-error"), error, dryRun ? t("Could not start the rehearsal") : t("Could not start the load"));
   }
 }
 
+/** Before a load: say what the rehearsal found (or that there is none for this mapping), and ask. */
+function confirmRun() {
+  const done = state.rehearsal && !state.outdated.has("run");
+  if (!done) {
+    const question = state.rehearsalJobId && state.outdated.has("run")
+      ? N_("The mapping changed after the last rehearsal, so nothing has checked it. Run the load anyway?")
+      : state.rehearsalJobId ? N_("The rehearsal has not finished, so nothing has checked the rows yet. Run the load anyway?")
+        : N_("There is no rehearsal of this mapping: nothing has checked the rows. Run the load anyway?");
+    return window.confirm(t(question));
+  }
+  const invalid = Number((state.rehearsal.counters || {}).invalid) || 0;
+  if (!invalid) return true;
+  return window.confirm(t("The rehearsal found {invalid} invalid rows of {total}: they will not be loaded (errors.csv will list them). Run the load anyway?",
+    { invalid, total: Number((state.rehearsal.counters || {}).total) || 0 }));
+}
+
 $("#rehearse").addEventListener("click", (event) => busy(event.currentTarget, () => startJob(true)));
 $("#run").addEventListener("click", (event) => busy(event.currentTarget, () => startJob(false)));
+
+// ---- start: resume the draft the address names ---------------------------------------------------------
+
+{
+  const query = new URLSearchParams(location.search);
+  if (query.get("draft")) restoreDraft(query.get("draft"), query.get("step"));
+  else wizard.dataset.restored = "true";
+}

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from blueprints.api.jobs import current_pipeline, owned_job
 from blueprints.api.orgs import connections, org_authorizations
@@ -44,7 +45,8 @@ COUNTER_LABELS = {
     "total": _l("Rows"),
     "valid": _l("Valid"),
     "succeeded": _l("Succeeded"),
-    "created": _l("Created"),
+    # "count": records created, not the date a thing was created ("Created" alone, elsewhere).
+    "created": lazy_pgettext("count", "Created"),
     "updated": _l("Updated"),
     "failed": _l("Failed in Salesforce"),
     "invalid": _l("Invalid (not sent)"),

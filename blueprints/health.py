@@ -1,5 +1,6 @@
 """GET /health: up or down, for anyone (load balancers, uptime checks); GET /health/detail: each dependency
-with its latency and error, for admins only (it names hosts, ports and versions)."""
+with its latency and error, for admins only (it names hosts, ports and versions); GET /status: the same
+report as a page for a person (admins too). The JSON and the page share one function, service_report."""
 
 from __future__ import annotations
 
@@ -8,16 +9,25 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from dms.clients import current_services
 from dms.clients.salesforce import ping as salesforce_ping
 from dms.clients.sqs import queue_depth
 from dms.security.roles import Role
-from factories.security import public, requires
+from factories.security import current_principal, public, requires
 
 health = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
+SERVICE_LABELS = {
+    "redis": _l("Redis (staged rows, task results)"),
+    "sqs": _l("SQS (the work queue)"),
+    "cloudant": _l("CouchDB / Cloudant (jobs, uploads, connections)"),
+    "salesforce": _l("Salesforce (the default org)"),
+}
+DETAIL_KEYS = ("status", "error", "latency_ms", "required")  # the rest of a check's answer is its details
 
 
 def _probe(check: Callable[[], Any], required: bool) -> dict[str, Any]:
@@ -60,11 +70,17 @@ def _healthy(checks: dict[str, dict[str, Any]]) -> bool:
     return all(c["status"] == "up" for c in checks.values() if c["required"])
 
 
+def service_report(required_only: bool = False) -> tuple[bool, dict[str, dict[str, Any]]]:
+    """Whether every required service is up, and each service's check: the one run behind the JSON and the page."""
+    checks = _checks(required_only)
+    return _healthy(checks), checks
+
+
 @health.get("/health")
 @public
 def health_report() -> Any:
     """Up or down only; HTTP 503 when a required dependency is down."""
-    healthy = _healthy(_checks(required_only=True))
+    healthy, _services = service_report(required_only=True)
     return jsonify({"status": "up" if healthy else "down"}), 200 if healthy else 503
 
 
@@ -72,6 +88,32 @@ def health_report() -> Any:
 @requires(Role.ADMIN)
 def health_detail() -> Any:
     """Report Redis, SQS, Cloudant and Salesforce with latency and errors; HTTP 503 when a required one is down."""
-    checks = _checks()
-    healthy = _healthy(checks)
+    healthy, checks = service_report()
     return jsonify({"status": "up" if healthy else "down", "services": checks}), 200 if healthy else 503
+
+
+@health.get("/status")
+@requires(Role.VIEWER)  # signed in; the admin check is below so that anyone else is refused with a page
+def status_page() -> Any:
+    """Each service with its state, latency and message, as a page for admins; 503 when a required one is down."""
+    if not current_principal().is_admin:
+        message = _("The service status is for admins: it names the servers DMS uses. Ask an admin.")
+        return render_template("error.html", message=message, status=403), 403
+    healthy, checks = service_report()
+    services = [
+        {
+            "name": name,
+            "label": str(SERVICE_LABELS.get(name, name)),
+            "up": check["status"] == "up",
+            "required": check["required"],
+            "latency_ms": check["latency_ms"],
+            "message": check.get("error") or _details(check),
+        }
+        for name, check in checks.items()
+    ]
+    return render_template("status.html", healthy=healthy, services=services), 200 if healthy else 503
+
+
+def _details(check: dict[str, Any]) -> str:
+    """What a check that passed said (a version, a queue's depth, an org's API version), as `name: value`."""
+    return ", ".join(f"{key}: {value}" for key, value in check.items() if key not in DETAIL_KEYS)

@@ -51,6 +51,7 @@ function drawChart(series) {
     svg("polygon", { points: area, class: "area" }),
     svg("polyline", { points: line, class: "line" }),
   );
+  chart.removeAttribute("hidden"); // an SVG element has no `hidden` property, only the attribute
   caption.textContent = t("Rows settled over time: {rows} rows in {time}.", { rows: points[points.length - 1].rows, time: seconds(Math.round(span / 1000)) });
 }
 
@@ -80,7 +81,7 @@ function renderProblems(summary) {
     el(
       "article",
       { class: "problem-group", dataset: { code: group.code, outcome: group.outcome } },
-      el("h3", {}, el("span", { class: "count" }, t("{count} rows", { count: group.count })), " ", groupTitle(group), " ", el("span", { class: "tag" }, t(STAGE_LABELS[group.stage] || group.stage))),
+      el("h3", {}, el("span", { class: "count" }, t("Rows: {count}", { count: group.count })), " ", groupTitle(group), " ", el("span", { class: "tag" }, t(STAGE_LABELS[group.stage] || group.stage))),
       el("p", { class: "advice" }, el("strong", {}, t("What to do: ")), group.advice),
       el(
         "table",

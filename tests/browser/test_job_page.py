@@ -67,7 +67,8 @@ def test_a_load_is_followed_fixed_in_place_and_its_errors_downloaded(
 ) -> None:
     page = signed_in
     prefix = uuid.uuid4().hex[:8]
-    job_id = start_load(page, web_url, contact_rows(prefix))
+    # Two rows a chunk: the load settles in steps, so the throughput chart has a line to draw.
+    job_id = start_load(page, web_url, contact_rows(prefix), options={"chunk_rows": 2})
     page.goto(f"/jobs/{job_id}")
     page.evaluate("window.__same_document = true")  # gone if the page reloads
     expect(page.locator('[data-job="percent"]')).to_have_text("100%", timeout=60_000)
@@ -75,7 +76,11 @@ def test_a_load_is_followed_fixed_in_place_and_its_errors_downloaded(
     assert page.evaluate("window.__same_document") is True  # followed live, never reloaded
     expect(page.locator('[data-counter="succeeded"]')).to_have_text("3")
     expect(page.locator('[data-counter="invalid"]')).to_have_text("2")
-    expect(page.locator('[data-throughput="rate"]')).not_to_have_text("")
+    expect(page.locator('[data-throughput="rate"]')).to_have_text(re.compile(r"^[\d,.]+$"))
+    expect(page.locator('[data-throughput="chart"] polyline')).to_have_count(1)
+    expect(page.locator('[data-throughput="caption"]')).to_contain_text(
+        "3 rows"
+    )  # the rows loaded (invalid rows were never sent)
 
     # The errors, grouped by reason, with what to do and the first rows (row, column, message).
     groups = page.locator(".problem-group")
@@ -137,9 +142,9 @@ def test_a_rehearsal_reads_as_one_and_a_cancel_is_confirmed_then_shown_cancellin
     expect(page.locator('[data-counter-box="succeeded"]')).to_be_hidden()
     expect(page.locator("h1")).to_contain_text("Rehearsal")
 
-    # A load big enough to be cancelled while it runs.
-    rows = [f"{prefix}-big-{n},Name {n},n{n}@example.com" for n in range(20_000)]
-    job_id = start_load(page, web_url, rows)
+    # A load of many small chunks: it runs long enough to be cancelled while it runs.
+    rows = [f"{prefix}-big-{n},Name {n},n{n}@example.com" for n in range(4_000)]
+    job_id = start_load(page, web_url, rows, options={"chunk_rows": 20})
     page.goto(f"/jobs/{job_id}")
     dialog = page.locator('dialog[data-job-dialog="cancel"]')
     expect(dialog).to_be_hidden()

@@ -30,7 +30,8 @@ ui = Blueprint("ui", __name__)
 
 JOB_ID_PATTERN = re.compile(r"^job-[0-9A-Za-z]{1,40}-[0-9a-f]{6,32}$")
 JOBS_PAGE_LIMIT = 50
-JOB_FILTERS = ("state", "object", "owner", "since", "until", "dry_run", "cursor")  # GET /api/v1/jobs's
+# GET /api/v1/jobs's filters and page, which the page reads the same way (blueprints/api/jobs.py list_query).
+JOB_FILTERS = ("state", "object", "owner", "since", "until", "dry_run", "cursor", "limit")
 # lazy_gettext: these are made at import time, and each page shows them in its own request's language.
 STATE_LABELS = {
     "created": _l("Queued"),

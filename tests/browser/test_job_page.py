@@ -120,8 +120,22 @@ def test_a_load_is_followed_fixed_in_place_and_its_errors_downloaded(
     submit.click()
     retry_link = page.locator('[data-job="retries"] a')
     expect(retry_link).to_have_count(1)
+    expect(page.locator('[data-job="retries"] li')).to_contain_text("Retry of 2 edited rows")
     expect(page.locator('[data-job="state"]')).to_have_text("Completed with errors")  # still this job
-    retry_link.click()
+
+    # A retry from a corrected file: errors.csv with row 4's address fixed, listed as a second new job.
+    fixed = errors_csv.read_text(encoding="utf-8-sig").replace("not-an-address", f"{prefix}-4b@example.com")
+    page.set_input_files(
+        '[data-retry-file="input"]',
+        files=[{"name": "errors-fixed.csv", "mimeType": "text/csv", "buffer": fixed.encode()}],
+    )
+    page.click('[data-retry-file="submit"]')
+    expect(page.locator('[data-job="retries"] li')).to_have_count(2)
+    expect(page.locator('[data-job="retries"] li').nth(1)).to_contain_text("errors-fixed.csv")
+    assert page.locator('[data-job="retries"] a').nth(1).get_attribute(
+        "href"
+    ) != retry_link.first.get_attribute("href")
+    retry_link.first.click()
     page.wait_for_url(re.compile(r"/jobs/job-"))
     assert job_id not in page.url
     expect(page.locator('[data-job="state"]')).to_have_text("Completed", timeout=60_000)
@@ -181,6 +195,15 @@ def test_a_rehearsal_reads_as_one_and_a_cancel_is_confirmed_then_shown_cancellin
         "cells => cells.map(c => c.dataset.state)"
     )
     assert set(states) == {"cancelled"}
+    # A page at a time, by the cursor: the next page holds the next older job, the filters kept.
+    page.goto("/jobs?limit=1")
+    newest = page.locator("tr[data-job-id]").get_attribute("data-job-id")
+    with page.expect_navigation():
+        page.click('[data-page="next"]')
+    assert "cursor=" in page.url and "limit=1" in page.url
+    older = page.locator("tr[data-job-id]").get_attribute("data-job-id")
+    assert older and older != newest
+    expect(page.locator('[data-page="first"]')).to_be_visible()
     page.goto("/jobs?since=yesterday-ish")
     expect(page.locator(".alert.error")).to_contain_text("since")
     assert_fits_the_window(page)

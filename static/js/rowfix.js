@@ -124,7 +124,11 @@ export class RowFix {
       showError(this.part("error"), null);
       if (this.onRetry) this.onRetry(job, rows.length);
       // The rows went out: start the next correction from a clean slate, the cells keep what was sent.
-      for (const { row, values } of rows) this.originals.set(row, { ...this.originals.get(row), ...values });
+      for (const { row, values } of rows) {
+        this.originals.set(row, { ...this.originals.get(row), ...values });
+        const line = this.section.querySelector(`tr[data-row="${row}"]`);
+        if (line && !line.querySelector(".tag")) line.querySelector("th").append(el("span", { class: "tag" }, t("resubmitted")));
+      }
       this.edits.clear();
       for (const cell of this.section.querySelectorAll("td.edited")) cell.classList.remove("edited");
     } catch (error) {

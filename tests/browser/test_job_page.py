@@ -121,6 +121,8 @@ def test_a_load_is_followed_fixed_in_place_and_its_errors_downloaded(
     retry_link = page.locator('[data-job="retries"] a')
     expect(retry_link).to_have_count(1)
     expect(page.locator('[data-job="retries"] li')).to_contain_text("Retry of 2 edited rows")
+    expect(grid.locator('tr[data-row="2"] .tag')).to_have_text("resubmitted")
+    expect(submit).to_be_disabled()  # nothing left to send until a cell changes again
     expect(page.locator('[data-job="state"]')).to_have_text("Completed with errors")  # still this job
 
     # A retry from a corrected file: errors.csv with row 4's address fixed, listed as a second new job.

@@ -52,7 +52,7 @@ function drawChart(series) {
     svg("polyline", { points: line, class: "line" }),
   );
   chart.removeAttribute("hidden"); // an SVG element has no `hidden` property, only the attribute
-  caption.textContent = t("Rows settled over time: {rows} rows in {time}.", { rows: points[points.length - 1].rows, time: seconds(Math.round(span / 1000)) });
+  caption.textContent = t("Rows settled over time: {rows} rows in {time}.", { rows: points[points.length - 1].rows, time: span < 10_000 ? t("{seconds} s", { seconds: Math.round(span / 100) / 10 }) : seconds(Math.round(span / 1000)) });
 }
 
 function renderThroughput(job) {

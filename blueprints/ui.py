@@ -182,7 +182,8 @@ def _filter_problem(exc: DMSError) -> str:
     """What is wrong with the list's filters, and what to do, in the page's language."""
     field = str(exc.where.get("field") or "")
     if field in ("since", "until"):
-        return _("The date “%(field)s” cannot be read: pick a date (YYYY-MM-DD).", field=field)
+        label = _("From") if field == "since" else _("To")  # as the form names the two dates
+        return _("The date “%(field)s” cannot be read: pick a date (YYYY-MM-DD).", field=label)
     if field == "owner":
         return _("Only an admin may list other people's jobs: clear the owner filter.")
     if field == "cursor":

@@ -207,7 +207,7 @@ def test_a_rehearsal_reads_as_one_and_a_cancel_is_confirmed_then_shown_cancellin
     assert older and older != newest
     expect(page.locator('[data-page="first"]')).to_be_visible()
     page.goto("/jobs?since=yesterday-ish")
-    expect(page.locator(".alert.error")).to_contain_text("since")
+    expect(page.locator(".alert.error")).to_contain_text("The date “From” cannot be read")
     assert_fits_the_window(page)
 
 

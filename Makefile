@@ -55,7 +55,7 @@ catalogs: $(PO_FILES:.po=.mo)
 POT := var/messages.pot
 translations: install
 	@mkdir -p var
-	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords lazy_gettext --keywords _l --keywords t --keywords N_ --keywords Text \
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords lazy_gettext --keywords _l --keywords lazy_pgettext:1c,2 --keywords t --keywords N_ --keywords Text \
 	    --ignore-dirs '.* _* node_modules var' --add-location file --sort-by-file --no-wrap \
 	    --project DMS --copyright-holder DMS --msgid-bugs-address '' --output-file $(POT) .
 	$(if $(NEW),$(BIN)/pybabel init --input-file $(POT) --output-dir translations --locale $(NEW) --no-wrap)

@@ -12,16 +12,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, send_from_directory
+from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
-from blueprints.api.jobs import current_pipeline, owned_job
+from blueprints.api.jobs import current_pipeline, list_query, owned_job
 from blueprints.api.orgs import connections, org_authorizations
 from blueprints.api.plans import owned_plan
 from dms.errors import DMSError, NotFound
 from dms.pipeline.jobstore import progress
-from dms.pipeline.model import FINAL_STATES
+from dms.pipeline.model import FINAL_STATES, JobState
 from dms.security.roles import Role
 from factories.security import audit, current_principal, requires, tokens, users
 
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 ui = Blueprint("ui", __name__)
 
 JOB_ID_PATTERN = re.compile(r"^job-[0-9A-Za-z]{1,40}-[0-9a-f]{6,32}$")
-JOBS_PAGE_LIMIT = 100
+JOBS_PAGE_LIMIT = 50
+# GET /api/v1/jobs's filters and page, which the page reads the same way (blueprints/api/jobs.py list_query).
+JOB_FILTERS = ("state", "object", "owner", "since", "until", "dry_run", "cursor", "limit")
 PLAN_ID_PATTERN = re.compile(r"^plan-[0-9A-Za-z]{1,40}-[0-9a-f]{6,32}$")
 # The bundled example plan /plans/new offers to start: its plan file and the files beside it.
 EXAMPLE_PLAN_DIR = Path(__file__).resolve().parent.parent / "examples" / "legacy-crm"
@@ -50,7 +53,8 @@ COUNTER_LABELS = {
     "total": _l("Rows"),
     "valid": _l("Valid"),
     "succeeded": _l("Succeeded"),
-    "created": _l("Created"),
+    # "count": records created, not the date a thing was created ("Created" alone, elsewhere).
+    "created": lazy_pgettext("count", "Created"),
     "updated": _l("Updated"),
     "failed": _l("Failed in Salesforce"),
     "invalid": _l("Invalid (not sent)"),
@@ -118,11 +122,29 @@ def index() -> Any:
 
 @ui.get("/jobs")
 def jobs() -> Any:
-    """The most recent jobs, newest first."""
+    """A page of the newest jobs, filtered as GET /api/v1/jobs filters them (state, object, owner for admins,
+    dates, rehearsals), rendered here so the first view needs no script; the next page goes by the cursor."""
     principal = current_principal()
-    owner = None if principal.is_admin else principal.user_id
-    recent = [progress(job) for job in current_pipeline().store.list(JOBS_PAGE_LIMIT, owner)]
-    return render_template("jobs.html", jobs=recent)
+    filters = {name: request.args.get(name, "")[:200] for name in JOB_FILTERS}
+    kept: dict[str, Any] = {name: value for name, value in filters.items() if value and name != "cursor"}
+    page = {
+        "filters": filters,
+        "owners": sorted(users().list(), key=lambda user: user["username"]) if principal.is_admin else [],
+        "first_url": url_for("ui.jobs", **kept),
+        "next_url": None,
+    }
+    try:
+        query = list_query("job", [str(state) for state in JobState], JOBS_PAGE_LIMIT)
+        dry_run = {"true": True, "false": False}.get(filters["dry_run"])
+        found = current_pipeline().store.find(query, filters["object"] or None, dry_run)
+    except DMSError as exc:
+        # A filter the list cannot take (a mistyped date, say): the page says which, and shows no jobs.
+        page["filter_problem"] = _filter_problem(exc)
+        return render_template("jobs.html", jobs=[], problem=exc, **page), exc.http_status
+    if found.next_cursor:
+        page["next_url"] = url_for("ui.jobs", **kept, cursor=found.next_cursor)
+    listed = [progress(job) for job in found.docs]
+    return render_template("jobs.html", jobs=listed, problem=None, **page)
 
 
 @ui.get("/jobs/<job_id>")
@@ -223,6 +245,23 @@ def connection_callback() -> Any:
         return render_template("connected.html", error=exc), exc.http_status
     audit("connection.create", target=created["id"], name=created["name"], login_url=created["login_url"])
     return render_template("connected.html", connection=created)
+
+
+def _filter_problem(exc: DMSError) -> str:
+    """What is wrong with the list's filters, and what to do, in the page's language."""
+    field = str(exc.where.get("field") or "")
+    if field in ("since", "until"):
+        label = _("From") if field == "since" else _("To")  # as the form names the two dates
+        return _("The date “%(field)s” cannot be read: pick a date (YYYY-MM-DD).", field=label)
+    if field == "owner":
+        return _("Only an admin may list other people's jobs: clear the owner filter.")
+    if field == "cursor":
+        return _("That page of the list no longer exists: start again from the newest jobs.")
+    return _(
+        "The filter “%(field)s” cannot be used (%(message)s): change it or clear the filters.",
+        field=field,
+        message=exc.message,
+    )
 
 
 def _job_not_found(job_id: str) -> Any:

@@ -26,10 +26,18 @@ export function stateLabel(state) {
   return STATE_LABELS[state] || state;
 }
 
+/** A job that failed before it read a row did nothing: it has no percentage to show (not "100 %"). */
+export function percentText(job) {
+  const counters = job.counters || {};
+  if (job.state === "failed" && !counters.total) return "—";
+  return formatPercent(Number(job.percent) || 0);
+}
+
 /** Binds to a `[data-job-panel]` section (templates/_job_panel.html) and keeps it in step with a job. */
 export class JobPanel {
-  constructor(root, { onRetry = null, onFinal = null } = {}) {
+  constructor(root, { onRetry = null, onFinal = null, onRender = null } = {}) {
     this.root = root;
+    this.onRender = onRender;
     this.onRetry = onRetry;
     this.onFinal = onFinal;
     this.jobId = root.dataset.jobId || null;
@@ -38,8 +46,14 @@ export class JobPanel {
     this.part = (name) => root.querySelector(`[data-job="${name}"]`);
     this.link = (name) => root.querySelector(`[data-job-link="${name}"]`);
     this.button = (name) => root.querySelector(`[data-job-action="${name}"]`);
-    this.button("cancel").addEventListener("click", () => this.cancel());
+    this.dialog = root.querySelector("[data-job-dialog=cancel]");
+    this.button("cancel").addEventListener("click", () => this.confirmCancel());
     this.button("retry").addEventListener("click", () => this.retry());
+    if (this.dialog) {
+      this.dialog.addEventListener("close", () => {
+        if (this.dialog.returnValue === "confirm") this.cancel();
+      });
+    }
   }
 
   /** Start following `jobId` (or the panel's own job); `job` is its JSON when the caller already has it. */
@@ -91,9 +105,12 @@ export class JobPanel {
     }
     this.part("kind").textContent = dryRun ? t("Rehearsal: nothing is written to Salesforce.") : "";
     const percent = Number(job.percent) || 0;
-    this.part("progress").value = percent;
-    this.part("progress").textContent = formatPercent(percent);
-    this.part("percent").textContent = formatPercent(percent);
+    const empty = job.state === "failed" && !counters.total;
+    this.part("progress").value = empty ? 0 : percent;
+    this.part("progress").textContent = percentText(job);
+    this.part("percent").textContent = percentText(job);
+    const cancelling = this.part("cancelling");
+    if (cancelling) cancelling.hidden = job.state !== "cancelling";
     this.renderCounters(job);
     const spent = Object.values(job.api_calls || {}).filter(Number.isFinite).reduce((a, b) => a + b, 0);
     this.part("api-calls").textContent = formatNumber(spent);
@@ -125,6 +142,7 @@ export class JobPanel {
       retryOf.href = `/jobs/${encodeURIComponent(job.retry_of)}`;
       retryOf.textContent = t("Retry of {job}", { job: job.retry_of });
     }
+    if (this.onRender) this.onRender(job);
   }
 
   renderCounters(job) {
@@ -137,6 +155,16 @@ export class JobPanel {
       }
       box.hidden = !counterShown(job, name);
       box.querySelector("dd").textContent = formatNumber(value);
+    }
+  }
+
+  /** Ask first: a cancel cannot be undone (the rows not yet sent stay unsent). */
+  confirmCancel() {
+    if (this.dialog && typeof this.dialog.showModal === "function") {
+      this.dialog.returnValue = "";
+      this.dialog.showModal();
+    } else if (window.confirm(t("Cancel this job? Rows not yet sent to Salesforce will not be loaded."))) {
+      this.cancel();
     }
   }
 
@@ -159,12 +187,21 @@ export class JobPanel {
     try {
       const job = await api("POST", `/jobs/${encodeURIComponent(this.jobId)}/retry`, {});
       showError(this.part("action-error"), null);
+      this.showRetry(job, t("Retry of the failed rows"));
       if (this.onRetry) this.onRetry(job);
-      else this.follow(job.id, job);
     } catch (error) {
       showError(this.part("action-error"), error, t("Could not retry"));
     } finally {
       button.disabled = false;
     }
+  }
+
+  /** List a retry as a link to its own job: the panel keeps showing this job, never silently replaced. */
+  showRetry(job, what) {
+    const list = this.part("retries");
+    if (!list) return;
+    list.hidden = false;
+    const href = `/jobs/${encodeURIComponent(job.id)}`;
+    list.append(el("li", { dataset: { retryJob: job.id } }, `${what}: `, el("a", { href }, t("new job {job}", { job: job.id }))));
   }
 }

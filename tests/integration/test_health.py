@@ -7,6 +7,7 @@ from typing import Any
 from application import create_full_app
 from dms.devstack import free_port
 from tests.conftest import calling_as
+from tests.integration.test_security import new_user
 
 
 def test_health_reports_every_service_up_with_latency(client: Any) -> None:
@@ -44,3 +45,38 @@ def test_salesforce_down_is_reported_but_not_required_by_default(
     assert response.json["services"]["salesforce"]["status"] == "down"
     assert response.status_code == 200
     assert app.test_client().get("/health").status_code == 200
+
+
+def test_the_status_page_shows_the_same_checks_and_each_connected_org(
+    app: Any, client: Any, localorg: Any
+) -> None:
+    created = client.post(
+        "/api/v1/connections",
+        json={
+            "name": f"status-{free_port()}",
+            "login_url": localorg.base_url,
+            "client_id": localorg.client_id,
+            "client_secret": localorg.client_secret,
+            "flow": "client_credentials",
+        },
+    )
+    assert created.status_code == 201, created.json
+    detail = client.get("/health/detail").json
+    org = next(o for o in detail["orgs"] if o["id"] == created.json["id"])
+    assert (org["status"], org["required"], org["login_url"]) == ("up", False, localorg.base_url)
+    page = client.get("/status", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    for name in detail["services"]:
+        assert f'data-service="{name}"' in html
+    assert f'data-org="{created.json["id"]}"' in html and created.json["name"] in html
+    assert localorg.base_url in html
+    client.delete(f"/api/v1/connections/{created.json['id']}")
+
+
+def test_the_status_page_is_refused_to_a_viewer_as_a_page(app: Any) -> None:
+    viewer = calling_as(app, new_user("viewer")[2])
+    page = viewer.get("/status", headers={"Accept": "text/html"})
+    assert page.status_code == 403 and page.mimetype == "text/html"
+    assert "for admins" in page.get_data(as_text=True)
+    assert viewer.get("/health/detail").status_code == 403  # the JSON stays admins' too

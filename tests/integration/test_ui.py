@@ -47,7 +47,7 @@ def test_start_page_renders_every_wizard_step_and_its_script(client: Any, app: A
     assert f'data-inline-limit="{app.config["MAX_INLINE_UPLOAD_BYTES"]}"' in html
     assert 'src="/static/js/wizard.js"' in html and 'href="/static/dms.css"' in html
     assert html.count("data-job-panel") == 2  # the rehearsal and the load
-    assert 'href="/jobs"' in html and 'href="/health/detail"' in html  # the client is an admin
+    assert 'href="/jobs"' in html and 'href="/status"' in html  # the client is an admin: the status page
 
 
 def test_static_assets_are_served_with_their_types(client: Any) -> None:

@@ -126,7 +126,13 @@ def test_scripts_mark_text_the_extractor_can_read() -> None:
 def test_the_makefile_extracts_with_these_keywords() -> None:
     makefile = (ROOT / "Makefile").read_text()
     given = set(re.findall(r"--keywords (\S+)", makefile))
-    assert given == {"lazy_gettext", "_l", *SCRIPT_KEYWORDS, *ERROR_KEYWORDS}
+    assert given == {
+        "lazy_gettext",
+        "_l",
+        "lazy_pgettext:1c,2",
+        *SCRIPT_KEYWORDS,
+        *ERROR_KEYWORDS,
+    }  # 1c: msgctxt
 
 
 @pytest.mark.parametrize(

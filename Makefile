@@ -59,7 +59,7 @@ translations: install
 	    --ignore-dirs '.* _* node_modules var' --add-location file --sort-by-file --no-wrap \
 	    --project DMS --copyright-holder DMS --msgid-bugs-address '' --output-file $(POT) .
 	$(if $(NEW),$(BIN)/pybabel init --input-file $(POT) --output-dir translations --locale $(NEW) --no-wrap)
-	$(BIN)/pybabel update --input-file $(POT) --output-dir translations --ignore-obsolete --no-wrap
+	$(BIN)/pybabel update --input-file $(POT) --output-dir translations --ignore-obsolete --no-fuzzy-matching --no-wrap
 	@$(MAKE) --no-print-directory catalogs
 
 run: install-local

@@ -9,7 +9,7 @@ from typing import Any
 
 from dms.clients import Services
 from dms.clients.docstore import DocumentStore
-from dms.errors import DMSError, NotFound
+from dms.errors import DMSError, NotFound, Text
 from dms.pipeline.model import now
 
 DRAFT_PREFIX = "draft-"
@@ -27,7 +27,7 @@ def draft_fields(given: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(DRAFT_KEYS))
     if unknown:
         raise DMSError(
-            f"A draft has no `{unknown[0]}`; it holds {', '.join(DRAFT_KEYS)}.",
+            Text("A draft has no `%(key)s`; it holds %(keys)s.", key=unknown[0], keys=", ".join(DRAFT_KEYS)),
             code="INVALID_DRAFT",
             field=unknown[0],
         )
@@ -36,20 +36,30 @@ def draft_fields(given: dict[str, Any]) -> dict[str, Any]:
         if key in (*DRAFT_TEXT_KEYS, *DRAFT_JOB_KEYS):
             if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT_CHARS):
                 raise DMSError(
-                    f"`{key}` must be text of up to {MAX_TEXT_CHARS} characters, or null.",
+                    Text(
+                        "`%(key)s` must be text of up to %(most)s characters, or null.",
+                        key=key,
+                        most=MAX_TEXT_CHARS,
+                    ),
                     code="INVALID_DRAFT",
                     field=key,
                 )
         elif key in DRAFT_OBJECT_KEYS:
             if value is not None and not isinstance(value, dict):
-                raise DMSError(f"`{key}` must be an object, or null.", code="INVALID_DRAFT", field=key)
+                raise DMSError(
+                    Text("`%(key)s` must be an object, or null.", key=key), code="INVALID_DRAFT", field=key
+                )
         elif key == "outdated":
             if not isinstance(value, list) or not all(isinstance(v, str) and len(v) < 40 for v in value):
-                raise DMSError("`outdated` must be a list of step names.", code="INVALID_DRAFT", field=key)
+                raise DMSError(
+                    Text("`outdated` must be a list of step names."), code="INVALID_DRAFT", field=key
+                )
         fields[key] = value
     if len(json.dumps(fields)) > MAX_DRAFT_BYTES:
         raise DMSError(
-            f"A draft holds at most {MAX_DRAFT_BYTES // 1024} KiB of JSON; this one is larger.",
+            Text(
+                "A draft holds at most %(kib)s KiB of JSON; this one is larger.", kib=MAX_DRAFT_BYTES // 1024
+            ),
             code="INVALID_DRAFT",
         )
     return fields
@@ -87,7 +97,7 @@ class DraftStore:
 
     def _owned(self, draft_id: str) -> dict[str, Any]:
         """The draft, if the caller owns it; another user's draft is as absent as one that never existed."""
-        missing = NotFound(f"There is no draft {draft_id[:80]!r}.", code="DRAFT_NOT_FOUND")
+        missing = NotFound(Text("There is no draft %(id)s.", id=repr(draft_id[:80])), code="DRAFT_NOT_FOUND")
         if not draft_id.startswith(DRAFT_PREFIX) or len(draft_id) > 80 or not draft_id.isascii():
             raise missing
         try:

@@ -3,9 +3,9 @@
     .venv/bin/python docs/screenshots.py --out docs/screenshots
 
 It starts its own local stack on free loopback ports, as the tests do (Redis, moto_server, pouchdb-server,
-localorg, the web app and a worker), signs in through the sign-in page, runs a rehearsal and a load so the job
-pages have something to show, and writes <out>/<page>.<locale>.png (the whole page, 1366 px wide). A new page:
-one entry in PAGES.
+localorg, the web app and a worker), signs in through the sign-in page, runs a rehearsal, a load and the
+example plan and keeps a wizard draft, so the pages have something to show, and writes
+<out>/<page>.<locale>.png (the whole page, 1366 px wide). A new page: one entry in PAGES.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ from dms.devstack import (  # noqa: E402
 )
 
 log = logging.getLogger("screenshots")
+EXAMPLE_PLAN = ROOT / "examples" / "legacy-crm"
+FINAL_STATES = ("completed", "completed_with_errors", "failed", "cancelled")
 DEMO_CSV = "Legacy Id;Account Name;Tier\nL-1;Acme;Gold\nL-2;Globex;Silver\nL-3;Initech;Platinum\n"
 
 
@@ -54,15 +56,25 @@ class Shot:
     signed_in: bool = True
 
 
-# Every page of the product; `ids` holds the demo's job ids (see make_demo_jobs).
+# Every page of the product; `ids` holds the demo's ids (see make_demo). The wizard is one page whose steps
+# each have an address (its draft and step), so each step is photographed.
 PAGES = (
     Shot("sign-in", lambda ids: "/sign-in", signed_in=False),
     Shot("start", lambda ids: "/"),
+    *(
+        Shot(f"wizard-{step}", lambda ids, step=step: f"/?draft={ids['draft']}&step={step}")
+        for step in ("preview", "target", "mapping", "run")
+    ),
     Shot("jobs", lambda ids: "/jobs"),
     Shot("job-load", lambda ids: f"/jobs/{ids['load']}"),
     Shot("job-rehearsal", lambda ids: f"/jobs/{ids['rehearsal']}"),
+    Shot("plans", lambda ids: "/plans"),
+    Shot("plan-new", lambda ids: "/plans/new"),
+    Shot("plan", lambda ids: f"/plans/{ids['plan']}"),
     Shot("orgs", lambda ids: "/connections"),
     Shot("org-not-connected", lambda ids: "/connections/callback?error=access_denied&state=x"),
+    Shot("users", lambda ids: "/users"),
+    Shot("status", lambda ids: "/status"),
     Shot("account", lambda ids: "/account"),
     Shot("not-found", lambda ids: "/no/such/page"),
 )
@@ -108,24 +120,30 @@ def local_stack(workdir: Path) -> Iterator[dict[str, str]]:
         group.stop_all()
 
 
-def make_demo_jobs(url: str, token: str) -> dict[str, str]:
-    """A rehearsal and a load of a small file with one bad row, run to the end: the job pages' content."""
+def make_demo(url: str, token: str) -> dict[str, str]:
+    """The pages' content: a rehearsal and a load of a small file with one bad row, a wizard draft of that
+    file at its last step, and the bundled example plan, each run to its end."""
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {token}"
-    upload = api.post(f"{url}/api/v1/uploads", files={"file": ("legacy accounts.csv", DEMO_CSV.encode())})
-    upload.raise_for_status()
+
+    def upload(name: str, content: bytes) -> str:
+        answer = api.post(f"{url}/api/v1/uploads", files={"file": (name, content)})
+        answer.raise_for_status()
+        return str(answer.json()["id"])
+
+    upload_id = upload("legacy accounts.csv", DEMO_CSV.encode())
+    target = {"object": "Account", "operation": "upsert", "external_id": "Legacy_Id__c"}
+    mapping = {
+        "fields": [
+            {"target": "Legacy_Id__c", "source": "Legacy Id"},
+            {"target": "Name", "source": "Account Name"},
+            {"target": "Tier__c", "source": "Tier"},
+        ]
+    }
     body: dict[str, Any] = {
-        "upload_id": upload.json()["id"],
-        "object": "Account",
-        "operation": "upsert",
-        "external_id": "Legacy_Id__c",
-        "mapping": {
-            "fields": [
-                {"target": "Legacy_Id__c", "source": "Legacy Id"},
-                {"target": "Name", "source": "Account Name"},
-                {"target": "Tier__c", "source": "Tier"},
-            ]
-        },
+        "upload_id": upload_id,
+        **target,
+        "mapping": mapping,
         "read_options": {"delimiter": ";"},
     }
     ids = {}
@@ -133,16 +151,22 @@ def make_demo_jobs(url: str, token: str) -> dict[str, str]:
         created = api.post(f"{url}/api/v1/jobs", json={**body, "dry_run": dry_run})
         created.raise_for_status()
         ids[name] = created.json()["id"]
-    deadline = time.monotonic() + 120
-    for job_id in ids.values():
-        while api.get(f"{url}/api/v1/jobs/{job_id}").json()["state"] not in (
-            "completed",
-            "completed_with_errors",
-            "failed",
-            "cancelled",
-        ):
+    draft = api.post(
+        f"{url}/api/v1/drafts",
+        json={**body, "connection_id": "default", "rehearsal_job_id": ids["rehearsal"], "step": "run"},
+    )
+    draft.raise_for_status()
+    ids["draft"] = draft.json()["id"]
+    files = {path.name: upload(path.name, path.read_bytes()) for path in EXAMPLE_PLAN.glob("*.csv")}
+    plan_text = (EXAMPLE_PLAN / "plan.yaml").read_text(encoding="utf-8")
+    plan = api.post(f"{url}/api/v1/plans", json={"plan_text": plan_text, "files": files})
+    plan.raise_for_status()
+    ids["plan"] = plan.json()["id"]
+    deadline = time.monotonic() + 300
+    for kind, thing_id in (("jobs", ids["rehearsal"]), ("jobs", ids["load"]), ("plans", ids["plan"])):
+        while api.get(f"{url}/api/v1/{kind}/{thing_id}").json()["state"] not in FINAL_STATES:
             if time.monotonic() > deadline:
-                raise SystemExit(f"job {job_id} did not finish in time")
+                raise SystemExit(f"{kind} {thing_id} did not finish in time")
             time.sleep(0.5)
     return ids
 
@@ -167,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dms-screenshots-") as tmp, local_stack(Path(tmp)) as stack:
-        ids = make_demo_jobs(stack["url"], stack["token"])
+        ids = make_demo(stack["url"], stack["token"])
         with sync_playwright() as driver:
             browser = launch_chromium(driver)
             for locale, browser_locale in LOCALES.items():

@@ -51,8 +51,11 @@ def open_page(chromium: Browser, web_url: str, browser_user: dict[str, str]) -> 
     """Open a page in a new browser context: `open_page(locale="zh-CN", signed_in=True, path="/")`."""
     contexts: list[Any] = []
 
-    def open_(locale: str = "en-US", signed_in: bool = True, path: str = "/") -> Page:
-        context = chromium.new_context(**context_options(web_url, locale))
+    def open_(
+        locale: str = "en-US", signed_in: bool = True, path: str = "/", ignore_https_errors: bool = False
+    ) -> Page:
+        # ignore_https_errors: for a walk through localorg's own (self-signed HTTPS) OAuth sign-in page.
+        context = chromium.new_context(**context_options(web_url, locale, ignore_https_errors))
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

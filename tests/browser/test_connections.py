@@ -4,25 +4,19 @@ person fills it), by a username and password, testing a connection and reading i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from dms.devbrowser import context_options, sign_in
-from tests.browser.conftest import assert_fits_the_window
+from tests.browser.conftest import OpenPage, assert_fits_the_window
+from tests.browser.steps import connect_by_oauth
 
 
 @pytest.fixture()
-def org_page(chromium: Browser, web_url: str, browser_user: dict[str, str]) -> Iterator[Page]:
-    """A signed-in page whose browser accepts localorg's self-signed HTTPS certificate (its OAuth pages)."""
-    context = chromium.new_context(**context_options(web_url, ignore_https_errors=True))
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    sign_in(page, browser_user["username"], browser_user["password"], "/connections")
-    yield page
-    context.close()
+def org_page(open_page: OpenPage) -> Page:
+    """A signed-in orgs page whose browser accepts localorg's self-signed HTTPS certificate (its OAuth pages)."""
+    return open_page(path="/connections", ignore_https_errors=True)
 
 
 def _row(page: Page, name: str) -> Any:
@@ -48,26 +42,7 @@ def test_an_org_is_connected_through_its_oauth_sign_in_page_then_tested(
     assert page.locator("h1").inner_text() == "Salesforce orgs"
     assert_fits_the_window(page)
     name = f"OAuth org {uuid.uuid4().hex[:6]}"
-    form = page.locator("#authorize-form")
-    form.locator('input[name="name"]').fill(name)
-    form.locator('input[name="login_url"]').fill(localorg.base_url)
-    form.locator('input[name="client_id"]').fill(localorg.client_id)
-    with page.expect_navigation():
-        form.locator("button[type=submit]").click()
-    # localorg's own consent page: the person signs in there and allows DMS.
-    assert page.url.startswith(localorg.base_url + "/services/oauth2/authorize?")
-    assert "code_challenge=" in page.url
-    page.fill("#username", localorg.username)
-    page.fill("#password", localorg.password)
-    with page.expect_navigation():
-        page.click('button[name="decision"][value="allow"]')
-    assert "/connections/callback?" in page.url
-    assert page.locator("h1").inner_text() == "Org connected"
-    expect(page.locator(".alert.ok")).to_contain_text(name)
-    assert_fits_the_window(page)
-
-    with page.expect_navigation():
-        page.click("text=Back to the orgs")
+    connect_by_oauth(page, localorg, name)
     row = _row(page, name)
     expect(row).to_have_count(1)
     expect(row).to_contain_text("OAuth (web server)")

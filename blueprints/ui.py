@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
 from blueprints.api.jobs import current_pipeline, list_query, owned_job
-from blueprints.api.orgs import connections, org_authorizations
+from blueprints.api.orgs import listed_connections, org_authorizations
 from blueprints.api.plans import owned_plan
 from dms.errors import DMSError, NotFound
 from dms.pipeline.jobstore import progress
@@ -162,7 +162,7 @@ def job(job_id: str) -> Any:
 @ui.get("/connections")
 def connections_page() -> Any:
     """The orgs DMS can load into: connect one in the browser (web server flow), test or delete one."""
-    return render_template("connections.html", connections=connections().list())
+    return render_template("connections.html", connections=listed_connections())
 
 
 @ui.get("/plans")

@@ -35,6 +35,10 @@ FLOWS: dict[str, tuple[str, ...]] = {
 API_VERSION = re.compile(r"\d{1,3}\.\d")  # 62.0: it becomes part of every request's path
 
 
+# The deployment's own org, as the lists name it (the web layer shows it in the reader's language).
+DEFAULT_CONNECTION_NAME = "Default org (from settings)"
+
+
 class InvalidConnection(DMSError):
     """A connection spec that cannot log in as given; `where.field` names what to fix."""
 
@@ -124,7 +128,7 @@ class ConnectionStore:
     def list(self) -> list[dict[str, Any]]:
         default = {
             "id": DEFAULT_CONNECTION,
-            "name": "Default org (from settings)",
+            "name": DEFAULT_CONNECTION_NAME,
             "login_url": self.services.settings["SALESFORCE_LOGIN_URL"],
             "username": self.services.settings.get("SALESFORCE_USERNAME", ""),
             "last_test": self._default_last_test(),

@@ -12,7 +12,7 @@ from blueprints.api.jobs import current_pipeline, json_body
 from blueprints.api.uploads import current_uploads
 from dms.clients import current_services
 from dms.clients.salesforce import OrgClient
-from dms.connections import ConnectionStore
+from dms.connections import DEFAULT_CONNECTION, ConnectionStore
 from dms.errors import DMSError, InvalidRequest, Text, typed_field
 from dms.org_authorization import OrgAuthorizations
 from dms.pipeline.chunks import parent_describes
@@ -86,9 +86,17 @@ def _describe(connection_id: str | None, object_name: str) -> dict[str, Any]:
     return _job_context(connection_id, object_name).describe()
 
 
+def listed_connections() -> list[dict[str, Any]]:
+    """The caller's connections, the deployment's default org named in the reader's language."""
+    return [
+        {**c, "name": gettext("Default org (from settings)")} if c["id"] == DEFAULT_CONNECTION else c
+        for c in connections().list()
+    ]
+
+
 @api.get("/connections")
 def list_connections() -> Any:
-    return jsonify({"connections": connections().list()})
+    return jsonify({"connections": listed_connections()})
 
 
 @api.post("/connections")

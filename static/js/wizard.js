@@ -44,6 +44,8 @@ const state = {
 // ---- steps ---------------------------------------------------------------------------------------------
 
 const STEPS = ["upload", "preview", "target", "mapping", "run"];
+// The delimiter select's names for the characters the read options also take (dms/pipeline/source/contract.py).
+const DELIMITER_NAMES = { ",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", "^": "caret", "`": "backquote" };
 const OUTDATED_LABEL = N_("outdated");
 let currentStep = "upload";
 
@@ -178,7 +180,9 @@ async function restoreDraft(draftId, wantedStep) {
     state.upload = await api("GET", `/uploads/${encodeURIComponent(draft.upload_id)}`);
     $("#upload-status").textContent = t("Uploaded {name} ({size}).", { name: state.upload.filename, size: formatBytes(state.upload.size) });
     resetPreviewOptions();
-    for (const [name, value] of Object.entries(draft.read_options || {})) {
+    for (const [name, given] of Object.entries(draft.read_options || {})) {
+      // A draft made over the API may name the delimiter by its character (";"), as the read options allow.
+      const value = name === "delimiter" ? DELIMITER_NAMES[given] || given : given;
       if (previewForm.elements[name]) {
         if (name === "sheet") previewForm.elements.sheet.replaceChildren(el("option", { value, selected: true }, String(value)));
         previewForm.elements[name].value = value;

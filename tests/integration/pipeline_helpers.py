@@ -20,10 +20,14 @@ ACCOUNT_UPSERT = {"object": "Account", "operation": "upsert", "external_id": "Le
 
 
 def upload(client: Any, path: Path) -> str:
-    with path.open("rb") as handle:
-        response = client.post(
-            "/api/v1/uploads", data={"file": (handle, path.name)}, content_type="multipart/form-data"
-        )
+    return upload_bytes(client, path.read_bytes(), path.name)
+
+
+def upload_bytes(client: Any, data: bytes, filename: str) -> str:
+    """Upload `data` as the file `filename` through the API; the upload's id."""
+    response = client.post(
+        "/api/v1/uploads", data={"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data"
+    )
     assert response.status_code == 201, response.json
     return str(response.json["id"])
 

@@ -10,22 +10,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import calling_as
+from tests.integration.pipeline_helpers import upload_bytes
 
 CSV = b"Name,Legacy Id\nAcme,L-1\n"
 CHINESE = {"Accept-Language": "zh-CN,zh;q=0.9"}
 
 
-def _upload(client: Any, data: bytes, filename: str) -> str:
-    response = client.post(
-        "/api/v1/uploads", data={"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data"
-    )
-    assert response.status_code == 201, response.json
-    return str(response.json["id"])
-
-
 @pytest.fixture(scope="module")
 def upload_id(app: Any, admin_token: str) -> str:
-    return _upload(calling_as(app, admin_token), CSV, "accounts.csv")
+    return upload_bytes(calling_as(app, admin_token), CSV, "accounts.csv")
 
 
 def _both(call: Any) -> tuple[Any, Any]:
@@ -86,7 +79,7 @@ def test_an_unreadable_upload_preview_says_why_in_chinese(client: Any) -> None:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("notes.txt", "not a workbook")
-    broken = _upload(client, archive.getvalue(), "book.xlsx")
+    broken = upload_bytes(client, archive.getvalue(), "book.xlsx")
     english, chinese = _both(lambda headers: client.get(f"/api/v1/uploads/{broken}/preview", headers=headers))
     assert english["where"]["file"] == "book.xlsx", english
     assert english["message"] == (

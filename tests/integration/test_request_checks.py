@@ -12,16 +12,13 @@ import openpyxl
 import pytest
 
 from tests.conftest import calling_as
+from tests.integration.pipeline_helpers import upload_bytes
 
 CSV = b"Name,Legacy Id\nAcme,L-1\n"
 
 
 def _upload(client: Any, data: bytes = CSV, filename: str = "accounts.csv") -> str:
-    response = client.post(
-        "/api/v1/uploads", data={"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data"
-    )
-    assert response.status_code == 201, response.json
-    return str(response.json["id"])
+    return upload_bytes(client, data, filename)
 
 
 @pytest.fixture(scope="module")

@@ -124,12 +124,11 @@ def index() -> Any:
 def jobs() -> Any:
     """A page of the newest jobs, filtered as GET /api/v1/jobs filters them (state, object, owner for admins,
     dates, rehearsals), rendered here so the first view needs no script; the next page goes by the cursor."""
-    principal = current_principal()
     filters = {name: request.args.get(name, "")[:200] for name in JOB_FILTERS}
     kept: dict[str, Any] = {name: value for name, value in filters.items() if value and name != "cursor"}
     page = {
         "filters": filters,
-        "owners": sorted(users().list(), key=lambda user: user["username"]) if principal.is_admin else [],
+        "owners": listed_owners(),
         "first_url": url_for("ui.jobs", **kept),
         "next_url": None,
     }
@@ -167,9 +166,19 @@ def connections_page() -> Any:
 
 @ui.get("/plans")
 def plans() -> Any:
-    """Migration plans, newest first, filtered by state, a page at a time (static/js/plans.js)."""
+    """Migration plans, newest first, filtered by state, owner (admins) and dates, a page at a time
+    (static/js/plans.js)."""
     can_start = current_principal().may(Role.OPERATOR)
-    return render_template("plans.html", plan_states=resolved(PLAN_STATE_LABELS), can_start=can_start)
+    return render_template(
+        "plans.html", plan_states=resolved(PLAN_STATE_LABELS), can_start=can_start, owners=listed_owners()
+    )
+
+
+def listed_owners() -> list[dict[str, Any]]:
+    """The people a list's owner filter offers: everyone for an admin, nobody else (they see only their own)."""
+    if not current_principal().is_admin:
+        return []
+    return sorted(users().list(), key=lambda user: user["username"])
 
 
 def example_plan_files() -> list[str]:

@@ -1,4 +1,4 @@
-// The plans list: GET /api/v1/plans a page at a time (next_cursor), filtered by state; while a listed plan is
+// The plans list: GET /api/v1/plans a page at a time (next_cursor), filtered by state, owner and dates; while a listed plan is
 // still running, the listed rows are read again every few seconds.
 import { api, el, showError } from "./api.js";
 import { formatDateTime, formatNumber } from "./i18n.js";
@@ -41,8 +41,7 @@ function row(plan) {
 async function load(reset, refresh = false) {
   showError(error, null);
   const query = new URLSearchParams({ limit: String(refresh ? Math.max(body.children.length, PAGE) : PAGE) });
-  const state = new FormData(filter).get("state");
-  if (state) query.set("state", state);
+  for (const [name, value] of new FormData(filter)) if (value) query.set(name, String(value)); // state, owner, since, until
   if (!reset && cursor) query.set("cursor", cursor);
   more.disabled = true;
   try {

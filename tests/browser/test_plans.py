@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
@@ -30,7 +31,9 @@ def _shown(page: Page, step: str, counter: str) -> int:
     return int(re.sub(r"[^\d]", "", text))
 
 
-def test_the_example_plan_is_started_and_followed_to_its_end(page: Page, worker: str) -> None:
+def test_the_example_plan_is_started_and_followed_to_its_end(
+    page: Page, worker: str, browser_user: dict[str, str]
+) -> None:
     page.goto("/plans")
     assert page.locator("h1").inner_text() == "Migration plans"
     assert_fits_the_window(page)
@@ -91,6 +94,15 @@ def test_the_example_plan_is_started_and_followed_to_its_end(page: Page, worker:
     page.select_option('#plans-filter select[name="state"]', "completed")
     expect(row).to_have_count(0)
     page.select_option('#plans-filter select[name="state"]', "completed_with_errors")
+    expect(row).to_have_count(1)
+    # By date (the browser's day is UTC, as the server's): from tomorrow hides it, from today shows it.
+    today = datetime.now(UTC).date()
+    page.fill('#plans-filter input[name="since"]', (today + timedelta(days=1)).isoformat())
+    expect(row).to_have_count(0)
+    page.fill('#plans-filter input[name="since"]', today.isoformat())
+    expect(row).to_have_count(1)
+    # By owner (an admin's filter): the person who started it.
+    page.select_option('#plans-filter select[name="owner"]', label=browser_user["username"])
     expect(row).to_have_count(1)
     assert_fits_the_window(page)
 

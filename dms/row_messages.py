@@ -202,3 +202,61 @@ BEYOND_HEADER = RowMessage(
         "columns; it was not read. Give that column a header or clear the stray cell."
     )
 )
+
+# Warnings of reading a file (the upload preview, a job's plan; dms/pipeline/source/, dms/uploads.py) ---------
+
+EMPTY_HEADER = RowMessage(Text("Column %(position)s has an empty header; it is named %(name)s."))
+REPEATED_HEADER = RowMessage(
+    Text("Column %(position)s repeats the header %(header)s; it is renamed %(name)s.")
+)
+ONE_COLUMN = RowMessage(Text("Only one column was found; if the file has several, choose the delimiter."))
+ENCODING_GUESSED = RowMessage(
+    Text(
+        "The encoding was guessed as %(encoding)s with low confidence (%(confidence)s); check the preview and "
+        "choose the encoding if the text looks wrong."
+    )
+)
+UNDECODABLE_BYTE = RowMessage(
+    Text(
+        "Byte %(byte)s at offset %(offset)s is not valid %(encoding)s; rows holding such bytes are reported as "
+        "problems. If many rows are affected, choose the file's real encoding."
+    )
+)
+EMPTY_SHEET = RowMessage(Text("Sheet %(sheet)s is empty."))
+NO_RECORDS = RowMessage(Text("The file holds no records."))
+MISNAMED_FILE = RowMessage(
+    Text("The file is named %(suffix)s but holds %(format)s data; it was read as %(format)s.")
+)
+DMS_EXPORT = RowMessage(
+    Text(
+        "This is a %(kind)s file DMS exported: its columns %(columns)s are DMS's and are not read as data "
+        "(source_row is kept as %(original)s), and the ' DMS put before values that start like a formula is "
+        "taken off."
+    )
+)
+CELL_CUT_SHORT = RowMessage(
+    Text(
+        "%(count)s cell longer than %(limit)s characters is cut short in this preview (ending in …; see "
+        "`truncated`); a job reads every cell whole."
+    )
+)
+CELLS_CUT_SHORT = RowMessage(
+    Text(
+        "%(count)s cells longer than %(limit)s characters are cut short in this preview (ending in …; see "
+        "`truncated`); a job reads every cell whole."
+    )
+)
+THE_FIRST = RowMessage(Text("the first %(count)s"))
+UNREADABLE_ROW = RowMessage(
+    Text(
+        "%(count)s of %(of)s rows could not be read (row %(listed)s) and are not shown; a job reports each in its "
+        "error file. %(first)s"
+    )
+)
+UNREADABLE_ROWS = RowMessage(
+    Text(
+        "%(count)s of %(of)s rows could not be read (rows %(listed)s) and are not shown; a job reports each in "
+        "its error file. %(first)s"
+    )
+)
+PREVIEW_HEAD = RowMessage(Text("The preview read the first %(head)s bytes of %(size)s."))

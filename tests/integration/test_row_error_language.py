@@ -111,3 +111,17 @@ def test_errors_csv_stays_the_english_the_worker_wrote(client: Any, job_with_bad
     for message in ENGLISH_MESSAGES.values():
         assert message in text
     assert "不是" not in text and "必填" not in text
+
+
+def test_the_previews_warnings_are_in_the_readers_language(
+    client: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("preview-language") / "names.csv"
+    path.write_text("name,name\nOne,Uno\nTwo,Dos\n")
+    url = f"/api/v1/uploads/{upload(client, path)}/preview"
+    english, chinese = client.get(url), client.get(url, headers=CHINESE)
+    assert english.status_code == chinese.status_code == 200, (english.json, chinese.json)
+    assert english.json["columns"] == chinese.json["columns"]
+    assert "Column 2 repeats the header 'name'; it is renamed 'name_2'." in english.json["warnings"]
+    assert "第 2 列的表头 'name' 与前面的列重复；已将其重命名为 'name_2'。" in chinese.json["warnings"]
+    assert len(english.json["warnings"]) == len(chinese.json["warnings"])

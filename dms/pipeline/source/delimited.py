@@ -38,7 +38,7 @@ from dms.pipeline.source.detect import (
     read_probes,
     sniff_delimiter,
 )
-from dms.row_messages import RAGGED_ROW, RAGGED_ROW_ONE, UNDECODABLE_ROW
+from dms.row_messages import ENCODING_GUESSED, ONE_COLUMN, RAGGED_ROW, RAGGED_ROW_ONE, UNDECODABLE_ROW
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,7 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     else:
         encoding, confidence = detect_encoding(head, extra)
         if confidence < 0.5:
-            warnings.append(
-                f"The encoding was guessed as {encoding} with low confidence ({confidence:.2f}); "
-                "check the preview and choose the encoding if the text looks wrong."
-            )
+            warnings.append(ENCODING_GUESSED(encoding=encoding, confidence=f"{confidence:.2f}"))
     text = decode_sample(head, encoding, warnings)
     if not text.strip():
         raise ReadError(
@@ -103,7 +100,7 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     else:
         columns = generated_column_names(len(record))
     if len(columns) == 1 and not options.delimiter:
-        warnings.append("Only one column was found; if the file has several, choose the delimiter.")
+        warnings.append(ONE_COLUMN())
     for warning in warnings:
         log.info("reader=csv file=%s warning=%r", Path(path).name, warning)
     return SourceInfo(

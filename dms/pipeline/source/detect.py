@@ -14,6 +14,7 @@ from charset_normalizer.md import mess_ratio
 
 from dms.errors import Text
 from dms.pipeline.source.contract import ReadError
+from dms.row_messages import UNDECODABLE_BYTE
 
 # How much of a text file detection looks at: enough for a header and a few hundred rows, never the file.
 SAMPLE_BYTES = 1024 * 1024
@@ -280,8 +281,7 @@ def decode_sample(head: bytes, encoding: str, warnings: list[str]) -> str:
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError as exc:
         warnings.append(
-            f"Byte 0x{head[exc.start]:02X} at offset {exc.start} is not valid {encoding}; rows holding such bytes "
-            "are reported as problems. If many rows are affected, choose the file's real encoding."
+            UNDECODABLE_BYTE(byte=f"0x{head[exc.start]:02X}", offset=exc.start, encoding=encoding)
         )
         text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
     return text.removeprefix("\ufeff")

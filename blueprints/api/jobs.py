@@ -31,6 +31,13 @@ MAX_ERROR_EXAMPLES = 10
 MAX_EDITED_ROWS = 5000  # rows corrected in the page per retry (the JSON body is capped at 1 MiB anyway)
 
 
+def read_progress(job: dict[str, Any]) -> dict[str, Any]:
+    """A job's public view with its file's warnings (stored in English by the worker) in the caller's language."""
+    body = progress(job)
+    body["warnings"] = [translate_row_message(w, gettext) for w in body.get("warnings") or []]
+    return body
+
+
 def current_pipeline() -> Pipeline:
     return Pipeline(current_services(), enqueue=publisher(current_app.extensions["celery"]))
 
@@ -190,7 +197,7 @@ def get_job(job_id: str) -> Any:
     """A job's state, counters, percent done, throughput (rows/s, ETA and a series of rows settled over
     time) and API calls spent, with links to its results."""
     job = owned_job(job_id)
-    body = progress(job)
+    body = read_progress(job)
     body["throughput"]["series"] = [{"at": at, "rows": rows} for at, rows in job.get("throughput") or []]
     body["links"] = {
         "self": url_for("api.get_job", job_id=job_id),

@@ -125,3 +125,20 @@ def test_the_previews_warnings_are_in_the_readers_language(
     assert "Column 2 repeats the header 'name'; it is renamed 'name_2'." in english.json["warnings"]
     assert "第 2 列的表头 'name' 与前面的列重复；已将其重命名为 'name_2'。" in chinese.json["warnings"]
     assert len(english.json["warnings"]) == len(chinese.json["warnings"])
+
+
+def test_a_jobs_file_warnings_are_in_the_readers_language(
+    client: Any, worker: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("job-warnings") / "names.csv"
+    path.write_text(f"name,name\n{uuid.uuid4().hex[:8]},Uno\n")
+    mapping = {"fields": [{"target": "Name", "source": "name"}]}
+    job = run_job(
+        client, upload_id=upload(client, path), object="Account", operation="insert", mapping=mapping
+    )
+    url = f"/api/v1/jobs/{job['id']}"
+    english, chinese = client.get(url), client.get(url, headers=CHINESE)
+    assert english.status_code == chinese.status_code == 200, (english.json, chinese.json)
+    assert english.json["counters"] == chinese.json["counters"]
+    assert "Column 2 repeats the header 'name'; it is renamed 'name_2'." in english.json["warnings"]
+    assert "第 2 列的表头 'name' 与前面的列重复；已将其重命名为 'name_2'。" in chinese.json["warnings"]

@@ -260,3 +260,41 @@ UNREADABLE_ROWS = RowMessage(
     )
 )
 PREVIEW_HEAD = RowMessage(Text("The preview read the first %(head)s bytes of %(size)s."))
+# A chosen encoding that garbles the text (dms/pipeline/source/detect.py): the problem is a fragment below.
+GARBLED_READS_AS = RowMessage(
+    Text(
+        "The text read as %(encoding)s %(problem)s. It reads as %(detected)s (%(sure)s sure): choose "
+        "%(detected)s, or leave the encoding to detection."
+    )
+)
+GARBLED_READS_AS_EXAMPLE = RowMessage(
+    Text(
+        "The text read as %(encoding)s %(problem)s (%(example)s). It reads as %(detected)s (%(sure)s sure): "
+        "choose %(detected)s, or leave the encoding to detection."
+    )
+)
+GARBLED_CHECK = RowMessage(
+    Text("The text read as %(encoding)s %(problem)s. Check the file's encoding with whoever exported it.")
+)
+GARBLED_CHECK_EXAMPLE = RowMessage(
+    Text(
+        "The text read as %(encoding)s %(problem)s (%(example)s). Check the file's encoding with whoever "
+        "exported it."
+    )
+)
+FOR_EXAMPLE = RowMessage(Text("e.g. %(text)s"))
+FOR_EXAMPLE_AGAINST = RowMessage(Text("e.g. %(text)s where detection reads %(right)s"))
+MOJIBAKE = RowMessage(Text("is UTF-8 read as a code page (mojibake)"))
+LOOKS_GARBLED = RowMessage(Text("looks garbled"))
+REPLACEMENT_CHARACTER = RowMessage(
+    Text(
+        "holds %(count)s replacement character (\ufffd) where bytes do not decode, or where an earlier "
+        "conversion already lost them"
+    )
+)
+REPLACEMENT_CHARACTERS = RowMessage(
+    Text(
+        "holds %(count)s replacement characters (\ufffd) where bytes do not decode, or where an earlier "
+        "conversion already lost them"
+    )
+)

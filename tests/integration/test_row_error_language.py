@@ -142,3 +142,17 @@ def test_a_jobs_file_warnings_are_in_the_readers_language(
     assert english.json["counters"] == chinese.json["counters"]
     assert "Column 2 repeats the header 'name'; it is renamed 'name_2'." in english.json["warnings"]
     assert "第 2 列的表头 'name' 与前面的列重复；已将其重命名为 'name_2'。" in chinese.json["warnings"]
+
+
+def test_a_garbling_encodings_warning_is_in_the_readers_language(
+    client: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("encoding-language") / "cities.csv"
+    path.write_bytes("Name;City\nMüller;Köln\nZoë;Zürich\n".encode("cp1252"))
+    url = f"/api/v1/uploads/{upload(client, path)}/preview?encoding=utf-8"
+    english, chinese = client.get(url), client.get(url, headers=CHINESE)
+    assert english.status_code == chinese.status_code == 200, (english.json, chinese.json)
+    (doubt,) = [w for w in english.json["warnings"] if w.startswith("The text read as utf-8")]
+    assert "choose cp1252" in doubt
+    (said,) = [w for w in chinese.json["warnings"] if w.startswith("按 utf-8 读取的文字")]
+    assert "请选择 cp1252" in said and "The text" not in said and "e.g." not in said, said

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
-from blueprints.api.jobs import current_pipeline, list_query, owned_job
+from blueprints.api.jobs import current_pipeline, list_query, owned_job, read_progress
 from blueprints.api.orgs import listed_connections, org_authorizations
 from blueprints.api.plans import owned_plan
 from dms.errors import DMSError, NotFound
@@ -155,7 +155,7 @@ def job(job_id: str) -> Any:
         found = owned_job(job_id)
     except NotFound:
         return _job_not_found(job_id)
-    return render_template("job.html", job=progress(found))
+    return render_template("job.html", job=read_progress(found))
 
 
 @ui.get("/connections")

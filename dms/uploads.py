@@ -52,6 +52,14 @@ from dms.pipeline.source import (
     read_head,
     sniff,
 )
+from dms.row_messages import (
+    CELL_CUT_SHORT,
+    CELLS_CUT_SHORT,
+    PREVIEW_HEAD,
+    THE_FIRST,
+    UNREADABLE_ROW,
+    UNREADABLE_ROWS,
+)
 from dms.upload_errors import UploadError, UploadNotReady, UploadTokenInvalid, UploadTooLarge
 
 log = logging.getLogger(__name__)
@@ -480,17 +488,12 @@ class Uploads:
         rows_shown, truncated = _json_rows(table.slice(0, rows), limit)
         warnings = list(info.warnings)
         if truncated:
-            warnings.append(
-                f"{len(truncated):,} cell{'s' if len(truncated) > 1 else ''} longer than {limit:,} characters "
-                f"{'are' if len(truncated) > 1 else 'is'} cut short in this preview (ending in …; see "
-                "`truncated`); a job reads every cell whole."
-            )
+            cut_short = CELLS_CUT_SHORT if len(truncated) > 1 else CELL_CUT_SHORT
+            warnings.append(cut_short(count=f"{len(truncated):,}", limit=f"{limit:,}"))
         if sample.problems:
             warnings.append(_unreadable_rows(sample, partial))
         if partial:
-            warnings.append(
-                f"The preview read the first {self.limits.preview_head_bytes:,} bytes of {doc['size']:,}."
-            )
+            warnings.append(PREVIEW_HEAD(head=f"{self.limits.preview_head_bytes:,}", size=f"{doc['size']:,}"))
         return {
             "upload": public_record(doc),
             "format": info.format,
@@ -596,14 +599,11 @@ def _token_digest(token: str) -> str:
 def _unreadable_rows(sample: Sample, partial: bool) -> str:
     """'3 of 5 rows could not be read (rows 2, 3, 5): ...', for the rows the preview leaves out."""
     problems: list[RowProblem] = sample.problems
-    of = f"{sample.rows_seen:,}" if sample.whole and not partial else f"the first {sample.rows_seen:,}"
+    of = f"{sample.rows_seen:,}" if sample.whole and not partial else THE_FIRST(count=f"{sample.rows_seen:,}")
     listed = ", ".join(str(p.row) for p in problems[:UNREADABLE_ROWS_LISTED])
     more = ", ..." if len(problems) > UNREADABLE_ROWS_LISTED else ""
-    plural = "s" if len(problems) > 1 else ""
-    return (
-        f"{len(problems):,} of {of} rows could not be read (row{plural} {listed}{more}) and are not shown; a job "
-        f"reports each in its error file. {problems[0].message}"
-    )
+    unreadable = UNREADABLE_ROWS if len(problems) > 1 else UNREADABLE_ROW
+    return unreadable(count=f"{len(problems):,}", of=of, listed=listed + more, first=problems[0].message)
 
 
 def _whole_lines(data: bytes) -> bytes:

@@ -21,6 +21,7 @@ from dms.pipeline.context import Pipeline, publisher
 from dms.pipeline.jobstore import progress
 from dms.pipeline.model import JobState
 from dms.pipeline.problems import JobProblems, Outcome
+from dms.row_messages import translate_row_message
 from dms.templates import TemplateStore
 from factories.security import Forbidden, audit, current_principal, rate_limit
 
@@ -28,6 +29,13 @@ MAX_LISTED_JOBS = 500
 MAX_LISTED_ROWS = 500
 MAX_ERROR_EXAMPLES = 10
 MAX_EDITED_ROWS = 5000  # rows corrected in the page per retry (the JSON body is capped at 1 MiB anyway)
+
+
+def read_progress(job: dict[str, Any]) -> dict[str, Any]:
+    """A job's public view with its file's warnings (stored in English by the worker) in the caller's language."""
+    body = progress(job)
+    body["warnings"] = [translate_row_message(w, gettext) for w in body.get("warnings") or []]
+    return body
 
 
 def current_pipeline() -> Pipeline:
@@ -189,7 +197,7 @@ def get_job(job_id: str) -> Any:
     """A job's state, counters, percent done, throughput (rows/s, ETA and a series of rows settled over
     time) and API calls spent, with links to its results."""
     job = owned_job(job_id)
-    body = progress(job)
+    body = read_progress(job)
     body["throughput"]["series"] = [{"at": at, "rows": rows} for at, rows in job.get("throughput") or []]
     body["links"] = {
         "self": url_for("api.get_job", job_id=job_id),
@@ -287,6 +295,8 @@ def job_error_summary(job_id: str) -> Any:
     summary = JobProblems(current_pipeline().blobs, job).summary(examples)
     for group in summary["groups"]:
         group["advice"] = gettext(group["advice"])  # in the caller's language (dms/pipeline/advice.py)
+        for example in group["examples"]:  # stored in English by the worker; said again in the caller's
+            example["message"] = translate_row_message(example["message"], gettext)
     return jsonify(summary)
 
 
@@ -301,7 +311,11 @@ def job_problem_rows(job_id: str) -> Any:
         raise InvalidRequest(Text("`offset` must be a whole number (0 or more)."), field="offset")
     limit = query_number("limit", 50, MAX_LISTED_ROWS)
     job = owned_job(job_id)
-    return jsonify(JobProblems(current_pipeline().blobs, job).page(outcome, int(offset_text), limit))
+    page = JobProblems(current_pipeline().blobs, job).page(outcome, int(offset_text), limit)
+    for row in page["rows"]:
+        for error in row["errors"]:  # stored in English by the worker; said again in the caller's language
+            error["message"] = translate_row_message(error["message"], gettext)
+    return jsonify(page)
 
 
 @api.get("/jobs/<job_id>/results/<kind>")

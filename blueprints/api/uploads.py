@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, jsonify, request, url_for
+from flask_babel import gettext
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -12,6 +13,7 @@ from blueprints.api import api
 from dms.clients import current_services
 from dms.errors import DMSError, InvalidRequest, Text
 from dms.pipeline.source import ReadOptions, validated_options
+from dms.row_messages import translate_row_message
 from dms.uploads import UploadLimits, Uploads, UploadTooLarge, public_record, utc_now
 from factories.security import audit, current_principal, rate_limit
 
@@ -155,6 +157,9 @@ def query_number(name: str, default: int, largest: int) -> int:
 def upload_preview(upload_id: str) -> Any:
     """Columns, inferred types, sample rows and what was detected; options override detection."""
     preview = current_uploads().preview(upload_id, **_read_option_query())
+    preview["warnings"] = [
+        translate_row_message(w, gettext) for w in preview["warnings"]
+    ]  # caller's language
     preview["generated_at"] = utc_now()
     return jsonify(preview)
 

@@ -19,6 +19,7 @@ from dms.migration.spec import MigrationPlan, Reference
 from dms.pipeline.columns import as_array
 from dms.pipeline.model import ROW_COLUMN
 from dms.pipeline.prepare.rejections import RowError, quote
+from dms.row_messages import NO_REASON_RECORDED, NO_STEP_FOR_VALUE, PARENT_NOT_LOADED, REFERENCE_NOT_FOUND
 
 AS_GIVEN = ""  # no step: a polymorphic value that is already a record's Id (ref.steps {"object": ...})
 # A key map's rows, as a lookup answers them: one per key asked that the step has.
@@ -68,12 +69,18 @@ def resolve(plan: MigrationPlan, table: pa.Table, reference: Reference, lookup: 
                 continue
             if at is None:
                 code = ReferenceCode.NOT_FOUND
-                message = f"{reference.target}: no row of step {step} has {key_column} {quote(value)}."
+                message = REFERENCE_NOT_FOUND(
+                    target=reference.target, step=step, key=key_column, value=quote(value)
+                )
             else:
                 code = ReferenceCode.PARENT_NOT_LOADED
-                message = (
-                    f"{reference.target}: its parent, row {found_rows[at]} of step {step} ({key_column} "
-                    f"{quote(value)}), was not loaded: {found_errors[at] or 'no reason recorded'}"
+                message = PARENT_NOT_LOADED(
+                    target=reference.target,
+                    row=found_rows[at],
+                    step=step,
+                    key=key_column,
+                    value=quote(value),
+                    reason=found_errors[at] or NO_REASON_RECORDED(),
                 )
             errors.append(RowError(rows[position], reference.source, reference.target, value, code, message))
     return Resolved(pa.array(ids, pa.string()), errors)
@@ -121,7 +128,12 @@ def _rows_by_step(
                     reference.target,
                     chosen[position],
                     ReferenceCode.NO_STEP_FOR_VALUE,
-                    f"{reference.target}: {reference.by} {quote(chosen[position])} names no step ({offered}).",
+                    NO_STEP_FOR_VALUE(
+                        target=reference.target,
+                        by=reference.by,
+                        value=quote(chosen[position]),
+                        offered=offered,
+                    ),
                 )
             )
             continue

@@ -38,6 +38,7 @@ from dms.pipeline.prepare import (
 )
 from dms.pipeline.results import invalid_rows
 from dms.pipeline.source import Chunk, ReadOptions, SourceInfo, read_chunks, read_sample, sniff
+from dms.row_messages import REQUIRED_ON_CREATE
 
 LOOKUP_BATCH = 200  # external ids per SOQL query (keeps the query under Salesforce's length limit)
 
@@ -252,9 +253,8 @@ def check_new_rows(prepared: Prepared, describe: dict[str, Any], external_id: st
         values = table.column(name).to_pylist() if name in table.column_names else [None] * table.num_rows
         for row, key, value in zip(rows, keys, values, strict=True):
             if key not in existing and value in (None, "", "#N/A"):
-                message = (
-                    f"{name} is required: no {describe['name']} has {external_id} '{key}' yet, "
-                    "so this row creates one."
+                message = REQUIRED_ON_CREATE(
+                    field=name, object=describe["name"], external_id=external_id, key=key
                 )
                 errors.append(RowError(row, None, name, None, "REQUIRED_FIELD_MISSING", message))
                 bad.add(row)

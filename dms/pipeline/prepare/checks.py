@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dms import row_messages as said
 from dms.pipeline.describe import TEXT_TYPES, FieldInfo
 from dms.pipeline.model import Operation
 from dms.pipeline.prepare.booleans import describe_booleans, format_booleans, parse_booleans
@@ -50,7 +51,7 @@ def convert_column(
         rejected = flag(
             parsed.invalid,
             ErrorCode.INVALID_BOOLEAN,
-            lambda v: f"{quote(v)} is not true or false (expected {expected})",
+            lambda v: said.NOT_A_BOOLEAN(value=quote(v), expected=expected),
             values,
         )
         return format_booleans(parsed.values), [rejected]
@@ -60,7 +61,7 @@ def convert_column(
         parsed = parse_dates(values, rule.format, clean=False)
         label = describe_format(rule.format)
         rejected = flag(
-            parsed.invalid, ErrorCode.INVALID_DATE, _date_message("a date", rule.format, label), values
+            parsed.invalid, ErrorCode.INVALID_DATE, _date_message(False, rule.format, label), values
         )
         return format_dates(parsed.values), [rejected]
     if kind == "datetime":
@@ -69,7 +70,7 @@ def convert_column(
         rejected = flag(
             parsed.invalid,
             ErrorCode.INVALID_DATETIME,
-            _date_message("a date and time", rule.format, label),
+            _date_message(True, rule.format, label),
             values,
         )
         return format_datetimes(parsed.values), [rejected]
@@ -85,14 +86,10 @@ def convert_column(
     flags: list[Flag] = []
     if kind == "email":
         bad = pc.invert(pc.match_substring_regex(text, _EMAIL))
-        flags.append(
-            flag(bad, ErrorCode.INVALID_EMAIL, lambda v: f"{quote(v)} is not a valid email address", text)
-        )
+        flags.append(flag(bad, ErrorCode.INVALID_EMAIL, lambda v: said.NOT_AN_EMAIL(value=quote(v)), text))
     elif kind == "url" and options.check_url_shape:
         bad = pc.is_valid(text).to_numpy(zero_copy_only=False) & ~_web_address_shape(text)
-        flags.append(
-            flag(bad, ErrorCode.INVALID_URL, lambda v: f"{quote(v)} does not look like a web address", text)
-        )
+        flags.append(flag(bad, ErrorCode.INVALID_URL, lambda v: said.NOT_A_WEB_ADDRESS(value=quote(v)), text))
     if kind in TEXT_TYPES or info.length:
         flags += _length(text, info)
     return text, flags
@@ -120,12 +117,12 @@ def _web_address_shape(text: pa.Array) -> np.ndarray:
     return fits
 
 
-def _date_message(what: str, fmt: str | None, label: str) -> Callable[[str | None], str]:
+def _date_message(with_time: bool, fmt: str | None, label: str) -> Callable[[str | None], str]:
     if fmt is None:
-        return lambda v: (
-            f"{quote(v)} is not {what} in a recognised format ({label}); set the column's date format"
-        )
-    return lambda v: f"{quote(v)} is not {what} in format {label} (or is outside 1700-4000)"
+        recognised = said.NOT_A_DATETIME_RECOGNISED if with_time else said.NOT_A_DATE_RECOGNISED
+        return lambda v: recognised(value=quote(v), format=label)
+    in_range = said.NOT_A_DATETIME_IN_RANGE if with_time else said.NOT_A_DATE_IN_RANGE
+    return lambda v: in_range(value=quote(v), format=label)
 
 
 def _length(text: pa.Array, info: FieldInfo) -> list[Flag]:
@@ -143,7 +140,7 @@ def _length(text: pa.Array, info: FieldInfo) -> list[Flag]:
 
     def message(value: str | None) -> str:
         length = len(value.encode("utf-16-le")) // 2 if value else 0
-        return f"{name} takes at most {limit} characters; this value has {length}"
+        return said.TOO_LONG(field=name, limit=limit, length=length)
 
     return [flag(too_long, ErrorCode.STRING_TOO_LONG, message, text)]
 
@@ -158,12 +155,17 @@ def _convert_lookup_key(values: pa.Array, rule: FieldRule) -> tuple[pa.Array, li
 
 def _convert_number(values: pa.Array, rule: FieldRule, info: FieldInfo) -> tuple[pa.Array, list[Flag]]:
     parsed = parse_numbers(values, decimal=rule.decimal, thousands=rule.thousands, clean=False)
-    seps = f"decimal separator '{rule.decimal}'" + (
-        f", thousands separator '{rule.thousands}'" if rule.thousands else ", no thousands separator"
+    seps = (
+        said.SEPARATORS_CHECKED(decimal=f"'{rule.decimal}'", thousands=f"'{rule.thousands}'")
+        if rule.thousands
+        else said.SEPARATORS_NO_THOUSANDS(decimal=f"'{rule.decimal}'")
     )
     flags = [
         flag(
-            parsed.invalid, ErrorCode.INVALID_NUMBER, lambda v: f"{quote(v)} is not a number ({seps})", values
+            parsed.invalid,
+            ErrorCode.INVALID_NUMBER,
+            lambda v: said.NOT_A_NUMBER(value=quote(v), separators=seps),
+            values,
         )
     ]
     text = parsed.values
@@ -186,7 +188,7 @@ def _convert_number(values: pa.Array, rule: FieldRule, info: FieldInfo) -> tuple
             flag(
                 fraction,
                 ErrorCode.INVALID_NUMBER,
-                lambda v: f"{quote(v)} is not a whole number, which {info.name} needs",
+                lambda v: said.NOT_A_WHOLE_NUMBER(value=quote(v), field=info.name),
                 values,
             )
         )
@@ -208,9 +210,7 @@ def _convert_number(values: pa.Array, rule: FieldRule, info: FieldInfo) -> tuple
             flag(
                 too_big,
                 ErrorCode.NUMBER_OUTSIDE_VALID_RANGE,
-                lambda v: (
-                    f"{quote(v)} is too large for {name} (at most {allowed} digits before the decimal point)"
-                ),
+                lambda v: said.NUMBER_TOO_LARGE(value=quote(v), field=name, digits=allowed),
                 values,
             )
         )
@@ -245,9 +245,7 @@ def _convert_time(values: pa.Array) -> tuple[pa.Array, list[Flag]]:
     formatted = pc.binary_join_element_wise(pc.binary_join_element_wise(*pieces, ":"), "Z", "")
     output = pc.if_else(pa.array(ok), formatted, pa.scalar(None, pa.string()))
     present = pc.is_valid(text).to_numpy(zero_copy_only=False)
-    rejected = flag(
-        present & ~ok, ErrorCode.INVALID_TIME, lambda v: f"{quote(v)} is not a time of day (HH:MM[:SS])", text
-    )
+    rejected = flag(present & ~ok, ErrorCode.INVALID_TIME, lambda v: said.NOT_A_TIME(value=quote(v)), text)
     return output, [rejected]
 
 
@@ -273,7 +271,7 @@ def _canonical_picklist(text: pa.Array, info: FieldInfo) -> tuple[pa.Array, pa.A
 
 def _picklist_message(info: FieldInfo) -> Callable[[str | None], str]:
     shown = ", ".join(info.picklist_values[:10]) + (", ..." if len(info.picklist_values) > 10 else "")
-    return lambda v: f"{quote(v)} is not an allowed value of {info.name} ({shown})"
+    return lambda v: said.NOT_IN_PICKLIST(value=quote(v), field=info.name, allowed=shown)
 
 
 def _convert_multipicklist(text: pa.Array, info: FieldInfo) -> tuple[pa.Array, list[Flag]]:
@@ -331,16 +329,17 @@ def duplicate_flag(rule: FieldRule, output: pa.Array, mapping: CompiledMapping) 
     if len(repeated) == 0:
         return None
     mask = pc.fill_null(pc.is_in(values, value_set=repeated), False).to_numpy(zero_copy_only=False)
-    what = "Id" if info.name == "Id" else f"{info.name} value"
-    return flag(mask, ErrorCode.DUPLICATE_VALUE, _duplicate_message(what), output)
+    return flag(mask, ErrorCode.DUPLICATE_VALUE, _duplicate_message(info.name), output)
 
 
-def _duplicate_message(what: str) -> Callable[[str | None], str]:
-    return lambda value: f"{what} {quote(value)} appears on more than one row of this file"
+def _duplicate_message(field: str) -> Callable[[str | None], str]:
+    if field == "Id":
+        return lambda value: said.DUPLICATE_ID(value=quote(value))
+    return lambda value: said.DUPLICATE_VALUE(field=field, value=quote(value))
 
 
 def _missing_parent_message(parent_object: str, parent_field: str) -> Callable[[str | None], str]:
-    return lambda value: f"no {parent_object} record has {parent_field} {quote(value)}"
+    return lambda value: said.NO_PARENT(object=parent_object, field=parent_field, value=quote(value))
 
 
 def lookup_flag(rule: FieldRule, output: pa.Array, flags: list[Flag], resolve: LookupResolver) -> Flag | None:

@@ -25,6 +25,16 @@ from dms.pipeline.prepare.rejections import ErrorCode, Flag, RowError, flag
 from dms.pipeline.prepare.spec import CompiledMapping, FieldRule, MappingError, MappingProblem
 from dms.pipeline.prepare.text import blank_to_null, is_trimmed, lower_text, to_text
 from dms.pipeline.prepare.transforms import apply_transforms
+from dms.row_messages import (
+    EXTERNAL_ID_NEEDED,
+    KEY_NEEDED,
+    KEY_NEEDED_DELETE,
+    KEY_NEEDED_HARD_DELETE,
+    KEY_NEEDED_UPDATE,
+    KEY_NEEDED_UPSERT,
+    REQUIRED,
+    REQUIRED_NOT_BLANK,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +45,12 @@ RAW_TEXT_TYPES = frozenset(
     {"string", "textarea", "encryptedstring", "combobox", "phone", "base64", "anytype"}
 )
 # How a message names the operation ("the record to hard delete", not "to hardDelete").
-_OPERATION_WORDS = {Operation.HARD_DELETE: "hard delete"}
+_KEY_NEEDED = {
+    Operation.UPDATE: KEY_NEEDED_UPDATE,
+    Operation.UPSERT: KEY_NEEDED_UPSERT,
+    Operation.DELETE: KEY_NEEDED_DELETE,
+    Operation.HARD_DELETE: KEY_NEEDED_HARD_DELETE,
+}
 
 
 @dataclass
@@ -201,9 +216,9 @@ def _required(blank: np.ndarray, rule: FieldRule, mapping: CompiledMapping) -> l
         mapping.external_id is not None and info.name.lower() == mapping.external_id.lower()
     )
     if key_field and not rule.target.is_lookup and operation != Operation.INSERT:
-        why = f"{info.name} is needed to find the record to {_OPERATION_WORDS.get(operation, operation)}"
+        why = _KEY_NEEDED.get(operation, KEY_NEEDED)(field=info.name, operation=str(operation))
         if operation == Operation.UPSERT and info.name != "Id":
-            why = f"the external id {info.name} is needed to match or create the record"
+            why = EXTERNAL_ID_NEEDED(field=info.name)
         return [flag(blank, ErrorCode.REQUIRED_FIELD_MISSING, lambda v: why, None)]
     if operation.deletes or info.type == "boolean":
         return []
@@ -215,9 +230,9 @@ def _required(blank: np.ndarray, rule: FieldRule, mapping: CompiledMapping) -> l
         needed = mapping.blank_means == "null" and not info.nillable
     if not needed or not blank.any():
         return []
-    message = f"{info.label} ({info.name}) is required"
-    if operation != Operation.INSERT:
-        message += " and cannot be set to blank"
+    message = (REQUIRED if operation == Operation.INSERT else REQUIRED_NOT_BLANK)(
+        label=info.label, field=info.name
+    )
     return [flag(blank, ErrorCode.REQUIRED_FIELD_MISSING, lambda v: message, None)]
 
 

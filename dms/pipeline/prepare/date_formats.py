@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from dms.errors import Text
 from dms.pipeline.prepare.parsed import FormatError
+from dms.row_messages import EXCEL_SERIAL_DAY, RECOGNISED_DATE_FORMATS
 
 EXCEL_FORMAT = "excel"  # pseudo-format: Excel serial day numbers (1900 date system)
 
@@ -277,7 +278,7 @@ AUTO_FORMATS: tuple[DateFormat, ...] = (
     ),
     _raw_format(r"^(?P<Y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$", "yyyymmdd", "Ymd"),
 )
-AUTO_LABEL = "yyyy-mm-dd (ISO), yyyy/mm/dd, yyyy年m月d日, yyyymmdd or an Excel serial number"
+AUTO_LABEL = RECOGNISED_DATE_FORMATS()
 
 
 def describe_format(fmt: str | None) -> str:
@@ -285,7 +286,7 @@ def describe_format(fmt: str | None) -> str:
     if fmt is None:
         return AUTO_LABEL
     if fmt == EXCEL_FORMAT:
-        return "an Excel serial day number"
+        return EXCEL_SERIAL_DAY()
     try:
         return compile_date_format(fmt).label
     except FormatError:

@@ -12,6 +12,7 @@ from dms.pipeline.describe import STANDARD_KEY_PREFIXES, FieldInfo, ObjectDescri
 from dms.pipeline.prepare.options import PrepareOptions
 from dms.pipeline.prepare.rejections import ErrorCode, Flag, flag, quote
 from dms.pipeline.prepare.spec import CompiledMapping
+from dms.row_messages import NOT_AN_ID, WRONG_ID_TYPE
 
 _ID_SHAPE = r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$"
 _ID_SUFFIX = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", dtype=np.uint8)
@@ -42,7 +43,7 @@ def convert_id(
         flag(
             malformed,
             ErrorCode.INVALID_ID,
-            lambda v: f"{quote(v)} is not a Salesforce Id (15 or 18 letters and digits, valid checksum)",
+            lambda v: NOT_AN_ID(value=quote(v)),
             text,
         )
     ]
@@ -59,9 +60,7 @@ def convert_id(
         wrong_mask = pc.fill_null(wrong, False).to_numpy(zero_copy_only=False) & ~malformed
         kinds = " or ".join(objects)
         code = ErrorCode.INVALID_ID if info.name == "Id" else ErrorCode.WRONG_ID_TYPE
-        flags.append(
-            flag(wrong_mask, code, lambda v: f"{quote(v)} is not the Id of a record of type {kinds}", text)
-        )
+        flags.append(flag(wrong_mask, code, lambda v: WRONG_ID_TYPE(value=quote(v), objects=kinds), text))
     return text, flags
 
 

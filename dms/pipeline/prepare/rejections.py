@@ -11,6 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dms.row_messages import BLANK
+
 
 class ErrorCode(StrEnum):
     """Stable row error codes (Salesforce's own where it has one)."""
@@ -69,6 +71,6 @@ def flag(mask: np.ndarray | pa.Array, code: str, message: Callable[[str | None],
 def quote(value: str | None, limit: int = 100) -> str:
     """Quote a value for a message, shortened so one bad cell cannot flood a report."""
     if value is None:
-        return "(blank)"
+        return BLANK()
     text = value if len(value) <= limit else value[:limit] + "…"
     return f"'{text}'"

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dms import row_messages as said
 from dms.errors import Text
 from dms.pipeline.prepare.booleans import describe_booleans, format_booleans, parse_booleans
 from dms.pipeline.prepare.date_formats import check_date_format, describe_format
@@ -85,7 +86,7 @@ def apply_transform(
         rejected = flag(
             parsed.invalid,
             ErrorCode.INVALID_DATE,
-            lambda v: f"{quote(v)} is not a date in format {describe_format(fmt)}",
+            lambda v: said.NOT_A_DATE_IN_FORMAT(value=quote(v), format=describe_format(fmt)),
             text,
         )
         return format_dates(parsed.values), rejected
@@ -95,7 +96,7 @@ def apply_transform(
         rejected = flag(
             parsed.invalid,
             ErrorCode.INVALID_DATETIME,
-            lambda v: f"{quote(v)} is not a date and time in format {describe_format(fmt)}",
+            lambda v: said.NOT_A_DATETIME_IN_FORMAT(value=quote(v), format=describe_format(fmt)),
             text,
         )
         return format_datetimes(parsed.values), rejected
@@ -105,7 +106,7 @@ def apply_transform(
         rejected = flag(
             parsed.invalid,
             ErrorCode.INVALID_NUMBER,
-            lambda v: f"{quote(v)} is not a number ({_separators(decimal, thousands)})",
+            lambda v: said.NOT_A_NUMBER(value=quote(v), separators=_separators(decimal, thousands)),
             text,
         )
         return parsed.values, rejected
@@ -115,7 +116,7 @@ def apply_transform(
         rejected = flag(
             parsed.invalid,
             ErrorCode.INVALID_BOOLEAN,
-            lambda v: f"{quote(v)} is not true or false (expected {describe_booleans(trues, falses)})",
+            lambda v: said.NOT_A_BOOLEAN(value=quote(v), expected=describe_booleans(trues, falses)),
             text,
         )
         return format_booleans(parsed.values), rejected
@@ -123,8 +124,11 @@ def apply_transform(
 
 
 def _separators(decimal: str, thousands: str | None) -> str:
-    names = {None: "no thousands separator", " ": "space as thousands separator"}
-    return f"decimal separator '{decimal}', " + names.get(thousands, f"'{thousands}' as thousands separator")
+    if thousands is None:
+        return said.SEPARATORS_NO_THOUSANDS(decimal=f"'{decimal}'")
+    if thousands == " ":
+        return said.SEPARATORS_SPACE(decimal=f"'{decimal}'")
+    return said.SEPARATORS(decimal=f"'{decimal}'", thousands=f"'{thousands}'")
 
 
 def split_part(text: pa.Array, separator: str, index: int) -> pa.Array:
@@ -163,7 +167,7 @@ def map_values(text: pa.Array, step: Mapping[str, Any], *, target: str) -> tuple
         rejected = flag(
             pc.and_(pc.invert(matched), pc.is_valid(text)),
             ErrorCode.UNMAPPED_VALUE,
-            lambda v: f"{quote(v)} has no entry in the value map for {target}",
+            lambda v: said.UNMAPPED(value=quote(v), field=target),
             text,
         )
     return pc.if_else(matched, mapped, fallback), rejected

@@ -33,6 +33,7 @@ from dms.pipeline.source.contract import (
     validated_options,
 )
 from dms.pipeline.source.detect import detect_format, extension_format
+from dms.row_messages import DMS_EXPORT, MISNAMED_FILE
 
 __all__ = [
     "BadReadOption",
@@ -74,9 +75,7 @@ def sniff(path: str | os.PathLike[str], options: ReadOptions | None = None) -> S
     info: SourceInfo = _READERS[fmt].describe(path, _with_format(options, fmt))
     named_as = extension_format(path)
     if options.format is None and named_as not in (None, fmt) and {named_as, fmt} != {"json", "ndjson"}:
-        info.warnings.append(
-            f"The file is named {Path(path).suffix!r} but holds {fmt} data; it was read as {fmt}."
-        )
+        info.warnings.append(MISNAMED_FILE(suffix=repr(Path(path).suffix), format=fmt))
     _recognise_export(info)
     log.info(
         "reader=sniff file=%s format=%s encoding=%s confidence=%s delimiter=%r columns=%d warnings=%d",
@@ -150,9 +149,9 @@ def _recognise_export(info: SourceInfo) -> None:
         return
     info.export, info.file_columns, info.columns = layout.kind, info.columns, layout.columns
     info.warnings.append(
-        f"This is a {layout.kind} file DMS exported: its columns {', '.join(_dms_columns(info, layout))} are "
-        f"DMS's and are not read as data (source_row is kept as {ORIGINAL_ROW_COLUMN}), and the ' DMS put "
-        "before values that start like a formula is taken off."
+        DMS_EXPORT(
+            kind=layout.kind, columns=", ".join(_dms_columns(info, layout)), original=ORIGINAL_ROW_COLUMN
+        )
     )
 
 

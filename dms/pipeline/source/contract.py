@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from dms.errors import DMSError, Text, typed_field
 from dms.pipeline.model import ROW_COLUMN
+from dms.row_messages import EMPTY_HEADER, REPEATED_HEADER
 
 FORMATS = ("csv", "excel", "json", "ndjson", "parquet", "pickle")
 # Other names people give a format in an option; each maps to one of FORMATS.
@@ -348,10 +349,10 @@ def unique_column_names(raw_names: list[object], warnings: list[str]) -> list[st
     for position, name in enumerate(cleaned, start=1):
         if not name:
             new_name = _free_name(f"column_{position}", taken)
-            warnings.append(f"Column {position} has an empty header; it is named {new_name!r}.")
+            warnings.append(EMPTY_HEADER(position=position, name=repr(new_name)))
         elif name == ROW_COLUMN or name in seen:
             new_name = _free_name(name, taken, start=2)
-            warnings.append(f"Column {position} repeats the header {name!r}; it is renamed {new_name!r}.")
+            warnings.append(REPEATED_HEADER(position=position, header=repr(name), name=repr(new_name)))
         else:
             new_name = name
         seen.add(name)

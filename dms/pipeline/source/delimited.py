@@ -38,6 +38,7 @@ from dms.pipeline.source.detect import (
     read_probes,
     sniff_delimiter,
 )
+from dms.row_messages import ENCODING_GUESSED, ONE_COLUMN, RAGGED_ROW, RAGGED_ROW_ONE, UNDECODABLE_ROW
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,7 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     else:
         encoding, confidence = detect_encoding(head, extra)
         if confidence < 0.5:
-            warnings.append(
-                f"The encoding was guessed as {encoding} with low confidence ({confidence:.2f}); "
-                "check the preview and choose the encoding if the text looks wrong."
-            )
+            warnings.append(ENCODING_GUESSED(encoding=encoding, confidence=f"{confidence:.2f}"))
     text = decode_sample(head, encoding, warnings)
     if not text.strip():
         raise ReadError(
@@ -102,7 +100,7 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     else:
         columns = generated_column_names(len(record))
     if len(columns) == 1 and not options.delimiter:
-        warnings.append("Only one column was found; if the file has several, choose the delimiter.")
+        warnings.append(ONE_COLUMN())
     for warning in warnings:
         log.info("reader=csv file=%s warning=%r", Path(path).name, warning)
     return SourceInfo(
@@ -159,10 +157,8 @@ def _stream(
             RowProblem(
                 row=record,
                 code="RAGGED_ROW",
-                message=(
-                    f"Row {record} has {row.actual_columns} field{'s' if row.actual_columns != 1 else ''} "
-                    f"but the file has {row.expected_columns} columns; it was not read. Check for a missing or "
-                    "extra delimiter, or an unclosed quote."
+                message=(RAGGED_ROW_ONE if row.actual_columns == 1 else RAGGED_ROW)(
+                    row=record, actual=row.actual_columns, expected=row.expected_columns
                 ),
                 raw=clip_raw(row.text),
                 values=_fields(row.text, info.delimiter or ","),
@@ -260,10 +256,7 @@ def _validated_utf8(table: pa.Table, info: SourceInfo, encoding: str) -> tuple[p
             RowProblem(
                 row=record,
                 code="UNDECODABLE_ROW",
-                message=(
-                    f"Row {record}, column {column_name!r} holds bytes that are not valid {encoding}; the row was "
-                    "not read. The file may mix encodings: re-export it as UTF-8 or choose its encoding."
-                ),
+                message=UNDECODABLE_ROW(row=record, column=repr(column_name), encoding=encoding),
                 raw=clip_raw(raw),
                 column=column_name,
                 values=["" if v is None else v.decode("utf-8", "backslashreplace") for v in values],

@@ -12,6 +12,7 @@ from pathlib import Path
 import charset_normalizer
 from charset_normalizer.md import mess_ratio
 
+from dms import row_messages as said
 from dms.errors import Text
 from dms.pipeline.source.contract import ReadError
 
@@ -230,23 +231,22 @@ def chosen_encoding_check(head: bytes, extra: bytes, encoding: str) -> tuple[flo
     sample = _garbled_example(text, _decoded(head, detected))
     if utf8_as_code_page or mess > GARBLED_MESS:
         confidence = round(max(0.0, min(0.2, 1.0 - mess)), 3)
-        what = "is UTF-8 read as a code page (mojibake)" if utf8_as_code_page else "looks garbled"
-        warning = f"The text read as {encoding} {what}"
+        problem = said.MOJIBAKE() if utf8_as_code_page else said.LOOKS_GARBLED()
     else:
         confidence = round(max(0.0, min(0.5, 1.0 - replaced / len(text))), 3)
-        warning = (
-            f"The text read as {encoding} holds {replaced:,} replacement character{'s' if replaced != 1 else ''} "
-            "(\ufffd) where bytes do not decode, or where an earlier conversion already lost them"
-        )
-    if sample:
-        warning += f" ({sample})"
+        replacements = said.REPLACEMENT_CHARACTERS if replaced != 1 else said.REPLACEMENT_CHARACTER
+        problem = replacements(count=f"{replaced:,}")
     if codecs.lookup(detected).name != codecs.lookup(encoding).name:
-        warning += (
-            f". It reads as {detected} ({detected_confidence:.0%} sure): choose {detected}, or leave the "
-            "encoding to detection."
-        )
+        sentence = said.GARBLED_READS_AS_EXAMPLE if sample else said.GARBLED_READS_AS
     else:
-        warning += ". Check the file's encoding with whoever exported it."
+        sentence = said.GARBLED_CHECK_EXAMPLE if sample else said.GARBLED_CHECK
+    warning = sentence(
+        encoding=encoding,
+        problem=problem,
+        example=sample,
+        detected=detected,
+        sure=f"{detected_confidence:.0%}",
+    )
     return confidence, warning
 
 
@@ -260,15 +260,15 @@ def _garbled_example(text: str, better: str) -> str:
     """'"MÃ¼ller" where utf-8 reads "Müller"': the first word the two readings disagree on."""
     if text == better:
         word = next((w for w in re.split(r"[\s,;|]+", text) if "\ufffd" in w or not w.isascii()), "")
-        return f"e.g. {word[:40]!r}" if word else ""
+        return said.FOR_EXAMPLE(text=repr(word[:40])) if word else ""
     for ours, theirs in zip(text.splitlines(), better.splitlines(), strict=False):
         if ours == theirs:
             continue
         pairs = zip(re.split(r"[\s,;|]+", ours), re.split(r"[\s,;|]+", theirs), strict=False)
         for word, right in pairs:
             if word != right:
-                return f"e.g. {word[:40]!r} where detection reads {right[:40]!r}"
-        return f"e.g. {ours[:40]!r}"
+                return said.FOR_EXAMPLE_AGAINST(text=repr(word[:40]), right=repr(right[:40]))
+        return said.FOR_EXAMPLE(text=repr(ours[:40]))
     return ""
 
 
@@ -280,8 +280,7 @@ def decode_sample(head: bytes, encoding: str, warnings: list[str]) -> str:
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError as exc:
         warnings.append(
-            f"Byte 0x{head[exc.start]:02X} at offset {exc.start} is not valid {encoding}; rows holding such bytes "
-            "are reported as problems. If many rows are affected, choose the file's real encoding."
+            said.UNDECODABLE_BYTE(byte=f"0x{head[exc.start]:02X}", offset=exc.start, encoding=encoding)
         )
         text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
     return text.removeprefix("\ufeff")

@@ -29,6 +29,7 @@ from dms.pipeline.source.contract import (
     unique_column_names,
 )
 from dms.pipeline.source.detect import OLE2_MAGIC, XLSX_MAGIC
+from dms.row_messages import BEYOND_HEADER, EMPTY_SHEET
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
         first = next((row for row in workbook.rows(sheet_name) if not _is_blank(row[1])), None)
         if first is None:
             columns: list[str] = []
-            warnings.append(f"Sheet {sheet_name!r} is empty.")
+            warnings.append(EMPTY_SHEET(sheet=repr(sheet_name)))
         elif options.has_header:
             columns = unique_column_names(_trim_trailing_empty(list(first[1])), warnings)
         else:
@@ -110,10 +111,7 @@ def _beyond_header(record: int, sheet_row: int, values: tuple[Any, ...], width: 
     return RowProblem(
         row=record,
         code="RAGGED_ROW",
-        message=(
-            f"Row {record} (sheet row {sheet_row}) has a value in column {last}, beyond the {width} headed "
-            "columns; it was not read. Give that column a header or clear the stray cell."
-        ),
+        message=BEYOND_HEADER(row=record, sheet_row=sheet_row, last=last, width=width),
         raw=clip_raw(raw),
     )
 

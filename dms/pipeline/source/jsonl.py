@@ -21,6 +21,7 @@ from dms.pipeline.source.contract import (
     unique_column_names,
 )
 from dms.pipeline.source.detect import PROBE_BYTES, chosen_encoding_check, detect_encoding, read_probes
+from dms.row_messages import NO_RECORDS
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def describe(path: str | os.PathLike[str], options: ReadOptions) -> SourceInfo:
     fmt = options.format or "json"
     keys, seen = _leading_keys(path, encoding, fmt)
     if seen == 0:
-        warnings.append("The file holds no records.")
+        warnings.append(NO_RECORDS())
     columns = unique_column_names(list(keys), warnings)
     return SourceInfo(
         format=fmt,

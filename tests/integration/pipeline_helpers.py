@@ -81,3 +81,27 @@ def org_client(localorg: Any) -> Salesforce:
 
 def records_by(sf: Salesforce, soql: str, key: str) -> dict[str, dict[str, Any]]:
     return {r[key]: r for r in sf.query_all_iter(soql)}
+
+
+# examples/legacy-crm's objects that keep its legacy keys in their unique Legacy_Id__c: (object, file, key column),
+# children first, so a record is deleted before the one it points at.
+EXAMPLE_PLAN = Path(__file__).resolve().parents[2] / "examples" / "legacy-crm"
+EXAMPLE_KEYED = (
+    ("Opportunity", "opportunities.csv", "DealRef"),
+    ("Contact", "contacts.csv", "ContactRef"),
+    ("Account", "accounts.csv", "LegacyId"),
+)
+
+
+def forget_the_example(localorg: Any) -> None:
+    """Delete from the org what a run of examples/legacy-crm left there (by its legacy keys), so the next run
+    starts as on a new org: a second run into one org is refused row by row as DUPLICATE_VALUE, as it should be,
+    and the tests that run the example (in the browser and over the API) each want the first run's outcome."""
+    sf = org_client(localorg)
+    for object_name, file_name, column in EXAMPLE_KEYED:
+        with (EXAMPLE_PLAN / file_name).open(encoding="utf-8", newline="") as handle:
+            keys = sorted({row[column] for row in csv.DictReader(handle) if row[column]})
+        listed = ", ".join("'" + key.replace("'", "\\'") + "'" for key in keys)
+        soql = f"SELECT Id FROM {object_name} WHERE Legacy_Id__c IN ({listed})"
+        for record in sf.query_all_iter(soql):
+            getattr(sf, object_name).delete(record["Id"])

@@ -13,7 +13,7 @@ import pytest
 
 from dms.migration.spec import Step
 from dms.pipeline.exported import restore
-from tests.integration.pipeline_helpers import org_client, upload
+from tests.integration.pipeline_helpers import forget_the_example, org_client, upload
 from tests.integration.test_plans import run_plan, step_rows
 from tests.unit.migration.test_example_plan import EXAMPLE, INSERT, UPDATE, plan, readme_outcomes
 
@@ -39,6 +39,7 @@ def same(org_value: Any, text: str) -> bool:
 
 @pytest.fixture(scope="module")
 def example_run(client_module: Any, worker: str, localorg: Any) -> dict[str, Any]:
+    forget_the_example(localorg)  # another test may have run the example into this org before
     document = plan_document(client_module)
     return run_plan(client_module, document)
 

@@ -55,9 +55,14 @@ def test_a_chinese_browser_reads_chinese_without_switching(open_page: OpenPage) 
     assert_fits_the_window(page)
     page = open_page(locale="zh-CN")
     assert page.locator("h1").inner_text() == "新建加载"
+    # The file input is the page's button and words, not the browser's own "Choose File" (static/js/filepick.js).
+    picker = page.locator("#dropzone .file-pick")
+    assert picker.locator(".file-pick-button").inner_text() == "选择文件"
+    assert picker.locator(".file-pick-name").inner_text() == "未选择文件"
     # The scripts speak the page's language too: wizard.js writes this message (static/js/i18n.js t()).
     page.set_input_files("#file-input", files=[{"name": "空.csv", "mimeType": "text/csv", "buffer": b""}])
     assert page.locator("#upload-error").inner_text() == "空.csv 是空文件（0 字节），没有可加载的内容。"
+    assert picker.locator(".file-pick-name").inner_text() == "空.csv"
     assert_fits_the_window(page)
     for path, heading in (("/jobs", "作业"), ("/connections", "Salesforce 组织"), ("/account", None)):
         page.goto(path)

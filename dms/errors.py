@@ -46,6 +46,22 @@ def _rendered(value: Any, translate: Translate) -> Any:
     return value.render(translate) if isinstance(value, Text) else value
 
 
+def text_to_json(value: Any) -> Any:
+    """A Text (or an error's) as JSON a document can keep, so a page can say it later in its reader's language."""
+    if isinstance(value, DMSError):
+        value = value.text
+    if isinstance(value, Text):
+        return {"msgid": value.msgid, "params": {k: text_to_json(v) for k, v in value.params.items()}}
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def text_from_json(value: Any) -> Any:
+    """The Text text_to_json kept (a plain value as it is)."""
+    if isinstance(value, dict) and set(value) == {"msgid", "params"}:
+        return Text(str(value["msgid"]), **{k: text_from_json(v) for k, v in dict(value["params"]).items()})
+    return value
+
+
 def render_text(value: Any, translate: Translate = str) -> Any:
     """A Text in the reader's language; anything else (a plain str, None) as it is."""
     return value.render(translate) if isinstance(value, Text) else value

@@ -13,7 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery_holder import celery
 from dms.clients import current_services
 from dms.clients.salesforce import SalesforceTransientError
-from dms.errors import DMSError, ServiceUnavailable
+from dms.errors import DMSError, ServiceUnavailable, Text
 from dms.migration.run import notify_plan
 from dms.pipeline.apis import StillProcessing
 from dms.pipeline.context import Pipeline, publisher
@@ -72,7 +72,7 @@ def _plan_job(self: Any, p: Pipeline, job_id: str) -> str:
         return plan_job(p, job_id)
     except SalesforceTransientError as exc:
         if self.request.retries >= 8:
-            p.store.fail(job_id, exc.code, exc.message, exc.where)
+            p.store.fail(job_id, exc.code, exc.text, exc.where)
             return "failed"
         log.warning("plan waits for salesforce job=%s retries=%d", job_id, self.request.retries)
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
@@ -80,13 +80,13 @@ def _plan_job(self: Any, p: Pipeline, job_id: str) -> str:
         p.store.fail(
             job_id,
             "PLAN_TIMEOUT",
-            "Planning took longer than the task time limit; split the file or raise it.",
+            Text("Planning took longer than the task time limit; split the file or raise it."),
         )
         return "failed"
     except SERVICE_OUTAGES as exc:
         return wait_for_service(self, p, job_id, exc)
     except DMSError as exc:  # refused before planning began (e.g. the job's connection was deleted)
-        p.store.fail(job_id, exc.code, exc.message, exc.where)
+        p.store.fail(job_id, exc.code, exc.text, exc.where)
         return "failed"
     except Exception as exc:
         return unexpected(self, p, job_id, exc)
@@ -156,7 +156,9 @@ def wait_for_service(task: Any, p: Pipeline, job_id: str, exc: Exception) -> str
             exc=TaskError.of(exc), countdown=backoff(retries, base=1.0, cap=30.0), max_retries=None
         )
     p.store.fail(
-        job_id, "SERVICE_UNAVAILABLE", f"A service DMS needs stayed unreachable: {TaskError.of(exc).message}"
+        job_id,
+        "SERVICE_UNAVAILABLE",
+        Text("A service DMS needs stayed unreachable: %(reason)s", reason=TaskError.of(exc).message),
     )
     return "failed"
 
@@ -172,6 +174,6 @@ def unexpected(task: Any, p: Pipeline, job_id: str, exc: Exception) -> str:
     p.store.fail(
         job_id,
         "INTERNAL_ERROR",
-        f"DMS hit an unexpected error ({exc.__class__.__name__}); it has been logged.",
+        Text("DMS hit an unexpected error (%(kind)s); it has been logged.", kind=exc.__class__.__name__),
     )
     return "failed"

@@ -14,7 +14,7 @@ from blueprints.api.uploads import current_uploads, query_number
 from dms.clients import current_services
 from dms.clients.listing import ListQuery, parse_moment
 from dms.connections import ConnectionStore
-from dms.errors import DMSError, InvalidRequest, NotFound, Text, typed_field
+from dms.errors import DMSError, InvalidRequest, NotFound, Text, render_text, text_from_json, typed_field
 from dms.pipeline import lifecycle
 from dms.pipeline import results as res
 from dms.pipeline.context import Pipeline, publisher
@@ -32,9 +32,13 @@ MAX_EDITED_ROWS = 5000  # rows corrected in the page per retry (the JSON body is
 
 
 def read_progress(job: dict[str, Any]) -> dict[str, Any]:
-    """A job's public view with its file's warnings (stored in English by the worker) in the caller's language."""
+    """A job's public view with its file's warnings and its failure (stored in English by the worker) in the
+    caller's language."""
     body = progress(job)
     body["warnings"] = [translate_row_message(w, gettext) for w in body.get("warnings") or []]
+    kept = (job.get("error") or {}).get("text")
+    if kept and body["error"]:  # why the job failed, in the caller's language (the worker kept its Text)
+        body["error"]["message"] = render_text(text_from_json(kept), gettext)
     return body
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from dms.clients.docstore import DocumentStore, new_document_id
 from dms.clients.listing import ListPage, ListQuery, newest
-from dms.errors import Conflict, DMSError, Text, typed_field
+from dms.errors import Conflict, DMSError, Text, text_to_json, typed_field
 from dms.pipeline.model import (
     CHUNK_SETTLED,
     COUNTERS,
@@ -213,7 +213,8 @@ def progress(job: Mapping[str, Any]) -> dict[str, Any]:
         "chunks": plan.get("chunks"),
         "api_calls": job.get("api_calls", {}),
         "estimated_api_calls": plan.get("estimated_api_calls"),
-        "error": job.get("error"),
+        # The error as the API shows it: code, English message, where (its kept Text is for read_progress).
+        "error": {k: v for k, v in job["error"].items() if k != "text"} if job.get("error") else None,
         "retry_of": job.get("retry_of"),
         "warnings": plan.get("warnings", []),
         "migration": _pass_of(job.get("migration")),
@@ -353,11 +354,16 @@ class JobStore:
 
         return self.jobs.update(job_id, change)
 
-    def fail(self, job_id: str, code: str, message: str, where: Mapping[str, Any] | None = None) -> None:
+    def fail(
+        self, job_id: str, code: str, message: str | Text, where: Mapping[str, Any] | None = None
+    ) -> None:
         """Mark a job failed with a reason a person understands (pending rows stay counted as pending), and
-        where it happened (the file's part, column, row, the limit) when the error says."""
+        where it happened (the file's part, column, row, the limit) when the error says. The message is kept in
+        English, and as its Text too when it is one, for a page to say it in its reader's language."""
         log.error("job failed job=%s code=%s message=%s", job_id, code, message)
-        error: dict[str, Any] = {"code": code, "message": message}
+        error: dict[str, Any] = {"code": code, "message": str(message)}
+        if isinstance(message, Text):
+            error["text"] = text_to_json(message)
         if where:
             error["where"] = dict(where)
         try:

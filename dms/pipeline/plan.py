@@ -72,7 +72,7 @@ def plan_job(p: Pipeline, job_id: str) -> str:
     except ServiceUnavailable:
         raise  # the document store did not answer: the task waits for it (never a failed job)
     except DMSError as exc:
-        store.fail(job_id, exc.code, exc.message, exc.where)
+        store.fail(job_id, exc.code, exc.text, exc.where)
         return "failed"
     summary["api_calls"] = ctx.org.api_calls
     summary["warnings"] = recipe.info.warnings + summary.get("warnings", [])

@@ -109,6 +109,14 @@ def test_a_job_whose_connection_was_deleted_fails_within_seconds(
         client, queue_without_checks(app, {"source": source(client, upload_id), "target": target}), 30
     )
     assert job["state"] == "failed" and job["error"]["code"] == "CONNECTION_NOT_FOUND", job
+    assert job["error"]["message"] == "Connection conn-deleted-long-ago does not exist.", job
+    assert "text" not in job["error"]  # what the worker kept to say it again is not part of the API
+    # The worker wrote it in English; a Chinese reader reads it in Chinese, the same code.
+    chinese = client.get(f"/api/v1/jobs/{job['id']}", headers={"Accept-Language": "zh-CN"}).json["error"]
+    assert chinese["code"] == "CONNECTION_NOT_FOUND" and "conn-deleted-long-ago" in chinese["message"], (
+        chinese
+    )
+    assert chinese["message"] != job["error"]["message"] and "连接" in chinese["message"], chinese
 
 
 def test_a_mapping_that_cannot_compile_is_refused_at_creation(client: Any, upload_id: str) -> None:

@@ -88,3 +88,16 @@ def test_outside_a_request_flask_babel_leaves_the_message_english() -> None:
         assert Text("a string").render(gettext) == "a string"
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         assert Text("a string").render(gettext) == "字符串"
+
+
+def test_a_text_kept_as_json_says_the_same_again_nested_values_too() -> None:
+    from dms.errors import NotFound, text_from_json, text_to_json
+
+    fragment = Text("a string")
+    error = NotFound(Text("`%(field)s` must be %(what)s, not %(kind)s.", field="name", what=fragment, kind=3))
+    kept = json.loads(json.dumps(text_to_json(error)))  # as a job document holds it
+    again = text_from_json(kept)
+    assert isinstance(again, Text) and str(again) == error.message == "`name` must be a string, not 3."
+    catalog = {"a string": "字符串", again.msgid: "`%(field)s` 必须是%(what)s，而不是 %(kind)s。"}
+    assert again.render(lambda msgid: catalog.get(msgid, msgid)) == "`name` 必须是字符串，而不是 3。"
+    assert text_from_json("plain") == "plain" and text_to_json(None) is None

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
-from blueprints.api.jobs import current_pipeline, list_query, owned_job, read_progress
+from blueprints.api.jobs import current_pipeline, job_list_filters, list_query, owned_job, read_progress
 from blueprints.api.orgs import listed_connections, org_authorizations
 from blueprints.api.plans import owned_plan
 from dms.errors import DMSError, NotFound
@@ -134,8 +134,8 @@ def jobs() -> Any:
     }
     try:
         query = list_query("job", [str(state) for state in JobState], JOBS_PAGE_LIMIT)
-        dry_run = {"true": True, "false": False}.get(filters["dry_run"])
-        found = current_pipeline().store.find(query, filters["object"] or None, dry_run)
+        given = {name: value for name, value in filters.items() if value}  # the form sends empty filters
+        found = current_pipeline().store.find(query, *job_list_filters(given))
     except DMSError as exc:
         # A filter the list cannot take (a mistyped date, say): the page says which, and shows no jobs.
         page["filter_problem"] = _filter_problem(exc)
@@ -176,8 +176,10 @@ def plans() -> Any:
 
 def listed_owners() -> list[dict[str, Any]]:
     """The people a list's owner filter offers: everyone for an admin, nobody else (they see only their own)."""
-    if not current_principal().is_admin:
-        return []
+    return users_by_name() if current_principal().is_admin else []
+
+
+def users_by_name() -> list[dict[str, Any]]:
     return sorted(users().list(), key=lambda user: user["username"])
 
 
@@ -225,8 +227,7 @@ def plan(plan_id: str) -> Any:
 @requires(Role.ADMIN)
 def users_page() -> Any:
     """The people who may sign in, with their roles; an admin adds one here (static/js/users.js)."""
-    people = sorted(users().list(), key=lambda user: user["username"])
-    return render_template("users.html", users=people, roles=[role.value for role in Role])
+    return render_template("users.html", users=users_by_name(), roles=[role.value for role in Role])
 
 
 @ui.get("/account")
@@ -269,7 +270,7 @@ def _filter_problem(exc: DMSError) -> str:
     return _(
         "The filter “%(field)s” cannot be used (%(message)s): change it or clear the filters.",
         field=field,
-        message=exc.message,
+        message=exc.to_dict(translate=_)["message"],  # the API's reason, in the page's language too
     )
 
 

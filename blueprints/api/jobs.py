@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -181,18 +181,22 @@ def list_query(kind: str, states: Iterable[str], largest: int) -> ListQuery:
     return ListQuery(owner, state, moments["since"], moments["until"], cursor, limit)
 
 
+def job_list_filters(args: Mapping[str, str]) -> tuple[str | None, bool | None]:
+    """A jobs list's own filters beside list_query's: the object, and rehearsals only (true) or loads (false)."""
+    object_name = args.get("object") or None
+    if object_name is not None and len(object_name) > 100:
+        raise InvalidRequest(Text("`object` is too long."), field="object")
+    dry_run_text = args.get("dry_run")
+    if dry_run_text not in (None, "true", "false"):
+        raise InvalidRequest(Text("`dry_run` must be true or false."), field="dry_run")
+    return object_name, None if dry_run_text is None else dry_run_text == "true"
+
+
 @api.get("/jobs")
 def list_jobs() -> Any:
     """The newest jobs, newest first, filtered by state, object, owner, time and rehearsal, a page at a time."""
     query = list_query("job", [str(s) for s in JobState], MAX_LISTED_JOBS)
-    object_name = request.args.get("object") or None
-    if object_name is not None and len(object_name) > 100:
-        raise InvalidRequest(Text("`object` is too long."), field="object")
-    dry_run_text = request.args.get("dry_run")
-    if dry_run_text not in (None, "true", "false"):
-        raise InvalidRequest(Text("`dry_run` must be true or false."), field="dry_run")
-    dry_run = None if dry_run_text is None else dry_run_text == "true"
-    page = current_pipeline().store.find(query, object_name, dry_run)
+    page = current_pipeline().store.find(query, *job_list_filters(request.args))
     return jsonify({"jobs": [progress(j) for j in page.docs], "next_cursor": page.next_cursor})
 
 

@@ -98,6 +98,8 @@ def page_words() -> dict[str, Any]:
         "flow_labels": resolved(FLOW_LABELS),
         "final_states": sorted(FINAL_STATES),
         "counter_shown": counter_shown,
+        # Larger files go by presigned upload (static/js/api.js uploadFile reads it from every page).
+        "inline_upload_limit": int(current_app.config["MAX_INLINE_UPLOAD_BYTES"]),
     }
 
 
@@ -116,8 +118,7 @@ def counter_shown(job: Mapping[str, Any], name: str) -> bool:
 @ui.get("/")
 def index() -> Any:
     """The start page: the wizard that uploads, previews, maps, rehearses and runs a load."""
-    inline_limit = int(current_app.config["MAX_INLINE_UPLOAD_BYTES"])
-    return render_template("index.html", inline_limit=inline_limit)
+    return render_template("index.html")
 
 
 @ui.get("/jobs")
@@ -194,8 +195,7 @@ def example_plan_files() -> list[str]:
 @requires(Role.OPERATOR)
 def plan_new() -> Any:
     """Start a plan: its plan file and the files it reads, or the bundled example (static/js/plan.js)."""
-    inline_limit = int(current_app.config["MAX_INLINE_UPLOAD_BYTES"])
-    return render_template("plan_new.html", example_files=example_plan_files(), inline_limit=inline_limit)
+    return render_template("plan_new.html", example_files=example_plan_files())
 
 
 @ui.get("/plans/example/<name>")

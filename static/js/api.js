@@ -99,6 +99,25 @@ export function postForm(url, form, onProgress) {
   });
 }
 
+// Larger files go by presigned upload: API Gateway caps an inline request body at 10 MB (the server's
+// MAX_INLINE_UPLOAD_BYTES, in every page's <meta>).
+export const INLINE_UPLOAD_LIMIT =
+  Number(document.querySelector('meta[name="dms-inline-upload-limit"]')?.content) || 10 * 1024 * 1024;
+
+/** Upload a file, inline or (over INLINE_UPLOAD_LIMIT) presigned straight to storage; resolves to its record. */
+export async function uploadFile(file, onProgress) {
+  const form = new FormData();
+  if (file.size <= INLINE_UPLOAD_LIMIT) {
+    form.append("file", file, file.name);
+    return postForm(`${API}/uploads`, form, onProgress);
+  }
+  const grant = await api("POST", "/uploads/presign", { filename: file.name, size: file.size });
+  for (const [name, value] of Object.entries(grant.fields || {})) form.append(name, value);
+  form.append(grant.file_field || "file", file, file.name); // S3 wants the file as the last field
+  await postForm(grant.url, form, onProgress);
+  return api("POST", grant.complete_url, { token: grant.token }); // the token is single-use
+}
+
 function safeJson(text) {
   try {
     return JSON.parse(text);

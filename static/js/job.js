@@ -1,7 +1,7 @@
 // The job page: the panel kept live (jobview.js), its throughput as rows/s, time left and a small SVG chart,
 // its errors grouped by reason once it has finished, the grid that fixes rows in place (rowfix.js), and a
 // retry from a corrected file. Every retry is listed as a link to its new job; this page stays on this job.
-import { api, el, postForm, showError } from "./api.js";
+import { api, el, showError, uploadFile } from "./api.js";
 import { N_, formatNumber, t } from "./i18n.js";
 import { JobPanel, isFinal } from "./jobview.js";
 import { RowFix } from "./rowfix.js";
@@ -123,9 +123,7 @@ function bindRetryFile(panel) {
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     try {
-      const data = new FormData();
-      data.append("file", file, file.name);
-      const upload = await postForm("/api/v1/uploads", data);
+      const upload = await uploadFile(file); // presigned when large, as the wizard uploads
       const retry = await api("POST", `/jobs/${encodeURIComponent(panel.jobId)}/retry`, { upload_id: upload.id });
       showError(box, null);
       panel.showRetry(retry, t("Retry with {file}", { file: file.name }));

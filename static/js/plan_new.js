@@ -1,28 +1,16 @@
 // Starting a plan: upload its files (by name, as the plan's `source.file` gives them), then POST /plans with
 // the plan's text and `files` (name -> upload_id), and go to the plan's page. The bundled example is fetched
 // from the server and uploaded the same way, as a person's own files would be.
-import { api, postForm, showError } from "./api.js";
+import { api, showError, uploadFile } from "./api.js";
 import { formatBytes, t } from "./i18n.js";
 
-const root = document.getElementById("plan-new");
 const status = document.getElementById("plan-new-status");
 const error = document.getElementById("plan-new-error");
-const inlineLimit = Number(root.dataset.inlineLimit) || 10 * 1024 * 1024;
 
-/** Upload one file (presigned straight to storage when it is larger than an inline request may be). */
-async function upload(file) {
+/** Upload one file, saying which (presigned straight to storage when it is large: api.js uploadFile). */
+function upload(file) {
   status.textContent = t("Uploading {name} ({size})…", { name: file.name, size: formatBytes(file.size) });
-  if (file.size > inlineLimit) {
-    const grant = await api("POST", "/uploads/presign", { filename: file.name, size: file.size });
-    const form = new FormData();
-    for (const [name, value] of Object.entries(grant.fields || {})) form.append(name, value);
-    form.append(grant.file_field || "file", file, file.name);
-    await postForm(grant.url, form);
-    return api("POST", grant.complete_url, { token: grant.token });
-  }
-  const form = new FormData();
-  form.append("file", file, file.name);
-  return postForm("/api/v1/uploads", form);
+  return uploadFile(file);
 }
 
 async function start(form, planFile, dataFiles) {

@@ -1,5 +1,5 @@
 // The new-load wizard: upload → preview → target → mapping → rehearse and run, all through /api/v1.
-import { api, el, postForm, problemText, showError } from "./api.js";
+import { INLINE_UPLOAD_LIMIT, api, el, problemText, showError, uploadFile } from "./api.js";
 import { formatBytes, formatList, formatNumber, formatPercent, N_, t } from "./i18n.js";
 import { JobPanel } from "./jobview.js";
 
@@ -243,7 +243,7 @@ async function busy(button, work) {
 const fileInput = $("#file-input");
 const dropzone = $("#dropzone");
 
-fileInput.addEventListener("change", () => uploadFile(fileInput.files[0]));
+fileInput.addEventListener("change", () => uploadAndRead(fileInput.files[0]));
 dropzone.addEventListener("dragover", (event) => {
   event.preventDefault();
   dropzone.classList.add("dragging");
@@ -257,7 +257,7 @@ dropzone.addEventListener("drop", (event) => {
     showError($("#upload-error"), new Error(t("Drop one file at a time.")));
     return;
   }
-  if (files && files.length) uploadFile(files[0]);
+  if (files && files.length) uploadAndRead(files[0]);
 });
 // A file dropped beside the zone must not make the browser navigate away from the wizard.
 window.addEventListener("dragover", (event) => event.preventDefault());
@@ -282,7 +282,7 @@ function startOver() {
   load.stop();
 }
 
-async function uploadFile(file) {
+async function uploadAndRead(file) {
   showError($("#upload-error"), null);
   showStep("upload", { focus: false, push: false });
   state.upload = null;
@@ -293,25 +293,12 @@ async function uploadFile(file) {
   }
   $("#upload-progress-row").hidden = false;
   setUploadProgress(0, file.size);
-  // Larger files go by presigned upload: API Gateway caps an inline request body at 10 MB.
-  const presigned = file.size > (Number(wizard.dataset.inlineLimit) || 10 * 1024 * 1024);
+  const presigned = file.size > INLINE_UPLOAD_LIMIT;
   const uploading = presigned ? N_("Uploading {name} ({size}) straight to storage…") : N_("Uploading {name} ({size})…");
   $("#upload-status").textContent = t(uploading, { name: file.name, size: formatBytes(file.size) });
   fileInput.disabled = true;
   try {
-    let record;
-    if (presigned) {
-      const grant = await api("POST", "/uploads/presign", { filename: file.name, size: file.size });
-      const form = new FormData();
-      for (const [name, value] of Object.entries(grant.fields || {})) form.append(name, value);
-      form.append(grant.file_field || "file", file, file.name); // S3 wants the file as the last field
-      await postForm(grant.url, form, setUploadProgress);
-      record = await api("POST", grant.complete_url, { token: grant.token }); // the token is single-use
-    } else {
-      const form = new FormData();
-      form.append("file", file, file.name);
-      record = await postForm("/api/v1/uploads", form, setUploadProgress);
-    }
+    const record = await uploadFile(file, setUploadProgress);
     setUploadProgress(file.size, file.size);
     startOver();
     state.upload = record;

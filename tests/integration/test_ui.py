@@ -44,7 +44,9 @@ def test_start_page_renders_every_wizard_step_and_its_script(client: Any, app: A
     html = response.get_data(as_text=True)
     for step in ("step-upload", "step-preview", "step-target", "step-mapping", "step-run"):
         assert f'id="{step}"' in html
-    assert f'data-inline-limit="{app.config["MAX_INLINE_UPLOAD_BYTES"]}"' in html
+    # Where the scripts' uploads switch to presigned (static/js/api.js reads it from every page).
+    limit = app.config["MAX_INLINE_UPLOAD_BYTES"]
+    assert f'<meta name="dms-inline-upload-limit" content="{limit}">' in html
     assert 'src="/static/js/wizard.js"' in html and 'href="/static/dms.css"' in html
     assert html.count("data-job-panel") == 2  # the rehearsal and the load
     assert 'href="/jobs"' in html and 'href="/status"' in html  # the client is an admin: the status page
